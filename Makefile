@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+# AF_NSTCP: `make` builds module/nstcp.ko, `make tools` the user-space tools,
+# `make check` runs every test in QEMU guests, `make demo` shows it working.
+
+ifeq ($(KDIR),)
+KDIR := /lib/modules/$(shell uname -r)/build
+ifeq ($(wildcard $(KDIR)/Makefile),)
+KDIR := $(shell bash -c '. tests/vm/lib.sh && vm_stock_kdir' 2>/dev/null)
+$(info nstcp: the running kernel has no build directory; using Debian's headers in $(KDIR))
+endif
+endif
+
+TOOLS_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(patsubst tools/%.c,tools/out/%,$(TOOL_SRCS))
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+tools: $(TOOL_BINS)
+	$(MAKE) -C tests/selftests TOP=$(CURDIR)
+	$(MAKE) -C tests/bench TOP=$(CURDIR)
+
+tools/out/%: tools/%.c include/uapi/linux/nstcp.h
+	@mkdir -p tools/out
+	$(CC) $(TOOLS_CFLAGS) -o $@ $<
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	depmod -a
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -rf tools/out tests/selftests/out tests/bench/out
+
+check:
+	bash tests/check
+
+demo:
+	bash tests/demo
+
+.PHONY: all module tools install clean check demo

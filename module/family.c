@@ -1,0 +1,423 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP address family: the socket(2) entry point and the stream
+ * proto_ops.
+ *
+ * An AF_NSTCP socket's sock is a real in-kernel TCP sock (IPv6 dual-stack,
+ * or IPv4 where IPv6 is unavailable) created by the inet family and grafted
+ * onto the AF_NSTCP socket, so SOL_SOCKET options, poll, the wire and every
+ * TCP feature are the kernel's own.  The proto_ops below wrap the inet ones:
+ * they translate addresses, keep the per-instance counters and add the
+ * SOL_NSTCP options.
+ */
+#define pr_fmt(fmt) "nstcp: " fmt
+
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/tcp.h>
+#include <net/inet_common.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+
+/* The inet6 stream ops are not exported: learnt from a probe socket. */
+static const struct proto_ops *nstcp_inet6_ops __read_mostly;
+
+static const struct proto_ops *nstcp_base(const struct sock *sk)
+{
+	return sk->sk_family == AF_INET6 ? nstcp_inet6_ops : &inet_stream_ops;
+}
+
+/*
+ * A data-path call: count it on the calling CPU's instance, and as a hop
+ * when the flow's packets are processed on another CPU.
+ */
+static void nstcp_count_call(const struct sock *sk)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	int home, cpu;
+
+	if (!READ_ONCE(nn->hop_accounting))
+		return;
+	cpu = raw_smp_processor_id();
+	home = READ_ONCE(sk->sk_incoming_cpu);
+	nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_CALLS);
+	if (home >= 0 && home != cpu)
+		nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_HOPS);
+}
+
+/* The instance that owns a flow: its receive CPU, else the caller's. */
+static int nstcp_home_cpu(const struct sock *sk)
+{
+	int home = READ_ONCE(sk->sk_incoming_cpu);
+
+	if (home < 0 || home >= nr_cpu_ids)
+		home = raw_smp_processor_id();
+	return home;
+}
+
+static int nstcp_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk)
+		return 0;
+	nstcp_stat_inc_cpu(nstcp_pernet(sock_net(sk)), nstcp_home_cpu(sk),
+			   NSTCP_STAT_CLOSES);
+	return nstcp_base(sk)->release(sock);
+}
+
+static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
+{
+	struct sockaddr_storage addr;
+	int err, alen;
+
+	err = nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
+			    &addr, &alen);
+	if (err)
+		return err;
+	return nstcp_base(sock->sk)->bind(sock, (struct sockaddr *)&addr, alen);
+}
+
+static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
+			 int len, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct sockaddr_storage addr;
+	bool fresh = sock->state == SS_UNCONNECTED &&
+		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
+	int err, alen;
+
+	err = nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen);
+	if (err)
+		return err;
+	nstcp_count_call(sk);
+	err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr, alen, flags);
+	if (fresh && addr.ss_family != AF_UNSPEC &&
+	    (!err || err == -EINPROGRESS))
+		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CONNECTS);
+	return err;
+}
+
+static int nstcp_accept(struct socket *sock, struct socket *newsock,
+			int flags, bool kern)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
+	int err, home;
+
+	err = nstcp_base(sock->sk)->accept(sock, newsock, flags, kern);
+	if (err)
+		return err;
+	home = nstcp_home_cpu(newsock->sk);
+	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_ACCEPTS);
+	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_SOCKETS);
+	nstcp_count_call(newsock->sk);
+	return 0;
+}
+
+static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	int len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
+
+	if (len < 0)
+		return len;
+	return nstcp_addr_out((struct sockaddr_storage *)uaddr, len);
+}
+
+static __poll_t nstcp_poll(struct file *file, struct socket *sock,
+			   poll_table *wait)
+{
+	return nstcp_base(sock->sk)->poll(file, sock, wait);
+}
+
+static int nstcp_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	return nstcp_base(sock->sk)->ioctl(sock, cmd, arg);
+}
+
+#ifdef CONFIG_COMPAT
+static int nstcp_compat_ioctl(struct socket *sock, unsigned int cmd,
+			      unsigned long arg)
+{
+	const struct proto_ops *base = nstcp_base(sock->sk);
+
+	if (!base->compat_ioctl)
+		return -ENOIOCTLCMD;
+	return base->compat_ioctl(sock, cmd, arg);
+}
+#endif
+
+static int nstcp_gettstamp(struct socket *sock, void __user *userstamp,
+			   bool timeval, bool time32)
+{
+	return nstcp_base(sock->sk)->gettstamp(sock, userstamp, timeval, time32);
+}
+
+static int nstcp_listen(struct socket *sock, int backlog)
+{
+	return nstcp_base(sock->sk)->listen(sock, backlog);
+}
+
+static int nstcp_shutdown(struct socket *sock, int how)
+{
+	nstcp_count_call(sock->sk);
+	return nstcp_base(sock->sk)->shutdown(sock, how);
+}
+
+static int nstcp_setsockopt(struct socket *sock, int level, int optname,
+			    sockptr_t optval, unsigned int optlen)
+{
+	if (level == SOL_NSTCP)
+		return -ENOPROTOOPT;
+	/*
+	 * An upper layer protocol (kTLS) would replace these proto_ops and
+	 * strand the module reference the socket holds.
+	 */
+	if (level == SOL_TCP && optname == TCP_ULP)
+		return -EOPNOTSUPP;
+	return nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
+						optlen);
+}
+
+static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
+				  char __user *optval, int __user *optlen)
+{
+	struct nstcp_info info = {};
+	int len;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+
+	switch (optname) {
+	case NSTCP_HOME_CPU: {
+		int home = READ_ONCE(sk->sk_incoming_cpu);
+
+		if (len < (int)sizeof(int))
+			return -EINVAL;
+		len = sizeof(int);
+		if (put_user(len, optlen) || copy_to_user(optval, &home, len))
+			return -EFAULT;
+		return 0;
+	}
+	case NSTCP_INFO:
+		info.nsi_home_cpu = READ_ONCE(sk->sk_incoming_cpu);
+		info.nsi_call_cpu = raw_smp_processor_id();
+		info.nsi_family = sk->sk_family;
+		if (sk->sk_family == AF_INET6 &&
+		    ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+			info.nsi_family = AF_INET;
+		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+			info.nsi_flags |= NSTCP_INFO_LISTENING;
+		if (sk->sk_family == AF_INET6 && sk->sk_ipv6only)
+			info.nsi_flags |= NSTCP_INFO_V6ONLY;
+		len = min_t(int, len, sizeof(info));
+		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+			return -EFAULT;
+		return 0;
+	default:
+		return -ENOPROTOOPT;
+	}
+}
+
+static int nstcp_getsockopt(struct socket *sock, int level, int optname,
+			    char __user *optval, int __user *optlen)
+{
+	if (level == SOL_NSTCP)
+		return nstcp_getsockopt_nstcp(sock->sk, optname, optval, optlen);
+	return nstcp_base(sock->sk)->getsockopt(sock, level, optname, optval,
+						optlen);
+}
+
+static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+	struct sockaddr_storage addr;
+	void *name = msg->msg_name;
+	int namelen = msg->msg_namelen;
+	int err, alen;
+
+	nstcp_count_call(sk);
+	if (!name)
+		return nstcp_base(sk)->sendmsg(sock, msg, size);
+
+	/* Only TCP Fast Open reads a destination from sendmsg(). */
+	err = nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6, &addr,
+			    &alen);
+	if (err)
+		return err;
+	msg->msg_name = &addr;
+	msg->msg_namelen = alen;
+	err = nstcp_base(sk)->sendmsg(sock, msg, size);
+	msg->msg_name = name;
+	msg->msg_namelen = namelen;
+	return err;
+}
+
+static int nstcp_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
+			 int flags)
+{
+	nstcp_count_call(sock->sk);
+	return nstcp_base(sock->sk)->recvmsg(sock, msg, size, flags);
+}
+
+static int nstcp_mmap(struct file *file, struct socket *sock,
+		      struct vm_area_struct *vma)
+{
+	return nstcp_base(sock->sk)->mmap(file, sock, vma);
+}
+
+static ssize_t nstcp_sendpage(struct socket *sock, struct page *page,
+			      int offset, size_t size, int flags)
+{
+	nstcp_count_call(sock->sk);
+	return nstcp_base(sock->sk)->sendpage(sock, page, offset, size, flags);
+}
+
+static ssize_t nstcp_splice_read(struct socket *sock, loff_t *ppos,
+				 struct pipe_inode_info *pipe, size_t len,
+				 unsigned int flags)
+{
+	nstcp_count_call(sock->sk);
+	return nstcp_base(sock->sk)->splice_read(sock, ppos, pipe, len, flags);
+}
+
+static void nstcp_splice_eof(struct socket *sock)
+{
+	const struct proto_ops *base = nstcp_base(sock->sk);
+
+	if (base->splice_eof)
+		base->splice_eof(sock);
+}
+
+static int nstcp_sendmsg_locked(struct sock *sk, struct msghdr *msg,
+				size_t size)
+{
+	return nstcp_base(sk)->sendmsg_locked(sk, msg, size);
+}
+
+static int nstcp_sendpage_locked(struct sock *sk, struct page *page,
+				 int offset, size_t size, int flags)
+{
+	return nstcp_base(sk)->sendpage_locked(sk, page, offset, size, flags);
+}
+
+static int nstcp_read_sock(struct sock *sk, read_descriptor_t *desc,
+			   sk_read_actor_t recv_actor)
+{
+	return nstcp_base(sk)->read_sock(sk, desc, recv_actor);
+}
+
+static int nstcp_read_skb(struct sock *sk, skb_read_actor_t recv_actor)
+{
+	return nstcp_base(sk)->read_skb(sk, recv_actor);
+}
+
+static int nstcp_peek_len(struct socket *sock)
+{
+	return nstcp_base(sock->sk)->peek_len(sock);
+}
+
+static int nstcp_set_rcvlowat(struct sock *sk, int val)
+{
+	return nstcp_base(sk)->set_rcvlowat(sk, val);
+}
+
+static const struct proto_ops nstcp_stream_ops = {
+	.family		 = PF_NSTCP,
+	.owner		 = THIS_MODULE,
+	.release	 = nstcp_release,
+	.bind		 = nstcp_bind,
+	.connect	 = nstcp_connect,
+	.socketpair	 = sock_no_socketpair,
+	.accept		 = nstcp_accept,
+	.getname	 = nstcp_getname,
+	.poll		 = nstcp_poll,
+	.ioctl		 = nstcp_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	 = nstcp_compat_ioctl,
+#endif
+	.gettstamp	 = nstcp_gettstamp,
+	.listen		 = nstcp_listen,
+	.shutdown	 = nstcp_shutdown,
+	.setsockopt	 = nstcp_setsockopt,
+	.getsockopt	 = nstcp_getsockopt,
+	.sendmsg	 = nstcp_sendmsg,
+	.recvmsg	 = nstcp_recvmsg,
+	.mmap		 = nstcp_mmap,
+	.sendpage	 = nstcp_sendpage,
+	.splice_read	 = nstcp_splice_read,
+	.splice_eof	 = nstcp_splice_eof,
+	.sendmsg_locked	 = nstcp_sendmsg_locked,
+	.sendpage_locked = nstcp_sendpage_locked,
+	.read_sock	 = nstcp_read_sock,
+	.read_skb	 = nstcp_read_skb,
+	.peek_len	 = nstcp_peek_len,
+	.set_rcvlowat	 = nstcp_set_rcvlowat,
+};
+
+static int nstcp_create(struct net *net, struct socket *sock, int protocol,
+			int kern)
+{
+	struct socket *tcp;
+	struct sock *sk;
+	int err;
+
+	if (sock->type != SOCK_STREAM)
+		return -ESOCKTNOSUPPORT;
+	if (protocol != 0 && protocol != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+
+	err = __sock_create(net, nstcp_inet6_ops ? AF_INET6 : AF_INET,
+			    SOCK_STREAM, IPPROTO_TCP, &tcp, kern);
+	if (err)
+		return err;
+
+	/* Move the TCP sock over to this socket and drop its first shell. */
+	sk = tcp->sk;
+	sock_graft(sk, sock);
+	tcp->sk = NULL;
+	sock_release(tcp);
+	sock->state = SS_UNCONNECTED;
+	sock->ops = &nstcp_stream_ops;
+
+	nstcp_stat_inc(nstcp_pernet(net), NSTCP_STAT_SOCKETS);
+	return 0;
+}
+
+static struct net_proto_family nstcp_pf = {
+	.create	= nstcp_create,
+	.owner	= THIS_MODULE,
+};
+
+int nstcp_family_init(void)
+{
+	struct socket *probe;
+	int err;
+
+	/* Learn the inet6 stream ops; without IPv6 sockets are IPv4 only. */
+	if (!sock_create_kern(&init_net, AF_INET6, SOCK_STREAM, IPPROTO_TCP,
+			      &probe)) {
+		nstcp_inet6_ops = probe->ops;
+		sock_release(probe);
+	} else {
+		pr_info("IPv6 unavailable: AF_NSTCP sockets are IPv4 only\n");
+	}
+
+	nstcp_pf.family = nstcp_family;
+	err = sock_register(&nstcp_pf);
+	if (err == -EEXIST)
+		pr_err("address family %d is taken; load with family=N to pick a free one\n",
+		       nstcp_family);
+	return err;
+}
+
+void nstcp_family_exit(void)
+{
+	sock_unregister(nstcp_family);
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP: module entry, per network namespace state.
+ */
+#define pr_fmt(fmt) "nstcp: " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/net.h>
+#include <net/net_namespace.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+
+unsigned int nstcp_net_id __read_mostly;
+
+int nstcp_family __read_mostly = AF_NSTCP;
+module_param_named(family, nstcp_family, int, 0444);
+MODULE_PARM_DESC(family, "address family number to register (default 19)");
+
+static int __net_init nstcp_net_init(struct net *net)
+{
+	struct nstcp_net *nn = nstcp_pernet(net);
+	int err;
+
+	nn->family = nstcp_family;
+	nn->hop_accounting = 1;
+	err = nstcp_instances_init(nn);
+	if (err)
+		return err;
+	err = nstcp_sysctl_init(net, nn);
+	if (err)
+		goto err_sysctl;
+	err = nstcp_proc_init(net);
+	if (err)
+		goto err_proc;
+	return 0;
+
+err_proc:
+	nstcp_sysctl_exit(nn);
+err_sysctl:
+	nstcp_instances_exit(nn);
+	return err;
+}
+
+static void __net_exit nstcp_net_exit(struct net *net)
+{
+	struct nstcp_net *nn = nstcp_pernet(net);
+
+	nstcp_proc_exit(net);
+	nstcp_sysctl_exit(nn);
+	nstcp_instances_exit(nn);
+}
+
+static struct pernet_operations nstcp_net_ops = {
+	.init = nstcp_net_init,
+	.exit = nstcp_net_exit,
+	.id   = &nstcp_net_id,
+	.size = sizeof(struct nstcp_net),
+};
+
+static int __init nstcp_init(void)
+{
+	int err;
+
+	if (nstcp_family <= 0 || nstcp_family >= NPROTO) {
+		pr_err("family=%d is outside 1..%d\n", nstcp_family, NPROTO - 1);
+		return -EINVAL;
+	}
+	err = register_pernet_subsys(&nstcp_net_ops);
+	if (err)
+		return err;
+	err = nstcp_cpuhp_init();
+	if (err)
+		goto err_cpuhp;
+	err = nstcp_family_init();
+	if (err)
+		goto err_family;
+	pr_info("address family %d registered\n", nstcp_family);
+	return 0;
+
+err_family:
+	nstcp_cpuhp_exit();
+err_cpuhp:
+	unregister_pernet_subsys(&nstcp_net_ops);
+	return err;
+}
+
+static void __exit nstcp_exit(void)
+{
+	nstcp_family_exit();
+	nstcp_cpuhp_exit();
+	unregister_pernet_subsys(&nstcp_net_ops);
+}
+
+module_init(nstcp_init);
+module_exit(nstcp_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("AF_NSTCP: TCP sockets served by per-CPU protocol instances");
+MODULE_ALIAS_NETPROTO(PF_NSTCP);

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * AF_NSTCP internal interfaces.
+ */
+#ifndef _NSTCP_H
+#define _NSTCP_H
+
+#include <linux/percpu.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+struct socket;
+struct sock;
+struct sockaddr;
+struct sockaddr_in6;
+
+/* Per-instance event counters; the order is that of NSTCP_PROC_COLUMNS. */
+enum nstcp_stat {
+	NSTCP_STAT_SOCKETS,	/* sockets created or accepted on the instance */
+	NSTCP_STAT_CLOSES,	/* sockets released on the instance */
+	NSTCP_STAT_ACCEPTS,	/* connections accepted, by receive CPU */
+	NSTCP_STAT_CONNECTS,	/* active opens started on the instance */
+	NSTCP_STAT_CALLS,	/* data-path socket calls made on the CPU */
+	NSTCP_STAT_HOPS,	/* ... of which for a flow homed elsewhere */
+	NSTCP_STAT_MAX
+};
+
+/* One protocol instance: a CPU's share of a network namespace. */
+struct nstcp_instance {
+	atomic_long_t	stats[NSTCP_STAT_MAX];
+	int		cpu;
+	bool		online;
+};
+
+/* Per network namespace state (net_generic). */
+struct nstcp_net {
+	struct nstcp_instance __percpu	*inst;
+	struct ctl_table_header		*sysctl_hdr;
+	int				family;		/* read-only sysctl */
+	int				hop_accounting;	/* 0 or 1 */
+	struct list_head		node;		/* nstcp_nets, for cpuhp */
+};
+
+extern unsigned int nstcp_net_id;
+extern int nstcp_family;
+
+static inline struct nstcp_net *nstcp_pernet(const struct net *net)
+{
+	return net_generic(net, nstcp_net_id);
+}
+
+/* instance.c */
+int nstcp_instances_init(struct nstcp_net *nn);
+void nstcp_instances_exit(struct nstcp_net *nn);
+void nstcp_instance_set_online(struct nstcp_net *nn, int cpu, bool online);
+int nstcp_cpuhp_init(void);
+void nstcp_cpuhp_exit(void);
+unsigned int nstcp_instances_online(struct nstcp_net *nn);
+
+/* stats.c */
+/*
+ * Count an event on the calling CPU's instance.  The counters are atomic so
+ * that an event may also be charged to another CPU's instance (an accepted
+ * flow belongs to its receive CPU); migration between reading the CPU and
+ * the increment only charges the neighbour, never loses the event.
+ */
+static inline void nstcp_stat_inc(struct nstcp_net *nn, enum nstcp_stat s)
+{
+	atomic_long_inc(&raw_cpu_ptr(nn->inst)->stats[s]);
+}
+
+void nstcp_stat_inc_cpu(struct nstcp_net *nn, int cpu, enum nstcp_stat s);
+unsigned long nstcp_stat_read(struct nstcp_net *nn, int cpu, enum nstcp_stat s);
+unsigned long nstcp_stat_sum(struct nstcp_net *nn, enum nstcp_stat s);
+int nstcp_proc_init(struct net *net);
+void nstcp_proc_exit(struct net *net);
+
+/* sysctl.c */
+int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn);
+void nstcp_sysctl_exit(struct nstcp_net *nn);
+
+/* addr.c */
+int nstcp_addr_in(const struct sockaddr *uaddr, int len, bool v6sock,
+		  struct sockaddr_storage *out, int *outlen);
+int nstcp_addr_out(struct sockaddr_storage *addr, int len);
+
+/* family.c */
+int nstcp_family_init(void);
+void nstcp_family_exit(void);
+
+#endif /* _NSTCP_H */
