@@ -179,8 +179,24 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 	 */
 	if (level == SOL_TCP && optname == TCP_ULP)
 		return -EOPNOTSUPP;
+	/* So would IPV6_ADDRFORM, turning the socket into an AF_INET one. */
+	if (level == SOL_IPV6 && optname == IPV6_ADDRFORM)
+		return -EOPNOTSUPP;
 	return nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
 						optlen);
+}
+
+/*
+ * Whether a dual-stack sock carries IPv4: connected to a v4-mapped peer, or
+ * unconnected and bound to a v4-mapped (IPv4-only) local address.
+ */
+static bool nstcp_wire_v4(const struct sock *sk)
+{
+	if (sk->sk_family != AF_INET6)
+		return false;
+	if (!ipv6_addr_any(&sk->sk_v6_daddr))
+		return ipv6_addr_v4mapped(&sk->sk_v6_daddr);
+	return ipv6_addr_v4mapped(&sk->sk_v6_rcv_saddr);
 }
 
 static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
@@ -209,8 +225,7 @@ static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 		info.nsi_home_cpu = READ_ONCE(sk->sk_incoming_cpu);
 		info.nsi_call_cpu = raw_smp_processor_id();
 		info.nsi_family = sk->sk_family;
-		if (sk->sk_family == AF_INET6 &&
-		    ipv6_addr_v4mapped(&sk->sk_v6_daddr))
+		if (nstcp_wire_v4(sk))
 			info.nsi_family = AF_INET;
 		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
 			info.nsi_flags |= NSTCP_INFO_LISTENING;
@@ -240,22 +255,29 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	struct sockaddr_storage addr;
 	void *name = msg->msg_name;
 	int namelen = msg->msg_namelen;
+	bool fresh = sock->state == SS_UNCONNECTED;
 	int err, alen;
 
 	nstcp_count_call(sk);
 	if (!name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
 
-	/* Only TCP Fast Open reads a destination from sendmsg(). */
+	/*
+	 * Only TCP Fast Open reads a destination from sendmsg(); TCP ignores
+	 * any other, and its connect() checks one it cannot convert.
+	 */
 	err = nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6, &addr,
 			    &alen);
 	if (err)
-		return err;
+		return nstcp_base(sk)->sendmsg(sock, msg, size);
 	msg->msg_name = &addr;
 	msg->msg_namelen = alen;
 	err = nstcp_base(sk)->sendmsg(sock, msg, size);
 	msg->msg_name = name;
 	msg->msg_namelen = namelen;
+	/* A Fast Open connect moved the socket on: an active open. */
+	if (fresh && sock->state != SS_UNCONNECTED)
+		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CONNECTS);
 	return err;
 }
 

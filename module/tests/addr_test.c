@@ -32,7 +32,7 @@ static void addr_v4_maps_on_v6_socket(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, o->sin6_family, AF_INET6);
 	KUNIT_EXPECT_EQ(test, ntohs(o->sin6_port), 8080);
 	KUNIT_EXPECT_TRUE(test, ipv6_addr_v4mapped(&o->sin6_addr));
-	KUNIT_EXPECT_EQ(test, o->sin6_addr.s6_addr32[3], sin.sin_addr.s_addr);
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(o->sin6_addr.s6_addr32[3]), 0xc6120001U);
 	KUNIT_EXPECT_EQ(test, o->sin6_scope_id, 0U);
 }
 
@@ -61,7 +61,7 @@ static void addr_mapped_v6_to_v4_socket(struct kunit *test)
 					       sizeof(sin6), false, &out, &len));
 	KUNIT_EXPECT_EQ(test, len, (int)sizeof(*o));
 	KUNIT_EXPECT_EQ(test, o->sin_family, AF_INET);
-	KUNIT_EXPECT_EQ(test, o->sin_addr.s_addr, htonl(0x7f000001));
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(o->sin_addr.s_addr), 0x7f000001U);
 
 	/* A real IPv6 address cannot reach an IPv4-only socket. */
 	sin6.sin6_addr = in6addr_loopback;
@@ -78,16 +78,18 @@ static void addr_bad_input(struct kunit *test)
 	struct sockaddr sa = { .sa_family = AF_UNIX };
 	int len;
 
-	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in((struct sockaddr *)&sin,
-		sizeof(sin) - 1, true, &out, &len));
-	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in((struct sockaddr *)&sin,
-		1, true, &out, &len));
-	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in((struct sockaddr *)&sin6,
-		SIN6_LEN_RFC2133 - 1, true, &out, &len));
+	const int big = sizeof(struct sockaddr_storage) + 1;
+	struct sockaddr *s4 = (struct sockaddr *)&sin;
+	struct sockaddr *s6 = (struct sockaddr *)&sin6;
+
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			nstcp_addr_in(s4, sizeof(sin) - 1, true, &out, &len));
+	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in(s4, 1, true, &out, &len));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			nstcp_addr_in(s6, SIN6_LEN_RFC2133 - 1, true, &out, &len));
 	KUNIT_EXPECT_EQ(test, -EAFNOSUPPORT,
 			nstcp_addr_in(&sa, sizeof(sa), true, &out, &len));
-	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in(&sa,
-		sizeof(struct sockaddr_storage) + 1, true, &out, &len));
+	KUNIT_EXPECT_EQ(test, -EINVAL, nstcp_addr_in(&sa, big, true, &out, &len));
 }
 
 static void addr_unspec_passes(struct kunit *test)
@@ -115,7 +117,7 @@ static void addr_out_unmaps(struct kunit *test)
 			nstcp_addr_out(&ss, sizeof(*sin6)));
 	KUNIT_EXPECT_EQ(test, sin->sin_family, AF_INET);
 	KUNIT_EXPECT_EQ(test, ntohs(sin->sin_port), 443);
-	KUNIT_EXPECT_EQ(test, sin->sin_addr.s_addr, htonl(0xc6120002));
+	KUNIT_EXPECT_EQ(test, be32_to_cpu(sin->sin_addr.s_addr), 0xc6120002U);
 
 	/* Native IPv6 stays as it is. */
 	memset(&ss, 0, sizeof(ss));
