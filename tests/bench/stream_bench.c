@@ -12,7 +12,8 @@
  *   rr-mt   the same over one connection per CPU, the client and server
  *           threads of connection i both pinned to CPU i; total
  *           transactions a second.
- *   bulk    BULK MiB in one direction in WRITE-KiB writes; MiB a second.
+ *   bulk    one direction in WRITE-KiB writes, BULK MiB a round and family;
+ *           MiB a second.
  *
  * A round of a scenario opens its connections over AF_INET and over
  * AF_NSTCP, then gives each family SLICES short timed slices of work,
@@ -21,7 +22,7 @@
  * seconds).  A family's figure for the round is its work over its time.
  * For each scenario it prints the medians over the rounds of the two
  * families, the median of the per-round ratios nstcp/inet (the goal is
- * >= 0.98) with their range, and what the rounds added to the calls and
+ * >= 0.98) with their quartiles, and what the rounds added to the calls and
  * hops counters of /proc/net/nstcp (only AF_NSTCP sockets move them: its
  * slices, connection setup and teardown).
  */
@@ -436,16 +437,16 @@ static bool read_hops(unsigned long long *calls, unsigned long long *hops)
 		fclose(f);
 		return false;
 	}
-	for (c = 0, tok = strtok_r(line, " \n", &save); tok;
-	     tok = strtok_r(NULL, " \n", &save), c++) {
+	for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save), c++) {
 		if (!strcmp(tok, "calls"))
 			ccol = c;
 		else if (!strcmp(tok, "hops"))
 			hcol = c;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		for (c = 0, tok = strtok_r(line, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save), c++) {
+		for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), c++) {
 			if (c == ccol)
 				*calls += strtoull(tok, NULL, 10);
 			else if (c == hcol)
@@ -492,10 +493,11 @@ static long long round_units(int sc)
 }
 
 /*
- * One round of scenario @sc: a session for each family, then o.slices
- * slices each, interleaved AB BA AB ... (ABC BCA CAB ... with -6) so that
- * every family sees the same state of the host.  Each family's figure goes
- * to @fig (work a second); the AF_NSTCP slices' counters to @res.
+ * One round of scenario @sc: a session for each family, then for each
+ * o.slices slices of work, interleaved AB BA AB ... (ABC BCA CAB ... with
+ * -6) so that every family sees the same state of the host.  Each family's
+ * figure goes to @fig (work a second); what the round added to the
+ * AF_NSTCP counters to @res.
  * @scale shrinks the work (warm-up).
  */
 static void run_round(int sc, int r, double scale, double *fig,
@@ -620,8 +622,8 @@ static void usage(FILE *f)
 		"  -6         also AF_INET6 on ::ffff:127.0.0.1, the dual-stack TCP\n"
 		"             socket that AF_NSTCP wraps, as a control\n"
 		"  -h         this help\n"
-		"The defaults take about a minute in a 4-vCPU QEMU TCG guest,\n"
-		"with -6 about 90 s.\n",
+		"The defaults take about 45 s in a 4-vCPU QEMU TCG guest, with -6\n"
+		"about 70 s.\n",
 		o.rounds, o.slices, o.rr_n, o.mt_n, o.msg, o.bulk_mib,
 		o.write_kib);
 }

@@ -30,7 +30,7 @@
 static const char *const names[] = {
 	"sockets", "closes", "accepts", "connects", "calls",
 };
-#define NCOUNT (int)(sizeof(names) / sizeof(names[0]))
+#define NCOUNT ((int)(sizeof(names) / sizeof(names[0])))
 
 static int family(void)
 {
@@ -121,8 +121,8 @@ static int read_sums(long sums[NCOUNT])
 
 	if (!f || !fgets(line, sizeof(line), f))
 		return 0;
-	for (tok = strtok_r(line, " \n", &save); tok && ncols < 64;
-	     tok = strtok_r(NULL, " \n", &save)) {
+	for (tok = strtok_r(line, " \t\n", &save); tok && ncols < 64;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
 		col[ncols] = -1;
 		for (i = 0; i < NCOUNT; i++)
 			if (!strcmp(tok, names[i]))
@@ -132,8 +132,8 @@ static int read_sums(long sums[NCOUNT])
 	memset(sums, 0, NCOUNT * sizeof(*sums));
 	while (fgets(line, sizeof(line), f)) {
 		c = 0;
-		for (tok = strtok_r(line, " \n", &save); tok && c < ncols;
-		     tok = strtok_r(NULL, " \n", &save), c++)
+		for (tok = strtok_r(line, " \t\n", &save); tok && c < ncols;
+		     tok = strtok_r(NULL, " \t\n", &save), c++)
 			if (col[c] >= 0)
 				sums[col[c]] += atol(tok);
 	}

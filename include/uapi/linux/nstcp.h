@@ -10,6 +10,8 @@
 #ifndef _UAPI_LINUX_NSTCP_H
 #define _UAPI_LINUX_NSTCP_H
 
+#include <linux/types.h>
+
 /*
  * 19 was AF_ECONET, whose last user left Linux in 3.5; nothing in 6.1
  * registers it.  It stays below AF_MAX, which an out-of-tree module cannot

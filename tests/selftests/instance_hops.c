@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Selftest: per-CPU instances count socket calls and hops.  On loopback a
+ * flow's packets are processed on the sender's CPU, so the accepted socket's
+ * home instance is the client's CPU; reading it from another CPU is a hop,
+ * reading it from the home CPU is not.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/nstcp.h>
+#include "tap.h"
+
+#define ROUNDS 200
+#define NCOLS 16
+
+struct row { long v[NCOLS]; };
+static char cols[NCOLS][16];
+static int ncols;
+
+static int col(const char *name)
+{
+	for (int i = 0; i < ncols; i++)
+		if (!strcmp(cols[i], name))
+			return i;
+	return -1;
+}
+
+/* Reads /proc/net/nstcp into rows[cpu]; returns the number of rows. */
+static int read_rows(struct row *rows, int max)
+{
+	FILE *f = fopen("/proc/net/nstcp", "r");
+	char line[512], *tok, *save;
+	int n = 0;
+
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -1;
+	}
+	ncols = 0;
+	for (tok = strtok_r(line, " \n", &save); tok && ncols < NCOLS;
+	     tok = strtok_r(NULL, " \n", &save))
+		snprintf(cols[ncols++], sizeof(cols[0]), "%s", tok);
+	while (n < max && fgets(line, sizeof(line), f)) {
+		int i = 0;
+
+		for (tok = strtok_r(line, " \n", &save); tok && i < NCOLS;
+		     tok = strtok_r(NULL, " \n", &save))
+			rows[n].v[i++] = atol(tok);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		perror("sched_setaffinity");
+}
+
+static int set_hop_accounting(int on)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/hop_accounting", "w");
+
+	if (!f)
+		return -1;
+	fprintf(f, "%d\n", on);
+	return fclose(f);
+}
+
+struct flow { int lfd, cfd, afd, port; };
+
+static int make_flow(struct flow *fl)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	fl->lfd = socket(AF_NSTCP, SOCK_STREAM, 0);
+	fl->cfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fl->lfd < 0 || fl->cfd < 0 ||
+	    bind(fl->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fl->lfd, 8) ||
+	    getsockname(fl->lfd, (struct sockaddr *)&a, &len) ||
+	    connect(fl->cfd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	fl->afd = accept(fl->lfd, NULL, NULL);
+	return fl->afd < 0 ? -1 : 0;
+}
+
+static void close_flow(struct flow *fl)
+{
+	close(fl->afd);
+	close(fl->cfd);
+	close(fl->lfd);
+}
+
+/*
+ * The client sends from client_cpu, the server receives on server_cpu.
+ * Returns the hops and calls charged to server_cpu, or -1.
+ */
+static int exchange(struct flow *fl, int client_cpu, int server_cpu,
+		    long *hops, long *calls, int *home)
+{
+	struct row before[256], after[256];
+	socklen_t len = sizeof(*home);
+	char c = 'x';
+	int i, nb, na;
+
+	nb = read_rows(before, 256);
+	for (i = 0; i < ROUNDS; i++) {
+		pin(client_cpu);
+		if (send(fl->cfd, &c, 1, 0) != 1)
+			return -1;
+		pin(server_cpu);
+		if (recv(fl->afd, &c, 1, 0) != 1)
+			return -1;
+	}
+	na = read_rows(after, 256);
+	if (nb <= server_cpu || na != nb || col("hops") < 0 || col("calls") < 0)
+		return -1;
+	*hops = after[server_cpu].v[col("hops")] - before[server_cpu].v[col("hops")];
+	*calls = after[server_cpu].v[col("calls")] - before[server_cpu].v[col("calls")];
+	return getsockopt(fl->afd, SOL_NSTCP, NSTCP_HOME_CPU, home, &len);
+}
+
+int main(void)
+{
+	long hops, calls;
+	struct flow fl;
+	int home;
+
+	tap_plan(7);
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		for (int i = 0; i < 7; i++)
+			tap_skip("needs 2 CPUs", "hop accounting");
+		return tap_done();
+	}
+	if (!tap_ok(make_flow(&fl) == 0, "AF_NSTCP listener accepts a TCP client")) {
+		tap_diag("setup: %s", strerror(errno));
+		return tap_done();
+	}
+
+	/* Client on CPU 1, server reading on CPU 0: every recv is a hop. */
+	if (exchange(&fl, 1, 0, &hops, &calls, &home))
+		tap_diag("exchange: %s", strerror(errno));
+	tap_ok(home == 1, "accepted socket's home instance is the sender's CPU (home %d)", home);
+	tap_ok(calls >= ROUNDS, "recv calls charged to CPU 0 (%ld >= %d)", calls, ROUNDS);
+	tap_ok(hops >= ROUNDS, "recv on CPU 0 of a flow homed on CPU 1 counts hops (%ld >= %d)",
+	       hops, ROUNDS);
+
+	/* Both on CPU 1: local, no hop on CPU 1's instance. */
+	exchange(&fl, 1, 1, &hops, &calls, &home);
+	tap_ok(calls >= ROUNDS && hops == 0,
+	       "recv on the home CPU is local (calls %ld, hops %ld)", calls, hops);
+
+	/* With accounting off nothing is counted. */
+	set_hop_accounting(0);
+	exchange(&fl, 1, 0, &hops, &calls, &home);
+	set_hop_accounting(1);
+	tap_ok(calls == 0 && hops == 0,
+	       "net.nstcp.hop_accounting=0 stops the counting (calls %ld, hops %ld)",
+	       calls, hops);
+
+	{
+		struct row before[256], after[256];
+		long closed = 0;
+		int n = read_rows(before, 256), c;
+
+		close_flow(&fl);
+		if (read_rows(after, 256) == n && col("closes") >= 0)
+			for (c = 0; c < n; c++)
+				closed += after[c].v[col("closes")] -
+					  before[c].v[col("closes")];
+		tap_ok(closed == 2, "closing the listener and the accepted socket counts 2 closes (%ld)",
+		       closed);
+	}
+	return tap_done();
+}
