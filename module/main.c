@@ -8,13 +8,16 @@
 #include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <net/net_namespace.h>
+#include <kunit/visibility.h>
 #include <linux/nstcp.h>
 
 #include "nstcp.h"
 
 unsigned int nstcp_net_id __read_mostly;
+EXPORT_SYMBOL_IF_KUNIT(nstcp_net_id);
 
 int nstcp_family __read_mostly = AF_NSTCP;
+EXPORT_SYMBOL_IF_KUNIT(nstcp_family);
 module_param_named(family, nstcp_family, int, 0444);
 MODULE_PARM_DESC(family, "address family number to register (default 19)");
 
