@@ -25,7 +25,7 @@
 #include "nstcp.h"
 
 /* The inet6 stream ops are not exported: learnt from a probe socket. */
-static const struct proto_ops *nstcp_inet6_ops __read_mostly;
+static const struct proto_ops *nstcp_inet6_ops __ro_after_init;
 
 static const struct proto_ops *nstcp_base(const struct sock *sk)
 {
@@ -74,12 +74,12 @@ static int nstcp_release(struct socket *sock)
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sockaddr_storage addr;
-	int err, alen;
+	int alen;
 
-	err = nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
-			    &addr, &alen);
-	if (err)
-		return err;
+	/* What cannot be translated goes as it is: inet gives its own errno. */
+	if (nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
+			  &addr, &alen))
+		return nstcp_base(sock->sk)->bind(sock, uaddr, len);
 	return nstcp_base(sock->sk)->bind(sock, (struct sockaddr *)&addr, alen);
 }
 
@@ -92,10 +92,9 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
 	int err, alen;
 
-	err = nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen);
-	if (err)
-		return err;
 	nstcp_count_call(sk);
+	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
+		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
 	err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr, alen, flags);
 	if (fresh && addr.ss_family != AF_UNSPEC &&
 	    (!err || err == -EINPROGRESS))
@@ -180,7 +179,8 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 	if (level == SOL_TCP && optname == TCP_ULP)
 		return -EOPNOTSUPP;
 	/* So would IPV6_ADDRFORM, turning the socket into an AF_INET one. */
-	if (level == SOL_IPV6 && optname == IPV6_ADDRFORM)
+	if (level == SOL_IPV6 && optname == IPV6_ADDRFORM &&
+	    sock->sk->sk_family == AF_INET6)
 		return -EOPNOTSUPP;
 	return nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
 						optlen);
@@ -291,7 +291,11 @@ static int nstcp_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 static int nstcp_mmap(struct file *file, struct socket *sock,
 		      struct vm_area_struct *vma)
 {
-	return nstcp_base(sock->sk)->mmap(file, sock, vma);
+	const struct proto_ops *base = nstcp_base(sock->sk);
+
+	if (!base->mmap)
+		return -ENODEV;
+	return base->mmap(file, sock, vma);
 }
 
 static ssize_t nstcp_sendpage(struct socket *sock, struct page *page,
@@ -404,6 +408,9 @@ static int nstcp_create(struct net *net, struct socket *sock, int protocol,
 	sk = tcp->sk;
 	sock_graft(sk, sock);
 	tcp->sk = NULL;
+	/* io_uring's zero-copy send looks for this on the socket. */
+	if (test_bit(SOCK_SUPPORT_ZC, &tcp->flags))
+		set_bit(SOCK_SUPPORT_ZC, &sock->flags);
 	sock_release(tcp);
 	sock->state = SS_UNCONNECTED;
 	sock->ops = &nstcp_stream_ops;

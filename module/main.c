@@ -70,12 +70,13 @@ static int __init nstcp_init(void)
 		pr_err("family=%d is outside 1..%d\n", nstcp_family, NPROTO - 1);
 		return -EINVAL;
 	}
-	err = register_pernet_subsys(&nstcp_net_ops);
-	if (err)
-		return err;
+	/* Hotplug first, so no CPU can change state between the two. */
 	err = nstcp_cpuhp_init();
 	if (err)
-		goto err_cpuhp;
+		return err;
+	err = register_pernet_subsys(&nstcp_net_ops);
+	if (err)
+		goto err_pernet;
 	err = nstcp_family_init();
 	if (err)
 		goto err_family;
@@ -83,17 +84,17 @@ static int __init nstcp_init(void)
 	return 0;
 
 err_family:
-	nstcp_cpuhp_exit();
-err_cpuhp:
 	unregister_pernet_subsys(&nstcp_net_ops);
+err_pernet:
+	nstcp_cpuhp_exit();
 	return err;
 }
 
 static void __exit nstcp_exit(void)
 {
 	nstcp_family_exit();
-	nstcp_cpuhp_exit();
 	unregister_pernet_subsys(&nstcp_net_ops);
+	nstcp_cpuhp_exit();
 }
 
 module_init(nstcp_init);
