@@ -66,6 +66,7 @@ static int nstcp_release(struct socket *sock)
 
 	if (!sk)
 		return 0;
+	nstcp_sk_release(sk);
 	nstcp_stat_inc_cpu(nstcp_pernet(sock_net(sk)), nstcp_home_cpu(sk),
 			   NSTCP_STAT_CLOSES);
 	return nstcp_base(sk)->release(sock);
@@ -74,12 +75,16 @@ static int nstcp_release(struct socket *sock)
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sockaddr_storage addr;
-	int alen;
+	int err, alen;
 
 	/* What cannot be translated goes as it is: inet gives its own errno. */
 	if (nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
 			  &addr, &alen))
 		return nstcp_base(sock->sk)->bind(sock, uaddr, len);
+	/* A port shared with a key may be joined without a TCP bind. */
+	err = nstcp_listen_bind(sock, &addr, alen);
+	if (err <= 0)
+		return err;
 	return nstcp_base(sock->sk)->bind(sock, (struct sockaddr *)&addr, alen);
 }
 
@@ -92,6 +97,8 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
 	int err, alen;
 
+	if (nstcp_is_member(sk))
+		return -EISCONN;	/* as connect() on a listener */
 	nstcp_count_call(sk);
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
@@ -108,7 +115,10 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 	int err, home;
 
-	err = nstcp_base(sock->sk)->accept(sock, newsock, flags, kern);
+	if (nstcp_is_member(sock->sk))
+		err = nstcp_listen_accept(sock, newsock, flags, kern);
+	else
+		err = nstcp_base(sock->sk)->accept(sock, newsock, flags, kern);
 	if (err)
 		return err;
 	home = nstcp_home_cpu(newsock->sk);
@@ -120,7 +130,10 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 
 static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	int len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
+	int len = peer ? -ENOENT : nstcp_listen_getname(sock, uaddr);
+
+	if (len == -ENOENT)
+		len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
 
 	if (len < 0)
 		return len;
@@ -130,6 +143,8 @@ static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 static __poll_t nstcp_poll(struct file *file, struct socket *sock,
 			   poll_table *wait)
 {
+	if (nstcp_is_member(sock->sk))
+		return nstcp_listen_poll(file, sock, wait);
 	return nstcp_base(sock->sk)->poll(file, sock, wait);
 }
 
@@ -156,13 +171,23 @@ static int nstcp_gettstamp(struct socket *sock, void __user *userstamp,
 	return nstcp_base(sock->sk)->gettstamp(sock, userstamp, timeval, time32);
 }
 
-static int nstcp_listen(struct socket *sock, int backlog)
+static int nstcp_listen_op(struct socket *sock, int backlog)
 {
-	return nstcp_base(sock->sk)->listen(sock, backlog);
+	/* Not a stream socket's state for listen(): let inet say so. */
+	if (sock->state != SS_UNCONNECTED)
+		return nstcp_base(sock->sk)->listen(sock, backlog);
+	return nstcp_listen(sock, backlog);
 }
 
 static int nstcp_shutdown(struct socket *sock, int how)
 {
+	if (nstcp_is_member(sock->sk)) {
+		if (how < SHUT_RD || how > SHUT_RDWR)
+			return -EINVAL;
+		if ((how + 1) & RCV_SHUTDOWN)
+			nstcp_listen_shutdown(sock->sk);
+		return 0;
+	}
 	nstcp_count_call(sock->sk);
 	return nstcp_base(sock->sk)->shutdown(sock, how);
 }
@@ -171,7 +196,8 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 			    sockptr_t optval, unsigned int optlen)
 {
 	if (level == SOL_NSTCP)
-		return -ENOPROTOOPT;
+		return nstcp_listen_setsockopt(sock->sk, optname, optval,
+					       optlen);
 	/*
 	 * An upper layer protocol (kTLS) would replace these proto_ops and
 	 * strand the module reference the socket holds.
@@ -227,7 +253,7 @@ static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 		info.nsi_family = sk->sk_family;
 		if (nstcp_wire_v4(sk))
 			info.nsi_family = AF_INET;
-		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		if (READ_ONCE(sk->sk_state) == TCP_LISTEN || nstcp_is_member(sk))
 			info.nsi_flags |= NSTCP_INFO_LISTENING;
 		if (sk->sk_family == AF_INET6 && sk->sk_ipv6only)
 			info.nsi_flags |= NSTCP_INFO_V6ONLY;
@@ -236,7 +262,7 @@ static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			return -EFAULT;
 		return 0;
 	default:
-		return -ENOPROTOOPT;
+		return nstcp_listen_getsockopt(sk, optname, optval, optlen);
 	}
 }
 
@@ -369,7 +395,7 @@ static const struct proto_ops nstcp_stream_ops = {
 	.compat_ioctl	 = nstcp_compat_ioctl,
 #endif
 	.gettstamp	 = nstcp_gettstamp,
-	.listen		 = nstcp_listen,
+	.listen		 = nstcp_listen_op,
 	.shutdown	 = nstcp_shutdown,
 	.setsockopt	 = nstcp_setsockopt,
 	.getsockopt	 = nstcp_getsockopt,

@@ -28,6 +28,8 @@ static int __net_init nstcp_net_init(struct net *net)
 
 	nn->family = nstcp_family;
 	nn->hop_accounting = 1;
+	nn->listen_policy = NSTCP_POLICY_CPU;
+	nn->accept_steal = 1;
 	err = nstcp_instances_init(nn);
 	if (err)
 		return err;
@@ -37,8 +39,13 @@ static int __net_init nstcp_net_init(struct net *net)
 	err = nstcp_proc_init(net);
 	if (err)
 		goto err_proc;
+	err = nstcp_listen_proc_init(net);
+	if (err)
+		goto err_listen;
 	return 0;
 
+err_listen:
+	nstcp_proc_exit(net);
 err_proc:
 	nstcp_sysctl_exit(nn);
 err_sysctl:
@@ -50,6 +57,7 @@ static void __net_exit nstcp_net_exit(struct net *net)
 {
 	struct nstcp_net *nn = nstcp_pernet(net);
 
+	nstcp_listen_proc_exit(net);
 	nstcp_proc_exit(net);
 	nstcp_sysctl_exit(nn);
 	nstcp_instances_exit(nn);

@@ -5,7 +5,9 @@
 #ifndef _NSTCP_H
 #define _NSTCP_H
 
+#include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/sockptr.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -13,7 +15,7 @@
 struct socket;
 struct sock;
 struct sockaddr;
-struct sockaddr_in6;
+struct sockaddr_storage;
 
 /* Per-instance event counters; the order is that of NSTCP_PROC_COLUMNS. */
 enum nstcp_stat {
@@ -39,6 +41,10 @@ struct nstcp_net {
 	struct ctl_table_header		*sysctl_hdr;
 	int				family;		/* read-only sysctl */
 	int				hop_accounting;	/* 0 or 1 */
+	int				listen_policy;	/* NSTCP_POLICY_* */
+	int				accept_steal;	/* 0 or 1 */
+	struct mutex			lg_lock;	/* lgroups, membership */
+	struct list_head		lgroups;	/* shared listening ports */
 	struct list_head		node;		/* nstcp_nets, for cpuhp */
 };
 
@@ -84,6 +90,37 @@ void nstcp_sysctl_exit(struct nstcp_net *nn);
 int nstcp_addr_in(const struct sockaddr *uaddr, int len, bool v6sock,
 		  struct sockaddr_storage *out, int *outlen);
 int nstcp_addr_out(struct sockaddr_storage *addr, int len);
+
+/* policy.c */
+const char *nstcp_policy_name(int policy);
+int nstcp_policy_parse(const char *name);
+int nstcp_pick_queue(unsigned int (*qlen)(const void *ctx, unsigned int i),
+		     const void *ctx, unsigned int n, unsigned int cpu,
+		     bool steal);
+unsigned int nstcp_pick_least(const unsigned int *load, unsigned int n,
+			      unsigned int start);
+
+/* listen.c */
+struct file;
+struct poll_table_struct;
+extern void (*nstcp_def_readable)(struct sock *sk);
+bool nstcp_is_member(const struct sock *sk);
+int nstcp_listen_bind(struct socket *sock, const struct sockaddr_storage *addr,
+		      int len);
+int nstcp_listen_getname(struct socket *sock, struct sockaddr *uaddr);
+int nstcp_listen(struct socket *sock, int backlog);
+int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
+			int flags, bool kern);
+__poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
+			   struct poll_table_struct *wait);
+void nstcp_listen_shutdown(struct sock *sk);
+void nstcp_sk_release(struct sock *sk);
+int nstcp_listen_setsockopt(struct sock *sk, int optname, sockptr_t optval,
+			    unsigned int optlen);
+int nstcp_listen_getsockopt(struct sock *sk, int optname,
+			    char __user *optval, int __user *optlen);
+int nstcp_listen_proc_init(struct net *net);
+void nstcp_listen_proc_exit(struct net *net);
 
 /* family.c */
 int nstcp_family_init(void);

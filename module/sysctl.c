@@ -5,8 +5,29 @@
 #include <linux/slab.h>
 #include <linux/sysctl.h>
 #include <net/net_namespace.h>
+#include <linux/nstcp.h>
 
 #include "nstcp.h"
+
+/* listen_policy: read and written by name (cpu, roundrobin, least). */
+static int nstcp_proc_policy(struct ctl_table *table, int write, void *buffer,
+			     size_t *lenp, loff_t *ppos)
+{
+	int *valp = table->data;
+	char name[16];
+	struct ctl_table tbl = { .data = name, .maxlen = sizeof(name) };
+	int ret, p;
+
+	strscpy(name, nstcp_policy_name(READ_ONCE(*valp)), sizeof(name));
+	ret = proc_dostring(&tbl, write, buffer, lenp, ppos);
+	if (!write || ret)
+		return ret;
+	p = nstcp_policy_parse(name);
+	if (p < 0)
+		return p;
+	WRITE_ONCE(*valp, p);
+	return 0;
+}
 
 static struct ctl_table nstcp_sysctl_table[] = {
 	{
@@ -17,6 +38,20 @@ static struct ctl_table nstcp_sysctl_table[] = {
 	},
 	{
 		.procname	= "hop_accounting",
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= SYSCTL_ONE,
+	},
+	{
+		.procname	= "listen_policy",
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= nstcp_proc_policy,
+	},
+	{
+		.procname	= "accept_steal",
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
 		.proc_handler	= proc_dointvec_minmax,
@@ -37,6 +72,8 @@ int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
 	}
 	table[0].data = &nn->family;
 	table[1].data = &nn->hop_accounting;
+	table[2].data = &nn->listen_policy;
+	table[3].data = &nn->accept_steal;
 
 	nn->sysctl_hdr = register_net_sysctl(net, "net/nstcp", table);
 	if (!nn->sysctl_hdr) {

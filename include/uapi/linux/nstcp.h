@@ -35,6 +35,26 @@
 #define NSTCP_HOME_CPU		1
 #define NSTCP_INFO		2
 
+/*
+ * NSTCP_SHARE_KEY (1 to NSTCP_KEY_MAX letters and digits, set and get):
+ * listeners that set the same key before bind() share the port; without a
+ * key the first listener owns it alone.  EINVAL for a bad key or a socket
+ * already bound.
+ * NSTCP_POLICY (int, set and get): how the port's connections are spread
+ * over its listeners, NSTCP_POLICY_*; set before listen() or on a
+ * listener, it becomes the port's policy.  0 reads back the port's or the
+ * net.nstcp.listen_policy default.  EINVAL on a connected socket or for an
+ * unknown policy.
+ */
+#define NSTCP_SHARE_KEY		3
+#define NSTCP_POLICY		4
+
+#define NSTCP_KEY_MAX		8
+
+#define NSTCP_POLICY_CPU	1	/* the receive CPU's listener, else nearest */
+#define NSTCP_POLICY_ROUNDROBIN	2	/* strictly in turn */
+#define NSTCP_POLICY_LEAST	3	/* fewest queued plus active */
+
 struct nstcp_info {
 	__s32	nsi_home_cpu;	/* instance owning the flow, -1 if none yet */
 	__s32	nsi_call_cpu;	/* CPU the getsockopt ran on */
@@ -48,5 +68,13 @@ struct nstcp_info {
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
 	"cpu online sockets closes accepts connects calls hops"
+
+/*
+ * Columns of /proc/net/nstcp_listen, one row per listening port and CPU
+ * instance, after a header.  addr is [address]:port; key is "-" when the
+ * port is exclusive.
+ */
+#define NSTCP_LISTEN_COLUMNS \
+	"addr key policy listeners cpu queued accepted stolen migrated"
 
 #endif /* _UAPI_LINUX_NSTCP_H */
