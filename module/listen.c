@@ -119,6 +119,13 @@ static struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 	if (!ns)
 		return ERR_PTR(-ENOMEM);
 	write_lock_bh(&sk->sk_callback_lock);
+	if (rcu_access_pointer(__sk_user_data(sk))) {
+		/* Another thread of the socket's owner was first. */
+		write_unlock_bh(&sk->sk_callback_lock);
+		kfree(ns);
+		ns = nstcp_sk_get(sk);
+		return ns ? ns : ERR_PTR(-EBUSY);
+	}
 	__rcu_assign_sk_user_data_with_flags(sk, ns, SK_USER_DATA_NOCOPY);
 	write_unlock_bh(&sk->sk_callback_lock);
 	return ns;
