@@ -514,11 +514,12 @@ int nstcp_listen(struct socket *sock, int backlog)
 	unsigned int i;
 	int len, err;
 
-	if (sock->state != SS_UNCONNECTED || READ_ONCE(sk->sk_state) != TCP_CLOSE)
-		return -EINVAL;
 	ns = nstcp_sk_alloc(sk);
 	if (IS_ERR(ns))
 		return PTR_ERR(ns);
+	if (sock->state != SS_UNCONNECTED ||
+	    (!ns->member && READ_ONCE(sk->sk_state) != TCP_CLOSE))
+		return -EINVAL;
 	if (!ns->member && !ns->vaddrlen && !inet_sk(sk)->inet_num) {
 		/* Unbound: an ephemeral port, on every address. */
 		struct sockaddr_storage any = { .ss_family = sk->sk_family };
@@ -576,6 +577,11 @@ int nstcp_listen(struct socket *sock, int backlog)
 	g->nmembers++;
 	spin_unlock_bh(&g->lock);
 	ns->member = m;
+	/*
+	 * The socket reads as a listener (SO_ACCEPTCONN, TCP_INFO, ioctls)
+	 * though it is in no lookup table: the group's listeners are.
+	 */
+	inet_sk_set_state(sk, TCP_LISTEN);
 	err = 0;
 out:
 	mutex_unlock(&nn->lg_lock);
@@ -615,6 +621,7 @@ static void nstcp_listen_leave(struct sock *sk)
 	WRITE_ONCE(m->dead, true);
 	wake_up_all(&m->acceptq);
 	ns->member = NULL;
+	inet_sk_set_state(sk, TCP_CLOSE);
 	/* Arrivals that still see @m call m->sk's callbacks: let them end. */
 	synchronize_rcu();
 	if (last)
@@ -647,6 +654,7 @@ void nstcp_listen_shutdown(struct sock *sk)
 		nstcp_notify(to, raw_smp_processor_id(), true);
 	}
 	spin_unlock_bh(&g->lock);
+	inet_sk_set_state(sk, TCP_CLOSE);
 	wake_up_all(&m->acceptq);
 }
 
@@ -804,11 +812,11 @@ static int nstcp_set_policy(struct sock *sk, sockptr_t optval,
 		return -EFAULT;
 	if (p < NSTCP_POLICY_CPU || p > NSTCP_POLICY_LEAST)
 		return -EINVAL;
-	if (READ_ONCE(sk->sk_state) != TCP_CLOSE)
-		return -EINVAL;
 	ns = nstcp_sk_alloc(sk);
 	if (IS_ERR(ns))
 		return PTR_ERR(ns);
+	if (!ns->member && READ_ONCE(sk->sk_state) != TCP_CLOSE)
+		return -EINVAL;
 	ns->policy = p;
 	if (!ns->member)
 		return 0;
