@@ -75,6 +75,7 @@ struct nstcp_lgroup {
 	struct list_head	members;
 	unsigned int		nmembers;
 	unsigned int		rr;
+	unsigned int		prepaid;	/* taken before handed out */
 	atomic_long_t		migrated;
 	struct rcu_head		rcu;
 	unsigned int		nr;		/* nr_cpu_ids */
@@ -179,20 +180,11 @@ static long nstcp_unassigned(struct nstcp_lgroup *g)
 	return n;
 }
 
-/* Whether member @m on @cpu would get a connection from accept() now. */
-static bool nstcp_acceptable(struct nstcp_member *m, int cpu, bool steal)
-{
-	struct nstcp_lgroup *g = m->group;
-
-	if (READ_ONCE(g->policy) == NSTCP_POLICY_CPU)
-		return nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu,
-					steal) >= 0;
-	return (atomic_read(&m->credits) > 0 || nstcp_unassigned(g) > 0) &&
-	       nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu, true) >= 0;
-}
-
-/* Give one queued connection to a member under the port's policy. */
-static struct nstcp_member *nstcp_assign(struct nstcp_lgroup *g)
+/*
+ * The member the port's policy gives the next connection to; @advance
+ * moves the turn on.  Members that shut down are passed over.
+ */
+static struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance)
 {
 	struct nstcp_member *m, *pick = NULL;
 	unsigned int n = g->nmembers, i = 0, want;
@@ -215,7 +207,8 @@ static struct nstcp_member *nstcp_assign(struct nstcp_lgroup *g)
 	} else {
 		want = g->rr % n;
 	}
-	g->rr++;
+	if (advance)
+		g->rr++;
 	i = 0;
 	list_for_each_entry(m, &g->members, node)
 		if (i++ >= want && !READ_ONCE(m->dead)) {
@@ -228,9 +221,63 @@ static struct nstcp_member *nstcp_assign(struct nstcp_lgroup *g)
 				pick = m;
 				break;
 			}
-	if (pick)
-		atomic_inc(&pick->credits);
 	return pick;
+}
+
+/* Give one queued connection to the member whose turn it is. */
+static struct nstcp_member *nstcp_give(struct nstcp_lgroup *g)
+{
+	struct nstcp_member *m = nstcp_turn(g, true);
+
+	if (m)
+		atomic_inc(&m->credits);
+	return m;
+}
+
+/*
+ * A connection arrived: give it out, unless the member whose turn it was
+ * took it already (nstcp_prepay()).
+ */
+static struct nstcp_member *nstcp_assign(struct nstcp_lgroup *g)
+{
+	lockdep_assert_held(&g->lock);
+	if (g->prepaid) {
+		g->prepaid--;
+		return NULL;
+	}
+	return nstcp_give(g);
+}
+
+/*
+ * A connection is queued but its arrival has not been handed out yet (or
+ * never will be, after a policy change): the member whose turn it is may
+ * take it now, the turn advancing as if it had been given.
+ */
+static bool nstcp_prepay(struct nstcp_lgroup *g, struct nstcp_member *m,
+			 bool take)
+{
+	bool ok;
+
+	spin_lock_bh(&g->lock);
+	ok = nstcp_unassigned(g) - g->prepaid > 0 && nstcp_turn(g, false) == m;
+	if (ok && take) {
+		nstcp_turn(g, true);
+		g->prepaid++;
+	}
+	spin_unlock_bh(&g->lock);
+	return ok;
+}
+
+/* Whether member @m on @cpu would get a connection from accept() now. */
+static bool nstcp_acceptable(struct nstcp_member *m, int cpu, bool steal)
+{
+	struct nstcp_lgroup *g = m->group;
+
+	if (READ_ONCE(g->policy) == NSTCP_POLICY_CPU)
+		return nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu,
+					steal) >= 0;
+	return (atomic_read(&m->credits) > 0 || nstcp_prepay(g, m, false)) &&
+	       nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu, true) >= 0;
 }
 
 static int nstcp_waiter_wake(struct wait_queue_entry *wait, unsigned int mode,
@@ -607,7 +654,7 @@ static void nstcp_listen_leave(struct sock *sk)
 	last = !--g->nmembers;
 	credits = atomic_xchg(&m->credits, 0);
 	while (!last && credits-- > 0) {
-		to = nstcp_assign(g);
+		to = nstcp_give(g);
 		if (!to)
 			break;
 		atomic_long_inc(&g->migrated);
@@ -647,7 +694,7 @@ void nstcp_listen_shutdown(struct sock *sk)
 	WRITE_ONCE(m->dead, true);
 	credits = atomic_xchg(&m->credits, 0);
 	while (credits-- > 0) {
-		to = nstcp_assign(g);
+		to = nstcp_give(g);
 		if (!to)
 			break;
 		atomic_long_inc(&g->migrated);
@@ -687,8 +734,10 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	struct sock *child;
 
 	if (READ_ONCE(g->policy) != NSTCP_POLICY_CPU) {
-		credited = atomic_dec_if_positive(&m->credits) >= 0;
-		if (!credited && nstcp_unassigned(g) <= 0)
+		/* A prepaid take that finds nothing keeps it as a credit. */
+		credited = atomic_dec_if_positive(&m->credits) >= 0 ||
+			   nstcp_prepay(g, m, true);
+		if (!credited)
 			return -EAGAIN;
 		steal = true;
 	}
@@ -829,8 +878,9 @@ static int nstcp_set_policy(struct sock *sk, sockptr_t optval,
 		WRITE_ONCE(g->policy, p);
 		list_for_each_entry(m, &g->members, node)
 			atomic_set(&m->credits, 0);
+		g->prepaid = 0;
 		for (n = nstcp_unassigned(g); p != NSTCP_POLICY_CPU && n > 0; n--) {
-			to = nstcp_assign(g);
+			to = nstcp_give(g);
 			if (to)
 				nstcp_notify(to, raw_smp_processor_id(), true);
 		}
