@@ -33,6 +33,7 @@
 #include <net/inet_connection_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
 #include <linux/nstcp.h>
 
@@ -703,6 +704,7 @@ void nstcp_listen_shutdown(struct sock *sk)
 	spin_unlock_bh(&g->lock);
 	inet_sk_set_state(sk, TCP_CLOSE);
 	wake_up_all(&m->acceptq);
+	sk->sk_state_change(sk);	/* and poll() */
 }
 
 void nstcp_sk_release(struct sock *sk)
@@ -812,6 +814,9 @@ __poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
 	struct nstcp_member *m = nstcp_member(sock->sk);
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 
+	/* Shut down, accept() fails: poll as a TCP listener that was. */
+	if (READ_ONCE(m->dead))
+		return tcp_poll(file, sock, wait);
 	sock_poll_wait(file, sock, wait);
 	if (nstcp_acceptable(m, raw_smp_processor_id(),
 			     READ_ONCE(nn->accept_steal)))
@@ -831,7 +836,7 @@ static int nstcp_set_key(struct sock *sk, sockptr_t optval,
 	if (copy_from_sockptr(key, optval, optlen))
 		return -EFAULT;
 	for (i = 0; i < optlen; i++)
-		if (!isalnum(key[i]))
+		if (!isascii(key[i]) || !isalnum(key[i]))
 			return -EINVAL;
 	if (inet_sk(sk)->inet_num || READ_ONCE(sk->sk_state) != TCP_CLOSE)
 		return -EINVAL;
