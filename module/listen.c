@@ -59,6 +59,10 @@ struct nstcp_member {
 
 struct nstcp_lqueue {
 	struct socket		*sock;		/* this CPU instance's listener */
+	struct nstcp_lgroup	*group;
+	unsigned int		cpu;
+	unsigned long		since;		/* jiffies it last became non-empty */
+	struct timer_list	steal_timer;	/* lets others steal after a delay */
 	atomic_long_t		accepted;	/* connections taken from it */
 	atomic_long_t		stolen;		/* ... by an acceptor elsewhere */
 };
@@ -158,11 +162,31 @@ static unsigned int nstcp_qlen(const struct nstcp_lqueue *q)
 	return s ? READ_ONCE(s->sk->sk_ack_backlog) : 0;
 }
 
-static unsigned int nstcp_group_qlen(const void *ctx, unsigned int i)
-{
-	const struct nstcp_lgroup *g = ctx;
+/* The group's queues as an acceptor on @cpu may take from them. */
+struct nstcp_qview {
+	const struct nstcp_lgroup	*g;
+	unsigned int			cpu;
+	unsigned long			delay;	/* before another CPU's queue */
+};
 
-	return nstcp_qlen(&g->q[i]);
+/*
+ * Its own CPU's queue counts at once; another CPU's only once it has
+ * waited the steal delay, giving that CPU's acceptor the first chance.
+ */
+static unsigned int nstcp_view_qlen(const void *ctx, unsigned int i)
+{
+	const struct nstcp_qview *v = ctx;
+	const struct nstcp_lqueue *q = &v->g->q[i];
+
+	if (i != v->cpu && v->delay &&
+	    time_before(jiffies, READ_ONCE(q->since) + v->delay))
+		return 0;
+	return nstcp_qlen(q);
+}
+
+static unsigned long nstcp_steal_delay(const struct nstcp_lgroup *g)
+{
+	return msecs_to_jiffies(READ_ONCE(nstcp_pernet(g->net)->accept_steal_delay));
 }
 
 /* Queued connections no member holds a credit for (policy changes, races). */
@@ -274,11 +298,15 @@ static bool nstcp_acceptable(struct nstcp_member *m, int cpu, bool steal)
 {
 	struct nstcp_lgroup *g = m->group;
 
-	if (READ_ONCE(g->policy) == NSTCP_POLICY_CPU)
-		return nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu,
+	struct nstcp_qview v = { .g = g, .cpu = cpu };
+
+	if (READ_ONCE(g->policy) == NSTCP_POLICY_CPU) {
+		v.delay = nstcp_steal_delay(g);
+		return nstcp_pick_queue(nstcp_view_qlen, &v, g->nr, cpu,
 					steal) >= 0;
+	}
 	return (atomic_read(&m->credits) > 0 || nstcp_prepay(g, m, false)) &&
-	       nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu, true) >= 0;
+	       nstcp_pick_queue(nstcp_view_qlen, &v, g->nr, cpu, true) >= 0;
 }
 
 static int nstcp_waiter_wake(struct wait_queue_entry *wait, unsigned int mode,
@@ -323,10 +351,22 @@ static void nstcp_notify(struct nstcp_member *m, int cpu, bool any)
 }
 
 /* A connection was queued on the listener of @cpu (softirq). */
+/* Wake the sleeping acceptor nearest to @cpu, to steal from it. */
+static void nstcp_steal_wake(struct nstcp_lgroup *g, int cpu)
+{
+	struct nstcp_member *m;
+
+	list_for_each_entry_rcu(m, &g->members, node)
+		if (nstcp_wake_acceptor(m, cpu, true))
+			break;
+}
+
 static void nstcp_arrival(struct nstcp_lgroup *g, int cpu)
 {
 	bool steal = READ_ONCE(nstcp_pernet(g->net)->accept_steal);
+	struct nstcp_lqueue *q = &g->q[cpu];
 	struct nstcp_member *m;
+	unsigned long delay;
 
 	/*
 	 * Softirq, or process context with BHs on when the listener's
@@ -340,17 +380,38 @@ static void nstcp_arrival(struct nstcp_lgroup *g, int cpu)
 			nstcp_notify(m, cpu, true);
 		return;
 	}
+	if (nstcp_qlen(q) <= 1)
+		WRITE_ONCE(q->since, jiffies);
 	/* The acceptor on the receive CPU; failing that the nearest. */
 	list_for_each_entry_rcu(m, &g->members, node)
 		if (nstcp_wake_acceptor(m, cpu, false))
 			goto polled;
-	if (steal)
-		list_for_each_entry_rcu(m, &g->members, node)
-			if (nstcp_wake_acceptor(m, cpu, true))
-				break;
+	if (steal) {
+		delay = nstcp_steal_delay(g);
+		if (!delay)
+			nstcp_steal_wake(g, cpu);
+		else if (!timer_pending(&q->steal_timer))
+			mod_timer(&q->steal_timer, jiffies + delay);
+	}
 polled:
 	list_for_each_entry_rcu(m, &g->members, node)
 		m->sk->sk_data_ready(m->sk);
+}
+
+/* The steal delay of a queue ran out: an acceptor elsewhere may take it. */
+static void nstcp_steal_timeout(struct timer_list *t)
+{
+	struct nstcp_lqueue *q = from_timer(q, t, steal_timer);
+	struct nstcp_lgroup *g = q->group;
+	struct nstcp_member *m;
+
+	if (!nstcp_qlen(q))
+		return;
+	rcu_read_lock();
+	nstcp_steal_wake(g, q->cpu);
+	list_for_each_entry_rcu(m, &g->members, node)
+		m->sk->sk_data_ready(m->sk);
+	rcu_read_unlock();
 }
 
 static void nstcp_lq_data_ready(struct sock *sk)
@@ -390,6 +451,15 @@ static void nstcp_lgroup_free(struct nstcp_lgroup *g)
 		rcu_assign_sk_user_data(s->sk, NULL);
 		s->sk->sk_data_ready = nstcp_def_readable;
 		write_unlock_bh(&s->sk->sk_callback_lock);
+	}
+	/* No arrival runs any more, so none can arm a steal timer. */
+	synchronize_rcu();
+	for (i = 0; i < g->nr; i++) {
+		struct socket *s = g->q[i].sock;
+
+		del_timer_sync(&g->q[i].steal_timer);
+		if (!s)
+			continue;
 		WRITE_ONCE(g->q[i].sock, NULL);
 		sock_release(s);
 	}
@@ -476,6 +546,11 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct net *net,
 	g->policy = ns->policy ? ns->policy : READ_ONCE(nn->listen_policy);
 	spin_lock_init(&g->lock);
 	INIT_LIST_HEAD(&g->members);
+	for (cpu = 0; cpu < g->nr; cpu++) {
+		g->q[cpu].group = g;
+		g->q[cpu].cpu = cpu;
+		timer_setup(&g->q[cpu].steal_timer, nstcp_steal_timeout, 0);
+	}
 
 	/* The creator stays bound beside the group's listeners. */
 	sk->sk_reuse = SK_CAN_REUSE;
@@ -732,6 +807,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(m->sk));
 	int cpu = raw_smp_processor_id(), idx, err;
 	bool steal = READ_ONCE(nn->accept_steal), credited = false;
+	struct nstcp_qview v = { .g = g, .cpu = cpu };
 	struct nstcp_sk *cns;
 	struct sock *child;
 
@@ -742,12 +818,14 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 		if (!credited)
 			return -EAGAIN;
 		steal = true;
+	} else {
+		v.delay = nstcp_steal_delay(g);
 	}
 	if (READ_ONCE(m->dead)) {
 		err = -EINVAL;
 		goto undo;
 	}
-	idx = nstcp_pick_queue(nstcp_group_qlen, g, g->nr, cpu, steal);
+	idx = nstcp_pick_queue(nstcp_view_qlen, &v, g->nr, cpu, steal);
 	if (idx < 0) {
 		err = -EAGAIN;
 		goto undo;

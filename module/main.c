@@ -30,6 +30,7 @@ static int __net_init nstcp_net_init(struct net *net)
 	nn->hop_accounting = 1;
 	nn->listen_policy = NSTCP_POLICY_CPU;
 	nn->accept_steal = 1;
+	nn->accept_steal_delay = 20;
 	err = nstcp_instances_init(nn);
 	if (err)
 		return err;

@@ -43,6 +43,7 @@ struct nstcp_net {
 	int				hop_accounting;	/* 0 or 1 */
 	int				listen_policy;	/* NSTCP_POLICY_* */
 	int				accept_steal;	/* 0 or 1 */
+	int				accept_steal_delay; /* ms */
 	struct mutex			lg_lock;	/* lgroups, membership */
 	struct list_head		lgroups;	/* shared listening ports */
 	struct list_head		node;		/* nstcp_nets, for cpuhp */

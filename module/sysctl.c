@@ -58,6 +58,14 @@ static struct ctl_table nstcp_sysctl_table[] = {
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE,
 	},
+	{
+		.procname	= "accept_steal_delay_ms",
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= SYSCTL_ONE_THOUSAND,
+	},
 	{ }
 };
 
@@ -74,6 +82,7 @@ int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
 	table[1].data = &nn->hop_accounting;
 	table[2].data = &nn->listen_policy;
 	table[3].data = &nn->accept_steal;
+	table[4].data = &nn->accept_steal_delay;
 
 	nn->sysctl_hdr = register_net_sysctl(net, "net/nstcp", table);
 	if (!nn->sysctl_hdr) {

@@ -14,7 +14,7 @@
  */
 #include "listen_util.h"
 
-#define NCASES		19
+#define NCASES		23
 #define PER_CPU		10	/* connections from each CPU */
 #define PROMPT_MS	2000	/* each must be served within this */
 
@@ -259,6 +259,54 @@ static void test_no_steal(void)
 	fam_close(&lfd);
 }
 
+/*
+ * net.nstcp.accept_steal_delay_ms: another CPU's connection becomes
+ * stealable only once it has waited that long, and a sleeping acceptor
+ * elsewhere is woken for it then.
+ */
+static void test_steal_delay(void)
+{
+	struct blocked_accept b = { 0 };
+	int lfd, port, c1, c2, fd, r;
+	long long t0, waited;
+
+	r = lst_sysctl_write("accept_steal_delay_ms", "300");
+	FAM_OK(!r, "accept_steal_delay_ms set to 300");
+	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
+
+	c1 = client_on(1, port);
+	lst_wait_queued(port, 1, 2000);
+	fd = accept_on(0, lfd, 0);
+	FAM_OK(fd < 0 && errno == EAGAIN,
+	       "a fresh connection on CPU 1 is left to CPU 1 for the delay (%s)",
+	       fd < 0 ? strerror(errno) : "accepted");
+	fam_close(&fd);
+	lst_sleep_ms(450);
+	fd = accept_on(0, lfd, 0);
+	FAM_OK(same_flow(fd, c1), "after the delay CPU 0 steals it (%s)",
+	       fd < 0 ? strerror(errno) : "ok");
+	fam_close(&fd);
+
+	b.lfd = lfd;
+	b.cpu = 0;
+	b.ms = 5000;
+	pthread_create(&b.tid, NULL, blocked_main, &b);
+	lst_sleep_ms(200);
+	t0 = lst_now_ms();
+	c2 = client_on(1, port);
+	pthread_join(b.tid, NULL);
+	waited = lst_now_ms() - t0;
+	FAM_OK(same_flow(b.fd, c2) && waited >= 200 && waited < 3000,
+	       "a blocked accept on CPU 0 is woken for it when the delay ends (%lld ms)",
+	       waited);
+	if (b.fd >= 0)
+		close(b.fd);
+	lst_sysctl_write("accept_steal_delay_ms", "0");
+	fam_close(&c1);
+	fam_close(&c2);
+	fam_close(&lfd);
+}
+
 int main(void)
 {
 	lst_private_netns();
@@ -271,8 +319,11 @@ int main(void)
 			tap_skip("needs 2 CPUs", "accept stealing");
 		return fam_finish();
 	}
+	/* Immediate stealing first; the delay has a test of its own. */
+	lst_sysctl_write("accept_steal_delay_ms", "0");
 	test_steal();
 	test_nearest();
 	test_no_steal();
+	test_steal_delay();
 	return fam_finish();
 }
