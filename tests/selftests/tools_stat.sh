@@ -3,7 +3,11 @@
 # AF_NSTCP traffic made by tools_stat_traffic: the table and its total line,
 # the JSON, the interval deltas, a named network namespace (-n), columns it
 # does not know, hop accounting switched off, and the error when the module
-# is not loaded.  Build first: make tools.
+# is not loaded.  Then the listening ports view (-l), against
+# /proc/net/nstcp_listen, with listening AF_NSTCP sockets and connections
+# made by tools_stat_traffic listen: the table and port totals, the JSON,
+# a shared key and policy, the interval deltas, a named namespace, columns
+# it does not know, no ports, no module.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -12,14 +16,21 @@ stat=$top/tools/out/nstcp-stat
 traffic=${NSTCP_SELFTEST_OUT:-$here/out}/tools_stat_traffic
 tmp=$(mktemp -d)
 ns=nstcp-stat-$$
+helpers=()
 cleanup() {
+	local h
+	for h in "${helpers[@]}"; do kill "$h" 2>/dev/null; done
 	ip netns del "$ns" 2>/dev/null
 	echo 1 >/proc/sys/net/nstcp/hop_accounting 2>/dev/null
+	echo 20 >/proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+# The traffic helper accepts everything on one CPU: let it steal at once,
+# so the counts it predicts do not depend on the steal delay.
+echo 0 >/proc/sys/net/nstcp/accept_steal_delay_ms
 
-tap_plan 25
+tap_plan 36
 
 # check MODE ARGS...: compares the tool's output with /proc/net/nstcp.
 # Prints what differs on stdout (as TAP comments) and fails.
@@ -116,8 +127,123 @@ def interval(out, procf, before):
 		bad.append("online is not a state in the deltas")
 	return bad
 
+
+def lproc(path):
+	"""/proc/net/nstcp_listen: its columns and its ports, each (addr, rows)."""
+	lines = [l.split() for l in open(path) if l.strip()]
+	cols, ports = lines[0], []
+	for r in lines[1:]:
+		d = dict(zip(cols, r))
+		if not ports or ports[-1][0] != (d["addr"], d["key"]):
+			ports.append(((d["addr"], d["key"]), []))
+		ports[-1][1].append(d)
+	return cols, [(a[0], rows) for a, rows in ports]
+
+PERCPU = ["queued", "accepted", "stolen"]
+
+def lpct(rows):
+	acc = sum(int(r["accepted"]) for r in rows)
+	st = sum(int(r["stolen"]) for r in rows)
+	return None if acc == 0 else 100.0 * (acc - st) / acc
+
+def ltable(out, procf, want_ports=None):
+	"""-l: a section per port, its rows and total line against the file."""
+	cols, ports = lproc(procf)
+	lines = [l.split() for l in open(out) if l.strip()]
+	bad = []
+	if lines[0][:4] != ["AF_NSTCP", "listening", "ports,", "family"]:
+		bad.append("heading %r" % lines[0])
+	starts = [i for i, l in enumerate(lines) if l[0] == "Port"]
+	if len(starts) != len(ports):
+		return bad + ["%d ports shown, want %d" % (len(starts), len(ports))]
+	if not ports and lines[1:] != [["no", "AF_NSTCP", "listening", "ports"]]:
+		bad.append("no 'no AF_NSTCP listening ports' line: %r" % lines[1:])
+	for (addr, rows), i in zip(ports, starts):
+		pl = lines[i]
+		want = ["Port", addr, "key", rows[0]["key"], "policy", rows[0]["policy"],
+			"listeners", rows[0]["listeners"], "migrated", rows[0]["migrated"]]
+		if pl != want:
+			bad.append("port line %r, want %r" % (pl, want))
+		if lines[i + 1] != ["CPU", "Queued", "Accepted", "Stolen", "Local%"]:
+			bad.append("%s: header %r" % (addr, lines[i + 1]))
+		body = lines[i + 2:i + 3 + len(rows)]
+		for r, l in zip(rows + [None], body):
+			src = rows if r is None else [r]
+			p = lpct(src)
+			exp = ["all" if r is None else r["cpu"]] + \
+			      [str(sum(int(x[c]) for x in src)) for c in PERCPU] + \
+			      ["-" if p is None else "%.1f" % p]
+			if l != exp:
+				bad.append("%s: line %r, want %r" % (addr, l, exp))
+	return bad
+
+def ljson(out, procf):
+	"""-l -j: the ports, their instances and totals against the file."""
+	cols, ports = lproc(procf)
+	objs = [json.loads(l) for l in open(out)]
+	if len(objs) != 1:
+		return ["%d JSON objects, want 1" % len(objs)]
+	o, bad = objs[0], []
+	if o["columns"] != cols or o["delta"] is not False:
+		bad.append("columns %r, delta %r" % (o["columns"], o["delta"]))
+	if len(o["ports"]) != len(ports):
+		return bad + ["%d ports, want %d" % (len(o["ports"]), len(ports))]
+	for (addr, rows), jp in zip(ports, o["ports"]):
+		r0 = rows[0]
+		want = {"addr": addr, "key": None if r0["key"] == "-" else r0["key"],
+			"policy": r0["policy"], "listeners": int(r0["listeners"]),
+			"migrated": int(r0["migrated"])}
+		for k, v in want.items():
+			if jp.get(k) != v:
+				bad.append("%s %s: %r, want %r" % (addr, k, jp.get(k), v))
+		if len(jp["instances"]) != len(rows):
+			bad.append("%s: %d instances, want %d" % (addr, len(jp["instances"]), len(rows)))
+		for r, i in zip(rows, jp["instances"]):
+			for c in ["cpu"] + PERCPU:
+				if i.get(c) != int(r[c]):
+					bad.append("%s cpu %s %s: %r, want %s" % (addr, r["cpu"], c, i.get(c), r[c]))
+			p = lpct([r])
+			if (p is None) != (i["local_pct"] is None) or (p is not None and abs(p - i["local_pct"]) > 0.006):
+				bad.append("%s cpu %s local_pct %r, want %r" % (addr, r["cpu"], i["local_pct"], p))
+		t = jp["total"]
+		for c in PERCPU:
+			if t.get(c) != sum(int(r[c]) for r in rows):
+				bad.append("%s total %s: %r" % (addr, c, t.get(c)))
+		if t.get("cpus") != len(rows) or t.get("migrated") != int(r0["migrated"]):
+			bad.append("%s total cpus/migrated: %r" % (addr, t))
+	return bad
+
+def linterval(out, procf, addr, grew):
+	"""-l -j -i: counts so far, then changes adding up to the file; queued a state."""
+	cols, ports = lproc(procf)
+	rows = dict(ports).get(addr)
+	objs = [json.loads(l) for l in open(out)]
+	bad = []
+	if rows is None:
+		return ["port %s not in the file" % addr]
+	if objs[0]["delta"] or len(objs) < 2 or not all(o["delta"] for o in objs[1:]):
+		bad.append("delta flags %r" % [o["delta"] for o in objs])
+	mine = [[p for p in o["ports"] if p["addr"] == addr] for o in objs]
+	if not all(len(m) == 1 for m in mine):
+		return bad + ["port %s not in every report" % addr]
+	mine = [m[0] for m in mine]
+	if any(m.get("new") for m in mine[1:]):
+		bad.append("the port is marked new in a delta")
+	for k, r in enumerate(rows):
+		for c in ["accepted", "stolen"]:
+			got = sum(m["instances"][k][c] for m in mine)
+			if got != int(r[c]):
+				bad.append("cpu %s %s: reports add up to %d, want %s" % (r["cpu"], c, got, r[c]))
+		if any(m["instances"][k]["queued"] != int(r["queued"]) for m in (mine[0], mine[-1])):
+			bad.append("cpu %s: queued is not shown as a state" % r["cpu"])
+	d = sum(m["total"]["accepted"] for m in mine[1:])
+	if d != int(grew):
+		bad.append("the deltas show %d accepted, want %s" % (d, grew))
+	return bad
+
 mode, args = sys.argv[1], sys.argv[2:]
-bad = {"table": table, "json": jsoncheck, "interval": interval}[mode](*args)
+bad = {"table": table, "json": jsoncheck, "interval": interval,
+       "ltable": ltable, "ljson": ljson, "linterval": linterval}[mode](*args)
 for b in bad:
 	print("# " + b)
 sys.exit(1 if bad else 0)
@@ -128,6 +254,82 @@ PY
 jget() { python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 # procsum COLUMN: sum of a column of /proc/net/nstcp (by name).
 procsum() { awk -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { s += $k } END { print s + 0 }' /proc/net/nstcp; }
+
+# The listen helpers (tools_stat_traffic listen ...) run in the background
+# with their stdin on a fifo: helper_start NAME CMD... starts one and waits
+# for its first line; helper_cmd NAME LINE sends it a command and waits for
+# its answer; hget NAME KEY reads a KEY=VALUE of its last line;
+# helper_stop NAME closes its stdin, so it closes its sockets and exits.
+declare -A hfd hpid hlines
+helper_wait() {	# NAME N: until the helper has printed N lines
+	local _
+	for _ in $(seq 200); do
+		[ "$(wc -l <"$tmp/$1.out")" -ge "$2" ] && return 0
+		kill -0 "${hpid[$1]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ "$(wc -l <"$tmp/$1.out")" -ge "$2" ]
+}
+helper_start() {
+	local name=$1 fd
+	shift
+	mkfifo "$tmp/$name.in"
+	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
+	hpid[$name]=$!
+	helpers+=($!)
+	exec {fd}>"$tmp/$name.in"
+	hfd[$name]=$fd
+	hlines[$name]=1
+	helper_wait "$name" 1
+}
+helper_cmd() {
+	echo "$2" >&"${hfd[$1]}"
+	hlines[$1]=$((hlines[$1] + 1))
+	helper_wait "$1" "${hlines[$1]}"
+}
+helper_line() { tail -n1 "$tmp/$1.out"; }
+hget() { helper_line "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+helper_stop() {
+	eval "exec ${hfd[$1]}>&-"
+	wait "${hpid[$1]}"
+}
+# lhelper JSON ADDR LINE: the port's totals in nstcp-stat -l -j against what
+# the helper says it did (LINE); its connections were queued on the CPU
+# they came from (homes = sent), so some were stolen by the one acceptor.
+lhelper() {
+	python3 - "$@" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+h = dict(kv.split("=") for kv in sys.argv[3].split())
+ports = [p for p in o["ports"] if p["addr"] == sys.argv[2]]
+bad = []
+if len(ports) != 1:
+	bad.append("port %s shown %d times" % (sys.argv[2], len(ports)))
+else:
+	p = ports[0]
+	t = p["total"]
+	for k in ("accepted", "queued", "stolen"):
+		if t[k] != int(h[k]):
+			bad.append("total %s %d, the helper says %s" % (k, t[k], h[k]))
+	homes = [int(x) for x in h["homes"].split(",")]
+	sent = [int(x) for x in h["sent"].split(",")]
+	homes += [0] * (len(p["instances"]) - len(homes))
+	sent += [0] * (len(p["instances"]) - len(sent))
+	acc = [i["accepted"] for i in p["instances"]]
+	if acc != homes:
+		bad.append("accepted per CPU %r, the helper's homes %r" % (acc, homes))
+	if homes != sent:
+		bad.append("connections homed %r, made from %r" % (homes, sent))
+	if len(p["instances"]) > 1 and t["stolen"] == 0:
+		bad.append("nothing stolen")
+	want = 100.0 * (t["accepted"] - t["stolen"]) / t["accepted"]
+	if abs(t["local_pct"] - want) > 0.006:
+		bad.append("total local_pct %r, want %r" % (t["local_pct"], want))
+for b in bad:
+	print("# " + b)
+sys.exit(1 if bad else 0)
+PY
+}
 
 [ -x "$stat" ] && [ -x "$traffic" ]
 tap_ok $? "tools are built ($stat, $traffic; run make tools)"
@@ -199,6 +401,18 @@ err=$("$stat" -n nstcp-no-such-ns 2>&1 >/dev/null)
 rc=$?
 [ $rc -eq 1 ] && grep -q 'nstcp-no-such-ns' <<<"$err"
 tap_ok $? "-n with an unknown namespace fails (exit $rc: $err)"
+# -l -n: a listening port in the namespace, none in ours.
+ok=1
+if helper_start l3 ip netns exec "$ns" "$traffic" listen 2 1; then
+	"$stat" -l -n "$ns" -j >"$tmp/nsljson" 2>"$tmp/err" &&
+		ip netns exec "$ns" cat /proc/net/nstcp_listen >"$tmp/nslproc" &&
+		check ljson "$tmp/nsljson" "$tmp/nslproc" &&
+		lhelper "$tmp/nsljson" "127.0.0.1:$(hget l3 port)" "$(helper_line l3)" &&
+		[ "$(jget "$tmp/nsljson" 'len(o["ports"]), o["netns"]')" = "(1, '$ns')" ] &&
+		[ "$(jget <("$stat" -l -j) 'len(o["ports"])')" = 0 ] && ok=0
+	helper_stop l3
+fi
+tap_ok $ok "-l -n $ns shows the namespace's listening port ($(helper_line l3)), ours none"
 ip netns del "$ns"
 
 # --- columns it does not know, in another order ---
@@ -231,6 +445,93 @@ echo 1 >/proc/sys/net/nstcp/hop_accounting
 	[ "$(jget <("$stat" -j) 'o["hop_accounting"]')" = 1 ]
 tap_ok $? "with net.nstcp.hop_accounting=0 calls stay at $c0 ($c1) and the heading says so"
 
+# --- -l: the listening ports ---
+helper_start l1 "$traffic" listen 6 2
+tap_ok $? "listen helper: an AF_NSTCP listener, 6 connections made from each CPU in turn and accepted on one, 2 left queued ($(helper_line l1))"
+laddr=127.0.0.1:$(hget l1 port)
+"$stat" -l >"$tmp/ltable" 2>"$tmp/err"
+rc=$?
+cp /proc/net/nstcp_listen "$tmp/lproc"
+sed 's/^/# /' "$tmp/ltable"
+[ $rc -eq 0 ] && check ltable "$tmp/ltable" "$tmp/lproc"
+tap_ok $? "nstcp-stat -l: the port's line, its rows per CPU and its total match /proc/net/nstcp_listen"
+"$stat" -l -j >"$tmp/ljson" 2>"$tmp/err"
+rc=$?
+cp /proc/net/nstcp_listen "$tmp/lproc"
+[ $rc -eq 0 ] && lhelper "$tmp/ljson" "$laddr" "$(helper_line l1)"
+tap_ok $? "the port total shows the helper's connections: accepted, queued, stolen, accepted per CPU where they came from"
+check ljson "$tmp/ljson" "$tmp/lproc"
+tap_ok $? "nstcp-stat -l -j: the ports, instances and totals match /proc/net/nstcp_listen"
+
+# A second port, shared under a key by two listeners.
+ok=1
+if helper_start l2 "$traffic" listen 0 3 stat1 roundrobin 2; then
+	l2addr=127.0.0.1:$(hget l2 port)
+	"$stat" -l >"$tmp/ltable2" && "$stat" -l -j >"$tmp/ljson2" &&
+		cp /proc/net/nstcp_listen "$tmp/lproc2" &&
+		check ltable "$tmp/ltable2" "$tmp/lproc2" &&
+		check ljson "$tmp/ljson2" "$tmp/lproc2" &&
+		grep -q "^Port $l2addr  key stat1  policy roundrobin  listeners 2  migrated 0$" "$tmp/ltable2" &&
+		[ "$(jget "$tmp/ljson2" '[p["total"]["queued"] for p in o["ports"] if p["addr"] == "'"$l2addr"'"]')" = "[3]" ] &&
+		[ "$(grep -c '^Port ' "$tmp/ltable2")" -eq 2 ] && ok=0
+	sed 's/^/# /' "$tmp/ltable2"
+	helper_stop l2
+fi
+tap_ok $ok "a second port shared under key stat1 by 2 listeners, policy roundrobin, 3 queued: both ports shown"
+
+# -i: the counts so far, then changes; queued stays a state.
+"$stat" -l -j -i 0.5 -c 4 >"$tmp/lilog" 2>"$tmp/err" &
+ipid=$!
+for _ in $(seq 100); do [ -s "$tmp/lilog" ] && break; sleep 0.05; done
+helper_cmd l1 "conn 3"
+wait $ipid
+rc=$?
+cp /proc/net/nstcp_listen "$tmp/lproc"
+[ $rc -eq 0 ] && [ "$(wc -l <"$tmp/lilog")" -eq 4 ] &&
+	check linterval "$tmp/lilog" "$tmp/lproc" "$laddr" 3
+tap_ok $? "nstcp-stat -l -j -i 0.5 -c 4: changes add up to /proc/net/nstcp_listen and show 3 more accepted ($(helper_line l1))"
+"$stat" -l -i 0.2 -c 2 >"$tmp/litable"
+grep -q '^AF_NSTCP listening ports.*counts so far' "$tmp/litable" &&
+	[ "$(grep -c '^AF_NSTCP listening ports.*changes in' "$tmp/litable")" -eq 1 ] &&
+	[ "$(grep -c "^Port $laddr " "$tmp/litable")" -eq 2 ] &&
+	grep -Eq '^all +2 +0 +0 +-$' "$tmp/litable"
+tap_ok $? "the -l table with -i 0.2 -c 2: the counts, then a table of changes (none, 2 queued)"
+helper_stop l1
+
+# Columns it does not know, in another order.
+cat >"$tmp/lfuture" <<'END'
+cpu addr stolen accepted queued policy key listeners migrated frobs
+0 [::1]:99 1 4 0 least k1 2 7 x
+1 [::1]:99 0 2 1 least k1 2 7 y
+END
+"$stat" -l -f "$tmp/lfuture" | tr -s ' ' >"$tmp/lftable"
+sed 's/^/# /' "$tmp/lftable"
+printf 'cpu addr queued\n0 1.2.3.4:5 x\n' >"$tmp/lbroken"
+err=$("$stat" -l -f "$tmp/lbroken" 2>&1)
+rc=$?
+cat >"$tmp/lfwant" <<'END'
+AF_NSTCP listening ports, from LFUTURE; counts so far
+
+Port [::1]:99 policy least key k1 listeners 2 migrated 7
+CPU Stolen Local% Accepted Queued Frobs
+0 1 75.0 4 0 x
+1 0 100.0 2 1 y
+all 1 83.3 6 1 -
+END
+sed -i "s|LFUTURE|$tmp/lfuture|" "$tmp/lfwant"
+diff -u "$tmp/lfwant" "$tmp/lftable" | sed 's/^/# /'
+cmp -s "$tmp/lfwant" "$tmp/lftable" && [ $rc -eq 1 ] &&
+	grep -q 'unexpected contents at line 2' <<<"$err" &&
+	[ "$(jget <("$stat" -l -j -f "$tmp/lfuture") 'o["ports"][0]["instances"][1]["frobs"], o["ports"][0]["key"], o["ports"][0]["total"]["migrated"]')" = "('y', 'k1', 7)" ]
+tap_ok $? "-l -f: columns it does not know and a new order still show; a malformed file is refused ($err)"
+
+# No listening ports.
+"$stat" -l >"$tmp/lnone" && "$stat" -l -j >"$tmp/lnonej" &&
+	cp /proc/net/nstcp_listen "$tmp/lproc" && check ltable "$tmp/lnone" "$tmp/lproc" &&
+	grep -q '^no AF_NSTCP listening ports$' "$tmp/lnone" &&
+	[ "$(jget "$tmp/lnonej" 'o["ports"]')" = "[]" ]
+tap_ok $? "with no listening port: 'no AF_NSTCP listening ports', and \"ports\":[] in JSON"
+
 # --- usage ---
 "$stat" -h | grep -q '^Usage: nstcp-stat'
 tap_ok $? "-h prints the usage"
@@ -247,6 +548,11 @@ rc=$?
 [ $rc -eq 1 ] && [ "$err" = "nstcp-stat: AF_NSTCP is not loaded (no /proc/net/nstcp)" ] &&
 	[ ! -s "$tmp/stdout" ]
 tap_ok $? "without the module: exit 1 and a clear message (exit $rc: $err)"
+err=$("$stat" -l 2>&1 >"$tmp/stdout")
+rc=$?
+[ $rc -eq 1 ] && [ "$err" = "nstcp-stat: AF_NSTCP is not loaded (no /proc/net/nstcp_listen)" ] &&
+	[ ! -s "$tmp/stdout" ]
+tap_ok $? "-l without the module: exit 1 and a clear message (exit $rc: $err)"
 insmod "$NSTCP_KO"
 tap_ok $? "insmod nstcp.ko again"
 tap_done

@@ -9,6 +9,23 @@
  *	instance counters of the namespace must have grown by, summed over the
  *	CPUs, as NAME=VALUE words.
  *
+ * tools_stat_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]
+ *	listens with AF_NSTCP on 127.0.0.1 (a free port) for nstcp-stat -l:
+ *	makes CONNS connections, connection i from CPU i mod CPUs (on
+ *	loopback a connection is queued on the listener of the CPU it comes
+ *	from), accepts them on the first CPU, then makes QUEUED more that it
+ *	leaves queued, and prints
+ *	    port=P accepted=N queued=M stolen=S homes=H0,H1,... sent=S0,S1,...
+ *	(stolen: accepted connections homed on another CPU than the accepting
+ *	one; Hc: accepted connections homed on CPU c; Sc: accepted connections
+ *	made from CPU c).  Then it reads stdin:
+ *	a line "conn K" makes and accepts K more connections and prints the
+ *	line again; EOF closes everything and exits.  With KEY, MEMBERS
+ *	listening sockets share the port under that key and POLICY (cpu,
+ *	roundrobin or least), and accept() goes round them.  When
+ *	net.nstcp.accept_steal is 0, each connection is accepted on the CPU it
+ *	came from instead.
+ *
  * tools_stat_traffic
  *	(as the selftest runner starts it) checks, in TAP, that the sums of
  *	/proc/net/nstcp grow by exactly that much.
@@ -16,6 +33,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,11 +160,261 @@ static int read_sums(long sums[NCOUNT])
 	return 1;
 }
 
+
+/* ---- listen: a listening port for nstcp-stat -l ---- */
+
+#define MAX_MEMBERS	8
+#define MAX_CPU		256
+#define MAX_HELD	4096
+
+static struct {
+	int fam, steal;
+	int lfd[MAX_MEMBERS], nmembers;
+	struct sockaddr_in sin;
+	int cpus[MAX_CPU], ncpus, next;	/* CPUs in turn for the connections */
+	int held[MAX_HELD], nheld;	/* every socket, closed at the end */
+	long accepted, queued, stolen, homes[MAX_CPU], sent[MAX_CPU];
+	int maxcpu;
+} L;
+
+static void pin_to(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		die("sched_setaffinity");
+}
+
+static void hold(int fd)
+{
+	if (L.nheld == MAX_HELD) {
+		errno = EMFILE;
+		die("too many sockets");
+	}
+	L.held[L.nheld++] = fd;
+}
+
+/* Sum of the queued column of our port in /proc/net/nstcp_listen; -1: none. */
+static long port_queued(void)
+{
+	char line[1024], *tok, *save, suffix[16];
+	int col = 0, c_addr = -1, c_q = -1, c;
+	long sum = -1;
+	FILE *f = fopen("/proc/net/nstcp_listen", "re");
+
+	if (!f)
+		return -1;
+	snprintf(suffix, sizeof(suffix), ":%u", ntohs(L.sin.sin_port));
+	if (fgets(line, sizeof(line), f))
+		for (tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), col++) {
+			if (!strcmp(tok, "addr"))
+				c_addr = col;
+			else if (!strcmp(tok, "queued"))
+				c_q = col;
+		}
+	while (c_addr >= 0 && c_q >= 0 && fgets(line, sizeof(line), f)) {
+		long q = 0;
+		bool ours = false;
+
+		for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), c++) {
+			size_t n = strlen(tok), m = strlen(suffix);
+
+			if (c == c_addr)
+				ours = n >= m && !strcmp(tok + n - m, suffix);
+			else if (c == c_q)
+				q = atol(tok);
+		}
+		if (ours)
+			sum = (sum < 0 ? 0 : sum) + q;
+	}
+	fclose(f);
+	return sum;
+}
+
+/* Accept @n connections, going round the members, on the current CPU. */
+static void accept_n(long n)
+{
+	struct nstcp_info info;
+	socklen_t len;
+	int i = 0, fd, tries = 0;
+
+	while (n > 0) {
+		fd = accept4(L.lfd[i], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		i = (i + 1) % L.nmembers;
+		if (fd < 0) {
+			if (errno != EAGAIN || ++tries > 5000)
+				die("accept");
+			if (!i)
+				usleep(1000);
+			continue;
+		}
+		len = sizeof(info);
+		if (getsockopt(fd, SOL_NSTCP, NSTCP_INFO, &info, &len))
+			die("NSTCP_INFO");
+		if (info.nsi_home_cpu >= 0 && info.nsi_home_cpu < MAX_CPU) {
+			L.homes[info.nsi_home_cpu]++;
+			if (info.nsi_home_cpu > L.maxcpu)
+				L.maxcpu = info.nsi_home_cpu;
+		}
+		L.stolen += info.nsi_home_cpu != info.nsi_call_cpu;
+		L.accepted++;
+		hold(fd);
+		n--;
+	}
+}
+
+/*
+ * Connect from the next CPU in turn; with @take, accept it there too.
+ * @counted: it is to be accepted.
+ */
+static void connect_one(bool take, bool counted)
+{
+	int fd, cpu = L.cpus[L.next++ % L.ncpus];
+
+	pin_to(cpu);
+	if (cpu > L.maxcpu)
+		L.maxcpu = cpu;
+	fd = socket(L.fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket");
+	if (connect(fd, (struct sockaddr *)&L.sin, sizeof(L.sin)))
+		die("connect");
+	hold(fd);
+	if (counted)
+		L.sent[cpu]++;
+	if (take)
+		accept_n(1);
+}
+
+/* @n connections, accepted on the first CPU (or each where it came from). */
+static void connect_accept(long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++)
+		connect_one(!L.steal, true);
+	if (L.steal) {
+		pin_to(L.cpus[0]);
+		accept_n(n);
+	}
+}
+
+static void print_state(void)
+{
+	int c;
+
+	printf("port=%u accepted=%ld queued=%ld stolen=%ld homes=",
+	       ntohs(L.sin.sin_port), L.accepted, L.queued, L.stolen);
+	for (c = 0; c <= L.maxcpu; c++)
+		printf("%s%ld", c ? "," : "", L.homes[c]);
+	printf(" sent=");
+	for (c = 0; c <= L.maxcpu; c++)
+		printf("%s%ld", c ? "," : "", L.sent[c]);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int listen_main(int argc, char **argv)
+{
+	const char *key = argc > 4 ? argv[4] : NULL;
+	long conns = atol(argv[2]), queued = atol(argv[3]), k, i;
+	int policy = NSTCP_POLICY_CPU, one = 1, m;
+	socklen_t len = sizeof(L.sin);
+	cpu_set_t allowed;
+	char line[128];
+	FILE *f;
+
+	if (conns < 0 || queued < 0 || (argc != 4 && argc != 7)) {
+		fprintf(stderr, "usage: tools_stat_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]\n");
+		return 2;
+	}
+	L.nmembers = 1;
+	if (key) {
+		if (!strcmp(argv[5], "cpu"))
+			policy = NSTCP_POLICY_CPU;
+		else if (!strcmp(argv[5], "roundrobin"))
+			policy = NSTCP_POLICY_ROUNDROBIN;
+		else if (!strcmp(argv[5], "least"))
+			policy = NSTCP_POLICY_LEAST;
+		else
+			policy = -1;
+		L.nmembers = atoi(argv[6]);
+		if (policy < 0 || L.nmembers < 1 || L.nmembers > MAX_MEMBERS) {
+			fprintf(stderr, "tools_stat_traffic: bad POLICY or MEMBERS\n");
+			return 2;
+		}
+	}
+	L.fam = family();
+	f = fopen("/proc/sys/net/nstcp/accept_steal", "re");
+	L.steal = 1;
+	if (f) {
+		if (fscanf(f, "%d", &L.steal) != 1)
+			L.steal = 1;
+		fclose(f);
+	}
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		die("sched_getaffinity");
+	for (i = 0; i < CPU_SETSIZE && L.ncpus < MAX_CPU; i++)
+		if (CPU_ISSET(i, &allowed))
+			L.cpus[L.ncpus++] = i;
+
+	L.sin.sin_family = AF_INET;
+	L.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (m = 0; m < L.nmembers; m++) {
+		L.lfd[m] = socket(L.fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (L.lfd[m] < 0)
+			die("socket");
+		setsockopt(L.lfd[m], SOL_SOCKET, SO_REUSEADDR, &one,
+			   sizeof(one));
+		if (key && (setsockopt(L.lfd[m], SOL_NSTCP, NSTCP_SHARE_KEY,
+				       key, strlen(key)) ||
+			    setsockopt(L.lfd[m], SOL_NSTCP, NSTCP_POLICY,
+				       &policy, sizeof(policy))))
+			die("NSTCP_SHARE_KEY, NSTCP_POLICY");
+		if (bind(L.lfd[m], (struct sockaddr *)&L.sin, sizeof(L.sin)) ||
+		    listen(L.lfd[m], 64))
+			die("listen");
+		if (!m && getsockname(L.lfd[0], (struct sockaddr *)&L.sin,
+				      &len))
+			die("getsockname");
+	}
+
+	connect_accept(conns);
+	for (i = 0; i < queued; i++)
+		connect_one(false, false);
+	L.queued = queued;
+	/* The last handshakes may still be on their way to the queues. */
+	for (i = 0; i < 200 && port_queued() < queued; i++)
+		usleep(10000);
+	print_state();
+
+	while (fgets(line, sizeof(line), stdin)) {
+		if (sscanf(line, "conn %ld", &k) == 1 && k > 0) {
+			connect_accept(k);
+			print_state();
+		} else {
+			fprintf(stderr, "tools_stat_traffic: unknown command %s",
+				line);
+		}
+	}
+	for (i = 0; i < L.nheld; i++)
+		close(L.held[i]);
+	for (m = 0; m < L.nmembers; m++)
+		close(L.lfd[m]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	long conns, rounds, want[NCOUNT], before[NCOUNT], after[NCOUNT];
 	int i;
 
+	if (argc >= 2 && !strcmp(argv[1], "listen"))
+		return listen_main(argc, argv);
 	if (argc == 3) {
 		conns = atol(argv[1]);
 		rounds = atol(argv[2]);
