@@ -648,7 +648,7 @@ struct lsnap {
 	int *port_row;			/* first row of each port */
 	int *port_len;			/* its rows */
 	bool *port_new;			/* a delta: the port was not there before */
-	int family, steal;		/* -1 if unknown */
+	int family, steal, steal_delay;	/* -1 if unknown */
 	char policy[32];		/* "" if unknown */
 };
 
@@ -892,9 +892,12 @@ static int lsnap_read(struct lsnap *s)
 	if (opt_file) {
 		s->family = -1;
 		s->steal = -1;
+		s->steal_delay = -1;
 	} else {
 		s->family = read_int_file(SYSCTL_DIR "family");
 		s->steal = read_int_file(SYSCTL_DIR "accept_steal");
+		s->steal_delay = read_int_file(SYSCTL_DIR
+					       "accept_steal_delay_ms");
 		read_str_file(SYSCTL_DIR "listen_policy", s->policy,
 			      sizeof(s->policy));
 	}
@@ -1031,7 +1034,9 @@ static void lprint_heading(const struct lsnap *s, bool delta, double secs)
 		printf(", from %s", opt_file);
 	if (s->policy[0])
 		printf(", default policy %s", s->policy);
-	if (s->steal >= 0)
+	if (s->steal > 0 && s->steal_delay > 0)
+		printf(", accept stealing after %d ms", s->steal_delay);
+	else if (s->steal >= 0)
 		printf(", accept stealing %s", s->steal ? "on" : "off");
 	if (localtime_r(&now, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
@@ -1238,6 +1243,11 @@ static void lprint_json(const struct lsnap *s, bool delta, double secs)
 	printf(",\"accept_steal\":");
 	if (s->steal >= 0)
 		printf("%d", s->steal);
+	else
+		printf("null");
+	printf(",\"accept_steal_delay_ms\":");
+	if (s->steal_delay >= 0)
+		printf("%d", s->steal_delay);
 	else
 		printf("null");
 	printf(",\"delta\":%s", delta ? "true" : "false");

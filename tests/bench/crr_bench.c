@@ -7,8 +7,8 @@
  * Every transaction is a new connection: the client connects, sends a
  * REQ-byte request, reads a REP-byte reply and closes; the server accepts,
  * reads the request, reads the accepted socket's SO_INCOMING_CPU (the CPU
- * that processed its packets), sends the reply and, once the client has
- * closed (the order of netperf's TCP_CRR; with -E at once), closes.  Its
+ * that processed its packets), sends the reply and closes (with -W only
+ * once the client has closed, in the order of netperf's TCP_CRR).  Its
  * latency is measured by the client from connect() to the last byte of the
  * reply.
  *
@@ -128,8 +128,7 @@ static struct {
 	.guard = 0.2,
 	.warmup = 1,
 	.rounds = 3,
-	.clients = 16,
-	.wait_close = true,
+	.clients = 4,
 	.stall_cpu = 1,
 	.req = 64,
 	.rep = 128,
@@ -915,11 +914,12 @@ static void usage(FILE *f)
 		"  -g SECS     not measured at the start of a slice (0.2)\n"
 		"  -w SECS     warm-up before the first slice of a round (1)\n"
 		"  -r ROUNDS   rounds (3)\n"
-		"  -t N        client threads (16)\n"
+		"  -t N        client threads (4)\n"
 		"  -P          pin client i to CPU i mod CPUs (default: unpinned)\n"
-		"  -E          the server closes as soon as it has replied (default:\n"
-		"              it waits for the client to close first, as netperf's\n"
-		"              TCP_CRR server does)\n"
+		"  -W          the server waits for the client to close before it closes,\n"
+		"              as netperf's TCP_CRR server does (default: it closes\n"
+		"              once it has replied); a worker then holds each\n"
+		"              connection a round trip longer, which favours (a)\n"
 		"  -s CPU      the worker that stalls in the imbalanced scenario (1)\n"
 		"  -q BYTES    request size (64)\n"
 		"  -R BYTES    reply size (128)\n"
@@ -982,7 +982,7 @@ int main(int argc, char **argv)
 	cpu_set_t allowed;
 	int opt, i, round, sc, port;
 
-	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:PEs:q:R:p:V:S:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:PWs:q:R:p:V:S:h")) != -1) {
 		switch (opt) {
 		case 'a': o.addr = optarg; break;
 		case 'C': o.cli_netns = optarg; break;
@@ -993,7 +993,7 @@ int main(int argc, char **argv)
 		case 'r': o.rounds = parse_num(optarg, 1, MAX_ROUNDS); break;
 		case 't': o.clients = parse_num(optarg, 1, MAX_CLIENTS); break;
 		case 'P': o.pin_clients = true; break;
-		case 'E': o.wait_close = false; break;
+		case 'W': o.wait_close = true; break;
 		case 's': o.stall_cpu = parse_num(optarg, 0, MAX_CPUS - 1); break;
 		case 'q': o.req = parse_num(optarg, 1, MAX_MSG); break;
 		case 'R': o.rep = parse_num(optarg, 1, MAX_MSG); break;
@@ -1048,8 +1048,8 @@ int main(int argc, char **argv)
 	       ncpus);
 	printf("#         (accept style: blocking accept(), no epoll); %s\n",
 	       o.wait_close ?
-	       "after the reply the server waits for the client's close, then closes (netperf TCP_CRR)" :
-	       "the server closes right after the reply (-E)");
+	       "after the reply the server waits for the client's close, then closes (-W, netperf's order)" :
+	       "the server closes right after the reply");
 	printf("# clients: %d threads%s%s, %s; each connects to %s, sends, reads the reply, closes;\n"
 	       "#          latency from connect() to the last byte of the reply\n",
 	       o.clients, o.cli_netns ? " in netns " : "",
