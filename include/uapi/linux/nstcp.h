@@ -72,7 +72,7 @@ struct nstcp_info {
 /*
  * Columns of /proc/net/nstcp_listen, one row per listening port and CPU
  * instance, after a header.  addr is [address]:port; key is "-" when the
- * port is exclusive.
+ * port is exclusive.  migrated is the port's total, repeated on each row.
  */
 #define NSTCP_LISTEN_COLUMNS \
 	"addr key policy listeners cpu queued accepted stolen migrated"
