@@ -8,9 +8,10 @@
  * each sending a byte that the server reads before it looks at the accepted
  * socket's SO_INCOMING_CPU (so that is the CPU the flow's packets are
  * processed on).  It must be the acceptor's own CPU for at least 99% of
- * them, with net.nstcp.accept_steal=0 and with the defaults (stealing on,
- * after accept_steal_delay_ms, which leaves a busy acceptor time to come
- * back for its CPU's connection).
+ * them, with net.nstcp.accept_steal=0 and with stealing on after
+ * accept_steal_delay_ms, which leaves a busy acceptor time to come back for
+ * its CPU's connection.  The delay is set to 250 ms here: the default 20 ms
+ * is shorter than an acceptor's turn can be on the debug kernel under TCG.
  *
  * The namespaces are made with ip(8) by this process, which runs the test
  * in a child and deletes them afterwards, however the child ended.
@@ -128,6 +129,7 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 	char buf[16];
 
 	lst_sysctl_write("accept_steal", steal);
+	lst_sysctl_write("accept_steal_delay_ms", "250");
 	lst_sysctl_read("accept_steal", buf, sizeof(buf));
 	lfd = lst_member(SRV_IP, 0, NULL, 0, &port);
 	for (int c = 0; lfd >= 0 && c < ncpus; c++)
