@@ -449,6 +449,48 @@ static void json_str(const char *str)
 	putchar('"');
 }
 
+/* N, or null when N is negative (not known). */
+static void json_intval(int v)
+{
+	if (v >= 0)
+		printf("%d", v);
+	else
+		printf("null");
+}
+
+static void json_int(const char *key, int v)
+{
+	printf(",\"%s\":", key);
+	json_intval(v);
+}
+
+static void json_netns(void)
+{
+	printf(",\"netns\":");
+	if (opt_netns)
+		json_str(opt_netns);
+	else
+		printf("null");
+}
+
+/* The end of every JSON report's header: delta, interval, time, columns. */
+static void json_columns(char *const *cols, int ncols, bool delta,
+			 double secs)
+{
+	int c;
+
+	printf(",\"delta\":%s", delta ? "true" : "false");
+	if (delta)
+		printf(",\"interval\":%.3f", secs);
+	printf(",\"time\":%lld,\"columns\":[", (long long)time(NULL));
+	for (c = 0; c < ncols; c++) {
+		if (c)
+			putchar(',');
+		json_str(cols[c]);
+	}
+	putchar(']');
+}
+
 static void json_row(const struct snap *s, const struct layout *l, int r)
 {
 	double pct;
@@ -477,33 +519,14 @@ static void json_row(const struct snap *s, const struct layout *l, int r)
 static void print_json(const struct snap *s, bool delta, double secs)
 {
 	struct layout l = layout_of(s);
-	int c, r;
+	int r;
 
 	printf("{\"family\":");
-	if (s->family >= 0)
-		printf("%d", s->family);
-	else
-		printf("null");
-	printf(",\"netns\":");
-	if (opt_netns)
-		json_str(opt_netns);
-	else
-		printf("null");
-	printf(",\"hop_accounting\":");
-	if (s->hop_acct >= 0)
-		printf("%d", s->hop_acct);
-	else
-		printf("null");
-	printf(",\"delta\":%s", delta ? "true" : "false");
-	if (delta)
-		printf(",\"interval\":%.3f", secs);
-	printf(",\"time\":%lld,\"columns\":[", (long long)time(NULL));
-	for (c = 0; c < s->ncols; c++) {
-		if (c)
-			putchar(',');
-		json_str(s->cols[c]);
-	}
-	printf("],\"instances\":[");
+	json_intval(s->family);
+	json_netns();
+	json_int("hop_accounting", s->hop_acct);
+	json_columns(s->cols, s->ncols, delta, secs);
+	printf(",\"instances\":[");
 	for (r = 0; r < s->nrows; r++) {
 		if (r)
 			putchar(',');
@@ -1223,43 +1246,20 @@ static void ljson_port(const struct lsnap *s, int p, bool delta)
 
 static void lprint_json(const struct lsnap *s, bool delta, double secs)
 {
-	int c, p;
+	int p;
 
 	printf("{\"family\":");
-	if (s->family >= 0)
-		printf("%d", s->family);
-	else
-		printf("null");
-	printf(",\"netns\":");
-	if (opt_netns)
-		json_str(opt_netns);
-	else
-		printf("null");
+	json_intval(s->family);
+	json_netns();
 	printf(",\"listen_policy\":");
 	if (s->policy[0])
 		json_str(s->policy);
 	else
 		printf("null");
-	printf(",\"accept_steal\":");
-	if (s->steal >= 0)
-		printf("%d", s->steal);
-	else
-		printf("null");
-	printf(",\"accept_steal_delay_ms\":");
-	if (s->steal_delay >= 0)
-		printf("%d", s->steal_delay);
-	else
-		printf("null");
-	printf(",\"delta\":%s", delta ? "true" : "false");
-	if (delta)
-		printf(",\"interval\":%.3f", secs);
-	printf(",\"time\":%lld,\"columns\":[", (long long)time(NULL));
-	for (c = 0; c < s->ncols; c++) {
-		if (c)
-			putchar(',');
-		json_str(s->cols[c]);
-	}
-	printf("],\"ports\":[");
+	json_int("accept_steal", s->steal);
+	json_int("accept_steal_delay_ms", s->steal_delay);
+	json_columns(s->cols, s->ncols, delta, secs);
+	printf(",\"ports\":[");
 	for (p = 0; p < s->nports; p++) {
 		if (p)
 			putchar(',');
