@@ -309,12 +309,6 @@ static bool nstcp_acceptable(struct nstcp_member *m, int cpu, bool steal)
 	       nstcp_pick_queue(nstcp_view_qlen, &v, g->nr, cpu, true) >= 0;
 }
 
-static int nstcp_waiter_wake(struct wait_queue_entry *wait, unsigned int mode,
-			     int sync, void *key)
-{
-	return autoremove_wake_function(wait, mode, sync, key);
-}
-
 /*
  * Wake one blocked accept() of @m: the one on @cpu, or with @any the
  * nearest.  Returns whether one was woken.
@@ -864,8 +858,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	struct nstcp_waiter w;
 	int err;
 
-	init_wait_entry(&w.wait, 0);
-	w.wait.func = nstcp_waiter_wake;
+	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(m, newsock, kern);
 		if (err != -EAGAIN || !timeo)
