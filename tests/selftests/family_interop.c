@@ -590,12 +590,29 @@ static void test_netns(void)
 	       after.v[FAM_SOCKETS] - before.v[FAM_SOCKETS]);
 }
 
+/*
+ * The one-thread echo server accepts on one CPU: let it take connections
+ * queued on other CPUs at once, so that all of them are open together
+ * (per-CPU stealing has its own tests, listen_steal).
+ */
+static void set_steal_delay(const char *ms)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/accept_steal_delay_ms", "we");
+
+	if (f) {
+		fputs(ms, f);
+		fclose(f);
+	}
+}
+
 int main(void)
 {
 	fam_start(NCASES, 55);
+	set_steal_delay("0");
 	test_interop();
 	test_counters();
 	test_concurrent();
 	test_netns();
+	set_steal_delay("20");
 	return fam_finish();
 }
