@@ -81,9 +81,9 @@ static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	if (nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
 			  &addr, &alen))
 		return nstcp_base(sock->sk)->bind(sock, uaddr, len);
-	/* A port shared with a key may be joined without a TCP bind. */
-	err = nstcp_listen_bind(sock, &addr, alen);
-	if (err <= 0)
+	/* A port shared with another key, or not shared: EADDRINUSE now. */
+	err = nstcp_listen_bind_check(sock->sk, &addr, alen);
+	if (err)
 		return err;
 	return nstcp_base(sock->sk)->bind(sock, (struct sockaddr *)&addr, alen);
 }
@@ -97,8 +97,7 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
 	int err, alen;
 
-	if (nstcp_is_member(sk))
-		return -EISCONN;	/* as connect() on a listener */
+	/* A listener reads TCP_LISTEN under its lock: inet says EISCONN. */
 	nstcp_count_call(sk);
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
@@ -115,7 +114,7 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 	int err, home;
 
-	if (nstcp_is_member(sock->sk))
+	if (nstcp_member(sock->sk))
 		err = nstcp_listen_accept(sock, newsock, flags, kern);
 	else
 		err = nstcp_base(sock->sk)->accept(sock, newsock, flags, kern);
@@ -130,10 +129,7 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 
 static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	int len = peer ? -ENOENT : nstcp_listen_getname(sock, uaddr);
-
-	if (len == -ENOENT)
-		len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
+	int len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
 
 	if (len < 0)
 		return len;
@@ -143,7 +139,7 @@ static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 static __poll_t nstcp_poll(struct file *file, struct socket *sock,
 			   poll_table *wait)
 {
-	if (nstcp_is_member(sock->sk))
+	if (nstcp_member(sock->sk))
 		return nstcp_listen_poll(file, sock, wait);
 	return nstcp_base(sock->sk)->poll(file, sock, wait);
 }
@@ -181,11 +177,17 @@ static int nstcp_listen_op(struct socket *sock, int backlog)
 
 static int nstcp_shutdown(struct socket *sock, int how)
 {
-	if (nstcp_is_member(sock->sk)) {
+	struct sock *sk = sock->sk;
+
+	if (nstcp_member(sk)) {
+		/* As inet: SHUT_RD stops listening; the socket stays bound. */
 		if (how < SHUT_RD || how > SHUT_RDWR)
 			return -EINVAL;
+		lock_sock(sk);
 		if ((how + 1) & RCV_SHUTDOWN)
-			nstcp_listen_shutdown(sock->sk);
+			nstcp_listen_leave(sk);
+		sk->sk_state_change(sk);
+		release_sock(sk);
 		return 0;
 	}
 	nstcp_count_call(sock->sk);
@@ -195,9 +197,11 @@ static int nstcp_shutdown(struct socket *sock, int how)
 static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 			    sockptr_t optval, unsigned int optlen)
 {
+	int err;
+
 	if (level == SOL_NSTCP)
-		return nstcp_listen_setsockopt(sock->sk, optname, optval,
-					       optlen);
+		return nstcp_setsockopt_nstcp(sock->sk, optname, optval,
+					      optlen);
 	/*
 	 * An upper layer protocol (kTLS) would replace these proto_ops and
 	 * strand the module reference the socket holds.
@@ -208,69 +212,26 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 	if (level == SOL_IPV6 && optname == IPV6_ADDRFORM &&
 	    sock->sk->sk_family == AF_INET6)
 		return -EOPNOTSUPP;
-	return nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
-						optlen);
-}
-
-/*
- * Whether a dual-stack sock carries IPv4: connected to a v4-mapped peer, or
- * unconnected and bound to a v4-mapped (IPv4-only) local address.
- */
-static bool nstcp_wire_v4(const struct sock *sk)
-{
-	if (sk->sk_family != AF_INET6)
-		return false;
-	if (!ipv6_addr_any(&sk->sk_v6_daddr))
-		return ipv6_addr_v4mapped(&sk->sk_v6_daddr);
-	return ipv6_addr_v4mapped(&sk->sk_v6_rcv_saddr);
-}
-
-static int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
-				  char __user *optval, int __user *optlen)
-{
-	struct nstcp_info info = {};
-	int len;
-
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < 0)
-		return -EINVAL;
-
-	switch (optname) {
-	case NSTCP_HOME_CPU: {
-		int home = READ_ONCE(sk->sk_incoming_cpu);
-
-		if (len < (int)sizeof(int))
-			return -EINVAL;
-		len = sizeof(int);
-		if (put_user(len, optlen) || copy_to_user(optval, &home, len))
-			return -EFAULT;
-		return 0;
-	}
-	case NSTCP_INFO:
-		info.nsi_home_cpu = READ_ONCE(sk->sk_incoming_cpu);
-		info.nsi_call_cpu = raw_smp_processor_id();
-		info.nsi_family = sk->sk_family;
-		if (nstcp_wire_v4(sk))
-			info.nsi_family = AF_INET;
-		if (READ_ONCE(sk->sk_state) == TCP_LISTEN || nstcp_is_member(sk))
-			info.nsi_flags |= NSTCP_INFO_LISTENING;
-		if (sk->sk_family == AF_INET6 && sk->sk_ipv6only)
-			info.nsi_flags |= NSTCP_INFO_V6ONLY;
-		len = min_t(int, len, sizeof(info));
-		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
-			return -EFAULT;
-		return 0;
-	default:
-		return nstcp_listen_getsockopt(sk, optname, optval, optlen);
-	}
+	/* It would replace the per-CPU listeners' own reuseport choice. */
+	if (level == SOL_SOCKET && (optname == SO_ATTACH_REUSEPORT_CBPF ||
+				    optname == SO_ATTACH_REUSEPORT_EBPF))
+		return -EOPNOTSUPP;
+	if (nstcp_sockopt_replayed(level, optname))
+		return nstcp_sockopt_set_replayed(sock, level, optname, optval,
+						  optlen);
+	err = nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
+					       optlen);
+	if (!err)
+		nstcp_sockopt_after_set(sock->sk);
+	return err;
 }
 
 static int nstcp_getsockopt(struct socket *sock, int level, int optname,
 			    char __user *optval, int __user *optlen)
 {
 	if (level == SOL_NSTCP)
-		return nstcp_getsockopt_nstcp(sock->sk, optname, optval, optlen);
+		return nstcp_getsockopt_nstcp(sock->sk, optname, optval,
+					      optlen);
 	return nstcp_base(sock->sk)->getsockopt(sock, level, optname, optval,
 						optlen);
 }
@@ -432,6 +393,7 @@ static int nstcp_create(struct net *net, struct socket *sock, int protocol,
 
 	/* Move the TCP sock over to this socket and drop its first shell. */
 	sk = tcp->sk;
+	nstcp_sk_reclassify(sk);
 	sock_graft(sk, sock);
 	tcp->sk = NULL;
 	/* io_uring's zero-copy send looks for this on the socket. */

@@ -70,8 +70,12 @@ static void nstcp_cpu_set(unsigned int cpu, bool online)
 	struct nstcp_net *nn;
 
 	mutex_lock(&nstcp_nets_lock);
-	list_for_each_entry(nn, &nstcp_nets, node)
+	list_for_each_entry(nn, &nstcp_nets, node) {
 		nstcp_instance_set_online(nn, cpu, online);
+		/* What is queued on the CPU's listeners is for the others. */
+		if (!online)
+			nstcp_lgroups_cpu_offline(nn, cpu);
+	}
 	mutex_unlock(&nstcp_nets_lock);
 }
 

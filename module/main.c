@@ -7,6 +7,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/net.h>
+#include <linux/proc_fs.h>
 #include <net/net_namespace.h>
 #include <kunit/visibility.h>
 #include <linux/nstcp.h>
@@ -40,8 +41,11 @@ static int __net_init nstcp_net_init(struct net *net)
 	err = nstcp_proc_init(net);
 	if (err)
 		goto err_proc;
-	err = nstcp_listen_proc_init(net);
-	if (err)
+	mutex_init(&nn->lg_lock);
+	INIT_LIST_HEAD(&nn->lgroups);
+	err = -ENOMEM;
+	if (!proc_create_net_single("nstcp_listen", 0444, net->proc_net,
+				    nstcp_listen_show, NULL))
 		goto err_listen;
 	return 0;
 
@@ -58,7 +62,7 @@ static void __net_exit nstcp_net_exit(struct net *net)
 {
 	struct nstcp_net *nn = nstcp_pernet(net);
 
-	nstcp_listen_proc_exit(net);
+	remove_proc_entry("nstcp_listen", net->proc_net);
 	nstcp_proc_exit(net);
 	nstcp_sysctl_exit(nn);
 	nstcp_instances_exit(nn);
@@ -79,10 +83,13 @@ static int __init nstcp_init(void)
 		pr_err("family=%d is outside 1..%d\n", nstcp_family, NPROTO - 1);
 		return -EINVAL;
 	}
+	err = nstcp_listen_init();
+	if (err)
+		return err;
 	/* Hotplug first, so no CPU can change state between the two. */
 	err = nstcp_cpuhp_init();
 	if (err)
-		return err;
+		goto err_cpuhp;
 	err = register_pernet_subsys(&nstcp_net_ops);
 	if (err)
 		goto err_pernet;
@@ -96,6 +103,8 @@ err_family:
 	unregister_pernet_subsys(&nstcp_net_ops);
 err_pernet:
 	nstcp_cpuhp_exit();
+err_cpuhp:
+	nstcp_listen_exit();
 	return err;
 }
 
@@ -104,6 +113,7 @@ static void __exit nstcp_exit(void)
 	nstcp_family_exit();
 	unregister_pernet_subsys(&nstcp_net_ops);
 	nstcp_cpuhp_exit();
+	nstcp_listen_exit();
 }
 
 module_init(nstcp_init);

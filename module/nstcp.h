@@ -6,7 +6,14 @@
 #define _NSTCP_H
 
 #include <linux/mutex.h>
+#include <linux/nstcp.h>
+#include <linux/refcount.h>
+#include <linux/timer.h>
+#include <linux/uidgid.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/percpu.h>
+#include <linux/socket.h>
 #include <linux/sockptr.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
@@ -16,6 +23,8 @@ struct socket;
 struct sock;
 struct sockaddr;
 struct sockaddr_storage;
+struct seq_file;
+struct file;
 
 /* Per-instance event counters; the order is that of NSTCP_PROC_COLUMNS. */
 enum nstcp_stat {
@@ -98,30 +107,131 @@ int nstcp_policy_parse(const char *name);
 int nstcp_pick_queue(unsigned int (*qlen)(const void *ctx, unsigned int i),
 		     const void *ctx, unsigned int n, unsigned int cpu,
 		     bool steal);
-unsigned int nstcp_pick_least(const unsigned int *load, unsigned int n,
-			      unsigned int start);
+int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
+		    const void *ctx, unsigned int n, unsigned int rr,
+		    bool least);
 
-/* listen.c */
-struct file;
-struct poll_table_struct;
+/*
+ * Per-CPU listening (lgroup.c, accept.c, sockopt.c, sockstate.c).
+ *
+ * A listening port is a listen group: one kernel TCP listener per possible
+ * CPU (its queue), and the AF_NSTCP listening sockets that share the port
+ * (its members).
+ */
+struct nstcp_lgroup;
+
+/* An AF_NSTCP listening socket's place in its port's group. */
+struct nstcp_member {
+	struct nstcp_lgroup	*group;
+	struct sock		*sk;		/* held until a grace period after leaving */
+	struct list_head	node;		/* group->members (RCU) */
+	wait_queue_head_t	acceptq;	/* blocked accept() calls */
+	atomic_t		credits;	/* assigned, not yet accepted */
+	atomic_t		active;		/* accepted, still open */
+	refcount_t		ref;		/* socket, accepts, accepted sockets */
+	bool			dead;		/* left the group */
+	struct rcu_head		leave_rcu;
+	struct rcu_head		free_rcu;
+};
+
+/* One CPU instance's listener of a port. */
+struct nstcp_lqueue {
+	struct socket		*sock;		/* owned by the group */
+	struct sock		*sk;		/* for lockless readers (type-stable) */
+	struct nstcp_lgroup	*group;
+	unsigned int		cpu;
+	unsigned long		steal_at;	/* jiffies others may take from it */
+	unsigned long		seen;		/* jiffies an acceptor last ran here */
+	const void		*owner;		/* the task that did */
+	struct timer_list	steal_timer;
+	atomic_long_t		accepted;	/* connections taken from it */
+	atomic_long_t		stolen;		/* ... by an acceptor elsewhere */
+} ____cacheline_aligned_in_smp;
+
+/* A listening port: its per-CPU listeners and its members. */
+struct nstcp_lgroup {
+	struct list_head	node;		/* nstcp_net.lgroups */
+	struct net		*net;
+	struct sockaddr_storage	addr;		/* the TCP sockets' form */
+	int			addrlen;
+	u8			key[NSTCP_KEY_MAX];
+	u8			keylen;
+	bool			reuseport;	/* shared by SO_REUSEPORT, no key */
+	bool			dead;		/* its listeners are closed */
+	kuid_t			owner;		/* uid every member must have */
+	int			policy;
+	spinlock_t		lock;		/* members, marr, rr, prepaid */
+	struct list_head	members;
+	struct nstcp_member	**marr;		/* members in join order */
+	unsigned int		nmembers;
+	unsigned int		rr;
+	unsigned int		prepaid;	/* taken before handed out */
+	atomic_long_t		migrated;
+	refcount_t		ref;		/* its listeners, its members' structs */
+	struct rcu_work		free_work;
+	unsigned int		nr;		/* nr_cpu_ids */
+	struct nstcp_lqueue	q[];
+};
+
+/* AF_NSTCP state of a socket that set SOL_NSTCP options or listens. */
+struct nstcp_sk {
+	u8			key[NSTCP_KEY_MAX];
+	u8			keylen;
+	int			policy;		/* requested; 0: the default */
+	struct nstcp_member	*member;	/* while listening */
+	struct nstcp_member	*parent;	/* accepted: the member that took it */
+	struct list_head	replay;		/* options the listeners replay */
+};
+
 extern void (*nstcp_def_readable)(struct sock *sk);
-bool nstcp_is_member(const struct sock *sk);
-int nstcp_listen_bind(struct socket *sock, const struct sockaddr_storage *addr,
-		      int len);
-int nstcp_listen_getname(struct socket *sock, struct sockaddr *uaddr);
+
+/* sockstate.c */
+struct nstcp_sk *nstcp_sk_get(const struct sock *sk);
+struct nstcp_sk *nstcp_sk_alloc(struct sock *sk);
+void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m);
+struct nstcp_member *nstcp_member(const struct sock *sk);
+void nstcp_sk_release(struct sock *sk);
+void nstcp_sk_reclassify(struct sock *sk);
+void nstcp_member_put(struct nstcp_member *m);
+
+/* lgroup.c */
+int nstcp_listen_bind_check(struct sock *sk,
+			    const struct sockaddr_storage *addr, int len);
 int nstcp_listen(struct socket *sock, int backlog);
+void nstcp_listen_leave(struct sock *sk);
+int nstcp_listen_show(struct seq_file *seq, void *v);
+int nstcp_listen_init(void);
+void nstcp_listen_exit(void);
+void nstcp_lgroups_cpu_offline(struct nstcp_net *nn, unsigned int cpu);
+unsigned int nstcp_qlen(const struct nstcp_lqueue *q);
+long nstcp_unassigned(struct nstcp_lgroup *g);
+struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance);
+struct nstcp_member *nstcp_give(struct nstcp_lgroup *g);
+void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count);
+void nstcp_lgroup_put(struct nstcp_lgroup *g);
+
+/* accept.c */
+void nstcp_lq_data_ready(struct sock *sk);
+void nstcp_steal_timeout(struct timer_list *t);
+void nstcp_notify(struct nstcp_member *m, int cpu, bool any);
+void nstcp_wake_all(struct nstcp_lgroup *g, int cpu);
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			int flags, bool kern);
+struct poll_table_struct;
 __poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
 			   struct poll_table_struct *wait);
-void nstcp_listen_shutdown(struct sock *sk);
-void nstcp_sk_release(struct sock *sk);
-int nstcp_listen_setsockopt(struct sock *sk, int optname, sockptr_t optval,
-			    unsigned int optlen);
-int nstcp_listen_getsockopt(struct sock *sk, int optname,
-			    char __user *optval, int __user *optlen);
-int nstcp_listen_proc_init(struct net *net);
-void nstcp_listen_proc_exit(struct net *net);
+
+/* sockopt.c */
+int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
+			   unsigned int optlen);
+int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
+			   char __user *optval, int __user *optlen);
+bool nstcp_sockopt_replayed(int level, int optname);
+int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
+			       sockptr_t optval, unsigned int optlen);
+void nstcp_sockopt_after_set(struct sock *sk);
+int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh);
+void nstcp_sockopt_free(struct nstcp_sk *ns);
 
 /* family.c */
 int nstcp_family_init(void);

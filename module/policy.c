@@ -75,24 +75,38 @@ int nstcp_pick_queue(unsigned int (*qlen)(const void *ctx, unsigned int i),
 EXPORT_SYMBOL_IF_KUNIT(nstcp_pick_queue);
 
 /**
- * nstcp_pick_least - the listener with the least load
- * @load: queued plus active connections per listener
- * @n: number of listeners (at least 1)
- * @start: where to start looking, so that ties rotate
+ * nstcp_pick_turn - the listener the next connection is given to
+ * @load: reads listener i's load (queued plus active connections), or
+ *	UINT_MAX for a listener that takes nothing more (shut down)
+ * @ctx: passed to @load
+ * @n: number of listeners
+ * @rr: the port's turn counter
+ * @least: the least policy (else round robin)
  *
- * Return: the index of the first least-loaded listener from @start on.
+ * Round robin gives the turn to listener @rr % @n, or the next one that
+ * takes connections; least to the least-loaded one, looking from @rr % @n
+ * on so that ties rotate.
+ *
+ * Return: the listener's index, or -1 when none takes connections.
  */
-unsigned int nstcp_pick_least(const unsigned int *load, unsigned int n,
-			      unsigned int start)
+int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
+		    const void *ctx, unsigned int n, unsigned int rr,
+		    bool least)
 {
-	unsigned int i, best = start % n;
+	unsigned int i, j, l, best = n, bestload = UINT_MAX;
 
-	for (i = 1; i < n; i++) {
-		unsigned int j = (start + i) % n;
-
-		if (load[j] < load[best])
+	for (i = 0; i < n; i++) {
+		j = (rr + i) % n;
+		l = load(ctx, j);
+		if (l == UINT_MAX)
+			continue;
+		if (!least)
+			return j;
+		if (l < bestload) {
 			best = j;
+			bestload = l;
+		}
 	}
-	return best;
+	return best == n ? -1 : best;
 }
-EXPORT_SYMBOL_IF_KUNIT(nstcp_pick_least);
+EXPORT_SYMBOL_IF_KUNIT(nstcp_pick_turn);

@@ -72,9 +72,11 @@ struct nstcp_info {
 /*
  * Columns of /proc/net/nstcp_listen, one row per listening port and CPU
  * instance, after a header.  addr is [address]:port; key is "-" when the
- * port is exclusive.  migrated is the port's total, repeated on each row.
+ * port is not shared by a key, "*" to a reader that is neither the port's
+ * owner nor CAP_NET_ADMIN.  migrated is the port's total, repeated on each
+ * row; owner is the uid every member of the port has.
  */
 #define NSTCP_LISTEN_COLUMNS \
-	"addr key policy listeners cpu queued accepted stolen migrated"
+	"addr key policy listeners cpu queued accepted stolen migrated owner"
 
 #endif /* _UAPI_LINUX_NSTCP_H */

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP per-CPU listening: arrivals, accept(), poll() and wake-ups.
+ *
+ * Under the cpu policy an acceptor takes from its own CPU's queue first.
+ * A connection queued on CPU c goes at once to an acceptor waiting on c;
+ * failing that, to the nearest waiting acceptor, unless an acceptor of c is
+ * running (it took or polled on c within accept_steal_delay_ms and has not
+ * gone to wait elsewhere): that one has first claim for the delay, after
+ * which a timer lets the others take it.  A queue whose CPU instance is
+ * offline is anybody's at once.  Under roundrobin and least, each arrival
+ * is a credit given to the member whose turn it is.
+ */
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "nstcp.h"
+
+struct nstcp_waiter {
+	struct wait_queue_entry	wait;
+	int			cpu;
+};
+
+static unsigned long nstcp_steal_delay(const struct nstcp_lgroup *g)
+{
+	return msecs_to_jiffies(READ_ONCE(nstcp_pernet(g->net)->accept_steal_delay));
+}
+
+static bool nstcp_inst_online(const struct nstcp_lgroup *g, unsigned int cpu)
+{
+	return READ_ONCE(per_cpu_ptr(nstcp_pernet(g->net)->inst, cpu)->online);
+}
+
+/* Whether an acceptor of @q's CPU ran there within the steal delay. */
+static bool nstcp_owner_active(const struct nstcp_lqueue *q,
+			       unsigned long delay)
+{
+	return READ_ONCE(q->owner) &&
+	       time_before(jiffies, READ_ONCE(q->seen) + delay);
+}
+
+/* The calling task accepts on @cpu: it is that queue's acceptor, no other's. */
+static void nstcp_acceptor_here(struct nstcp_lgroup *g, unsigned int cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < g->nr; i++) {
+		struct nstcp_lqueue *q = &g->q[i];
+
+		if (i == cpu) {
+			if (READ_ONCE(q->owner) != current)
+				WRITE_ONCE(q->owner, current);
+			if (READ_ONCE(q->seen) != jiffies)
+				WRITE_ONCE(q->seen, jiffies);
+		} else if (READ_ONCE(q->owner) == current) {
+			WRITE_ONCE(q->owner, NULL);
+		}
+	}
+}
+
+/* The group's queues as an acceptor on @cpu may take from them. */
+struct nstcp_qview {
+	const struct nstcp_lgroup	*g;
+	unsigned int			cpu;
+	unsigned long			delay;
+	bool				steal;
+};
+
+static unsigned int nstcp_view_qlen(const void *ctx, unsigned int i)
+{
+	const struct nstcp_qview *v = ctx;
+	const struct nstcp_lqueue *q = &v->g->q[i];
+	unsigned int n = nstcp_qlen(q);
+
+	if (!n || i == v->cpu || !nstcp_inst_online(v->g, i))
+		return n;
+	if (!v->steal)
+		return 0;
+	if (nstcp_owner_active(q, v->delay) &&
+	    time_before(jiffies, READ_ONCE(q->steal_at)))
+		return 0;
+	return n;
+}
+
+/*
+ * The queue @m's acceptor on @cpu takes from now, or -1.  The view says
+ * which other queues are open to it; its own always is.
+ */
+static int nstcp_pick(struct nstcp_member *m, unsigned int cpu, bool credited)
+{
+	struct nstcp_lgroup *g = m->group;
+	struct nstcp_qview v = { .g = g, .cpu = cpu, .steal = true };
+
+	if (READ_ONCE(g->policy) == NSTCP_POLICY_CPU) {
+		v.steal = READ_ONCE(nstcp_pernet(g->net)->accept_steal);
+		v.delay = nstcp_steal_delay(g);
+	} else if (!credited) {
+		return -1;
+	}
+	return nstcp_pick_queue(nstcp_view_qlen, &v, g->nr, cpu, true);
+}
+
+/*
+ * A connection is queued but its arrival has not been handed out yet (or
+ * never will be, after a policy change): the member whose turn it is may
+ * take it now, the turn advancing as if it had been given.
+ */
+static bool nstcp_prepay(struct nstcp_lgroup *g, struct nstcp_member *m,
+			 bool take)
+{
+	bool ok;
+
+	spin_lock_bh(&g->lock);
+	ok = nstcp_unassigned(g) - g->prepaid > 0 && nstcp_turn(g, false) == m;
+	if (ok && take) {
+		nstcp_turn(g, true);
+		g->prepaid++;
+	}
+	spin_unlock_bh(&g->lock);
+	return ok;
+}
+
+/* Whether member @m's acceptor on @cpu would get a connection now. */
+static bool nstcp_acceptable(struct nstcp_member *m, unsigned int cpu)
+{
+	struct nstcp_lgroup *g = m->group;
+	bool credited = true;
+
+	if (READ_ONCE(g->policy) != NSTCP_POLICY_CPU)
+		credited = atomic_read(&m->credits) > 0 ||
+			   nstcp_prepay(g, m, false);
+	return nstcp_pick(m, cpu, credited) >= 0;
+}
+
+/*
+ * Wake one blocked accept() of @m: the one on @cpu, or with @any the
+ * nearest.  Returns whether one was woken.
+ */
+static bool nstcp_wake_acceptor(struct nstcp_member *m, int cpu, bool any)
+{
+	struct wait_queue_head *wq = &m->acceptq;
+	struct wait_queue_entry *e, *best = NULL;
+	int bestd = INT_MAX;
+	unsigned long flags;
+	bool woke = false;
+
+	spin_lock_irqsave(&wq->lock, flags);
+	list_for_each_entry(e, &wq->head, entry) {
+		struct nstcp_waiter *w = container_of(e, struct nstcp_waiter, wait);
+		int d = abs(w->cpu - cpu);
+
+		if (d < bestd) {
+			best = e;
+			bestd = d;
+		}
+	}
+	if (best && (any || !bestd))
+		woke = best->func(best, TASK_INTERRUPTIBLE, 0, NULL) > 0;
+	spin_unlock_irqrestore(&wq->lock, flags);
+	return woke;
+}
+
+/* Tell poll()/epoll() on the listening socket, then a blocked accept(). */
+void nstcp_notify(struct nstcp_member *m, int cpu, bool any)
+{
+	m->sk->sk_data_ready(m->sk);
+	nstcp_wake_acceptor(m, cpu, any);
+}
+
+static void nstcp_poll_wake(struct nstcp_lgroup *g)
+{
+	struct nstcp_member *m;
+
+	list_for_each_entry_rcu(m, &g->members, node)
+		m->sk->sk_data_ready(m->sk);
+}
+
+/* @cpu's queue is anybody's: wake the nearest sleeping acceptor and pollers. */
+void nstcp_wake_all(struct nstcp_lgroup *g, int cpu)
+{
+	struct nstcp_member *m;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(m, &g->members, node)
+		if (nstcp_wake_acceptor(m, cpu, true))
+			break;
+	nstcp_poll_wake(g);
+	rcu_read_unlock();
+}
+
+/* A connection was queued on the listener of @cpu.  Under RCU. */
+static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
+{
+	struct nstcp_net *nn = nstcp_pernet(g->net);
+	struct nstcp_lqueue *q = &g->q[cpu];
+	unsigned long delay = nstcp_steal_delay(g);
+	struct nstcp_member *m;
+
+	/*
+	 * Softirq, or process context with BHs on when the listener's
+	 * backlog is run by release_sock(): hence the _bh locking.
+	 */
+	if (READ_ONCE(g->policy) != NSTCP_POLICY_CPU) {
+		spin_lock_bh(&g->lock);
+		m = g->prepaid ? NULL : nstcp_give(g);
+		if (g->prepaid)
+			g->prepaid--;
+		spin_unlock_bh(&g->lock);
+		if (m)
+			nstcp_notify(m, cpu, true);
+		return;
+	}
+	if (nstcp_qlen(q) <= 1)
+		WRITE_ONCE(q->steal_at, jiffies + delay);
+	/* The acceptor waiting on the receive CPU. */
+	list_for_each_entry_rcu(m, &g->members, node)
+		if (nstcp_wake_acceptor(m, cpu, false))
+			goto polled;
+	if (!nstcp_inst_online(g, cpu) ||
+	    (READ_ONCE(nn->accept_steal) && !nstcp_owner_active(q, delay))) {
+		nstcp_wake_all(g, cpu);
+		return;
+	}
+	if (READ_ONCE(nn->accept_steal))
+		timer_reduce(&q->steal_timer, READ_ONCE(q->steal_at));
+polled:
+	nstcp_poll_wake(g);
+}
+
+/* The steal delay of a queue ran out: an acceptor elsewhere may take it. */
+void nstcp_steal_timeout(struct timer_list *t)
+{
+	struct nstcp_lqueue *q = from_timer(q, t, steal_timer);
+	struct nstcp_lgroup *g = q->group;
+	unsigned long at = READ_ONCE(q->steal_at);
+
+	if (READ_ONCE(g->dead) || !nstcp_qlen(q))
+		return;
+	if (time_before(jiffies, at)) {
+		timer_reduce(t, at);	/* the queue emptied and filled again */
+		return;
+	}
+	nstcp_wake_all(g, q->cpu);
+}
+
+void nstcp_lq_data_ready(struct sock *sk)
+{
+	struct nstcp_lgroup *g;
+	int cpu;
+
+	rcu_read_lock();
+	g = __rcu_dereference_sk_user_data_with_flags(sk, SK_USER_DATA_NOCOPY);
+	cpu = READ_ONCE(sk->sk_incoming_cpu);
+	if (sk->sk_state != TCP_LISTEN || !g || cpu < 0 || cpu >= g->nr) {
+		/* A child that inherited the callback, or a closing listener. */
+		rcu_read_unlock();
+		nstcp_def_readable(sk);
+		return;
+	}
+	nstcp_arrival(g, cpu);
+	rcu_read_unlock();
+}
+
+/* One non-blocking attempt.  Return: 0, -EAGAIN or an error. */
+static int nstcp_try_accept(struct sock *sk, struct nstcp_member *m,
+			    struct socket *newsock, bool kern)
+{
+	struct nstcp_lgroup *g = m->group;
+	int cpu = raw_smp_processor_id(), idx, err;
+	bool credited = false;
+	struct socket *l;
+	struct sock *child;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (nstcp_member(sk) != m || READ_ONCE(m->dead))
+		goto out;
+	if (READ_ONCE(g->policy) != NSTCP_POLICY_CPU) {
+		/* A prepaid take that finds nothing keeps it as a credit. */
+		credited = atomic_dec_if_positive(&m->credits) >= 0 ||
+			   nstcp_prepay(g, m, true);
+		err = -EAGAIN;
+		if (!credited)
+			goto out;
+	}
+	err = -EAGAIN;
+	idx = nstcp_pick(m, cpu, credited);
+	if (idx < 0)
+		goto undo;
+	l = g->q[idx].sock;
+	err = l->ops->accept(l, newsock, O_NONBLOCK, kern);
+	if (err)
+		goto undo;
+	release_sock(sk);
+
+	atomic_long_inc(&g->q[idx].accepted);
+	if (idx != cpu)
+		atomic_long_inc(&g->q[idx].stolen);
+	child = newsock->sk;
+	write_lock_bh(&child->sk_callback_lock);
+	child->sk_data_ready = nstcp_def_readable;
+	write_unlock_bh(&child->sk_callback_lock);
+	nstcp_sk_set_parent(child, m);
+	return 0;
+undo:
+	if (credited)
+		atomic_inc(&m->credits);
+out:
+	release_sock(sk);
+	return err;
+}
+
+int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
+			int flags, bool kern)
+{
+	struct sock *sk = sock->sk;
+	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	struct nstcp_member *m;
+	struct nstcp_waiter w;
+	int err;
+
+	lock_sock(sk);
+	m = nstcp_member(sk);
+	if (m)
+		refcount_inc(&m->ref);
+	release_sock(sk);
+	if (!m)
+		return -EINVAL;
+
+	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
+	for (;;) {
+		err = nstcp_try_accept(sk, m, newsock, kern);
+		if (err != -EAGAIN || !timeo)
+			break;
+		w.cpu = raw_smp_processor_id();
+		nstcp_acceptor_here(m->group, w.cpu);
+		prepare_to_wait_exclusive(&m->acceptq, &w.wait,
+					  TASK_INTERRUPTIBLE);
+		if (!READ_ONCE(m->dead) && !nstcp_acceptable(m, w.cpu) &&
+		    !signal_pending(current))
+			timeo = schedule_timeout(timeo);
+		finish_wait(&m->acceptq, &w.wait);
+		err = -EINVAL;
+		if (READ_ONCE(m->dead))
+			break;
+		err = sock_intr_errno(timeo);
+		if (signal_pending(current))
+			break;
+		err = -EAGAIN;
+		if (!timeo)
+			break;
+	}
+	if (!err)
+		nstcp_acceptor_here(m->group, raw_smp_processor_id());
+	nstcp_member_put(m);
+	return err;
+}
+
+__poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
+			   struct poll_table_struct *wait)
+{
+	struct sock *sk = sock->sk;
+	struct nstcp_member *m;
+	__poll_t mask = 0;
+	unsigned int cpu;
+
+	sock_poll_wait(file, sock, wait);
+	rcu_read_lock();
+	m = nstcp_member(sk);
+	if (m && !READ_ONCE(m->dead)) {
+		cpu = raw_smp_processor_id();
+		nstcp_acceptor_here(m->group, cpu);
+		if (nstcp_acceptable(m, cpu))
+			mask = EPOLLIN | EPOLLRDNORM;
+	}
+	rcu_read_unlock();
+	/* No longer listening: poll as the TCP socket it is. */
+	if (!m)
+		return tcp_poll(file, sock, wait);
+	return mask;
+}

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP listen groups: a listening port's per-CPU listeners and members.
+ *
+ * listen() on an AF_NSTCP socket makes it a member of its port's group.
+ * The group owns one TCP listener per possible CPU, bound to the port in a
+ * SO_REUSEPORT group of their own, each with SO_INCOMING_CPU set to its
+ * CPU: the kernel completes a handshake on, and queues the connection in,
+ * the listener of the CPU where the packets arrive.  The listeners are
+ * made in the owner's context with the owner's socket options (sockopt.c)
+ * and uid, so cgroup and LSM attribution are the owner's.
+ *
+ * Every member is a bound TCP sock: bind() is the kernel's own, with its
+ * privileged-port rule, cgroup BPF hook, LSM check and SO_REUSEPORT's
+ * same-uid rule.  A port is shared by a key (NSTCP_SHARE_KEY, which implies
+ * SO_REUSEPORT) or, without one, by SO_REUSEPORT alone; then its listeners
+ * carry the owner's uid and only sockets of that uid can bind beside them.
+ * An exclusive port's listeners carry a uid no process has.
+ *
+ * Locking: lock_sock(member) > nstcp_net.lg_lock > group->lock.  The
+ * listeners live while the group has a member; the last member to leave
+ * closes them under lg_lock, so a new group on the port never meets them.
+ */
+#define pr_fmt(fmt) "nstcp: " fmt
+
+#include <linux/capability.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uidgid.h>
+#include <net/inet_common.h>
+#include <net/inet_connection_sock.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "nstcp.h"
+
+/* The TCP default sk_data_ready, learnt from the first listener we make. */
+void (*nstcp_def_readable)(struct sock *sk) __read_mostly;
+
+static struct workqueue_struct *nstcp_wq;
+
+/* Connections queued on a listener; its sock is type-stable under RCU. */
+unsigned int nstcp_qlen(const struct nstcp_lqueue *q)
+{
+	unsigned int n = 0;
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = READ_ONCE(q->sk);
+	if (sk)
+		n = READ_ONCE(sk->sk_ack_backlog);
+	rcu_read_unlock();
+	return n;
+}
+
+/* Queued connections no member holds a credit for (policy changes, races). */
+long nstcp_unassigned(struct nstcp_lgroup *g)
+{
+	long n = 0;
+	unsigned int i;
+
+	lockdep_assert_held(&g->lock);
+	for (i = 0; i < g->nr; i++)
+		n += nstcp_qlen(&g->q[i]);
+	for (i = 0; i < g->nmembers; i++)
+		n -= atomic_read(&g->marr[i]->credits);
+	return n;
+}
+
+static unsigned int nstcp_member_load(const void *ctx, unsigned int i)
+{
+	struct nstcp_member *m = ((struct nstcp_member * const *)ctx)[i];
+
+	/* A member that shut down takes nothing more. */
+	if (READ_ONCE(m->dead))
+		return UINT_MAX;
+	return atomic_read(&m->credits) + atomic_read(&m->active);
+}
+
+/*
+ * The member the port's policy gives the next connection to; @advance
+ * moves the turn on.
+ */
+struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance)
+{
+	int i;
+
+	lockdep_assert_held(&g->lock);
+	i = nstcp_pick_turn(nstcp_member_load, g->marr, g->nmembers, g->rr,
+			    READ_ONCE(g->policy) == NSTCP_POLICY_LEAST);
+	if (advance)
+		g->rr++;
+	return i < 0 ? NULL : g->marr[i];
+}
+
+/* Give one queued connection to the member whose turn it is. */
+struct nstcp_member *nstcp_give(struct nstcp_lgroup *g)
+{
+	struct nstcp_member *m = nstcp_turn(g, true);
+
+	if (m)
+		atomic_inc(&m->credits);
+	return m;
+}
+
+/* Hand @credits connections on to the other members (one left or shut). */
+void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count)
+{
+	struct nstcp_member *to;
+
+	lockdep_assert_held(&g->lock);
+	while (credits-- > 0) {
+		to = nstcp_give(g);
+		if (!to)
+			break;
+		if (count)
+			atomic_long_inc(&g->migrated);
+		nstcp_notify(to, raw_smp_processor_id(), true);
+	}
+}
+
+static void nstcp_lgroup_free_work(struct work_struct *work)
+{
+	struct nstcp_lgroup *g = container_of(to_rcu_work(work),
+					      struct nstcp_lgroup, free_work);
+	unsigned int i;
+
+	/* A grace period after the last reference: no arrival runs. */
+	for (i = 0; i < g->nr; i++)
+		del_timer_sync(&g->q[i].steal_timer);
+	kfree(g->marr);
+	kfree(g);
+}
+
+void nstcp_lgroup_put(struct nstcp_lgroup *g)
+{
+	if (refcount_dec_and_test(&g->ref))
+		queue_rcu_work(nstcp_wq, &g->free_work);
+}
+
+/* The last member left: close the listeners.  Under lg_lock. */
+static void nstcp_lgroup_close(struct nstcp_lgroup *g)
+{
+	unsigned int i;
+
+	list_del(&g->node);
+	WRITE_ONCE(g->dead, true);
+	for (i = 0; i < g->nr; i++) {
+		struct socket *s = g->q[i].sock;
+
+		if (!s)
+			continue;
+		write_lock_bh(&s->sk->sk_callback_lock);
+		rcu_assign_sk_user_data(s->sk, NULL);
+		s->sk->sk_data_ready = nstcp_def_readable;
+		write_unlock_bh(&s->sk->sk_callback_lock);
+		g->q[i].sock = NULL;
+		WRITE_ONCE(g->q[i].sk, NULL);
+		sock_release(s);
+	}
+	nstcp_lgroup_put(g);
+}
+
+static struct lock_class_key nstcp_lq_slock_key;
+static struct lock_class_key nstcp_lq_lock_key;
+
+static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
+			 int backlog)
+{
+	kuid_t uid = g->keylen || g->reuseport ? g->owner : INVALID_UID;
+	struct socket *s;
+	struct sock *sk;
+	int err;
+
+	err = __sock_create(g->net, owner->sk_family, SOCK_STREAM, IPPROTO_TCP,
+			    &s, 0);
+	if (err)
+		return err;
+	sk = s->sk;
+	/*
+	 * Listeners nest inside AF_NSTCP socks' locks, never the other way;
+	 * their own class keeps lockdep's view of inet sockets apart.
+	 */
+	sock_lock_init_class_and_name(sk, "slock-AF_NSTCP-listener",
+				      &nstcp_lq_slock_key,
+				      "sk_lock-AF_NSTCP-listener",
+				      &nstcp_lq_lock_key);
+	SOCK_INODE(s)->i_uid = uid;
+	sk->sk_uid = uid;
+	err = nstcp_sockopt_sync(owner, s, true);
+	if (err)
+		goto out;
+	sk->sk_reuse = SK_CAN_REUSE;
+	sk->sk_reuseport = 1;
+	err = sock_setsockopt(s, SOL_SOCKET, SO_INCOMING_CPU,
+			      KERNEL_SOCKPTR(&cpu), sizeof(cpu));
+	if (!err)
+		err = kernel_bind(s, (struct sockaddr *)&g->addr, g->addrlen);
+	if (!err)
+		err = kernel_listen(s, backlog);
+	if (err)
+		goto out;
+	write_lock_bh(&sk->sk_callback_lock);
+	if (!nstcp_def_readable)
+		nstcp_def_readable = sk->sk_data_ready;
+	__rcu_assign_sk_user_data_with_flags(sk, g, SK_USER_DATA_NOCOPY);
+	sk->sk_data_ready = nstcp_lq_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+	g->q[cpu].sock = s;
+	WRITE_ONCE(g->q[cpu].sk, sk);
+	return 0;
+out:
+	sock_release(s);
+	return err;
+}
+
+static struct nstcp_lgroup *nstcp_lgroup_find(struct nstcp_net *nn,
+					      const struct sockaddr_storage *a,
+					      int len)
+{
+	struct nstcp_lgroup *g;
+
+	lockdep_assert_held(&nn->lg_lock);
+	list_for_each_entry(g, &nn->lgroups, node)
+		if (g->addrlen == len && !memcmp(&g->addr, a, len))
+			return g;
+	return NULL;
+}
+
+/* Whether a socket with state @ns (may be NULL) may join group @g. */
+static bool nstcp_may_share(const struct nstcp_lgroup *g, const struct sock *sk,
+			    const struct nstcp_sk *ns)
+{
+	if (g->keylen)
+		return ns && g->keylen == ns->keylen &&
+		       !memcmp(g->key, ns->key, g->keylen);
+	return g->reuseport && sk->sk_reuseport && !(ns && ns->keylen);
+}
+
+static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
+						struct nstcp_sk *ns,
+						const struct sockaddr_storage *a,
+						int len, int backlog)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	unsigned char reuse = sk->sk_reuse;
+	struct nstcp_lgroup *g;
+	int cpu, err;
+
+	g = kzalloc(struct_size(g, q, nr_cpu_ids), GFP_KERNEL);
+	if (!g)
+		return ERR_PTR(-ENOMEM);
+	g->nr = nr_cpu_ids;
+	g->net = sock_net(sk);
+	memcpy(&g->addr, a, len);
+	g->addrlen = len;
+	memcpy(g->key, ns->key, ns->keylen);
+	g->keylen = ns->keylen;
+	g->reuseport = !ns->keylen && sk->sk_reuseport;
+	g->owner = sock_i_uid(sk);
+	g->policy = ns->policy ? ns->policy : READ_ONCE(nn->listen_policy);
+	spin_lock_init(&g->lock);
+	INIT_LIST_HEAD(&g->members);
+	refcount_set(&g->ref, 1);
+	INIT_RCU_WORK(&g->free_work, nstcp_lgroup_free_work);
+	for (cpu = 0; cpu < g->nr; cpu++) {
+		g->q[cpu].group = g;
+		g->q[cpu].cpu = cpu;
+		timer_setup(&g->q[cpu].steal_timer, nstcp_steal_timeout, 0);
+	}
+
+	/* The owner stays bound beside its listeners, not yet listening. */
+	sk->sk_reuse = SK_CAN_REUSE;
+	for (cpu = 0; cpu < g->nr; cpu++) {
+		err = nstcp_lq_open(sk, g, cpu, backlog);
+		if (err)
+			break;
+	}
+	sk->sk_reuse = reuse;
+	list_add(&g->node, &nn->lgroups);
+	if (err) {
+		nstcp_lgroup_close(g);
+		return ERR_PTR(err);
+	}
+	return g;
+}
+
+/*
+ * bind() of a socket that asks to share a port: refuse it at once when the
+ * port's group will not take it (another key, or not shared).
+ */
+int nstcp_listen_bind_check(struct sock *sk, const struct sockaddr_storage *a,
+			    int len)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+	struct nstcp_lgroup *g;
+	int err = 0;
+
+	if (!(ns && ns->keylen) && !sk->sk_reuseport)
+		return 0;
+	mutex_lock(&nn->lg_lock);
+	g = nstcp_lgroup_find(nn, a, len);
+	if (g && !nstcp_may_share(g, sk, ns))
+		err = -EADDRINUSE;
+	mutex_unlock(&nn->lg_lock);
+	return err;
+}
+
+/* The bound address of @sock in the TCP socket's own form. */
+static int nstcp_bound_addr(struct socket *sock, struct sockaddr_storage *a)
+{
+	if (sock->sk->sk_family == AF_INET6)
+		return inet6_getname(sock, (struct sockaddr *)a, 0);
+	return inet_getname(sock, (struct sockaddr *)a, 0);
+}
+
+/* Add @m to @g's members.  Under lg_lock. */
+static int nstcp_member_add(struct nstcp_lgroup *g, struct nstcp_member *m)
+{
+	struct nstcp_member **arr, **old;
+
+	arr = kmalloc_array(g->nmembers + 1, sizeof(*arr), GFP_KERNEL);
+	if (!arr)
+		return -ENOMEM;
+	spin_lock_bh(&g->lock);
+	if (g->nmembers)
+		memcpy(arr, g->marr, g->nmembers * sizeof(*arr));
+	arr[g->nmembers++] = m;
+	m->group = g;
+	refcount_inc(&g->ref);
+	old = g->marr;
+	g->marr = arr;
+	list_add_tail_rcu(&m->node, &g->members);
+	spin_unlock_bh(&g->lock);
+	kfree(old);
+	return 0;
+}
+
+static int nstcp_relisten(struct nstcp_lgroup *g, int backlog)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < g->nr && !err; i++)
+		err = kernel_listen(g->q[i].sock, backlog);
+	return err;
+}
+
+/* listen() on an unconnected AF_NSTCP socket. */
+int nstcp_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	struct sockaddr_storage a = {};
+	struct nstcp_member *m;
+	struct nstcp_lgroup *g;
+	struct nstcp_sk *ns;
+	int len, err;
+
+	if (!inet_sk(sk)->inet_num) {
+		/* Unbound: an ephemeral port on every address, as inet does. */
+		struct sockaddr_storage any = { .ss_family = sk->sk_family };
+
+		err = sock->ops->bind(sock, (struct sockaddr *)&any,
+				      sk->sk_family == AF_INET6 ?
+				      sizeof(struct sockaddr_in6) :
+				      sizeof(struct sockaddr_in));
+		/* A racing bind() of another thread is as good. */
+		if (err && !inet_sk(sk)->inet_num)
+			return err;
+	}
+
+	lock_sock(sk);
+	ns = nstcp_sk_alloc(sk);
+	if (IS_ERR(ns)) {
+		err = PTR_ERR(ns);
+		goto out_unlock;
+	}
+	if (ns->member) {		/* a new backlog */
+		err = nstcp_relisten(ns->member->group, backlog);
+		goto out_unlock;
+	}
+	err = -EINVAL;
+	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
+		goto out_unlock;
+	len = nstcp_bound_addr(sock, &a);
+	if (len < 0) {
+		err = len;
+		goto out_unlock;
+	}
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!m) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	m->sk = sk;
+	init_waitqueue_head(&m->acceptq);
+	refcount_set(&m->ref, 1);
+
+	mutex_lock(&nn->lg_lock);
+	g = nstcp_lgroup_find(nn, &a, len);
+	if (g) {
+		/* Joining is sharing the port: SO_REUSEPORT's uid rule too. */
+		err = -EADDRINUSE;
+		if (!nstcp_may_share(g, sk, ns) ||
+		    !uid_eq(sock_i_uid(sk), g->owner))
+			goto out_free;
+		err = nstcp_member_add(g, m);
+		if (err)
+			goto out_free;
+		if (ns->policy)
+			WRITE_ONCE(g->policy, ns->policy);
+	} else {
+		g = nstcp_lgroup_create(sk, ns, &a, len, backlog);
+		if (IS_ERR(g)) {
+			err = PTR_ERR(g);
+			goto out_free;
+		}
+		err = nstcp_member_add(g, m);
+		if (err) {
+			nstcp_lgroup_close(g);
+			goto out_free;
+		}
+	}
+	sock_hold(sk);
+	WRITE_ONCE(ns->member, m);
+	mutex_unlock(&nn->lg_lock);
+	/*
+	 * The socket reads as a listener (SO_ACCEPTCONN, TCP_INFO, connect()
+	 * gives EISCONN) though it is in no lookup table: the listeners are.
+	 */
+	inet_sk_set_state(sk, TCP_LISTEN);
+	release_sock(sk);
+	return 0;
+
+out_free:
+	mutex_unlock(&nn->lg_lock);
+	kfree(m);
+out_unlock:
+	release_sock(sk);
+	return err;
+}
+
+static void nstcp_member_left(struct rcu_head *head)
+{
+	struct nstcp_member *m = container_of(head, struct nstcp_member,
+					      leave_rcu);
+
+	sock_put(m->sk);
+	nstcp_member_put(m);
+}
+
+/*
+ * A member stops listening (shutdown(SHUT_RD) or close): what it was
+ * given goes to the others; the last member closes the port.  Caller holds
+ * lock_sock(sk).
+ */
+void nstcp_listen_leave(struct sock *sk)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+	struct nstcp_member *m = ns ? ns->member : NULL;
+	struct nstcp_lgroup *g;
+	unsigned int i;
+
+	sock_owned_by_me(sk);
+	if (!m)
+		return;
+	g = m->group;
+	mutex_lock(&nn->lg_lock);
+	spin_lock_bh(&g->lock);
+	WRITE_ONCE(m->dead, true);
+	list_del_rcu(&m->node);
+	for (i = 0; g->marr[i] != m; i++)
+		;
+	memmove(&g->marr[i], &g->marr[i + 1],
+		(g->nmembers - i - 1) * sizeof(*g->marr));
+	g->nmembers--;
+	nstcp_hand_on(g, atomic_xchg(&m->credits, 0), true);
+	spin_unlock_bh(&g->lock);
+	if (!g->nmembers)
+		nstcp_lgroup_close(g);
+	mutex_unlock(&nn->lg_lock);
+
+	WRITE_ONCE(ns->member, NULL);
+	wake_up_all(&m->acceptq);
+	inet_sk_set_state(sk, TCP_CLOSE);
+	/* Arrivals that still see @m use m->sk: it goes after them. */
+	call_rcu(&m->leave_rcu, nstcp_member_left);
+}
+
+/* A CPU went offline: what its listeners hold is for the others now. */
+void nstcp_lgroups_cpu_offline(struct nstcp_net *nn, unsigned int cpu)
+{
+	struct nstcp_lgroup *g;
+
+	mutex_lock(&nn->lg_lock);
+	list_for_each_entry(g, &nn->lgroups, node)
+		if (cpu < g->nr && nstcp_qlen(&g->q[cpu]))
+			nstcp_wake_all(g, cpu);
+	mutex_unlock(&nn->lg_lock);
+}
+
+/*
+ * /proc/net/nstcp_listen.  The key is shown to the port's owner and to
+ * CAP_NET_ADMIN in the namespace; others read "*".
+ */
+int nstcp_listen_show(struct seq_file *seq, void *v)
+{
+	struct net *net = seq_file_single_net(seq);
+	struct nstcp_net *nn = nstcp_pernet(net);
+	const struct cred *cred = seq->file->f_cred;
+	char key[NSTCP_KEY_MAX + 1];
+	struct sockaddr_storage a;
+	struct nstcp_lgroup *g;
+	unsigned int i;
+
+	seq_puts(seq, NSTCP_LISTEN_COLUMNS "\n");
+	mutex_lock(&nn->lg_lock);
+	list_for_each_entry(g, &nn->lgroups, node) {
+		memcpy(&a, &g->addr, g->addrlen);
+		nstcp_addr_out(&a, g->addrlen);
+		if (!g->keylen) {
+			strscpy(key, "-", sizeof(key));
+		} else if (uid_eq(cred->euid, g->owner) ||
+			   file_ns_capable(seq->file, net->user_ns,
+					   CAP_NET_ADMIN)) {
+			memcpy(key, g->key, g->keylen);
+			key[g->keylen] = 0;
+		} else {
+			strscpy(key, "*", sizeof(key));
+		}
+		for (i = 0; i < g->nr; i++)
+			seq_printf(seq, "%pISpc %s %s %u %u %u %ld %ld %ld %u\n",
+				   &a, key,
+				   nstcp_policy_name(READ_ONCE(g->policy)),
+				   g->nmembers, i, nstcp_qlen(&g->q[i]),
+				   atomic_long_read(&g->q[i].accepted),
+				   atomic_long_read(&g->q[i].stolen),
+				   atomic_long_read(&g->migrated),
+				   from_kuid_munged(seq_user_ns(seq), g->owner));
+	}
+	mutex_unlock(&nn->lg_lock);
+	return 0;
+}
+
+int nstcp_listen_init(void)
+{
+	nstcp_wq = alloc_workqueue("nstcp", 0, 0);
+	return nstcp_wq ? 0 : -ENOMEM;
+}
+
+/* After every socket is gone: let the groups' last frees run. */
+void nstcp_listen_exit(void)
+{
+	rcu_barrier();
+	destroy_workqueue(nstcp_wq);
+}

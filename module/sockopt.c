@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP socket options: the SOL_NSTCP options, and keeping a listening
+ * port's per-CPU listeners in step with the options of its members.
+ *
+ * A TCP listener passes most of its options on to the connections it
+ * accepts (they are copied with the sock), and some act on the listener
+ * itself (SO_BINDTODEVICE, IP_FREEBIND, TCP_DEFER_ACCEPT, TCP_FASTOPEN, a
+ * socket filter, ...).  The per-CPU listeners are made with the owner's
+ * options, and every option later set on a member is copied to them, so
+ * accepted sockets see what an AF_INET listener would have passed on.
+ * Options that live in lists (TCP_MD5SIG keys, TCP_FASTOPEN_KEY) are
+ * replayed instead: a socket that is not connected records them.
+ */
+#include <linux/filter.h>
+#include <linux/nstcp.h>
+#include <linux/slab.h>
+#include <linux/tcp.h>
+#include <linux/version.h>
+#include <net/inet_connection_sock.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "nstcp.h"
+
+/* Most records a socket keeps for its listeners to replay. */
+#define NSTCP_REPLAY_MAX	64
+
+struct nstcp_replay {
+	struct list_head	node;
+	int			level;
+	int			optname;
+	unsigned int		len;
+	u8			val[];
+};
+
+static const enum sock_flags nstcp_sync_flags[] = {
+	SOCK_KEEPOPEN, SOCK_LINGER, SOCK_URGINLINE, SOCK_RCVTSTAMP,
+	SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW, SOCK_ZEROCOPY, SOCK_RXQ_OVFL,
+	SOCK_SELECT_ERR_QUEUE, SOCK_FILTER_LOCKED,
+};
+
+static void nstcp_sync_sock(const struct sock *from, struct sock *to,
+			    bool fresh)
+{
+	unsigned int i;
+	u8 locks = SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK;
+
+	to->sk_userlocks = (to->sk_userlocks & ~locks) |
+			   (from->sk_userlocks & locks);
+	WRITE_ONCE(to->sk_sndbuf, READ_ONCE(from->sk_sndbuf));
+	WRITE_ONCE(to->sk_rcvbuf, READ_ONCE(from->sk_rcvbuf));
+	for (i = 0; i < ARRAY_SIZE(nstcp_sync_flags); i++)
+		sock_valbool_flag(to, nstcp_sync_flags[i],
+				  sock_flag(from, nstcp_sync_flags[i]));
+	WRITE_ONCE(to->sk_lingertime, READ_ONCE(from->sk_lingertime));
+	WRITE_ONCE(to->sk_rcvlowat, READ_ONCE(from->sk_rcvlowat));
+	WRITE_ONCE(to->sk_rcvtimeo, READ_ONCE(from->sk_rcvtimeo));
+	WRITE_ONCE(to->sk_sndtimeo, READ_ONCE(from->sk_sndtimeo));
+	WRITE_ONCE(to->sk_mark, READ_ONCE(from->sk_mark));
+	WRITE_ONCE(to->sk_priority, READ_ONCE(from->sk_priority));
+	WRITE_ONCE(to->sk_max_pacing_rate, READ_ONCE(from->sk_max_pacing_rate));
+	WRITE_ONCE(to->sk_tsflags, READ_ONCE(from->sk_tsflags));
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	WRITE_ONCE(to->sk_ll_usec, READ_ONCE(from->sk_ll_usec));
+#endif
+	if (to->sk_bound_dev_if != READ_ONCE(from->sk_bound_dev_if)) {
+		WRITE_ONCE(to->sk_bound_dev_if, READ_ONCE(from->sk_bound_dev_if));
+		sk_dst_reset(to);
+	}
+	if (fresh && from->sk_family == AF_INET6)
+		to->sk_ipv6only = from->sk_ipv6only;
+}
+
+static void nstcp_sync_ip(const struct sock *from, struct sock *to)
+{
+	const struct inet_sock *fi = inet_sk(from);
+	struct inet_sock *ti = inet_sk(to);
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	inet_assign_bit(FREEBIND, to, inet_test_bit(FREEBIND, from));
+	inet_assign_bit(TRANSPARENT, to, inet_test_bit(TRANSPARENT, from));
+#else
+	ti->freebind = fi->freebind;
+	ti->transparent = fi->transparent;
+#endif
+	WRITE_ONCE(ti->tos, READ_ONCE(fi->tos));
+	WRITE_ONCE(ti->uc_ttl, READ_ONCE(fi->uc_ttl));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (from->sk_family == AF_INET6) {
+		WRITE_ONCE(inet6_sk(to)->tclass, READ_ONCE(inet6_sk(from)->tclass));
+		inet6_sk(to)->hop_limit = inet6_sk(from)->hop_limit;
+	}
+#endif
+}
+
+static void nstcp_sync_tcp(const struct sock *from, struct sock *to)
+{
+	const struct inet_connection_sock *ficsk = inet_csk(from);
+	struct inet_connection_sock *ticsk = inet_csk(to);
+	const struct tcp_sock *ftp = tcp_sk(from);
+	struct tcp_sock *ttp = tcp_sk(to);
+
+	ttp->nonagle = ftp->nonagle;
+	WRITE_ONCE(ttp->rx_opt.user_mss, READ_ONCE(ftp->rx_opt.user_mss));
+	WRITE_ONCE(ttp->keepalive_time, READ_ONCE(ftp->keepalive_time));
+	WRITE_ONCE(ttp->keepalive_intvl, READ_ONCE(ftp->keepalive_intvl));
+	WRITE_ONCE(ttp->keepalive_probes, READ_ONCE(ftp->keepalive_probes));
+	WRITE_ONCE(ticsk->icsk_user_timeout, READ_ONCE(ficsk->icsk_user_timeout));
+	WRITE_ONCE(ticsk->icsk_syn_retries, READ_ONCE(ficsk->icsk_syn_retries));
+	WRITE_ONCE(ttp->notsent_lowat, READ_ONCE(ftp->notsent_lowat));
+	WRITE_ONCE(ttp->linger2, READ_ONCE(ftp->linger2));
+	WRITE_ONCE(ttp->window_clamp, READ_ONCE(ftp->window_clamp));
+	ttp->save_syn = ftp->save_syn;
+	WRITE_ONCE(ticsk->icsk_accept_queue.rskq_defer_accept,
+		   READ_ONCE(ficsk->icsk_accept_queue.rskq_defer_accept));
+}
+
+/* A socket filter is shared, charged to each listener as sk_clone does. */
+static void nstcp_sync_filter(const struct sock *from, struct sock *to)
+{
+	struct sk_filter *fp, *old;
+
+	fp = rcu_dereference_protected(from->sk_filter, true);
+	old = rcu_dereference_protected(to->sk_filter, lockdep_sock_is_held(to));
+	if (fp == old)
+		return;
+	if (old)
+		sk_detach_filter(to);
+	if (fp && refcount_inc_not_zero(&fp->refcnt)) {
+		atomic_add(bpf_prog_size(fp->prog->len), &to->sk_omem_alloc);
+		rcu_assign_pointer(to->sk_filter, fp);
+	}
+}
+
+static int nstcp_tcp_set(struct socket *to, int optname, const void *val,
+			 unsigned int len)
+{
+	return to->ops->setsockopt(to, SOL_TCP, optname,
+				   KERNEL_SOCKPTR((void *)val), len);
+}
+
+/*
+ * Copy @from's options to the per-CPU listener @to: @fresh before its
+ * bind, else a live listener.  Caller holds lock_sock(from).
+ */
+int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
+{
+	const struct tcp_congestion_ops *ca = inet_csk(from)->icsk_ca_ops;
+	int qlen = inet_csk(from)->icsk_accept_queue.fastopenq.max_qlen;
+	struct nstcp_sk *ns = nstcp_sk_get(from);
+	struct nstcp_replay *r;
+	struct sock *sk = to->sk;
+	int err = 0;
+
+	lock_sock(sk);
+	nstcp_sync_sock(from, sk, fresh);
+	nstcp_sync_ip(from, sk);
+	nstcp_sync_tcp(from, sk);
+	nstcp_sync_filter(from, sk);
+	release_sock(sk);
+
+	if (ca && inet_csk(sk)->icsk_ca_ops != ca)
+		err = nstcp_tcp_set(to, TCP_CONGESTION, ca->name,
+				    strlen(ca->name));
+	if (!err && sk->sk_family == from->sk_family &&
+	    inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen != qlen)
+		err = nstcp_tcp_set(to, TCP_FASTOPEN, &qlen, sizeof(qlen));
+	if (fresh && ns)
+		list_for_each_entry(r, &ns->replay, node)
+			if (!err)
+				err = nstcp_tcp_set(to, r->optname, r->val,
+						    r->len);
+	return err;
+}
+
+/* Apply @fn to every per-CPU listener of @sk's port.  Caller locks @sk. */
+static int nstcp_for_listeners(struct sock *sk,
+			       int (*fn)(struct sock *sk, struct socket *l,
+					 const void *arg),
+			       const void *arg)
+{
+	struct nstcp_member *m = nstcp_member(sk);
+	unsigned int i;
+	int err = 0;
+
+	if (!m)
+		return 0;
+	for (i = 0; i < m->group->nr && !err; i++)
+		err = fn(sk, m->group->q[i].sock, arg);
+	return err;
+}
+
+static int nstcp_sync_one(struct sock *sk, struct socket *l, const void *arg)
+{
+	return nstcp_sockopt_sync(sk, l, false);
+}
+
+/* An option was set on @sk: a listener passes it on to its listeners. */
+void nstcp_sockopt_after_set(struct sock *sk)
+{
+	if (!nstcp_member(sk))
+		return;
+	lock_sock(sk);
+	/* The socket's own call succeeded; so does the copy, or it is logged. */
+	if (nstcp_for_listeners(sk, nstcp_sync_one, NULL))
+		net_warn_ratelimited("nstcp: an option did not reach every per-CPU listener\n");
+	release_sock(sk);
+}
+
+/* Options kept as records and replayed on the listeners. */
+bool nstcp_sockopt_replayed(int level, int optname)
+{
+	return level == SOL_TCP &&
+	       (optname == TCP_MD5SIG || optname == TCP_MD5SIG_EXT ||
+		optname == TCP_FASTOPEN_KEY);
+}
+
+static int nstcp_replay_one(struct sock *sk, struct socket *l, const void *arg)
+{
+	const struct nstcp_replay *r = arg;
+
+	return nstcp_tcp_set(l, r->optname, r->val, r->len);
+}
+
+/*
+ * setsockopt() of a replayed option: set on the socket itself, then, on a
+ * socket that is not connected, recorded and set on its listeners.
+ */
+int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
+			       sockptr_t optval, unsigned int optlen)
+{
+	struct sock *sk = sock->sk;
+	struct nstcp_replay *r;
+	struct nstcp_sk *ns;
+	int err, n = 0;
+
+	if (optlen > 512)
+		optlen = 512;	/* larger than any of them: the rest is unused */
+	r = kmalloc(struct_size(r, val, optlen), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	r->level = level;
+	r->optname = optname;
+	r->len = optlen;
+	if (copy_from_sockptr(r->val, optval, optlen)) {
+		kfree(r);
+		return -EFAULT;
+	}
+	err = tcp_setsockopt(sk, level, optname, KERNEL_SOCKPTR(r->val), optlen);
+	if (err)
+		goto out_free;
+	lock_sock(sk);
+	if ((1 << sk->sk_state) & ~(TCPF_CLOSE | TCPF_LISTEN)) {
+		release_sock(sk);
+		goto out_free;
+	}
+	ns = nstcp_sk_alloc(sk);
+	err = PTR_ERR_OR_ZERO(ns);
+	if (!err) {
+		struct nstcp_replay *p;
+
+		list_for_each_entry(p, &ns->replay, node)
+			n++;
+		err = n < NSTCP_REPLAY_MAX ? 0 : -ENOBUFS;
+	}
+	if (!err) {
+		list_add_tail(&r->node, &ns->replay);
+		r = NULL;
+		err = nstcp_for_listeners(sk, nstcp_replay_one,
+					  list_last_entry(&ns->replay,
+							  struct nstcp_replay,
+							  node));
+	}
+	release_sock(sk);
+out_free:
+	kfree(r);
+	return err;
+}
+
+void nstcp_sockopt_free(struct nstcp_sk *ns)
+{
+	struct nstcp_replay *r, *tmp;
+
+	list_for_each_entry_safe(r, tmp, &ns->replay, node)
+		kfree(r);
+}
+
+static int nstcp_set_key(struct sock *sk, sockptr_t optval,
+			 unsigned int optlen)
+{
+	u8 key[NSTCP_KEY_MAX];
+	struct nstcp_sk *ns;
+	unsigned int i;
+	int err = -EINVAL;
+
+	if (optlen < 1 || optlen > NSTCP_KEY_MAX)
+		return -EINVAL;
+	if (copy_from_sockptr(key, optval, optlen))
+		return -EFAULT;
+	for (i = 0; i < optlen; i++)
+		if (!isascii(key[i]) || !isalnum(key[i]))
+			return -EINVAL;
+	lock_sock(sk);
+	if (inet_sk(sk)->inet_num || sk->sk_state != TCP_CLOSE)
+		goto out;
+	ns = nstcp_sk_alloc(sk);
+	err = PTR_ERR_OR_ZERO(ns);
+	if (err)
+		goto out;
+	memcpy(ns->key, key, optlen);
+	ns->keylen = optlen;
+	/* A shared port is SO_REUSEPORT's uid rule, and its bind. */
+	sk->sk_reuseport = 1;
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* A live port changes policy: reassign what is queued.  Under lg_lock. */
+static void nstcp_repolicy(struct nstcp_lgroup *g, int p)
+{
+	long n;
+	unsigned int i;
+
+	spin_lock_bh(&g->lock);
+	if (READ_ONCE(g->policy) != p) {
+		WRITE_ONCE(g->policy, p);
+		for (i = 0; i < g->nmembers; i++)
+			atomic_set(&g->marr[i]->credits, 0);
+		g->prepaid = 0;
+		n = nstcp_unassigned(g);
+		if (p != NSTCP_POLICY_CPU && n > 0)
+			nstcp_hand_on(g, n, false);
+	}
+	spin_unlock_bh(&g->lock);
+}
+
+static int nstcp_set_policy(struct sock *sk, sockptr_t optval,
+			    unsigned int optlen)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	struct nstcp_sk *ns;
+	int p, err = -EINVAL;
+
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&p, optval, sizeof(p)))
+		return -EFAULT;
+	if (p < NSTCP_POLICY_CPU || p > NSTCP_POLICY_LEAST)
+		return -EINVAL;
+	lock_sock(sk);
+	ns = nstcp_sk_get(sk);
+	if (!(ns && ns->member) && sk->sk_state != TCP_CLOSE)
+		goto out;
+	ns = nstcp_sk_alloc(sk);
+	err = PTR_ERR_OR_ZERO(ns);
+	if (err)
+		goto out;
+	ns->policy = p;
+	if (ns->member) {
+		mutex_lock(&nn->lg_lock);
+		nstcp_repolicy(ns->member->group, p);
+		mutex_unlock(&nn->lg_lock);
+	}
+out:
+	release_sock(sk);
+	return err;
+}
+
+int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
+			   unsigned int optlen)
+{
+	switch (optname) {
+	case NSTCP_SHARE_KEY:
+		return nstcp_set_key(sk, optval, optlen);
+	case NSTCP_POLICY:
+		return nstcp_set_policy(sk, optval, optlen);
+	default:
+		return -ENOPROTOOPT;	/* unknown, or read-only */
+	}
+}
+
+/*
+ * Whether a dual-stack sock carries IPv4: connected to a v4-mapped peer, or
+ * unconnected and bound to a v4-mapped (IPv4-only) local address.
+ */
+static bool nstcp_wire_v4(const struct sock *sk)
+{
+	if (sk->sk_family != AF_INET6)
+		return false;
+	if (!ipv6_addr_any(&sk->sk_v6_daddr))
+		return ipv6_addr_v4mapped(&sk->sk_v6_daddr);
+	return ipv6_addr_v4mapped(&sk->sk_v6_rcv_saddr);
+}
+
+static int nstcp_put_int(int val, char __user *optval, int __user *optlen,
+			 int len)
+{
+	if (len < (int)sizeof(int))
+		return -EINVAL;
+	len = sizeof(int);
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
+			   char __user *optval, int __user *optlen)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
+	struct nstcp_info info = {};
+	u8 key[NSTCP_KEY_MAX];
+	struct nstcp_sk *ns;
+	int len, p;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+
+	switch (optname) {
+	case NSTCP_HOME_CPU:
+		return nstcp_put_int(READ_ONCE(sk->sk_incoming_cpu), optval,
+				     optlen, len);
+	case NSTCP_INFO:
+		info.nsi_home_cpu = READ_ONCE(sk->sk_incoming_cpu);
+		info.nsi_call_cpu = raw_smp_processor_id();
+		info.nsi_family = nstcp_wire_v4(sk) ? AF_INET : sk->sk_family;
+		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+			info.nsi_flags |= NSTCP_INFO_LISTENING;
+		if (sk->sk_family == AF_INET6 && sk->sk_ipv6only)
+			info.nsi_flags |= NSTCP_INFO_V6ONLY;
+		len = min_t(int, len, sizeof(info));
+		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+			return -EFAULT;
+		return 0;
+	case NSTCP_SHARE_KEY:
+		lock_sock(sk);
+		ns = nstcp_sk_get(sk);
+		len = min_t(int, len, ns ? ns->keylen : 0);
+		memcpy(key, ns ? ns->key : key, len);
+		release_sock(sk);
+		if (put_user(len, optlen) || copy_to_user(optval, key, len))
+			return -EFAULT;
+		return 0;
+	case NSTCP_POLICY:
+		lock_sock(sk);
+		ns = nstcp_sk_get(sk);
+		if (ns && ns->member)
+			p = READ_ONCE(ns->member->group->policy);
+		else if (ns && ns->policy)
+			p = ns->policy;
+		else
+			p = READ_ONCE(nn->listen_policy);
+		release_sock(sk);
+		return nstcp_put_int(p, optval, optlen, len);
+	default:
+		return -ENOPROTOOPT;
+	}
+}

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP per-socket state.
+ *
+ * It lives in the TCP sock's ULP slot (icsk_ulp_data): AF_NSTCP refuses
+ * TCP_ULP on its sockets, so the slot is the family's own and sk_user_data
+ * stays free for sockmap and other kernel users.  A socket that never
+ * touches SOL_NSTCP options or listen() has no state.  An accepted socket
+ * carries only a tagged pointer to the member that took it, so accept()
+ * allocates nothing.
+ *
+ * The state is written under lock_sock() and freed at release, when no
+ * other call on the socket can run: readers in socket calls need no more.
+ */
+#include <linux/slab.h>
+#include <net/inet_connection_sock.h>
+#include <net/sock.h>
+
+#include "nstcp.h"
+
+#define NSTCP_ULP_PARENT	1UL	/* the slot holds an accepted socket's member */
+
+static unsigned long nstcp_ulp(const struct sock *sk)
+{
+	return (unsigned long)rcu_dereference_protected(inet_csk(sk)->icsk_ulp_data,
+							true);
+}
+
+struct nstcp_sk *nstcp_sk_get(const struct sock *sk)
+{
+	unsigned long v = nstcp_ulp(sk);
+
+	if (v & NSTCP_ULP_PARENT)
+		return NULL;
+	return (struct nstcp_sk *)v;
+}
+
+static struct nstcp_member *nstcp_sk_parent(const struct sock *sk)
+{
+	unsigned long v = nstcp_ulp(sk);
+
+	if (v & NSTCP_ULP_PARENT)
+		return (struct nstcp_member *)(v & ~NSTCP_ULP_PARENT);
+	return v ? ((struct nstcp_sk *)v)->parent : NULL;
+}
+
+/* The socket's state, made on first use.  Caller holds lock_sock(). */
+struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+
+	sock_owned_by_me(sk);
+	if (ns)
+		return ns;
+	ns = kzalloc(sizeof(*ns), GFP_KERNEL);
+	if (!ns)
+		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&ns->replay);
+	ns->parent = nstcp_sk_parent(sk);
+	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ns);
+	return ns;
+}
+
+/* An accepted socket remembers its member, for the least policy's load. */
+void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
+{
+	refcount_inc(&m->ref);
+	atomic_inc(&m->active);
+	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
+			   (void *)((unsigned long)m | NSTCP_ULP_PARENT));
+}
+
+struct nstcp_member *nstcp_member(const struct sock *sk)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+
+	return ns ? READ_ONCE(ns->member) : NULL;
+}
+
+static void nstcp_member_free(struct rcu_head *head)
+{
+	struct nstcp_member *m = container_of(head, struct nstcp_member,
+					      free_rcu);
+
+	nstcp_lgroup_put(m->group);
+	kfree(m);
+}
+
+void nstcp_member_put(struct nstcp_member *m)
+{
+	if (refcount_dec_and_test(&m->ref))
+		call_rcu(&m->free_rcu, nstcp_member_free);
+}
+
+/* The socket is being released: leave its port, drop its state. */
+void nstcp_sk_release(struct sock *sk)
+{
+	struct nstcp_member *parent = nstcp_sk_parent(sk);
+	struct nstcp_sk *ns;
+
+	lock_sock(sk);
+	nstcp_listen_leave(sk);
+	ns = nstcp_sk_get(sk);
+	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
+	release_sock(sk);
+	if (parent) {
+		atomic_dec(&parent->active);
+		nstcp_member_put(parent);
+	}
+	if (ns) {
+		nstcp_sockopt_free(ns);
+		kfree(ns);
+	}
+}
+
+/*
+ * AF_NSTCP's own socks get a lock class of their own: a listening one
+ * holds its lock while it takes a connection from a per-CPU listener and
+ * while it syncs options to them, which are TCP socks of the inet class.
+ */
+static struct lock_class_key nstcp_slock_key;
+static struct lock_class_key nstcp_sk_lock_key;
+
+void nstcp_sk_reclassify(struct sock *sk)
+{
+	sock_lock_init_class_and_name(sk, "slock-AF_NSTCP", &nstcp_slock_key,
+				      "sk_lock-AF_NSTCP", &nstcp_sk_lock_key);
+}
