@@ -331,6 +331,8 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	if (!m)
 		return -EINVAL;
 
+	/* Whatever it finds, an acceptor runs on this CPU. */
+	nstcp_acceptor_here(m->group, raw_smp_processor_id());
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(sk, m, newsock, kern);

@@ -31,6 +31,7 @@
 #include <net/inet_connection_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/sock_reuseport.h>
 #include <net/tcp.h>
 
 #include "nstcp.h"
@@ -162,6 +163,20 @@ static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 	nstcp_lgroup_put(g);
 }
 
+/* Sockets in the kernel reuseport group a listener joined. */
+static unsigned int nstcp_reuseport_size(struct sock *sk)
+{
+	struct sock_reuseport *reuse;
+	unsigned int n = 0;
+
+	rcu_read_lock();
+	reuse = rcu_dereference(sk->sk_reuseport_cb);
+	if (reuse)
+		n = READ_ONCE(reuse->num_socks);
+	rcu_read_unlock();
+	return n;
+}
+
 static struct lock_class_key nstcp_lq_slock_key;
 static struct lock_class_key nstcp_lq_lock_key;
 
@@ -199,6 +214,12 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 		err = kernel_bind(s, (struct sockaddr *)&g->addr, g->addrlen);
 	if (!err)
 		err = kernel_listen(s, backlog);
+	/*
+	 * A listener of the owner's uid with SO_REUSEPORT already had the
+	 * port: its reuseport group is not ours to take over.
+	 */
+	if (!err && nstcp_reuseport_size(sk) != cpu + 1)
+		err = -EADDRINUSE;
 	if (err)
 		goto out;
 	write_lock_bh(&sk->sk_callback_lock);
@@ -371,6 +392,10 @@ int nstcp_listen(struct socket *sock, int backlog)
 		if (err && !inet_sk(sk)->inet_num)
 			return err;
 	}
+	/* A bound socket's address does not change; getname locks it. */
+	len = nstcp_bound_addr(sock, &a);
+	if (len < 0)
+		return len;
 
 	lock_sock(sk);
 	ns = nstcp_sk_alloc(sk);
@@ -385,11 +410,6 @@ int nstcp_listen(struct socket *sock, int backlog)
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
 		goto out_unlock;
-	len = nstcp_bound_addr(sock, &a);
-	if (len < 0) {
-		err = len;
-		goto out_unlock;
-	}
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m) {
 		err = -ENOMEM;

@@ -10,7 +10,7 @@
  */
 #include "listen_util.h"
 
-#define NCASES		36
+#define NCASES		34
 #define RR_K		3
 #define RR_N		30
 #define LEAST_N		30
@@ -34,8 +34,7 @@ static int plain_bind(int domain, const char *ip, int port)
 		errno = e;
 		return -1;
 	}
-	close(fd);
-	return 0;
+	return fd;
 }
 
 /* An AF_NSTCP socket with key (or none) bound to ip:port; fd or -1. */
@@ -70,9 +69,19 @@ static void expect_inuse(int fd_or_err, const char *what, int port)
 	       what, port, fd_or_err < 0 ? strerror(e) : "bound");
 }
 
+static void expect_bound(int fd_or_err, const char *what, int port)
+{
+	int e = errno;
+
+	if (fd_or_err >= 0)
+		close(fd_or_err);
+	FAM_OK(fd_or_err >= 0, "%s on port %d: bound (%s)", what, port,
+	       fd_or_err < 0 ? strerror(e) : "ok");
+}
+
 static void test_keys(void)
 {
-	int a, b, x, port, port2, n, fd, cfd, afd;
+	int a, b, x, port, port2, n, fd, cfd, afd, res[2];
 	struct lst_port st;
 	char key[NSTCP_KEY_MAX];
 	socklen_t len = sizeof(key);
@@ -90,13 +99,14 @@ static void test_keys(void)
 	expect_inuse(nstcp_bind("K1", LST_IP, port, 0), "bind with key K1 (case differs)", port);
 	expect_inuse(nstcp_bind("k1x", LST_IP, port, 0), "bind with key k1x (longer)", port);
 	expect_inuse(nstcp_bind(NULL, LST_IP, port, 1), "keyless AF_NSTCP bind", port);
-	expect_inuse(plain_bind(AF_INET, LST_IP, port), "AF_INET SO_REUSEPORT bind", port);
-	expect_inuse(plain_bind(AF_INET, "0.0.0.0", port),
-		     "AF_INET SO_REUSEPORT bind to 0.0.0.0", port);
-	expect_inuse(plain_bind(AF_INET6, "::", port),
-		     "AF_INET6 SO_REUSEPORT bind to ::", port);
-	expect_inuse(plain_bind(AF_INET6, "::ffff:127.0.0.1", port),
-		     "AF_INET6 SO_REUSEPORT bind to ::ffff:127.0.0.1", port);
+	/*
+	 * A keyed port follows SO_REUSEPORT's rule: a socket of the owner's
+	 * uid with SO_REUSEPORT binds beside it, as beside an AF_INET
+	 * SO_REUSEPORT listener (other uids: listen_privilege).
+	 */
+	expect_bound(plain_bind(AF_INET, LST_IP, port), "AF_INET SO_REUSEPORT bind of the owner's uid", port);
+	expect_bound(plain_bind(AF_INET6, "::ffff:127.0.0.1", port),
+		     "AF_INET6 SO_REUSEPORT bind of the owner's uid to ::ffff:127.0.0.1", port);
 
 	/* Both members get connections (default policy cpu). */
 	cfd = lst_connect(LST_IP, port, FAM_TIMEOUT_MS);
@@ -123,12 +133,14 @@ static void test_keys(void)
 	fam_close(&cfd);
 	expect_inuse(nstcp_bind(NULL, LST_IP, port, 0),
 		     "keyless AF_NSTCP bind after the creator left", port);
-	expect_inuse(plain_bind(AF_INET, LST_IP, port),
-		     "AF_INET SO_REUSEPORT bind after the creator left", port);
+	expect_bound(plain_bind(AF_INET, LST_IP, port),
+		     "AF_INET SO_REUSEPORT bind of the owner's uid after the creator left", port);
 	fam_close(&x);
 	fam_close(&b);
 	n = lst_proc(port, &st);
-	fd = plain_bind(AF_INET, LST_IP, port) ? errno : 0;
+	x = plain_bind(AF_INET, LST_IP, port);
+	fd = x < 0 ? errno : 0;
+	fam_close(&x);
 	FAM_OK(n == 0 && fd == 0,
 	       "after the last member the port is gone and free (%d rows, bind: %s)",
 	       n, strerror(fd));
@@ -170,7 +182,12 @@ static void test_keys(void)
 	fam_close(&a);
 	fam_close(&b);
 
-	/* A plain SO_REUSEPORT group cannot be joined by AF_NSTCP either. */
+	/*
+	 * Beside a plain AF_INET SO_REUSEPORT listener of its uid, AF_NSTCP
+	 * with SO_REUSEPORT does what a dual-stack AF_INET6 socket does: it
+	 * binds and listens on the v4-mapped address, and the plain listener,
+	 * the better match for IPv4, keeps the connections.
+	 */
 	x = fam_socket(AF_INET, 0);
 	{
 		struct fam_addr ad = fam_addr(LST_IP, 0);
@@ -180,14 +197,22 @@ static void test_keys(void)
 			tap_diag("plain listener: %s", strerror(errno));
 		port = fam_local_port(x);
 	}
-	fd = nstcp_bind(NULL, LST_IP, port, 1);
-	n = fd < 0 ? errno : (listen(fd, 16) ? errno : 0);
-	fam_close(&fd);
+	for (int f = 0; f < 2; f++) {
+		int dom = f ? AF_NSTCP : AF_INET6;
+		struct fam_addr ad = fam_addr(f ? LST_IP : "::ffff:127.0.0.1",
+					      port);
+
+		fd = fam_socket(dom, 0);
+		fam_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		res[f] = bind(fd, &ad.sa, ad.len) ? errno :
+			 listen(fd, 16) ? errno : 0;
+		fam_close(&fd);
+	}
 	cfd = lst_connect(LST_IP, port, FAM_TIMEOUT_MS);
 	afd = fam_accept(x, NULL);
-	FAM_OK(n == EADDRINUSE && afd >= 0,
-	       "AF_NSTCP with SO_REUSEPORT cannot join a plain reuseport listener (%s), which still accepts",
-	       strerror(n));
+	FAM_OK(res[1] == res[0] && afd >= 0,
+	       "beside a plain reuseport listener, AF_NSTCP with SO_REUSEPORT listens as AF_INET6 does (%s, AF_INET6 %s), and the plain one still accepts",
+	       strerror(res[1]), strerror(res[0]));
 	fam_close(&afd);
 	fam_close(&cfd);
 	fam_close(&x);

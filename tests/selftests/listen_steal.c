@@ -14,7 +14,7 @@
  */
 #include "listen_util.h"
 
-#define NCASES		23
+#define NCASES		24
 #define PER_CPU		10	/* connections from each CPU */
 #define PROMPT_MS	2000	/* each must be served within this */
 
@@ -259,10 +259,40 @@ static void test_no_steal(void)
 	fam_close(&lfd);
 }
 
+struct marker {
+	pthread_t tid;
+	int lfd, cpu;
+};
+
+static void *marker_main(void *arg)
+{
+	struct marker *mk = arg;
+	int fd;
+
+	lst_pin(mk->cpu);
+	fd = lst_try_accept(mk->lfd);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
 /*
- * net.nstcp.accept_steal_delay_ms: another CPU's connection becomes
- * stealable only once it has waited that long, and a sleeping acceptor
- * elsewhere is woken for it then.
+ * Another thread runs accept() once on @cpu and goes on with other work:
+ * an acceptor of that CPU is running.
+ */
+static void acceptor_ran_on(int cpu, int lfd)
+{
+	struct marker mk = { .lfd = lfd, .cpu = cpu };
+
+	if (!pthread_create(&mk.tid, NULL, marker_main, &mk))
+		pthread_join(mk.tid, NULL);
+}
+
+/*
+ * net.nstcp.accept_steal_delay_ms: a connection on a CPU whose acceptor is
+ * running (it accepted there within the delay) is left to it for the
+ * delay, then stealable, and a sleeping acceptor elsewhere is woken for it
+ * then.  A CPU with no acceptor running gives its connections away at once.
  */
 static void test_steal_delay(void)
 {
@@ -277,8 +307,18 @@ static void test_steal_delay(void)
 	c1 = client_on(1, port);
 	lst_wait_queued(port, 1, 2000);
 	fd = accept_on(0, lfd, 0);
+	FAM_OK(same_flow(fd, c1),
+	       "no acceptor ran on CPU 1: CPU 0 takes its connection at once (%s)",
+	       fd < 0 ? strerror(errno) : "ok");
+	fam_close(&fd);
+	fam_close(&c1);
+
+	acceptor_ran_on(1, lfd);
+	c1 = client_on(1, port);
+	lst_wait_queued(port, 1, 2000);
+	fd = accept_on(0, lfd, 0);
 	FAM_OK(fd < 0 && errno == EAGAIN,
-	       "a fresh connection on CPU 1 is left to CPU 1 for the delay (%s)",
+	       "a fresh connection on CPU 1, whose acceptor runs, is left to it for the delay (%s)",
 	       fd < 0 ? strerror(errno) : "accepted");
 	fam_close(&fd);
 	lst_sleep_ms(450);
@@ -292,6 +332,7 @@ static void test_steal_delay(void)
 	b.ms = 5000;
 	pthread_create(&b.tid, NULL, blocked_main, &b);
 	lst_sleep_ms(200);
+	acceptor_ran_on(1, lfd);
 	t0 = lst_now_ms();
 	c2 = client_on(1, port);
 	pthread_join(b.tid, NULL);
