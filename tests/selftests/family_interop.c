@@ -605,14 +605,32 @@ static void set_steal_delay(const char *ms)
 	}
 }
 
+/* The delay as it is, to be put back; "" if unreadable. */
+static void get_steal_delay(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/accept_steal_delay_ms", "re");
+
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, len, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 int main(void)
 {
+	char saved_delay[32];
+
 	fam_start(NCASES, 55);
+	get_steal_delay(saved_delay, sizeof(saved_delay));
 	set_steal_delay("0");
 	test_interop();
 	test_counters();
 	test_concurrent();
 	test_netns();
-	set_steal_delay("20");
+	if (saved_delay[0])
+		set_steal_delay(saved_delay);
 	return fam_finish();
 }

@@ -84,6 +84,20 @@ static int set_hop_accounting(int on)
 	return fclose(f);
 }
 
+/* Its current value; -1 if unreadable. */
+static int get_hop_accounting(void)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/hop_accounting", "r");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 struct flow { int lfd, cfd, afd, port; };
 
 static void close_flow(struct flow *fl)
@@ -195,7 +209,7 @@ int main(void)
 {
 	long hops = -1, calls = -1;
 	struct flow fl;
-	int home = -1, ok, cases;
+	int home = -1, ok, cases, saved;
 
 	tap_plan(7);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -221,12 +235,15 @@ int main(void)
 	tap_ok(ok && calls >= ROUNDS && hops == 0,
 	       "recv on the home CPU is local (calls %ld, hops %ld)", calls, hops);
 
-	/* With accounting off nothing is counted. */
+	/* With accounting off nothing is counted; then the old value back. */
+	saved = get_hop_accounting();
+	if (saved < 0)
+		tap_diag("net.nstcp.hop_accounting unreadable");
 	if (set_hop_accounting(0))
 		tap_diag("net.nstcp.hop_accounting=0: %s", strerror(errno));
-	ok = !exchange(&fl, 1, 0, &hops, &calls, &home);
-	if (set_hop_accounting(1))
-		tap_diag("net.nstcp.hop_accounting=1: %s", strerror(errno));
+	ok = saved >= 0 && !exchange(&fl, 1, 0, &hops, &calls, &home);
+	if (saved >= 0 && set_hop_accounting(saved))
+		tap_diag("net.nstcp.hop_accounting=%d: %s", saved, strerror(errno));
 	tap_ok(ok && calls == 0 && hops == 0,
 	       "net.nstcp.hop_accounting=0 stops the counting (calls %ld, hops %ld)",
 	       calls, hops);

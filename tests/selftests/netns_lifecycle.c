@@ -148,7 +148,8 @@ static void child(int report, int unix_fd)
 
 int main(void)
 {
-	int pfd[2], sv[2], r[4], status, passed = -1;
+	int pfd[2], sv[2], r[4], status, passed = -1, saved;
+	char savedbuf[16];
 	long before;
 	char b;
 	pid_t pid;
@@ -156,7 +157,9 @@ int main(void)
 	tap_plan(9);
 	before = sum_column("sockets");
 	tap_ok(before >= 0, "/proc/net/nstcp readable in the initial namespace");
-	tap_ok(write_sysctl("hop_accounting", "0") == 0 &&
+	saved = read_sysctl("hop_accounting");
+	snprintf(savedbuf, sizeof(savedbuf), "%d", saved);
+	tap_ok(saved >= 0 && write_sysctl("hop_accounting", "0") == 0 &&
 	       read_sysctl("hop_accounting") == 0,
 	       "hop_accounting set to 0 in the initial namespace");
 
@@ -206,8 +209,10 @@ int main(void)
 	close(passed);
 	close(sv[0]);
 	close(pfd[0]);
-	write_sysctl("hop_accounting", "1");
-	tap_ok(read_sysctl("hop_accounting") == 1, "hop_accounting restored");
+	if (saved >= 0)
+		write_sysctl("hop_accounting", savedbuf);
+	tap_ok(saved >= 0 && read_sysctl("hop_accounting") == saved,
+	       "hop_accounting restored (to %d)", saved);
 	/* Give the namespace's cleanup work time to run before the leak scan. */
 	sleep(1);
 	return tap_done();

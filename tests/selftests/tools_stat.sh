@@ -17,12 +17,15 @@ traffic=${NSTCP_SELFTEST_OUT:-$here/out}/tools_stat_traffic
 tmp=$(mktemp -d)
 ns=nstcp-stat-$$
 helpers=()
+# The sysctls this test sets, as they were, to be put back.
+saved_hops=$(cat /proc/sys/net/nstcp/hop_accounting 2>/dev/null)
+saved_delay=$(cat /proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null)
 cleanup() {
 	local h
 	for h in "${helpers[@]}"; do kill "$h" 2>/dev/null; done
 	ip netns del "$ns" 2>/dev/null
-	echo 1 >/proc/sys/net/nstcp/hop_accounting 2>/dev/null
-	echo 20 >/proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null
+	[ -n "$saved_hops" ] && echo "$saved_hops" >/proc/sys/net/nstcp/hop_accounting 2>/dev/null
+	[ -n "$saved_delay" ] && echo "$saved_delay" >/proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
