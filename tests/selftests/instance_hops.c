@@ -16,50 +16,9 @@
 #include <unistd.h>
 #include <linux/nstcp.h>
 #include "tap.h"
+#include "proc_util.h"
 
 #define ROUNDS 200
-#define NCOLS 16
-
-struct row { long v[NCOLS]; };
-static char cols[NCOLS][16];
-static int ncols;
-
-static int col(const char *name)
-{
-	for (int i = 0; i < ncols; i++)
-		if (!strcmp(cols[i], name))
-			return i;
-	return -1;
-}
-
-/* Reads /proc/net/nstcp into rows[cpu]; returns the number of rows. */
-static int read_rows(struct row *rows, int max)
-{
-	FILE *f = fopen("/proc/net/nstcp", "r");
-	char line[512], *tok, *save;
-	int n = 0;
-
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	ncols = 0;
-	for (tok = strtok_r(line, " \n", &save); tok && ncols < NCOLS;
-	     tok = strtok_r(NULL, " \n", &save))
-		snprintf(cols[ncols++], sizeof(cols[0]), "%s", tok);
-	while (n < max && fgets(line, sizeof(line), f)) {
-		int i = 0;
-
-		for (tok = strtok_r(line, " \n", &save); tok && i < NCOLS;
-		     tok = strtok_r(NULL, " \n", &save))
-			rows[n].v[i++] = atol(tok);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
 
 static int pin(int cpu)
 {
@@ -161,17 +120,16 @@ fail:
 static int exchange(struct flow *fl, int client_cpu, int server_cpu,
 		    long *hops, long *calls, int *home)
 {
-	struct row before[256], after[256];
+	static struct proc_stats before, after;
 	socklen_t len = sizeof(*home);
-	int i, nb, na, h;
+	int i, h;
 	char c = 'x';
 
 	*hops = *calls = -1;
 	*home = -1;
-	nb = read_rows(before, 256);
-	if (nb <= server_cpu || col("hops") < 0 || col("calls") < 0) {
-		tap_diag("exchange: /proc/net/nstcp unreadable or without CPU %d, hops or calls (%d rows)",
-			 server_cpu, nb);
+	if (proc_read_stats(&before) < 0 || !proc_cpu_row(&before, server_cpu)) {
+		tap_diag("exchange: /proc/net/nstcp unreadable or without CPU %d (%d rows)",
+			 server_cpu, before.rows);
 		return -1;
 	}
 	for (i = 0; i < ROUNDS; i++) {
@@ -190,17 +148,19 @@ static int exchange(struct flow *fl, int client_cpu, int server_cpu,
 			return -1;
 		}
 	}
-	na = read_rows(after, 256);
-	if (na != nb || col("hops") < 0 || col("calls") < 0) {
-		tap_diag("exchange: /proc/net/nstcp reread: %d rows, was %d", na, nb);
+	if (proc_read_stats(&after) < 0 || !proc_cpu_row(&after, server_cpu)) {
+		tap_diag("exchange: /proc/net/nstcp reread: %d rows, was %d",
+			 after.rows, before.rows);
 		return -1;
 	}
 	if (getsockopt(fl->afd, SOL_NSTCP, NSTCP_HOME_CPU, &h, &len)) {
 		tap_diag("exchange: NSTCP_HOME_CPU: %s", strerror(errno));
 		return -1;
 	}
-	*hops = after[server_cpu].v[col("hops")] - before[server_cpu].v[col("hops")];
-	*calls = after[server_cpu].v[col("calls")] - before[server_cpu].v[col("calls")];
+	*hops = proc_cpu_stat(&after, server_cpu, PROC_HOPS) -
+		proc_cpu_stat(&before, server_cpu, PROC_HOPS);
+	*calls = proc_cpu_stat(&after, server_cpu, PROC_CALLS) -
+		 proc_cpu_stat(&before, server_cpu, PROC_CALLS);
 	*home = h;
 	return 0;
 }
@@ -249,17 +209,16 @@ int main(void)
 	       calls, hops);
 
 	{
-		struct row before[256], after[256];
+		static struct proc_stats before, after;
 		long closed = 0;
-		int n = read_rows(before, 256), c;
+		int n = proc_read_stats(&before);
 
 		close_flow(&fl);
-		ok = n > 0 && read_rows(after, 256) == n && col("closes") >= 0;
+		ok = n > 0 && proc_read_stats(&after) == n;
 		if (!ok)
-			tap_diag("/proc/net/nstcp unreadable or without closes");
-		for (c = 0; ok && c < n; c++)
-			closed += after[c].v[col("closes")] -
-				  before[c].v[col("closes")];
+			tap_diag("/proc/net/nstcp unreadable");
+		else
+			closed = after.sum[PROC_CLOSES] - before.sum[PROC_CLOSES];
 		tap_ok(ok && closed == 2, "closing the listener and the accepted socket counts 2 closes (%ld)",
 		       closed);
 	}

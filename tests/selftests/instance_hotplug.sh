@@ -5,7 +5,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 tap_plan 6
 out=$(dirname "$0")/out
-row() { awk -v c="$1" 'NR > 1 && $1 == c { print $2 }' /proc/net/nstcp; }
+row() { nstcp_proc_col /proc/net/nstcp online cpu "$1"; }
 cpu=$(($(nproc --all) - 1))
 ctl=/sys/devices/system/cpu/cpu$cpu/online
 if [ "$cpu" -lt 1 ] || [ ! -w "$ctl" ]; then

@@ -9,9 +9,9 @@ insmod "$NSTCP_KO"
 tap_ok $? "insmod nstcp.ko"
 fam=$(cat /proc/sys/net/nstcp/family 2>/dev/null)
 tap_ok "$([ "$fam" = 19 ]; echo $?)" "net.nstcp.family reads 19 (got '$fam')"
-rows=$(($(wc -l </proc/net/nstcp) - 1))
+rows=$(nstcp_proc_col /proc/net/nstcp cpu | wc -l)
 tap_ok "$([ "$rows" -eq "$(nproc --all)" ]; echo $?)" "/proc/net/nstcp has one row per CPU ($rows)"
-online=$(awk 'NR > 1 && $2 == 1' /proc/net/nstcp | wc -l)
+online=$(nstcp_proc_col /proc/net/nstcp online | grep -cx 1)
 tap_ok "$([ "$online" -eq "$(nproc)" ]; echo $?)" "every online CPU has an online instance ($online)"
 
 # A live AF_NSTCP socket pins the module: rmmod must fail with EBUSY.

@@ -256,7 +256,7 @@ PY
 # jget FILE EXPR: evaluates a Python expression on the JSON object "o".
 jget() { python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 # procsum COLUMN: sum of a column of /proc/net/nstcp (by name).
-procsum() { awk -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { s += $k } END { print s + 0 }' /proc/net/nstcp; }
+procsum() { nstcp_proc_sum /proc/net/nstcp "$1"; }
 
 # The listen helpers (tools_stat_traffic listen ...) run in the background
 # with their stdin on a fifo: helper_start NAME CMD... starts one and waits

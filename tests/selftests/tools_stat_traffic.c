@@ -44,6 +44,7 @@
 #include <linux/nstcp.h>
 
 #include "tap.h"
+#include "proc_util.h"
 
 /* The counters a run predicts, in the order of /proc/net/nstcp. */
 static const char *const names[] = {
@@ -137,40 +138,18 @@ static void traffic(long conns, long rounds, long want[NCOUNT])
  */
 static int read_sums(long sums[NCOUNT], long *hops)
 {
-	char line[1024], *tok, *save;
-	int col[64], ncols = 0, i, c, found = 0;
-	FILE *f = fopen("/proc/net/nstcp", "re");
+	static const int stat[NCOUNT] = {
+		PROC_SOCKETS, PROC_CLOSES, PROC_ACCEPTS, PROC_CONNECTS,
+		PROC_CALLS,
+	};
+	static struct proc_stats st;
 
-	if (!f)
+	if (proc_read_stats(&st) < 0)
 		return 0;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return 0;
-	}
-	for (tok = strtok_r(line, " \t\n", &save); tok && ncols < 64;
-	     tok = strtok_r(NULL, " \t\n", &save)) {
-		col[ncols] = -1;
-		for (i = 0; i < NCOUNT; i++)
-			if (!strcmp(tok, names[i]))
-				col[ncols] = i;
-		if (!strcmp(tok, "hops"))
-			col[ncols] = NCOUNT;
-		found += col[ncols] >= 0;
-		ncols++;
-	}
-	memset(sums, 0, NCOUNT * sizeof(*sums));
-	*hops = 0;
-	while (fgets(line, sizeof(line), f)) {
-		c = 0;
-		for (tok = strtok_r(line, " \t\n", &save); tok && c < ncols;
-		     tok = strtok_r(NULL, " \t\n", &save), c++)
-			if (col[c] == NCOUNT)
-				*hops += atol(tok);
-			else if (col[c] >= 0)
-				sums[col[c]] += atol(tok);
-	}
-	fclose(f);
-	return found == NCOUNT + 1;
+	for (int i = 0; i < NCOUNT; i++)
+		sums[i] = st.sum[stat[i]];
+	*hops = st.sum[PROC_HOPS];
+	return 1;
 }
 
 
@@ -212,39 +191,14 @@ static void hold(int fd)
 /* Sum of the queued column of our port in /proc/net/nstcp_listen; -1: none. */
 static long port_queued(void)
 {
-	char line[1024], *tok, *save, suffix[16];
-	int col = 0, c_addr = -1, c_q = -1, c;
-	long sum = -1;
-	FILE *f = fopen("/proc/net/nstcp_listen", "re");
+	static struct proc_listen_row rows[4 * MAX_CPU];
+	long sum = 0;
+	int n = proc_read_listen(ntohs(L.sin.sin_port), rows, 4 * MAX_CPU);
 
-	if (!f)
+	if (n <= 0)
 		return -1;
-	snprintf(suffix, sizeof(suffix), ":%u", ntohs(L.sin.sin_port));
-	if (fgets(line, sizeof(line), f))
-		for (tok = strtok_r(line, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save), col++) {
-			if (!strcmp(tok, "addr"))
-				c_addr = col;
-			else if (!strcmp(tok, "queued"))
-				c_q = col;
-		}
-	while (c_addr >= 0 && c_q >= 0 && fgets(line, sizeof(line), f)) {
-		long q = 0;
-		bool ours = false;
-
-		for (c = 0, tok = strtok_r(line, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save), c++) {
-			size_t n = strlen(tok), m = strlen(suffix);
-
-			if (c == c_addr)
-				ours = n >= m && !strcmp(tok + n - m, suffix);
-			else if (c == c_q)
-				q = atol(tok);
-		}
-		if (ours)
-			sum = (sum < 0 ? 0 : sum) + q;
-	}
-	fclose(f);
+	for (int i = 0; i < n; i++)
+		sum += rows[i].queued;
 	return sum;
 }
 
