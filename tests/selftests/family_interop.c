@@ -404,29 +404,17 @@ static int hop_accounting(void)
 	return v;
 }
 
-/* The accepts column of each CPU row; returns the number of rows. */
+/* The accepts column of CPUs 0 to max - 1 (0 for a CPU not listed). */
 static int row_accepts(unsigned long *acc, int max)
 {
-	FILE *f = fopen("/proc/net/nstcp", "r");
-	char line[512];
-	int rows = 0;
+	static struct proc_stats st;
 
-	if (!f)
-		return -1;
-	if (fgets(line, sizeof(line), f)) {
-		while (rows < max && fgets(line, sizeof(line), f)) {
-			unsigned long v[FAM_NSTATS];
-			int cpu, on;
-
-			if (sscanf(line, "%d %d %lu %lu %lu %lu %lu %lu", &cpu,
-				   &on, &v[0], &v[1], &v[2], &v[3], &v[4],
-				   &v[5]) != 8 || cpu != rows)
-				break;
-			acc[rows++] = v[FAM_ACCEPTS];
-		}
-	}
-	fclose(f);
-	return rows;
+	memset(acc, 0, max * sizeof(*acc));
+	proc_read_stats(&st);
+	for (int i = 0; i < st.rows; i++)
+		if (st.row[i].cpu >= 0 && st.row[i].cpu < max)
+			acc[st.row[i].cpu] = st.row[i].v[PROC_ACCEPTS];
+	return st.rows;
 }
 
 /* A deterministic stretch of traffic and the counters it must move. */
@@ -434,31 +422,27 @@ static void test_counters(void)
 {
 	enum { MAXCPU = 1024 };
 	static unsigned long acc0[MAXCPU], acc1[MAXCPU];
+	static struct proc_stats st;
 	struct fam_stats before, mid, after;
-	int l, port, c, s, home = -1, calls = 0, bad = 0, rows = 0, online = 0;
+	int l, port, c, s, home = -1, calls = 0, bad = 0, rows, online, inorder = 1;
 	int ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	int nonline = sysconf(_SC_NPROCESSORS_ONLN);
 	socklen_t len = sizeof(home);
 	char line[512], b;
-	FILE *f;
 
-	f = fopen("/proc/net/nstcp", "r");
-	if (f && fgets(line, sizeof(line), f)) {
-		int cpu, on;
-
-		FAM_OK(!strcmp(line, NSTCP_PROC_COLUMNS "\n"),
+	/* The header is the ABI's, word for word. */
+	if (!proc_read_header(PROC_NSTCP, line, sizeof(line)))
+		FAM_OK(!strcmp(line, NSTCP_PROC_COLUMNS),
 		       "/proc/net/nstcp header is \"%s\"", NSTCP_PROC_COLUMNS);
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "%d %d", &cpu, &on) == 2 && cpu == rows++)
-				online += on == 1;
-	} else {
+	else
 		tap_ok(0, "/proc/net/nstcp readable");
-	}
-	if (f)
-		fclose(f);
-	FAM_OK(rows == ncpu && online == nonline,
-	       "one row per CPU (%d of %d), %d online (of %d)", rows, ncpu, online,
-	       nonline);
+	rows = proc_read_stats(&st);
+	online = st.online;
+	for (int i = 0; i < rows; i++)
+		inorder &= st.row[i].cpu == i;
+	FAM_OK(rows == ncpu && inorder && online == nonline,
+	       "one row per CPU (%d of %d, in order: %s), %d online (of %d)",
+	       rows, ncpu, inorder ? "yes" : "no", online, nonline);
 
 	fam_read_stats(&before);
 	l = fam_listen(AF_NSTCP, "127.0.0.1", 0, &port);
@@ -605,14 +589,32 @@ static void set_steal_delay(const char *ms)
 	}
 }
 
+/* The delay as it is, to be put back; "" if unreadable. */
+static void get_steal_delay(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/accept_steal_delay_ms", "re");
+
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, len, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+}
+
 int main(void)
 {
+	char saved_delay[32];
+
 	fam_start(NCASES, 55);
+	get_steal_delay(saved_delay, sizeof(saved_delay));
 	set_steal_delay("0");
 	test_interop();
 	test_counters();
 	test_concurrent();
 	test_netns();
-	set_steal_delay("20");
+	if (saved_delay[0])
+		set_steal_delay(saved_delay);
 	return fam_finish();
 }

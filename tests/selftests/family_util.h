@@ -22,12 +22,14 @@
 #include <linux/nstcp.h>
 
 #include "tap.h"
+#include "proc_util.h"
 
 #define FAM_TIMEOUT_MS	5000	/* longest wait for something that must come */
 #define FAM_QUIET_MS	200	/* how long to wait for something that must not */
 
-enum { FAM_SOCKETS, FAM_CLOSES, FAM_ACCEPTS, FAM_CONNECTS, FAM_CALLS,
-       FAM_HOPS, FAM_NSTATS };
+enum { FAM_SOCKETS = PROC_SOCKETS, FAM_CLOSES = PROC_CLOSES,
+       FAM_ACCEPTS = PROC_ACCEPTS, FAM_CONNECTS = PROC_CONNECTS,
+       FAM_CALLS = PROC_CALLS, FAM_HOPS = PROC_HOPS, FAM_NSTATS = PROC_NSTATS };
 
 struct fam_stats {
 	unsigned long v[FAM_NSTATS];	/* summed over the CPU rows */
@@ -62,37 +64,14 @@ static inline int fam_count_fds(void)
 	return n - 1;	/* the directory's own descriptor */
 }
 
-/* Reads /proc/net/nstcp (of the calling thread's namespace). */
+/* The sums of /proc/net/nstcp (of the calling thread's namespace). */
 static inline void fam_read_stats(struct fam_stats *st)
 {
-	char line[512];
-	FILE *f;
+	struct proc_stats ps;
 
-	memset(st, 0, sizeof(*st));
-	st->rows = -1;
-	f = fopen("/proc/thread-self/net/nstcp", "r");
-	if (!f)
-		return;
-	if (!fgets(line, sizeof(line), f) ||
-	    strncmp(line, NSTCP_PROC_COLUMNS, strlen(NSTCP_PROC_COLUMNS))) {
-		fclose(f);
-		return;
-	}
-	st->rows = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long v[FAM_NSTATS];
-		int cpu, online;
-
-		if (sscanf(line, "%d %d %lu %lu %lu %lu %lu %lu", &cpu, &online,
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 8) {
-			st->rows = -1;
-			break;
-		}
-		for (int i = 0; i < FAM_NSTATS; i++)
-			st->v[i] += v[i];
-		st->rows++;
-	}
-	fclose(f);
+	proc_read_stats(&ps);
+	memcpy(st->v, ps.sum, sizeof(st->v));
+	st->rows = ps.rows;
 }
 
 /* Plan, watchdog, SIGPIPE ignored, and the baselines of the leak checks. */

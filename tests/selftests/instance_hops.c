@@ -12,62 +12,25 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <linux/nstcp.h>
 #include "tap.h"
+#include "proc_util.h"
 
 #define ROUNDS 200
-#define NCOLS 16
 
-struct row { long v[NCOLS]; };
-static char cols[NCOLS][16];
-static int ncols;
-
-static int col(const char *name)
-{
-	for (int i = 0; i < ncols; i++)
-		if (!strcmp(cols[i], name))
-			return i;
-	return -1;
-}
-
-/* Reads /proc/net/nstcp into rows[cpu]; returns the number of rows. */
-static int read_rows(struct row *rows, int max)
-{
-	FILE *f = fopen("/proc/net/nstcp", "r");
-	char line[512], *tok, *save;
-	int n = 0;
-
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	ncols = 0;
-	for (tok = strtok_r(line, " \n", &save); tok && ncols < NCOLS;
-	     tok = strtok_r(NULL, " \n", &save))
-		snprintf(cols[ncols++], sizeof(cols[0]), "%s", tok);
-	while (n < max && fgets(line, sizeof(line), f)) {
-		int i = 0;
-
-		for (tok = strtok_r(line, " \n", &save); tok && i < NCOLS;
-		     tok = strtok_r(NULL, " \n", &save))
-			rows[n].v[i++] = atol(tok);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-static void pin(int cpu)
+static int pin(int cpu)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		perror("sched_setaffinity");
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		tap_diag("pin to CPU %d: %s", cpu, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int set_hop_accounting(int on)
@@ -80,67 +43,133 @@ static int set_hop_accounting(int on)
 	return fclose(f);
 }
 
+/* Its current value; -1 if unreadable. */
+static int get_hop_accounting(void)
+{
+	FILE *f = fopen("/proc/sys/net/nstcp/hop_accounting", "r");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 struct flow { int lfd, cfd, afd, port; };
 
+static void close_flow(struct flow *fl)
+{
+	if (fl->afd >= 0)
+		close(fl->afd);
+	if (fl->cfd >= 0)
+		close(fl->cfd);
+	if (fl->lfd >= 0)
+		close(fl->lfd);
+	fl->lfd = fl->cfd = fl->afd = -1;
+}
+
+/* 0, or -1 with a diagnostic naming the step that failed. */
 static int make_flow(struct flow *fl)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = 5 };
 	socklen_t len = sizeof(a);
+	const char *step;
 
+	fl->afd = -1;
+	step = "socket";
 	fl->lfd = socket(AF_NSTCP, SOCK_STREAM, 0);
 	fl->cfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fl->lfd < 0 || fl->cfd < 0 ||
-	    bind(fl->lfd, (struct sockaddr *)&a, sizeof(a)) ||
+	if (fl->lfd < 0 || fl->cfd < 0)
+		goto fail;
+	step = "listen";
+	if (bind(fl->lfd, (struct sockaddr *)&a, sizeof(a)) ||
 	    listen(fl->lfd, 8) ||
-	    getsockname(fl->lfd, (struct sockaddr *)&a, &len) ||
-	    connect(fl->cfd, (struct sockaddr *)&a, sizeof(a)))
-		return -1;
+	    getsockname(fl->lfd, (struct sockaddr *)&a, &len))
+		goto fail;
+	step = "connect";
+	if (connect(fl->cfd, (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	step = "accept";
+	/* Bounded waits: a lost connection or byte fails, it does not hang. */
+	if (setsockopt(fl->lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		goto fail;
 	fl->afd = accept(fl->lfd, NULL, NULL);
-	return fl->afd < 0 ? -1 : 0;
-}
-
-static void close_flow(struct flow *fl)
-{
-	close(fl->afd);
-	close(fl->cfd);
-	close(fl->lfd);
+	if (fl->afd < 0)
+		goto fail;
+	step = "SO_RCVTIMEO";
+	if (setsockopt(fl->afd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fl->cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)))
+		goto fail;
+	return 0;
+fail:
+	tap_diag("setup: %s: %s", step, strerror(errno));
+	close_flow(fl);
+	return -1;
 }
 
 /*
  * The client sends from client_cpu, the server receives on server_cpu.
- * Returns the hops and calls charged to server_cpu, or -1.
+ * Gives the hops and calls charged to server_cpu and the flow's home
+ * instance; returns 0, or -1 with a diagnostic naming the step that failed
+ * (then *hops, *calls and *home are -1).
  */
 static int exchange(struct flow *fl, int client_cpu, int server_cpu,
 		    long *hops, long *calls, int *home)
 {
-	struct row before[256], after[256];
+	static struct proc_stats before, after;
 	socklen_t len = sizeof(*home);
+	int i, h;
 	char c = 'x';
-	int i, nb, na;
 
-	nb = read_rows(before, 256);
-	for (i = 0; i < ROUNDS; i++) {
-		pin(client_cpu);
-		if (send(fl->cfd, &c, 1, 0) != 1)
-			return -1;
-		pin(server_cpu);
-		if (recv(fl->afd, &c, 1, 0) != 1)
-			return -1;
-	}
-	na = read_rows(after, 256);
-	if (nb <= server_cpu || na != nb || col("hops") < 0 || col("calls") < 0)
+	*hops = *calls = -1;
+	*home = -1;
+	if (proc_read_stats(&before) < 0 || !proc_cpu_row(&before, server_cpu)) {
+		tap_diag("exchange: /proc/net/nstcp unreadable or without CPU %d (%d rows)",
+			 server_cpu, before.rows);
 		return -1;
-	*hops = after[server_cpu].v[col("hops")] - before[server_cpu].v[col("hops")];
-	*calls = after[server_cpu].v[col("calls")] - before[server_cpu].v[col("calls")];
-	return getsockopt(fl->afd, SOL_NSTCP, NSTCP_HOME_CPU, home, &len);
+	}
+	for (i = 0; i < ROUNDS; i++) {
+		if (pin(client_cpu))
+			return -1;
+		if (send(fl->cfd, &c, 1, 0) != 1) {
+			tap_diag("exchange: send %d from CPU %d: %s", i,
+				 client_cpu, strerror(errno));
+			return -1;
+		}
+		if (pin(server_cpu))
+			return -1;
+		if (recv(fl->afd, &c, 1, 0) != 1) {
+			tap_diag("exchange: recv %d on CPU %d: %s", i,
+				 server_cpu, strerror(errno));
+			return -1;
+		}
+	}
+	if (proc_read_stats(&after) < 0 || !proc_cpu_row(&after, server_cpu)) {
+		tap_diag("exchange: /proc/net/nstcp reread: %d rows, was %d",
+			 after.rows, before.rows);
+		return -1;
+	}
+	if (getsockopt(fl->afd, SOL_NSTCP, NSTCP_HOME_CPU, &h, &len)) {
+		tap_diag("exchange: NSTCP_HOME_CPU: %s", strerror(errno));
+		return -1;
+	}
+	*hops = proc_cpu_stat(&after, server_cpu, PROC_HOPS) -
+		proc_cpu_stat(&before, server_cpu, PROC_HOPS);
+	*calls = proc_cpu_stat(&after, server_cpu, PROC_CALLS) -
+		 proc_cpu_stat(&before, server_cpu, PROC_CALLS);
+	*home = h;
+	return 0;
 }
 
 int main(void)
 {
-	long hops, calls;
+	long hops = -1, calls = -1;
 	struct flow fl;
-	int home;
+	int home = -1, ok, cases, saved;
 
 	tap_plan(7);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -149,42 +178,48 @@ int main(void)
 		return tap_done();
 	}
 	if (!tap_ok(make_flow(&fl) == 0, "AF_NSTCP listener accepts a TCP client")) {
-		tap_diag("setup: %s", strerror(errno));
+		for (cases = 1; cases < 7; cases++)
+			tap_ok(0, "hop accounting: no flow to test");
 		return tap_done();
 	}
 
 	/* Client on CPU 1, server reading on CPU 0: every recv is a hop. */
-	if (exchange(&fl, 1, 0, &hops, &calls, &home))
-		tap_diag("exchange: %s", strerror(errno));
-	tap_ok(home == 1, "accepted socket's home instance is the sender's CPU (home %d)", home);
-	tap_ok(calls >= ROUNDS, "recv calls charged to CPU 0 (%ld >= %d)", calls, ROUNDS);
-	tap_ok(hops >= ROUNDS, "recv on CPU 0 of a flow homed on CPU 1 counts hops (%ld >= %d)",
+	ok = !exchange(&fl, 1, 0, &hops, &calls, &home);
+	tap_ok(ok && home == 1, "accepted socket's home instance is the sender's CPU (home %d)", home);
+	tap_ok(ok && calls >= ROUNDS, "recv calls charged to CPU 0 (%ld >= %d)", calls, ROUNDS);
+	tap_ok(ok && hops >= ROUNDS, "recv on CPU 0 of a flow homed on CPU 1 counts hops (%ld >= %d)",
 	       hops, ROUNDS);
 
 	/* Both on CPU 1: local, no hop on CPU 1's instance. */
-	exchange(&fl, 1, 1, &hops, &calls, &home);
-	tap_ok(calls >= ROUNDS && hops == 0,
+	ok = !exchange(&fl, 1, 1, &hops, &calls, &home);
+	tap_ok(ok && calls >= ROUNDS && hops == 0,
 	       "recv on the home CPU is local (calls %ld, hops %ld)", calls, hops);
 
-	/* With accounting off nothing is counted. */
-	set_hop_accounting(0);
-	exchange(&fl, 1, 0, &hops, &calls, &home);
-	set_hop_accounting(1);
-	tap_ok(calls == 0 && hops == 0,
+	/* With accounting off nothing is counted; then the old value back. */
+	saved = get_hop_accounting();
+	if (saved < 0)
+		tap_diag("net.nstcp.hop_accounting unreadable");
+	if (set_hop_accounting(0))
+		tap_diag("net.nstcp.hop_accounting=0: %s", strerror(errno));
+	ok = saved >= 0 && !exchange(&fl, 1, 0, &hops, &calls, &home);
+	if (saved >= 0 && set_hop_accounting(saved))
+		tap_diag("net.nstcp.hop_accounting=%d: %s", saved, strerror(errno));
+	tap_ok(ok && calls == 0 && hops == 0,
 	       "net.nstcp.hop_accounting=0 stops the counting (calls %ld, hops %ld)",
 	       calls, hops);
 
 	{
-		struct row before[256], after[256];
+		static struct proc_stats before, after;
 		long closed = 0;
-		int n = read_rows(before, 256), c;
+		int n = proc_read_stats(&before);
 
 		close_flow(&fl);
-		if (read_rows(after, 256) == n && col("closes") >= 0)
-			for (c = 0; c < n; c++)
-				closed += after[c].v[col("closes")] -
-					  before[c].v[col("closes")];
-		tap_ok(closed == 2, "closing the listener and the accepted socket counts 2 closes (%ld)",
+		ok = n > 0 && proc_read_stats(&after) == n;
+		if (!ok)
+			tap_diag("/proc/net/nstcp unreadable");
+		else
+			closed = after.sum[PROC_CLOSES] - before.sum[PROC_CLOSES];
+		tap_ok(ok && closed == 2, "closing the listener and the accepted socket counts 2 closes (%ld)",
 		       closed);
 	}
 	return tap_done();

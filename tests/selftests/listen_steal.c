@@ -299,7 +299,9 @@ static void test_steal_delay(void)
 	struct blocked_accept b = { 0 };
 	int lfd, port, c1, c2, fd, r;
 	long long t0, waited;
+	char saved[32];
 
+	lst_sysctl_read("accept_steal_delay_ms", saved, sizeof(saved));
 	r = lst_sysctl_write("accept_steal_delay_ms", "300");
 	FAM_OK(!r, "accept_steal_delay_ms set to 300");
 	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
@@ -342,7 +344,8 @@ static void test_steal_delay(void)
 	       waited);
 	if (b.fd >= 0)
 		close(b.fd);
-	lst_sysctl_write("accept_steal_delay_ms", "0");
+	if (saved[0])
+		lst_sysctl_write("accept_steal_delay_ms", saved);
 	fam_close(&c1);
 	fam_close(&c2);
 	fam_close(&lfd);

@@ -208,10 +208,13 @@ static inline int lst_member(const char *ip, int port, const char *key,
 	return fd;
 }
 
-/* The rows of /proc/net/nstcp_listen for one port, summed and per CPU. */
+/*
+ * The rows of /proc/net/nstcp_listen for one port (read by proc_util.h),
+ * summed and per CPU.
+ */
 struct lst_port {
 	int rows;			/* 0: port not listed; -1: unreadable */
-	char key[16], policy[16];
+	char key[24], policy[16];
 	int listeners;
 	long queued[LST_MAXCPU], accepted[LST_MAXCPU], stolen[LST_MAXCPU];
 	long migrated;
@@ -220,49 +223,32 @@ struct lst_port {
 
 static inline int lst_proc(int port, struct lst_port *p)
 {
-	char line[512], addr[128], *colon;
-	FILE *f;
+	struct proc_listen_row rows[LST_MAXCPU * 4];
+	int n;
 
 	memset(p, 0, sizeof(*p));
 	p->rows = -1;
-	f = fopen("/proc/thread-self/net/nstcp_listen", "r");
-	if (!f)
+	n = proc_read_listen(port, rows, LST_MAXCPU * 4);
+	if (n < 0)
 		return -1;
-	if (!fgets(line, sizeof(line), f) ||
-	    strncmp(line, NSTCP_LISTEN_COLUMNS "\n",
-		    strlen(NSTCP_LISTEN_COLUMNS) + 1)) {
-		fclose(f);
-		return -1;
-	}
-	p->rows = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char key[16], policy[16];
-		long q, a, s, m;
-		int n, cpu;
+	for (int i = 0; i < n; i++) {
+		long cpu = rows[i].cpu;
 
-		if (sscanf(line, "%127s %15s %15s %d %d %ld %ld %ld %ld", addr,
-			   key, policy, &n, &cpu, &q, &a, &s, &m) != 9 ||
-		    !(colon = strrchr(addr, ':')) || cpu < 0 ||
-		    cpu >= LST_MAXCPU) {
-			p->rows = -1;
-			break;
-		}
-		if (atoi(colon + 1) != port)
-			continue;
-		p->rows++;
-		snprintf(p->key, sizeof(p->key), "%s", key);
-		snprintf(p->policy, sizeof(p->policy), "%s", policy);
-		p->listeners = n;
-		p->queued[cpu] = q;
-		p->accepted[cpu] = a;
-		p->stolen[cpu] = s;
-		p->migrated = m;
-		p->sum_queued += q;
-		p->sum_accepted += a;
-		p->sum_stolen += s;
+		if (cpu < 0 || cpu >= LST_MAXCPU)
+			return -1;
+		snprintf(p->key, sizeof(p->key), "%s", rows[i].key);
+		snprintf(p->policy, sizeof(p->policy), "%s", rows[i].policy);
+		p->listeners = rows[i].listeners;
+		p->queued[cpu] = rows[i].queued;
+		p->accepted[cpu] = rows[i].accepted;
+		p->stolen[cpu] = rows[i].stolen;
+		p->migrated = rows[i].migrated;
+		p->sum_queued += rows[i].queued;
+		p->sum_accepted += rows[i].accepted;
+		p->sum_stolen += rows[i].stolen;
 	}
-	fclose(f);
-	return p->rows;
+	p->rows = n;
+	return n;
 }
 
 /* Waits up to ms for the port's queued connections to reach want. */

@@ -9,18 +9,24 @@ insmod "$NSTCP_KO"
 tap_ok $? "insmod nstcp.ko"
 fam=$(cat /proc/sys/net/nstcp/family 2>/dev/null)
 tap_ok "$([ "$fam" = 19 ]; echo $?)" "net.nstcp.family reads 19 (got '$fam')"
-rows=$(($(wc -l </proc/net/nstcp) - 1))
+rows=$(nstcp_proc_col /proc/net/nstcp cpu | wc -l)
 tap_ok "$([ "$rows" -eq "$(nproc --all)" ]; echo $?)" "/proc/net/nstcp has one row per CPU ($rows)"
-online=$(awk 'NR > 1 && $2 == 1' /proc/net/nstcp | wc -l)
+online=$(nstcp_proc_col /proc/net/nstcp online | grep -cx 1)
 tap_ok "$([ "$online" -eq "$(nproc)" ]; echo $?)" "every online CPU has an online instance ($online)"
 
 # A live AF_NSTCP socket pins the module: rmmod must fail with EBUSY.
-exec 7< <(python3 -c 'import socket,sys,time; s=socket.socket(19,socket.SOCK_STREAM,0); print("open",flush=True); time.sleep(30)')
-read -r -t 20 word <&7
+# The helper prints its pid, so that it alone is ended, by pid.
+exec 7< <(python3 -c 'import os,socket,sys,time; s=socket.socket(19,socket.SOCK_STREAM,0); print("open",os.getpid(),flush=True); time.sleep(30)')
+word= pid=
+read -r -t 20 word pid <&7
 err=$(rmmod nstcp 2>&1)
 tap_ok "$([ "$word" = open ] && grep -q 'in use' <<<"$err"; echo $?)" "rmmod with a live socket fails busy ($err)"
-pkill -f 'socket.socket\(19' ; exec 7<&-
-sleep 0.5
+case "$pid" in
+''|*[!0-9]*) echo "# the socket helper gave no pid ('$word $pid')" ;;
+*)	kill "$pid"
+	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done ;;
+esac
+exec 7<&-
 
 rmmod nstcp
 tap_ok $? "rmmod after the last close"

@@ -18,30 +18,14 @@
 #include <unistd.h>
 #include <linux/nstcp.h>
 #include "tap.h"
+#include "proc_util.h"
 
-static long sum_column(const char *name)
+/* The sockets counter of the calling thread's namespace; -1 if unreadable. */
+static long sum_sockets(void)
 {
-	FILE *f = fopen("/proc/net/nstcp", "r");
-	char line[512], *tok, *save;
-	long sum = 0;
-	int want = -1, i = 0;
+	static struct proc_stats st;
 
-	if (!f)
-		return -1;
-	if (fgets(line, sizeof(line), f))
-		for (tok = strtok_r(line, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save), i++)
-			if (!strcmp(tok, name))
-				want = i;
-	while (want >= 0 && fgets(line, sizeof(line), f)) {
-		i = 0;
-		for (tok = strtok_r(line, " \n", &save); tok;
-		     tok = strtok_r(NULL, " \n", &save), i++)
-			if (i == want)
-				sum += atol(tok);
-	}
-	fclose(f);
-	return want < 0 ? -1 : sum;
+	return proc_read_stats(&st) < 0 ? -1 : (long)st.sum[PROC_SOCKETS];
 }
 
 static int read_sysctl(const char *name)
@@ -129,10 +113,10 @@ static void child(int report, int unix_fd)
 
 	if (unshare(CLONE_NEWNET) || lo_up())
 		_exit(2);
-	r[0] = (int)sum_column("sockets");		/* fresh: 0 */
+	r[0] = (int)sum_sockets();		/* fresh: 0 */
 	r[1] = read_sysctl("hop_accounting");		/* fresh: 1 */
 	r[2] = make_pair(&lfd, &cfd, &afd);
-	r[3] = (int)sum_column("sockets");		/* now: 3 */
+	r[3] = (int)sum_sockets();		/* now: 3 */
 	if (write(report, r, sizeof(r)) != sizeof(r))
 		_exit(3);
 	cm = CMSG_FIRSTHDR(&mh);
@@ -148,15 +132,18 @@ static void child(int report, int unix_fd)
 
 int main(void)
 {
-	int pfd[2], sv[2], r[4], status, passed = -1;
+	int pfd[2], sv[2], r[4], status, passed = -1, saved;
+	char savedbuf[16];
 	long before;
 	char b;
 	pid_t pid;
 
 	tap_plan(9);
-	before = sum_column("sockets");
+	before = sum_sockets();
 	tap_ok(before >= 0, "/proc/net/nstcp readable in the initial namespace");
-	tap_ok(write_sysctl("hop_accounting", "0") == 0 &&
+	saved = read_sysctl("hop_accounting");
+	snprintf(savedbuf, sizeof(savedbuf), "%d", saved);
+	tap_ok(saved >= 0 && write_sysctl("hop_accounting", "0") == 0 &&
 	       read_sysctl("hop_accounting") == 0,
 	       "hop_accounting set to 0 in the initial namespace");
 
@@ -189,9 +176,9 @@ int main(void)
 	tap_ok(r[1] == 1, "a new namespace has its own sysctls (hop_accounting %d)", r[1]);
 	tap_ok(r[2] == 0 && r[3] == 3,
 	       "its counters count its own sockets (%d after 3 opened)", r[3]);
-	tap_ok(sum_column("sockets") == before,
+	tap_ok(sum_sockets() == before,
 	       "the initial namespace's counters did not move (%ld, was %ld)",
-	       sum_column("sockets"), before);
+	       sum_sockets(), before);
 
 	/* The passed socket keeps the child's namespace alive until closed. */
 	{
@@ -206,8 +193,10 @@ int main(void)
 	close(passed);
 	close(sv[0]);
 	close(pfd[0]);
-	write_sysctl("hop_accounting", "1");
-	tap_ok(read_sysctl("hop_accounting") == 1, "hop_accounting restored");
+	if (saved >= 0)
+		write_sysctl("hop_accounting", savedbuf);
+	tap_ok(saved >= 0 && read_sysctl("hop_accounting") == saved,
+	       "hop_accounting restored (to %d)", saved);
 	/* Give the namespace's cleanup work time to run before the leak scan. */
 	sleep(1);
 	return tap_done();

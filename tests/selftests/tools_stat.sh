@@ -17,12 +17,15 @@ traffic=${NSTCP_SELFTEST_OUT:-$here/out}/tools_stat_traffic
 tmp=$(mktemp -d)
 ns=nstcp-stat-$$
 helpers=()
+# The sysctls this test sets, as they were, to be put back.
+saved_hops=$(cat /proc/sys/net/nstcp/hop_accounting 2>/dev/null)
+saved_delay=$(cat /proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null)
 cleanup() {
 	local h
 	for h in "${helpers[@]}"; do kill "$h" 2>/dev/null; done
 	ip netns del "$ns" 2>/dev/null
-	echo 1 >/proc/sys/net/nstcp/hop_accounting 2>/dev/null
-	echo 20 >/proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null
+	[ -n "$saved_hops" ] && echo "$saved_hops" >/proc/sys/net/nstcp/hop_accounting 2>/dev/null
+	[ -n "$saved_delay" ] && echo "$saved_delay" >/proc/sys/net/nstcp/accept_steal_delay_ms 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -253,7 +256,7 @@ PY
 # jget FILE EXPR: evaluates a Python expression on the JSON object "o".
 jget() { python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"; }
 # procsum COLUMN: sum of a column of /proc/net/nstcp (by name).
-procsum() { awk -v c="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == c) k = i; next } { s += $k } END { print s + 0 }' /proc/net/nstcp; }
+procsum() { nstcp_proc_sum /proc/net/nstcp "$1"; }
 
 # The listen helpers (tools_stat_traffic listen ...) run in the background
 # with their stdin on a fifo: helper_start NAME CMD... starts one and waits
