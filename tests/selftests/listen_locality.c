@@ -16,100 +16,15 @@
  * The namespaces are made with ip(8) by this process, which runs the test
  * in a child and deletes them afterwards, however the child ended.
  */
-#include <sys/wait.h>
-
 #include "listen_util.h"
+#include "rps_pair.h"
 
-#define SRV_IP		"198.18.0.1"
-#define CLI_IP		"198.18.0.2"
 #define CONNS		200	/* connections per phase */
 #define MIN_PCT		99
-#define CHILD_CASES	(5 + 3)		/* + fam_finish()'s 3 */
+#define CHILD_CASES	8		/* two phases of 4; then fam_finish()'s 3 */
 #define NCASES		(2 + CHILD_CASES + 3 + 1)
 
-static char srv_ns[32], cli_ns[32], srv_dev[16], cli_dev[16];
 static int ncpus;
-static pid_t child_pid;
-
-static void kill_child(int sig)
-{
-	(void)sig;
-	if (child_pid > 0)
-		kill(child_pid, SIGKILL);
-}
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	if (r)
-		tap_diag("`%s` failed (%d)", cmd, r);
-	return r;
-}
-
-static int setup(char *mask, size_t len)
-{
-	char got[64] = "", cmd[256];
-	FILE *p;
-
-	snprintf(mask, len, "%llx",
-		 ncpus >= 64 ? ~0ULL : (1ULL << ncpus) - 1);
-	if (sh("ip netns add %s && ip netns add %s", srv_ns, cli_ns) ||
-	    sh("ip -n %s link add %s type veth peer name %s netns %s",
-	       srv_ns, srv_dev, cli_dev, cli_ns) ||
-	    sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
-	       srv_ns, SRV_IP, srv_dev, srv_ns, srv_dev, srv_ns) ||
-	    sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
-	       cli_ns, CLI_IP, cli_dev, cli_ns, cli_dev, cli_ns) ||
-	    sh("ip netns exec %s sh -c 'echo %s > /sys/class/net/%s/queues/rx-0/rps_cpus'",
-	       srv_ns, mask, srv_dev))
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "ip netns exec %s cat /sys/class/net/%s/queues/rx-0/rps_cpus",
-		 srv_ns, srv_dev);
-	p = popen(cmd, "r");
-	if (p) {
-		if (!fgets(got, sizeof(got), p))
-			got[0] = 0;
-		pclose(p);
-	}
-	/* Read back with leading zeros and commas, as sysfs prints masks. */
-	{
-		char *s = got, *d = got;
-
-		for (; *s; s++)
-			if (*s != ',' && *s != '\n')
-				*d++ = *s;
-		*d = 0;
-		for (s = got; *s == '0' && s[1]; s++)
-			;
-		if (strcmp(s, mask)) {
-			tap_diag("rps_cpus reads %s, want %s", got, mask);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int cleanup(void)
-{
-	char path[64];
-	int gone = 1;
-
-	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true",
-	   srv_ns, cli_ns);
-	snprintf(path, sizeof(path), "/run/netns/%s", srv_ns);
-	gone &= access(path, F_OK) != 0;
-	snprintf(path, sizeof(path), "/run/netns/%s", cli_ns);
-	gone &= access(path, F_OK) != 0;
-	return gone;
-}
 
 /*
  * One phase on a listener of its own: accept_steal as given, an acceptor
@@ -131,12 +46,12 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 	lst_sysctl_write("accept_steal", steal);
 	lst_sysctl_write("accept_steal_delay_ms", "250");
 	lst_sysctl_read("accept_steal", buf, sizeof(buf));
-	lfd = lst_member(SRV_IP, 0, NULL, 0, &port);
+	lfd = lst_member(RPS_SRV_IP, 0, NULL, 0, &port);
 	for (int c = 0; lfd >= 0 && c < ncpus; c++)
 		lst_acceptor_start_ex(&ac[c], lfd, c, NULL, 0, handoff);
 	lst_sleep_ms(100);
 	for (int t = 0; lfd >= 0 && t < nclients; t++)
-		lst_client_start_in(&cl[t], cli, SRV_IP, port, -1,
+		lst_client_start_in(&cl[t], cli, RPS_SRV_IP, port, -1,
 				    CONNS / nclients + (t < CONNS % nclients),
 				    FAM_TIMEOUT_MS, NULL);
 	for (int t = 0; lfd >= 0 && t < nclients; t++) {
@@ -186,19 +101,8 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 	       buf, how, st.sum_stolen, served - local);
 }
 
-static int child(void)
+static int child(int cli)
 {
-	int srv, cli;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/run/netns/%s", srv_ns);
-	srv = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/run/netns/%s", cli_ns);
-	cli = open(path, O_RDONLY | O_CLOEXEC);
-	if (srv < 0 || cli < 0 || setns(srv, CLONE_NEWNET)) {
-		printf("Bail out! namespaces: %s\n", strerror(errno));
-		return 1;
-	}
 	/* fam_start() without the plan, which the parent printed. */
 	fam_planned = tap_n + CHILD_CASES;	/* the cases before its 3 */
 	signal(SIGALRM, fam_watchdog);
@@ -215,63 +119,19 @@ static int child(void)
 
 int main(void)
 {
-	char mask[32];
-	int status = 0, pfd[2], n, ok;
-	pid_t pid;
+	struct rps_pair p;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ncpus = lst_ncpus();
 	if (ncpus > LST_MAXCPU)
 		ncpus = LST_MAXCPU;
-	snprintf(srv_ns, sizeof(srv_ns), "nstcp-srv-%d", getpid());
-	snprintf(cli_ns, sizeof(cli_ns), "nstcp-cli-%d", getpid());
-	snprintf(srv_dev, sizeof(srv_dev), "nsv%ds", getpid());
-	snprintf(cli_dev, sizeof(cli_dev), "nsv%dc", getpid());
 	tap_plan(NCASES);
 	if (ncpus < 2) {
 		for (int i = 0; i < NCASES; i++)
 			tap_skip("needs 2 CPUs", "accept locality");
 		return tap_done();
 	}
-	ok = !setup(mask, sizeof(mask));
-	FAM_OK(ok, "namespaces %s and %s joined by veth %s/%s", srv_ns, cli_ns,
-	       srv_dev, cli_dev);
-	FAM_OK(ok, "RPS on %s rx-0: rps_cpus %s (%d CPUs)", srv_dev, mask, ncpus);
-	if (!ok) {
-		for (int i = 0; i < CHILD_CASES + 3; i++)
-			tap_ok(0, "setup failed");
-	} else if (pipe(pfd) == 0) {
-		pid = fork();
-		if (pid == 0) {
-			close(pfd[0]);
-			status = child();
-			n = tap_n;
-			if (write(pfd[1], &n, sizeof(n)) != sizeof(n))
-				status = 1;
-			_exit(status);
-		}
-		close(pfd[1]);
-		child_pid = pid;
-		sigaction(SIGALRM, &(struct sigaction){ .sa_handler = kill_child },
-			  NULL);
-		alarm(58);	/* the child's watchdog fires first */
-		if (pid < 0 || read(pfd[0], &n, sizeof(n)) != sizeof(n))
-			n = -1;
-		close(pfd[0]);
-		if (pid > 0)
-			waitpid(pid, &status, 0);
-		alarm(0);
-		if (n < 0) {
-			tap_diag("the test child did not report (status %#x)",
-				 status);
-			while (tap_n < NCASES - 1)
-				tap_ok(0, "test child");
-		} else {
-			tap_n = n;
-			if (!WIFEXITED(status) || WEXITSTATUS(status))
-				tap_failed++;
-		}
-	}
-	FAM_OK(cleanup(), "namespaces %s and %s deleted", srv_ns, cli_ns);
+	/* The child's watchdog fires first. */
+	rps_pair_run(&p, ncpus, CHILD_CASES + 3, 58, child);
 	return tap_done();
 }
