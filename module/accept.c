@@ -46,6 +46,7 @@ static bool nstcp_owner_active(const struct nstcp_lqueue *q,
 /* The calling task accepts on @cpu: it is that queue's acceptor, no other's. */
 static void nstcp_acceptor_here(struct nstcp_lgroup *g, unsigned int cpu)
 {
+	unsigned long now = jiffies;
 	unsigned int i;
 
 	for (i = 0; i < g->nr; i++) {
@@ -54,8 +55,8 @@ static void nstcp_acceptor_here(struct nstcp_lgroup *g, unsigned int cpu)
 		if (i == cpu) {
 			if (READ_ONCE(q->owner) != current)
 				WRITE_ONCE(q->owner, current);
-			if (READ_ONCE(q->seen) != jiffies)
-				WRITE_ONCE(q->seen, jiffies);
+			if (READ_ONCE(q->seen) != now)
+				WRITE_ONCE(q->seen, now);
 		} else if (READ_ONCE(q->owner) == current) {
 			WRITE_ONCE(q->owner, NULL);
 		}

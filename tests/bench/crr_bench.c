@@ -140,6 +140,7 @@ static struct {
 static int nstcp_fam = AF_NSTCP;
 static int steal_dflt = -1;	/* net.nstcp.accept_steal as we found it */
 static int ncpus, cpus[MAX_CPUS];
+static int nworkers;	/* workers per variant, on cpus[0..nworkers-1] */
 static int cli_ns_fd = -1;
 
 static void die(const char *what)
@@ -602,14 +603,14 @@ static void run_round(int round, int sc, int *port)
 			fprintf(stderr, "crr_bench: bad address %s\n", o.addr);
 			exit(2);
 		}
-		r.nlfd[v] = PER_CPU(v) ? ncpus : 1;
+		r.nlfd[v] = PER_CPU(v) ? nworkers : 1;
 		for (i = 0; i < r.nlfd[v]; i++)
 			r.lfd[v][i] = open_listener(v, cpus[i], &r.srv[v]);
 	}
 	r.t0 = now_ns() + (int64_t)(o.warmup * 1e9);
 	for (k = 0; k < r.nv; k++) {
 		v = r.vlist[k];
-		for (w = 0; w < ncpus; w++) {
+		for (w = 0; w < nworkers; w++) {
 			struct worker *W = &r.wk[v][w];
 
 			W->variant = v;
@@ -651,7 +652,7 @@ static void run_round(int round, int sc, int *port)
 		for (i = 0; i < r.nlfd[r.vlist[k]]; i++)
 			shutdown(r.lfd[r.vlist[k]][i], SHUT_RDWR);
 	for (k = 0; k < r.nv; k++)
-		for (w = 0; w < ncpus; w++)
+		for (w = 0; w < nworkers; w++)
 			pthread_join(r.wk[r.vlist[k]][w].th, NULL);
 	for (k = 0; k < r.nv; k++)
 		for (i = 0; i < r.nlfd[r.vlist[k]]; i++)
@@ -683,7 +684,7 @@ static void run_round(int round, int sc, int *port)
 		}
 		qsort(R->lat, R->nlat, sizeof(*R->lat), cmp_u32);
 		R->rate = R->nlat / R->secs;
-		for (w = 0; w < ncpus; w++) {
+		for (w = 0; w < nworkers; w++) {
 			struct worker *W = &r.wk[v][w];
 
 			R->accepted += W->accepted;
@@ -714,7 +715,7 @@ static void run_round(int round, int sc, int *port)
 		       pct_ms(R->lat, R->nlat, 99),
 		       local_pct(R->local, R->accepted));
 		printf("  accepts/worker");
-		for (w = 0; w < ncpus; w++)
+		for (w = 0; w < nworkers; w++)
 			printf("%s%ld", w ? "/" : " ", R->acc_by_worker[w]);
 		if (R->lq_ok)
 			printf("  stolen %ld/%ld", R->lq_stolen,
@@ -915,6 +916,9 @@ static void usage(FILE *f)
 		"  -w SECS     warm-up before the first slice of a round (1)\n"
 		"  -r ROUNDS   rounds (3)\n"
 		"  -t N        client threads (4)\n"
+		"  -n N        workers per variant, pinned to the first N CPUs (one per\n"
+		"              CPU); fewer than the CPUs is a server with fewer\n"
+		"              acceptors than CPUs, e.g. -n 1 -t 1 a one-thread server\n"
 		"  -P          pin client i to CPU i mod CPUs (default: unpinned)\n"
 		"  -W          the server waits for the client to close before it closes,\n"
 		"              as netperf's TCP_CRR server does (default: it closes\n"
@@ -982,7 +986,7 @@ int main(int argc, char **argv)
 	cpu_set_t allowed;
 	int opt, i, round, sc, port;
 
-	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:PWs:q:R:p:V:S:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:n:PWs:q:R:p:V:S:h")) != -1) {
 		switch (opt) {
 		case 'a': o.addr = optarg; break;
 		case 'C': o.cli_netns = optarg; break;
@@ -992,6 +996,7 @@ int main(int argc, char **argv)
 		case 'w': o.warmup = parse_num(optarg, 0, 60); break;
 		case 'r': o.rounds = parse_num(optarg, 1, MAX_ROUNDS); break;
 		case 't': o.clients = parse_num(optarg, 1, MAX_CLIENTS); break;
+		case 'n': nworkers = parse_num(optarg, 1, MAX_CPUS); break;
 		case 'P': o.pin_clients = true; break;
 		case 'W': o.wait_close = true; break;
 		case 's': o.stall_cpu = parse_num(optarg, 0, MAX_CPUS - 1); break;
@@ -1027,6 +1032,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crr_bench: needs at least 2 CPUs\n");
 		return 2;
 	}
+	if (!nworkers || nworkers > ncpus)
+		nworkers = ncpus;
 	if (o.cli_netns) {
 		char path[4096];
 
@@ -1044,8 +1051,8 @@ int main(int argc, char **argv)
 
 	printf("# crr_bench: new connection per transaction: connect, %d-byte request, %d-byte reply, close\n",
 	       o.req, o.rep);
-	printf("# server: %d workers per variant, one pinned per CPU, each in a loop of blocking accept()\n",
-	       ncpus);
+	printf("# server: %d workers per variant, one pinned per CPU (of %d), each in a loop of blocking accept()\n",
+	       nworkers, ncpus);
 	printf("#         (accept style: blocking accept(), no epoll); %s\n",
 	       o.wait_close ?
 	       "after the reply the server waits for the client's close, then closes (-W, netperf's order)" :
