@@ -33,6 +33,7 @@
 #include <net/sock.h>
 #include <net/sock_reuseport.h>
 #include <net/tcp.h>
+#include <kunit/visibility.h>
 
 #include "nstcp.h"
 
@@ -40,6 +41,7 @@
 void (*nstcp_def_readable)(struct sock *sk) __read_mostly;
 
 static struct workqueue_struct *nstcp_wq;
+static bool nstcp_rcu_used;	/* a group or member was made: RCU frees to wait for */
 
 /* Connections queued on a listener; its sock is type-stable under RCU. */
 unsigned int nstcp_qlen(const struct nstcp_lqueue *q)
@@ -68,6 +70,7 @@ long nstcp_unassigned(struct nstcp_lgroup *g)
 		n -= atomic_read(&g->marr[i]->credits);
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(nstcp_unassigned);
 
 static unsigned int nstcp_member_load(const void *ctx, unsigned int i)
 {
@@ -94,6 +97,7 @@ struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance)
 		g->rr++;
 	return i < 0 ? NULL : g->marr[i];
 }
+EXPORT_SYMBOL_IF_KUNIT(nstcp_turn);
 
 /* Give one queued connection to the member whose turn it is. */
 struct nstcp_member *nstcp_give(struct nstcp_lgroup *g)
@@ -104,6 +108,7 @@ struct nstcp_member *nstcp_give(struct nstcp_lgroup *g)
 		atomic_inc(&m->credits);
 	return m;
 }
+EXPORT_SYMBOL_IF_KUNIT(nstcp_give);
 
 /* Hand @credits connections on to the other members (one left or shut). */
 void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count)
@@ -272,6 +277,7 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	g = kzalloc(struct_size(g, q, nr_cpu_ids), GFP_KERNEL);
 	if (!g)
 		return ERR_PTR(-ENOMEM);
+	WRITE_ONCE(nstcp_rcu_used, true);
 	g->nr = nr_cpu_ids;
 	g->net = sock_net(sk);
 	memcpy(&g->addr, a, len);
@@ -575,6 +581,7 @@ int nstcp_listen_init(void)
 /* After every socket is gone: let the groups' last frees run. */
 void nstcp_listen_exit(void)
 {
-	rcu_barrier();
+	if (READ_ONCE(nstcp_rcu_used))
+		rcu_barrier();
 	destroy_workqueue(nstcp_wq);
 }

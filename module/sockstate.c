@@ -15,6 +15,7 @@
 #include <linux/slab.h>
 #include <net/inet_connection_sock.h>
 #include <net/sock.h>
+#include <kunit/visibility.h>
 
 #include "nstcp.h"
 
@@ -76,6 +77,7 @@ struct nstcp_member *nstcp_member(const struct sock *sk)
 
 	return ns ? READ_ONCE(ns->member) : NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(nstcp_member);
 
 static void nstcp_member_free(struct rcu_head *head)
 {

@@ -8,10 +8,11 @@
  * between an AF_INET and an AF_NSTCP listener of the same shape in the
  * same run, with the default accept_steal_delay_ms.  Three of four
  * connections arrive on a CPU without an acceptor: they must go at once to
- * the acceptor that waits elsewhere.  AF_NSTCP's mean and p99 latency must
- * stay within a margin of AF_INET's that noise does not break (1.5x plus
- * 2 ms for the mean, 2x plus 5 ms for p99); a connection that waited out
- * the steal delay costs 20 ms.  The ratios are printed.
+ * the acceptor that waits elsewhere.  AF_NSTCP's mean and 90th percentile
+ * latency must stay within a margin of AF_INET's that noise does not break
+ * (1.5x plus 2 ms for the mean, 2x plus 5 ms for p90; p99, one or two
+ * samples of 60, is printed only); a connection that waited out the steal
+ * delay costs 20 ms.  The ratios are printed.
  */
 #include <math.h>
 
@@ -46,7 +47,12 @@ struct lat {
 	int n, fail, first_err;
 };
 
-static void lat_stats(struct lat *l, double *mean, double *p99)
+static double lat_pct(const struct lat *l, double pct)
+{
+	return l->n ? l->us[(int)ceil(pct / 100 * l->n) - 1] : 0;
+}
+
+static void lat_stats(struct lat *l, double *mean, double *p90, double *p99)
 {
 	double sum = 0;
 
@@ -54,7 +60,8 @@ static void lat_stats(struct lat *l, double *mean, double *p99)
 	for (int i = 0; i < l->n; i++)
 		sum += l->us[i];
 	*mean = l->n ? sum / l->n : 0;
-	*p99 = l->n ? l->us[(int)ceil(0.99 * l->n) - 1] : 0;
+	*p90 = lat_pct(l, 90);
+	*p99 = lat_pct(l, 99);
 }
 
 struct client {
@@ -95,7 +102,7 @@ static void server(int cli, int nacc)
 	static const char *const names[2] = { "AF_INET", "AF_NSTCP" };
 	struct lst_acceptor ac[2][2];
 	struct client c = { .cli = cli };
-	double mean[2], p99[2];
+	double mean[2], p90[2], p99[2];
 	int lfd[2], served[2] = { 0, 0 };
 	pthread_t tid;
 
@@ -115,9 +122,9 @@ static void server(int cli, int nacc)
 		}
 		if (lfd[f] >= 0)
 			close(lfd[f]);
-		lat_stats(&c.lat[f], &mean[f], &p99[f]);
-		tap_diag("%d acceptor(s), %s: %d connections, mean %.0f us, p99 %.0f us",
-			 nacc, names[f], c.lat[f].n, mean[f], p99[f]);
+		lat_stats(&c.lat[f], &mean[f], &p90[f], &p99[f]);
+		tap_diag("%d acceptor(s), %s: %d connections, mean %.0f us, p90 %.0f us, p99 %.0f us",
+			 nacc, names[f], c.lat[f].n, mean[f], p90[f], p99[f]);
 	}
 	for (int f = 0; f < 2; f++)
 		FAM_OK(c.lat[f].n == SAMPLES && !c.lat[f].fail &&
@@ -125,14 +132,15 @@ static void server(int cli, int nacc)
 		       "%d acceptor(s), %s: all %d connections served (%d failed: %s)",
 		       nacc, names[f], SAMPLES, c.lat[f].fail,
 		       c.lat[f].first_err ? strerror(c.lat[f].first_err) : "none");
-	tap_diag("%d acceptor(s): nstcp/inet mean %.2f, p99 %.2f", nacc,
-		 mean[0] ? mean[1] / mean[0] : 0, p99[0] ? p99[1] / p99[0] : 0);
+	tap_diag("%d acceptor(s): nstcp/inet mean %.2f, p90 %.2f, p99 %.2f", nacc,
+		 mean[0] ? mean[1] / mean[0] : 0, p90[0] ? p90[1] / p90[0] : 0,
+		 p99[0] ? p99[1] / p99[0] : 0);
 	FAM_OK(mean[0] > 0 && mean[1] <= 1.5 * mean[0] + 2000,
 	       "%d acceptor(s): AF_NSTCP mean %.0f us <= 1.5 x AF_INET's %.0f us + 2 ms",
 	       nacc, mean[1], mean[0]);
-	FAM_OK(p99[0] > 0 && p99[1] <= 2 * p99[0] + 5000,
-	       "%d acceptor(s): AF_NSTCP p99 %.0f us <= 2 x AF_INET's %.0f us + 5 ms",
-	       nacc, p99[1], p99[0]);
+	FAM_OK(p90[0] > 0 && p90[1] <= 2 * p90[0] + 5000,
+	       "%d acceptor(s): AF_NSTCP p90 %.0f us <= 2 x AF_INET's %.0f us + 5 ms",
+	       nacc, p90[1], p90[0]);
 }
 
 static int child(int cli)
