@@ -35,12 +35,16 @@ static bool nstcp_inst_online(const struct nstcp_lgroup *g, unsigned int cpu)
 	return READ_ONCE(per_cpu_ptr(nstcp_pernet(g->net)->inst, cpu)->online);
 }
 
-/* Whether an acceptor of @q's CPU ran there within the steal delay. */
+/*
+ * Whether @q's CPU has an acceptor: one asleep in accept() there, or one
+ * that ran there within the steal delay.
+ */
 static bool nstcp_owner_active(const struct nstcp_lqueue *q,
 			       unsigned long delay)
 {
-	return READ_ONCE(q->owner) &&
-	       time_before(jiffies, READ_ONCE(q->seen) + delay);
+	return atomic_read(&q->waiting) ||
+	       (READ_ONCE(q->owner) &&
+		time_before(jiffies, READ_ONCE(q->seen) + delay));
 }
 
 /* The calling task accepts on @cpu: it is that queue's acceptor, no other's. */
@@ -217,18 +221,22 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	}
 	if (nstcp_qlen(q) <= 1)
 		WRITE_ONCE(q->steal_at, jiffies + delay);
-	/* The acceptor waiting on the receive CPU. */
-	list_for_each_entry_rcu(m, &g->members, node)
-		if (nstcp_wake_acceptor(m, cpu, false))
-			goto polled;
 	if (!nstcp_inst_online(g, cpu) ||
-	    (READ_ONCE(nn->accept_steal) && !nstcp_owner_active(q, delay))) {
+	    (READ_ONCE(nn->accept_steal) &&
+	     (!delay || !nstcp_owner_active(q, delay)))) {
 		nstcp_wake_all(g, cpu);
 		return;
 	}
+	/*
+	 * The acceptor asleep on the receive CPU, or the one running there,
+	 * has the first claim; if it has not come for the connection when
+	 * the delay is out, the timer hands it to the others.
+	 */
+	list_for_each_entry_rcu(m, &g->members, node)
+		if (nstcp_wake_acceptor(m, cpu, false))
+			break;
 	if (READ_ONCE(nn->accept_steal))
 		timer_reduce(&q->steal_timer, READ_ONCE(q->steal_at));
-polled:
 	nstcp_poll_wake(g);
 }
 
@@ -343,9 +351,11 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 		nstcp_acceptor_here(m->group, w.cpu);
 		prepare_to_wait_exclusive(&m->acceptq, &w.wait,
 					  TASK_INTERRUPTIBLE);
+		atomic_inc(&m->group->q[w.cpu].waiting);
 		if (!READ_ONCE(m->dead) && !nstcp_acceptable(m, w.cpu) &&
 		    !signal_pending(current))
 			timeo = schedule_timeout(timeo);
+		atomic_dec(&m->group->q[w.cpu].waiting);
 		finish_wait(&m->acceptq, &w.wait);
 		err = -EINVAL;
 		if (READ_ONCE(m->dead))

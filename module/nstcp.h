@@ -143,6 +143,7 @@ struct nstcp_lqueue {
 	unsigned long		steal_at;	/* jiffies others may take from it */
 	unsigned long		seen;		/* jiffies an acceptor last ran here */
 	const void		*owner;		/* the task that did */
+	atomic_t		waiting;	/* acceptors asleep on this CPU */
 	struct timer_list	steal_timer;
 	atomic_long_t		accepted;	/* connections taken from it */
 	atomic_long_t		stolen;		/* ... by an acceptor elsewhere */
