@@ -638,11 +638,11 @@ static int run_interval(double interval, long count)
  *   cpu                 the CPU instance of the row;
  *   queued              a state (connections waiting now): summed in the
  *                       total, not turned into a change with -i;
- *   listeners           a state of the port;
+ *   listeners, owner    states of the port (owner: the uid of its members);
  *   migrated            a count of the port;
  *   others that hold numbers: counts of the CPU instance (accepted, stolen,
  *   and what a newer module adds); others: text of the row.
- * A column said to be the port's (listeners, migrated) is shown once per
+ * A column said to be the port's (listeners, owner, migrated) is shown once per
  * port when every row of each port has the same value, as the module
  * prints it; should a module count it per CPU, it becomes a column of the
  * table instead.
@@ -776,6 +776,7 @@ static bool lsnap_classify(struct lsnap *s, int *badrow)
 		}
 		if (!strcmp(n, "cpu") || !strcmp(n, "queued") ||
 		    !strcmp(n, "listeners") || !strcmp(n, "migrated") ||
+		    !strcmp(n, "owner") ||
 		    !strcmp(n, "accepted") || !strcmp(n, "stolen")) {
 			if (!num) {
 				*badrow = r;
@@ -786,7 +787,7 @@ static bool lsnap_classify(struct lsnap *s, int *badrow)
 			s->kind[c] = LK_CPU;
 		else if (!strcmp(n, "queued"))
 			s->kind[c] = LK_STATE;
-		else if (!strcmp(n, "listeners"))
+		else if (!strcmp(n, "listeners") || !strcmp(n, "owner"))
 			s->kind[c] = lcol_per_port(s, c) ? LK_PSTATE : LK_STATE;
 		else if (!strcmp(n, "migrated"))
 			s->kind[c] = lcol_per_port(s, c) ? LK_PCOUNT : LK_COUNT;

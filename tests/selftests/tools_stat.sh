@@ -164,7 +164,8 @@ def ltable(out, procf, want_ports=None):
 	for (addr, rows), i in zip(ports, starts):
 		pl = lines[i]
 		want = ["Port", addr, "key", rows[0]["key"], "policy", rows[0]["policy"],
-			"listeners", rows[0]["listeners"], "migrated", rows[0]["migrated"]]
+			"listeners", rows[0]["listeners"], "migrated", rows[0]["migrated"],
+			"owner", rows[0]["owner"]]
 		if pl != want:
 			bad.append("port line %r, want %r" % (pl, want))
 		if lines[i + 1] != ["CPU", "Queued", "Accepted", "Stolen", "Local%"]:
@@ -195,7 +196,7 @@ def ljson(out, procf):
 		r0 = rows[0]
 		want = {"addr": addr, "key": None if r0["key"] == "-" else r0["key"],
 			"policy": r0["policy"], "listeners": int(r0["listeners"]),
-			"migrated": int(r0["migrated"])}
+			"migrated": int(r0["migrated"]), "owner": int(r0["owner"])}
 		for k, v in want.items():
 			if jp.get(k) != v:
 				bad.append("%s %s: %r, want %r" % (addr, k, jp.get(k), v))
@@ -474,7 +475,7 @@ if helper_start l2 "$traffic" listen 0 3 stat1 roundrobin 2; then
 		cp /proc/net/nstcp_listen "$tmp/lproc2" &&
 		check ltable "$tmp/ltable2" "$tmp/lproc2" &&
 		check ljson "$tmp/ljson2" "$tmp/lproc2" &&
-		grep -q "^Port $l2addr  key stat1  policy roundrobin  listeners 2  migrated 0$" "$tmp/ltable2" &&
+		grep -q "^Port $l2addr  key stat1  policy roundrobin  listeners 2  migrated 0  owner 0$" "$tmp/ltable2" &&
 		[ "$(jget "$tmp/ljson2" '[p["total"]["queued"] for p in o["ports"] if p["addr"] == "'"$l2addr"'"]')" = "[3]" ] &&
 		[ "$(grep -c '^Port ' "$tmp/ltable2")" -eq 2 ] && ok=0
 	sed 's/^/# /' "$tmp/ltable2"
