@@ -275,8 +275,8 @@ void nstcp_lq_data_ready(struct sock *sk)
 }
 
 /* One non-blocking attempt.  Return: 0, -EAGAIN or an error. */
-static int nstcp_try_accept(struct sock *sk, struct nstcp_member *m,
-			    struct socket *newsock, bool kern)
+static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
+			    bool kern)
 {
 	struct nstcp_lgroup *g = m->group;
 	int cpu = raw_smp_processor_id(), idx, err;
@@ -284,9 +284,10 @@ static int nstcp_try_accept(struct sock *sk, struct nstcp_member *m,
 	struct socket *l;
 	struct sock *child;
 
-	lock_sock(sk);
+	/* The listeners stay open while this holds close_sem. */
+	down_read(&g->close_sem);
 	err = -EINVAL;
-	if (nstcp_member(sk) != m || READ_ONCE(m->dead))
+	if (READ_ONCE(g->dead) || READ_ONCE(m->dead))
 		goto out;
 	if (READ_ONCE(g->policy) != NSTCP_POLICY_CPU) {
 		/* A prepaid take that finds nothing keeps it as a credit. */
@@ -304,7 +305,7 @@ static int nstcp_try_accept(struct sock *sk, struct nstcp_member *m,
 	err = l->ops->accept(l, newsock, O_NONBLOCK, kern);
 	if (err)
 		goto undo;
-	release_sock(sk);
+	up_read(&g->close_sem);
 
 	atomic_long_inc(&g->q[idx].accepted);
 	if (idx != cpu)
@@ -319,7 +320,7 @@ undo:
 	if (credited)
 		atomic_inc(&m->credits);
 out:
-	release_sock(sk);
+	up_read(&g->close_sem);
 	return err;
 }
 
@@ -332,11 +333,11 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	struct nstcp_waiter w;
 	int err;
 
-	lock_sock(sk);
+	rcu_read_lock();
 	m = nstcp_member(sk);
-	if (m)
-		refcount_inc(&m->ref);
-	release_sock(sk);
+	if (m && !refcount_inc_not_zero(&m->ref))
+		m = NULL;
+	rcu_read_unlock();
 	if (!m)
 		return -EINVAL;
 
@@ -344,7 +345,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	nstcp_acceptor_here(m->group, raw_smp_processor_id());
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
-		err = nstcp_try_accept(sk, m, newsock, kern);
+		err = nstcp_try_accept(m, newsock, kern);
 		if (err != -EAGAIN || !timeo)
 			break;
 		w.cpu = raw_smp_processor_id();

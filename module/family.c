@@ -393,7 +393,6 @@ static int nstcp_create(struct net *net, struct socket *sock, int protocol,
 
 	/* Move the TCP sock over to this socket and drop its first shell. */
 	sk = tcp->sk;
-	nstcp_sk_reclassify(sk);
 	sock_graft(sk, sock);
 	tcp->sk = NULL;
 	/* io_uring's zero-copy send looks for this on the socket. */

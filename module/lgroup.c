@@ -17,9 +17,11 @@
  * carry the owner's uid and only sockets of that uid can bind beside them.
  * An exclusive port's listeners carry a uid no process has.
  *
- * Locking: lock_sock(member) > nstcp_net.lg_lock > group->lock.  The
- * listeners live while the group has a member; the last member to leave
- * closes them under lg_lock, so a new group on the port never meets them.
+ * Locking: lock_sock(member) > nstcp_net.lg_lock > group->close_sem >
+ * lock_sock(listener); group->lock is innermost.  The listeners live while
+ * the group has a member; the last member to leave closes them under
+ * lg_lock, so a new group on the port never meets them, and under
+ * close_sem held for writing, so no accept() is inside one of them.
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
@@ -151,6 +153,7 @@ static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 	unsigned int i;
 
 	list_del(&g->node);
+	down_write(&g->close_sem);
 	WRITE_ONCE(g->dead, true);
 	for (i = 0; i < g->nr; i++) {
 		struct socket *s = g->q[i].sock;
@@ -165,6 +168,7 @@ static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 		WRITE_ONCE(g->q[i].sk, NULL);
 		sock_release(s);
 	}
+	up_write(&g->close_sem);
 	nstcp_lgroup_put(g);
 }
 
@@ -199,8 +203,9 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 		return err;
 	sk = s->sk;
 	/*
-	 * Listeners nest inside AF_NSTCP socks' locks, never the other way;
-	 * their own class keeps lockdep's view of inet sockets apart.
+	 * Listeners are locked inside an AF_NSTCP listening sock's lock (to
+	 * copy options, to close them), never the other way: a class of
+	 * their own keeps lockdep's view of the two inet socks apart.
 	 */
 	sock_lock_init_class_and_name(sk, "slock-AF_NSTCP-listener",
 				      &nstcp_lq_slock_key,
@@ -287,6 +292,7 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	g->reuseport = !ns->keylen && sk->sk_reuseport;
 	g->owner = sock_i_uid(sk);
 	g->policy = ns->policy ? ns->policy : READ_ONCE(nn->listen_policy);
+	init_rwsem(&g->close_sem);
 	spin_lock_init(&g->lock);
 	INIT_LIST_HEAD(&g->members);
 	refcount_set(&g->ref, 1);
@@ -581,7 +587,13 @@ int nstcp_listen_init(void)
 /* After every socket is gone: let the groups' last frees run. */
 void nstcp_listen_exit(void)
 {
-	if (READ_ONCE(nstcp_rcu_used))
+	int i;
+
+	/*
+	 * A member's leave_rcu frees it by free_rcu, which drops the group
+	 * that queues its free_work by RCU too: three grace periods deep.
+	 */
+	for (i = 0; i < 3 && READ_ONCE(nstcp_rcu_used); i++)
 		rcu_barrier();
 	destroy_workqueue(nstcp_wq);
 }

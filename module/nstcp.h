@@ -8,6 +8,7 @@
 #include <linux/mutex.h>
 #include <linux/nstcp.h>
 #include <linux/refcount.h>
+#include <linux/rwsem.h>
 #include <linux/timer.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -161,6 +162,7 @@ struct nstcp_lgroup {
 	bool			dead;		/* its listeners are closed */
 	kuid_t			owner;		/* uid every member must have */
 	int			policy;
+	struct rw_semaphore	close_sem;	/* accept() vs closing the listeners */
 	spinlock_t		lock;		/* members, marr, rr, prepaid */
 	struct list_head	members;
 	struct nstcp_member	**marr;		/* members in join order */
@@ -192,7 +194,6 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk);
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m);
 struct nstcp_member *nstcp_member(const struct sock *sk);
 void nstcp_sk_release(struct sock *sk);
-void nstcp_sk_reclassify(struct sock *sk);
 void nstcp_member_put(struct nstcp_member *m);
 
 /* lgroup.c */

@@ -114,17 +114,3 @@ void nstcp_sk_release(struct sock *sk)
 		kfree(ns);
 	}
 }
-
-/*
- * AF_NSTCP's own socks get a lock class of their own: a listening one
- * holds its lock while it takes a connection from a per-CPU listener and
- * while it syncs options to them, which are TCP socks of the inet class.
- */
-static struct lock_class_key nstcp_slock_key;
-static struct lock_class_key nstcp_sk_lock_key;
-
-void nstcp_sk_reclassify(struct sock *sk)
-{
-	sock_lock_init_class_and_name(sk, "slock-AF_NSTCP", &nstcp_slock_key,
-				      "sk_lock-AF_NSTCP", &nstcp_sk_lock_key);
-}
