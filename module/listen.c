@@ -802,6 +802,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	int cpu = raw_smp_processor_id(), idx, err;
 	bool steal = READ_ONCE(nn->accept_steal), credited = false;
 	struct nstcp_qview v = { .g = g, .cpu = cpu };
+	struct proto_accept_arg arg = { .flags = O_NONBLOCK, .kern = kern };
 	struct nstcp_sk *cns;
 	struct sock *child;
 
@@ -824,8 +825,8 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 		err = -EAGAIN;
 		goto undo;
 	}
-	err = g->q[idx].sock->ops->accept(g->q[idx].sock, newsock, O_NONBLOCK,
-					  kern);
+	err = compat_ops_accept(g->q[idx].sock->ops, g->q[idx].sock, newsock,
+				&arg);
 	if (err)
 		goto undo;
 
