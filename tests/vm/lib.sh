@@ -117,7 +117,8 @@ vm_612_abi() {
 # names from $VM_612_SUITE, so the linux-image-amd64 and
 # linux-headers-amd64 metapackages stay at the stock kernel.  Prints the ABI.
 vm_need_612() {
-	local abi p try missing
+	local abi p try missing stock
+	stock=$(vm_stock_abi) || exit 2
 	for try in 1 2 3; do
 		abi=$(vm_612_abi) || exit 2
 		missing=()
@@ -131,8 +132,16 @@ vm_need_612() {
 		fi
 		[ "$try" -lt 3 ] || break
 		vm_log "installing ${missing[*]} from $VM_612_SUITE"
-		vm_apt_get install -y --no-install-recommends -t "$VM_612_SUITE" "${missing[@]}" &&
+		# By name only: apt would otherwise also move every installed
+		# package of the same source (linux-image-amd64, linux-headers-amd64,
+		# linux-libc-dev, linux-perf) to the suite, and the stock kernel
+		# (vm_stock_abi) with them.
+		if vm_apt_get install -y --no-install-recommends -t "$VM_612_SUITE" \
+			-o APT::Get::Upgrade-By-Source-Package=false "${missing[@]}"; then
+			[ "$(vm_stock_abi)" = "$stock" ] ||
+				vm_die "installing the 6.12 kernel changed the stock kernel ($stock to $(vm_stock_abi))"
 			continue
+		fi
 		# Old package lists name a kernel the archive no longer has.
 		[ "$try" -eq 1 ] && vm_apt_get update && rm -f "$NSTCP_CACHE/abi-612"
 	done
