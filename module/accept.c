@@ -278,6 +278,7 @@ void nstcp_lq_data_ready(struct sock *sk)
 static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 			    bool kern)
 {
+	struct proto_accept_arg arg = { .flags = O_NONBLOCK, .kern = kern };
 	struct nstcp_lgroup *g = m->group;
 	int cpu = raw_smp_processor_id(), idx, err;
 	bool credited = false;
@@ -302,7 +303,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (idx < 0)
 		goto undo;
 	l = g->q[idx].sock;
-	err = l->ops->accept(l, newsock, O_NONBLOCK, kern);
+	err = compat_ops_accept(l->ops, l, newsock, &arg);
 	if (err)
 		goto undo;
 	up_read(&g->close_sem);

@@ -109,15 +109,16 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 }
 
 static int nstcp_accept(struct socket *sock, struct socket *newsock,
-			int flags, bool kern)
+			struct proto_accept_arg *arg)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 	int err, home;
 
 	if (nstcp_member(sock->sk))
-		err = nstcp_listen_accept(sock, newsock, flags, kern);
+		err = nstcp_listen_accept(sock, newsock, arg->flags, arg->kern);
 	else
-		err = nstcp_base(sock->sk)->accept(sock, newsock, flags, kern);
+		err = compat_ops_accept(nstcp_base(sock->sk), sock, newsock,
+					arg);
 	if (err)
 		return err;
 	home = nstcp_home_cpu(newsock->sk);
@@ -126,6 +127,8 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	nstcp_count_call(newsock->sk);
 	return 0;
 }
+
+DEFINE_COMPAT_ACCEPT(nstcp_accept)
 
 static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
@@ -285,13 +288,6 @@ static int nstcp_mmap(struct file *file, struct socket *sock,
 	return base->mmap(file, sock, vma);
 }
 
-static ssize_t nstcp_sendpage(struct socket *sock, struct page *page,
-			      int offset, size_t size, int flags)
-{
-	nstcp_count_call(sock->sk);
-	return nstcp_base(sock->sk)->sendpage(sock, page, offset, size, flags);
-}
-
 static ssize_t nstcp_splice_read(struct socket *sock, loff_t *ppos,
 				 struct pipe_inode_info *pipe, size_t len,
 				 unsigned int flags)
@@ -312,12 +308,6 @@ static int nstcp_sendmsg_locked(struct sock *sk, struct msghdr *msg,
 				size_t size)
 {
 	return nstcp_base(sk)->sendmsg_locked(sk, msg, size);
-}
-
-static int nstcp_sendpage_locked(struct sock *sk, struct page *page,
-				 int offset, size_t size, int flags)
-{
-	return nstcp_base(sk)->sendpage_locked(sk, page, offset, size, flags);
 }
 
 static int nstcp_read_sock(struct sock *sk, read_descriptor_t *desc,
@@ -341,6 +331,9 @@ static int nstcp_set_rcvlowat(struct sock *sk, int val)
 	return nstcp_base(sk)->set_rcvlowat(sk, val);
 }
 
+/* sendpage and sendpage_locked, on kernels that still have them. */
+DEFINE_COMPAT_SENDPAGE(nstcp)
+
 static const struct proto_ops nstcp_stream_ops = {
 	.family		 = PF_NSTCP,
 	.owner		 = THIS_MODULE,
@@ -348,7 +341,7 @@ static const struct proto_ops nstcp_stream_ops = {
 	.bind		 = nstcp_bind,
 	.connect	 = nstcp_connect,
 	.socketpair	 = sock_no_socketpair,
-	.accept		 = nstcp_accept,
+	.accept		 = compat_accept_op(nstcp_accept),
 	.getname	 = nstcp_getname,
 	.poll		 = nstcp_poll,
 	.ioctl		 = nstcp_ioctl,
@@ -363,11 +356,10 @@ static const struct proto_ops nstcp_stream_ops = {
 	.sendmsg	 = nstcp_sendmsg,
 	.recvmsg	 = nstcp_recvmsg,
 	.mmap		 = nstcp_mmap,
-	.sendpage	 = nstcp_sendpage,
 	.splice_read	 = nstcp_splice_read,
 	.splice_eof	 = nstcp_splice_eof,
 	.sendmsg_locked	 = nstcp_sendmsg_locked,
-	.sendpage_locked = nstcp_sendpage_locked,
+	COMPAT_SENDPAGE_OPS(nstcp)
 	.read_sock	 = nstcp_read_sock,
 	.read_skb	 = nstcp_read_skb,
 	.peek_len	 = nstcp_peek_len,

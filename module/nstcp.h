@@ -20,6 +20,8 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
+#include "compat.h"
+
 struct socket;
 struct sock;
 struct sockaddr;

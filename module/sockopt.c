@@ -16,7 +16,6 @@
 #include <linux/nstcp.h>
 #include <linux/slab.h>
 #include <linux/tcp.h>
-#include <linux/version.h>
 #include <net/inet_connection_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
@@ -78,13 +77,8 @@ static void nstcp_sync_ip(const struct sock *from, struct sock *to)
 	const struct inet_sock *fi = inet_sk(from);
 	struct inet_sock *ti = inet_sk(to);
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
 	inet_assign_bit(FREEBIND, to, inet_test_bit(FREEBIND, from));
 	inet_assign_bit(TRANSPARENT, to, inet_test_bit(TRANSPARENT, from));
-#else
-	ti->freebind = fi->freebind;
-	ti->transparent = fi->transparent;
-#endif
 	WRITE_ONCE(ti->tos, READ_ONCE(fi->tos));
 	WRITE_ONCE(ti->uc_ttl, READ_ONCE(fi->uc_ttl));
 #if IS_ENABLED(CONFIG_IPV6)
@@ -248,7 +242,8 @@ int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 		kfree(r);
 		return -EFAULT;
 	}
-	err = tcp_setsockopt(sk, level, optname, KERNEL_SOCKPTR(r->val), optlen);
+	err = sock_common_setsockopt(sock, level, optname,
+				     KERNEL_SOCKPTR(r->val), optlen);
 	if (err)
 		goto out_free;
 	lock_sock(sk);

@@ -10,8 +10,8 @@
 #include "nstcp.h"
 
 /* listen_policy: read and written by name (cpu, roundrobin, least). */
-static int nstcp_proc_policy(struct ctl_table *table, int write, void *buffer,
-			     size_t *lenp, loff_t *ppos)
+static int nstcp_proc_policy(const struct ctl_table *table, int write,
+			     void *buffer, size_t *lenp, loff_t *ppos)
 {
 	int *valp = table->data;
 	char name[16];
@@ -28,6 +28,8 @@ static int nstcp_proc_policy(struct ctl_table *table, int write, void *buffer,
 	WRITE_ONCE(*valp, p);
 	return 0;
 }
+
+DEFINE_COMPAT_PROC_HANDLER(nstcp_proc_policy)
 
 static struct ctl_table nstcp_sysctl_table[] = {
 	{
@@ -48,7 +50,7 @@ static struct ctl_table nstcp_sysctl_table[] = {
 		.procname	= "listen_policy",
 		.maxlen		= sizeof(int),
 		.mode		= 0644,
-		.proc_handler	= nstcp_proc_policy,
+		.proc_handler	= compat_proc_handler(nstcp_proc_policy),
 	},
 	{
 		.procname	= "accept_steal",
@@ -66,7 +68,7 @@ static struct ctl_table nstcp_sysctl_table[] = {
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE_THOUSAND,
 	},
-	{ }
+	{ }	/* the end, before 6.6; not in the size passed */
 };
 
 int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
@@ -84,7 +86,8 @@ int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
 	table[3].data = &nn->accept_steal;
 	table[4].data = &nn->accept_steal_delay;
 
-	nn->sysctl_hdr = register_net_sysctl(net, "net/nstcp", table);
+	nn->sysctl_hdr = register_net_sysctl_sz(net, "net/nstcp", table,
+						ARRAY_SIZE(nstcp_sysctl_table) - 1);
 	if (!nn->sysctl_hdr) {
 		if (table != nstcp_sysctl_table)
 			kfree(table);
@@ -95,7 +98,7 @@ int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
 
 void nstcp_sysctl_exit(struct nstcp_net *nn)
 {
-	struct ctl_table *table = nn->sysctl_hdr->ctl_table_arg;
+	const struct ctl_table *table = nn->sysctl_hdr->ctl_table_arg;
 
 	unregister_net_sysctl_table(nn->sysctl_hdr);
 	if (table != nstcp_sysctl_table)

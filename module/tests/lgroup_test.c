@@ -13,6 +13,11 @@
 
 #include "../nstcp.h"
 
+static int lg_setopt(struct socket *s, int name, void *val, unsigned int len)
+{
+	return s->ops->setsockopt(s, SOL_NSTCP, name, KERNEL_SOCKPTR(val), len);
+}
+
 static struct socket *lg_member(struct kunit *test, const char *key, int port,
 				int policy)
 {
@@ -24,13 +29,11 @@ static struct socket *lg_member(struct kunit *test, const char *key, int port,
 	KUNIT_ASSERT_EQ(test, 0, sock_create_kern(&init_net, nstcp_family,
 						  SOCK_STREAM, 0, &s));
 	if (key)
-		KUNIT_ASSERT_EQ(test, 0, s->ops->setsockopt(s, SOL_NSTCP,
-				NSTCP_SHARE_KEY, KERNEL_SOCKPTR((void *)key),
-				strlen(key)));
+		KUNIT_ASSERT_EQ(test, 0, lg_setopt(s, NSTCP_SHARE_KEY, (void *)key,
+						   strlen(key)));
 	if (policy)
-		KUNIT_ASSERT_EQ(test, 0, s->ops->setsockopt(s, SOL_NSTCP,
-				NSTCP_POLICY, KERNEL_SOCKPTR(&policy),
-				sizeof(policy)));
+		KUNIT_ASSERT_EQ(test, 0, lg_setopt(s, NSTCP_POLICY, &policy,
+						   sizeof(policy)));
 	KUNIT_ASSERT_EQ(test, 0, kernel_bind(s, (struct sockaddr *)&sin,
 					     sizeof(sin)));
 	KUNIT_ASSERT_EQ(test, 0, kernel_listen(s, 8));

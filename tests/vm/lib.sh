@@ -53,3 +53,104 @@ vm_debug_key() {
 }
 
 vm_debug_kdir() { printf '%s/kernel-debug-%s\n' "$NSTCP_CACHE" "$(vm_debug_key)"; }
+
+# The 6.12 guest kernel: Debian's bookworm-backports linux-image-amd64.
+VM_612_SUITE=bookworm-backports
+
+# vm_apt_get ARGS...: apt-get as root, logged to $NSTCP_CACHE/apt.log, waiting
+# for a dpkg lock another apt holds; fails quietly (the log has the reason).
+vm_apt_get() {
+	[ "$(id -u)" -eq 0 ] || vm_die "need root for apt-get $*"
+	mkdir -p "$NSTCP_CACHE"
+	DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 "$@" \
+		>>"$NSTCP_CACHE/apt.log" 2>&1
+}
+
+# vm_need_backports: apt knows $VM_612_SUITE, from a sources entry of its
+# own on the archive that already serves bookworm (added when missing).
+vm_need_backports() {
+	local list=/etc/apt/sources.list.d/nstcp-$VM_612_SUITE.sources uri key
+	# shellcheck disable=SC2016  # apt's own $(...) format fields
+	if ! apt-get indextargets --format '$(RELEASE)' 2>/dev/null | grep -qx "$VM_612_SUITE"; then
+		[ "$(id -u)" -eq 0 ] || vm_die "need root to add the $VM_612_SUITE suite to apt"
+		# shellcheck disable=SC2016
+		uri=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 2>/dev/null |
+			awk '$1 == "bookworm" { print $2; exit }')
+		[ -n "$uri" ] || vm_die "apt has no bookworm source to add $VM_612_SUITE beside"
+		key=/usr/share/keyrings/debian-archive-keyring.gpg
+		vm_log "adding the $VM_612_SUITE suite ($list)"
+		{
+			printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$uri" "$VM_612_SUITE"
+			[ -r "$key" ] && printf 'Signed-By: %s\n' "$key"
+		} >"$list"
+	fi
+	if ! apt-cache policy 2>/dev/null | grep -q "n=$VM_612_SUITE,"; then
+		vm_log "apt-get update (for $VM_612_SUITE)"
+		vm_apt_get update || vm_die "apt-get update failed (see $NSTCP_CACHE/apt.log)"
+	fi
+}
+
+# The ABI name of the 6.12 kernel (6.12.NN+...-amd64), read from the
+# Depends of the $VM_612_SUITE linux-image-amd64 metapackage.  Cached in
+# $NSTCP_CACHE while that kernel is installed; rediscovered otherwise.
+vm_612_abi() {
+	local cache=$NSTCP_CACHE/abi-612 abi ver
+	abi=$(cat "$cache" 2>/dev/null || true)
+	if [ -n "$abi" ] && dpkg-query -W -f='${Status}' "linux-image-$abi" 2>/dev/null |
+		grep -q 'ok installed'; then
+		printf '%s\n' "$abi"
+		return 0
+	fi
+	vm_need_backports
+	ver=$(apt-cache madison linux-image-amd64 2>/dev/null |
+		awk -F' *[|] *' -v s="$VM_612_SUITE" '$3 ~ "^[^ ]* "s"/" { print $2; exit }')
+	[ -n "$ver" ] || vm_die "no linux-image-amd64 in $VM_612_SUITE"
+	abi=$(apt-cache show "linux-image-amd64=$ver" 2>/dev/null | sed -n 's/^Depends: //p' |
+		head -n1 | tr ',' '\n' | sed -n 's/^ *linux-image-\([0-9][^ ]*-amd64\).*/\1/p' | head -n1)
+	[ -n "$abi" ] || vm_die "cannot discover the 6.12 kernel ABI from $VM_612_SUITE's linux-image-amd64 $ver"
+	mkdir -p "$NSTCP_CACHE"
+	printf '%s\n' "$abi" >"$cache"
+	printf '%s\n' "$abi"
+}
+
+# vm_need_612: the 6.12 image and headers installed, by their versioned
+# names from $VM_612_SUITE, so the linux-image-amd64 and
+# linux-headers-amd64 metapackages stay at the stock kernel.  Prints the ABI.
+vm_need_612() {
+	local abi p try missing stock
+	stock=$(vm_stock_abi) || exit 2
+	for try in 1 2 3; do
+		abi=$(vm_612_abi) || exit 2
+		missing=()
+		for p in "linux-image-$abi" "linux-headers-$abi"; do
+			dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+				missing+=("$p")
+		done
+		if [ ${#missing[@]} -eq 0 ]; then
+			printf '%s\n' "$abi"
+			return 0
+		fi
+		[ "$try" -lt 3 ] || break
+		vm_log "installing ${missing[*]} from $VM_612_SUITE"
+		# By name only: apt would otherwise also move every installed
+		# package of the same source (linux-image-amd64, linux-headers-amd64,
+		# linux-libc-dev, linux-perf) to the suite, and the stock kernel
+		# (vm_stock_abi) with them.
+		if vm_apt_get install -y --no-install-recommends -t "$VM_612_SUITE" \
+			-o APT::Get::Upgrade-By-Source-Package=false "${missing[@]}"; then
+			[ "$(vm_stock_abi)" = "$stock" ] ||
+				vm_die "installing the 6.12 kernel changed the stock kernel ($stock to $(vm_stock_abi))"
+			continue
+		fi
+		# Old package lists name a kernel the archive no longer has.
+		[ "$try" -eq 1 ] && vm_apt_get update && rm -f "$NSTCP_CACHE/abi-612"
+	done
+	tail -20 "$NSTCP_CACHE/apt.log" >&2
+	vm_die "cannot install Debian's 6.12 kernel from $VM_612_SUITE"
+}
+
+vm_612_kdir() {
+	local abi
+	abi=$(vm_need_612) || exit 2
+	printf '/usr/src/linux-headers-%s\n' "$abi"
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * AF_NSTCP compatibility with older kernels.
+ *
+ * The module's .c files are written against the current kernel API (6.12,
+ * Debian 13's and bookworm-backports' kernel).  What an older kernel we
+ * still build for (6.1, Debian 12's) lacks or spells differently is
+ * supplied here, and only here: each item tests LINUX_VERSION_CODE and
+ * gives a small static inline or macro under the newer name, or, where
+ * a callback's signature changed, a wrapper of the old form around the
+ * new one.  Remove an item when the oldest kernel supported has the API.
+ */
+#ifndef _NSTCP_COMPAT_H
+#define _NSTCP_COMPAT_H
+
+#include <linux/net.h>
+#include <linux/sysctl.h>
+#include <linux/version.h>
+#include <net/net_namespace.h>
+#include <net/inet_sock.h>
+#include <net/sock.h>
+
+/*
+ * 6.5 removed proto_ops.sendpage and .sendpage_locked (sendmsg with
+ * MSG_SPLICE_PAGES took over).  Before it, a family that wraps another's
+ * ops passes them on too: DEFINE_COMPAT_SENDPAGE(pfx) defines
+ * pfx_sendpage() and pfx_sendpage_locked(), which call the ops that
+ * pfx_base(sk) returns and, for sendpage, pfx_count_call(sk) as sendmsg
+ * does; COMPAT_SENDPAGE_OPS(pfx) puts them into the ops table.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define DEFINE_COMPAT_SENDPAGE(pfx)					\
+static ssize_t pfx##_sendpage(struct socket *sock, struct page *page,	\
+			      int offset, size_t size, int flags)	\
+{									\
+	pfx##_count_call(sock->sk);					\
+	return pfx##_base(sock->sk)->sendpage(sock, page, offset, size,	\
+					      flags);			\
+}									\
+static int pfx##_sendpage_locked(struct sock *sk, struct page *page,	\
+				 int offset, size_t size, int flags)	\
+{									\
+	return pfx##_base(sk)->sendpage_locked(sk, page, offset, size,	\
+					       flags);			\
+}
+
+#define COMPAT_SENDPAGE_OPS(pfx)					\
+	.sendpage	 = pfx##_sendpage,				\
+	.sendpage_locked = pfx##_sendpage_locked,
+#else
+#define DEFINE_COMPAT_SENDPAGE(pfx)
+#define COMPAT_SENDPAGE_OPS(pfx)
+#endif
+
+/*
+ * 6.6 added register_net_sysctl_sz() with the table's size; before, the
+ * table ends at an empty entry (which the size must then not count).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+static inline struct ctl_table_header *
+register_net_sysctl_sz(struct net *net, const char *path,
+		       struct ctl_table *table, size_t table_size)
+{
+	return register_net_sysctl(net, path, table);
+}
+#endif
+
+/*
+ * 6.10 gave proto_ops.accept a struct proto_accept_arg instead of flags
+ * and kern.  The module's accept op takes the struct;
+ * DEFINE_COMPAT_ACCEPT(fn) defines the wrapper of the old form that
+ * compat_accept_op(fn) names for the ops table, and compat_ops_accept()
+ * calls another family's accept op.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+struct proto_accept_arg {
+	int flags;
+	int err;
+	int is_empty;
+	bool kern;
+};
+
+#define DEFINE_COMPAT_ACCEPT(fn)					\
+static int fn##_compat(struct socket *sock, struct socket *newsock,	\
+		       int flags, bool kern)				\
+{									\
+	struct proto_accept_arg arg = { .flags = flags, .kern = kern };	\
+									\
+	return fn(sock, newsock, &arg);					\
+}
+
+#define compat_accept_op(fn)	fn##_compat
+
+static inline int compat_ops_accept(const struct proto_ops *ops,
+				    struct socket *sock,
+				    struct socket *newsock,
+				    struct proto_accept_arg *arg)
+{
+	return ops->accept(sock, newsock, arg->flags, arg->kern);
+}
+#else
+#define DEFINE_COMPAT_ACCEPT(fn)
+#define compat_accept_op(fn)	fn
+
+static inline int compat_ops_accept(const struct proto_ops *ops,
+				    struct socket *sock,
+				    struct socket *newsock,
+				    struct proto_accept_arg *arg)
+{
+	return ops->accept(sock, newsock, arg);
+}
+#endif
+
+/*
+ * 6.11 made the ctl_table of a proc_handler const.  The module's handlers
+ * take it const; DEFINE_COMPAT_PROC_HANDLER(fn) defines the wrapper of the
+ * old form that compat_proc_handler(fn) names for the table.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+#define DEFINE_COMPAT_PROC_HANDLER(fn)					\
+static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
+		       size_t *lenp, loff_t *ppos)			\
+{									\
+	return fn(table, write, buffer, lenp, ppos);			\
+}
+
+#define compat_proc_handler(fn)	fn##_compat
+#else
+#define DEFINE_COMPAT_PROC_HANDLER(fn)
+#define compat_proc_handler(fn)	fn
+#endif
+
+/*
+ * 6.6 turned inet_sock's flag bitfields into bits of inet_flags, read and
+ * written with inet_test_bit() and inet_assign_bit().  Before, the same
+ * names reach the bitfields (only the flags the module copies).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
+#define COMPAT_INET_FLAG_FREEBIND	freebind
+#define COMPAT_INET_FLAG_TRANSPARENT	transparent
+#define inet_test_bit(nr, sk)		(inet_sk(sk)->COMPAT_INET_FLAG_##nr)
+#define inet_assign_bit(nr, sk, val)	(inet_sk(sk)->COMPAT_INET_FLAG_##nr = (val))
+#endif
+
+#endif /* _NSTCP_COMPAT_H */
