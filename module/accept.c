@@ -285,8 +285,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	struct socket *l;
 	struct sock *child;
 
-	/* The listeners stay open while this holds close_sem. */
-	down_read(&g->close_sem);
+	/* @m's reference keeps the listeners' sockets; a stopped one: EINVAL. */
 	err = -EINVAL;
 	if (READ_ONCE(g->dead) || READ_ONCE(m->dead))
 		goto out;
@@ -306,7 +305,6 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	err = compat_ops_accept(l->ops, l, newsock, &arg);
 	if (err)
 		goto undo;
-	up_read(&g->close_sem);
 
 	atomic_long_inc(&g->q[idx].accepted);
 	if (idx != cpu)
@@ -321,7 +319,6 @@ undo:
 	if (credited)
 		atomic_inc(&m->credits);
 out:
-	up_read(&g->close_sem);
 	return err;
 }
 

@@ -17,11 +17,13 @@
  * carry the owner's uid and only sockets of that uid can bind beside them.
  * An exclusive port's listeners carry a uid no process has.
  *
- * Locking: lock_sock(member) > nstcp_net.lg_lock > group->close_sem >
- * lock_sock(listener); group->lock is innermost.  The listeners live while
- * the group has a member; the last member to leave closes them under
- * lg_lock, so a new group on the port never meets them, and under
- * close_sem held for writing, so no accept() is inside one of them.
+ * Locking: lock_sock(member) > nstcp_net.lg_lock > lock_sock(listener);
+ * group->lock is innermost.  The listeners listen while the group has a
+ * member.  The last member to leave shuts them down under lg_lock, which
+ * unhashes them and frees the port, so a new group on the port never
+ * meets them; an accept() still inside one of them gets EINVAL.  Their
+ * sockets go with the group's memory, once no member and no accept()
+ * holds it.
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
@@ -135,8 +137,11 @@ static void nstcp_lgroup_free_work(struct work_struct *work)
 	unsigned int i;
 
 	/* A grace period after the last reference: no arrival runs. */
-	for (i = 0; i < g->nr; i++)
+	for (i = 0; i < g->nr; i++) {
 		del_timer_sync(&g->q[i].steal_timer);
+		if (g->q[i].sock)
+			sock_release(g->q[i].sock);
+	}
 	kfree(g->marr);
 	kfree(g);
 }
@@ -147,13 +152,15 @@ void nstcp_lgroup_put(struct nstcp_lgroup *g)
 		queue_rcu_work(nstcp_wq, &g->free_work);
 }
 
-/* The last member left: close the listeners.  Under lg_lock. */
+/*
+ * The last member left: stop the listeners, resetting what they hold, and
+ * give the port back.  Under lg_lock.
+ */
 static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 {
 	unsigned int i;
 
 	list_del(&g->node);
-	down_write(&g->close_sem);
 	WRITE_ONCE(g->dead, true);
 	for (i = 0; i < g->nr; i++) {
 		struct socket *s = g->q[i].sock;
@@ -164,11 +171,13 @@ static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 		rcu_assign_sk_user_data(s->sk, NULL);
 		s->sk->sk_data_ready = nstcp_def_readable;
 		write_unlock_bh(&s->sk->sk_callback_lock);
-		g->q[i].sock = NULL;
 		WRITE_ONCE(g->q[i].sk, NULL);
-		sock_release(s);
+		/* Unbound as it stops listening: the port is free at once. */
+		lock_sock(s->sk);
+		s->sk->sk_userlocks &= ~SOCK_BINDPORT_LOCK;
+		release_sock(s->sk);
+		kernel_sock_shutdown(s, SHUT_RDWR);
 	}
-	up_write(&g->close_sem);
 	nstcp_lgroup_put(g);
 }
 
@@ -204,7 +213,7 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 	sk = s->sk;
 	/*
 	 * Listeners are locked inside an AF_NSTCP listening sock's lock (to
-	 * copy options, to close them), never the other way: a class of
+	 * copy options, to stop them), never the other way: a class of
 	 * their own keeps lockdep's view of the two inet socks apart.
 	 */
 	sock_lock_init_class_and_name(sk, "slock-AF_NSTCP-listener",
@@ -292,7 +301,6 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	g->reuseport = !ns->keylen && sk->sk_reuseport;
 	g->owner = sock_i_uid(sk);
 	g->policy = ns->policy ? ns->policy : READ_ONCE(nn->listen_policy);
-	init_rwsem(&g->close_sem);
 	spin_lock_init(&g->lock);
 	INIT_LIST_HEAD(&g->members);
 	refcount_set(&g->ref, 1);

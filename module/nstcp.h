@@ -8,7 +8,6 @@
 #include <linux/mutex.h>
 #include <linux/nstcp.h>
 #include <linux/refcount.h>
-#include <linux/rwsem.h>
 #include <linux/timer.h>
 #include <linux/uidgid.h>
 #include <linux/wait.h>
@@ -139,7 +138,7 @@ struct nstcp_member {
 
 /* One CPU instance's listener of a port. */
 struct nstcp_lqueue {
-	struct socket		*sock;		/* owned by the group */
+	struct socket		*sock;		/* owned by the group, released with it */
 	struct sock		*sk;		/* for lockless readers (type-stable) */
 	struct nstcp_lgroup	*group;
 	unsigned int		cpu;
@@ -164,7 +163,6 @@ struct nstcp_lgroup {
 	bool			dead;		/* its listeners are closed */
 	kuid_t			owner;		/* uid every member must have */
 	int			policy;
-	struct rw_semaphore	close_sem;	/* accept() vs closing the listeners */
 	spinlock_t		lock;		/* members, marr, rr, prepaid */
 	struct list_head	members;
 	struct nstcp_member	**marr;		/* members in join order */
