@@ -333,7 +333,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 
 	rcu_read_lock();
 	m = nstcp_member(sk);
-	if (m && !refcount_inc_not_zero(&m->ref))
+	if (m && !percpu_ref_tryget_live(&m->users))
 		m = NULL;
 	rcu_read_unlock();
 	if (!m)
@@ -368,7 +368,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	}
 	if (!err)
 		nstcp_acceptor_here(m->group, raw_smp_processor_id());
-	nstcp_member_put(m);
+	percpu_ref_put(&m->users);
 	return err;
 }
 

@@ -435,9 +435,15 @@ int nstcp_listen(struct socket *sock, int backlog)
 		err = -ENOMEM;
 		goto out_unlock;
 	}
+	err = percpu_ref_init(&m->users, nstcp_member_users_gone, 0,
+			      GFP_KERNEL);
+	if (err) {
+		kfree(m);
+		goto out_unlock;
+	}
 	m->sk = sk;
 	init_waitqueue_head(&m->acceptq);
-	refcount_set(&m->ref, 1);
+	refcount_set(&m->ref, 1);	/* the users' */
 
 	mutex_lock(&nn->lg_lock);
 	g = nstcp_lgroup_find(nn, &a, len);
@@ -477,6 +483,7 @@ int nstcp_listen(struct socket *sock, int backlog)
 
 out_free:
 	mutex_unlock(&nn->lg_lock);
+	percpu_ref_exit(&m->users);
 	kfree(m);
 out_unlock:
 	release_sock(sk);
@@ -485,11 +492,7 @@ out_unlock:
 
 static void nstcp_member_left(struct rcu_head *head)
 {
-	struct nstcp_member *m = container_of(head, struct nstcp_member,
-					      leave_rcu);
-
-	sock_put(m->sk);
-	nstcp_member_put(m);
+	sock_put(container_of(head, struct nstcp_member, leave_rcu)->sk);
 }
 
 /*
@@ -529,6 +532,8 @@ void nstcp_listen_leave(struct sock *sk)
 	inet_sk_set_state(sk, TCP_CLOSE);
 	/* Arrivals that still see @m use m->sk: it goes after them. */
 	call_rcu(&m->leave_rcu, nstcp_member_left);
+	/* @m goes once the accept() calls still on it return. */
+	percpu_ref_kill(&m->users);
 }
 
 /* A CPU went offline: what its listeners hold is for the others now. */
@@ -598,8 +603,8 @@ void nstcp_listen_exit(void)
 	int i;
 
 	/*
-	 * A member's leave_rcu frees it by free_rcu, which drops the group
-	 * that queues its free_work by RCU too: three grace periods deep.
+	 * A member's users die by RCU, then its free_rcu drops the group,
+	 * which queues its free_work by RCU too: three deep.
 	 */
 	for (i = 0; i < 3 && READ_ONCE(nstcp_rcu_used); i++)
 		rcu_barrier();

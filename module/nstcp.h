@@ -7,6 +7,7 @@
 
 #include <linux/mutex.h>
 #include <linux/nstcp.h>
+#include <linux/percpu-refcount.h>
 #include <linux/refcount.h>
 #include <linux/timer.h>
 #include <linux/uidgid.h>
@@ -130,7 +131,8 @@ struct nstcp_member {
 	wait_queue_head_t	acceptq;	/* blocked accept() calls */
 	atomic_t		credits;	/* assigned, not yet accepted */
 	atomic_t		active;		/* accepted, still open */
-	refcount_t		ref;		/* socket, accepts, accepted sockets */
+	struct percpu_ref	users;		/* the membership, accept() calls */
+	refcount_t		ref;		/* users, sockets it accepted */
 	bool			dead;		/* left the group */
 	struct rcu_head		leave_rcu;
 	struct rcu_head		free_rcu;
@@ -195,6 +197,7 @@ void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m);
 struct nstcp_member *nstcp_member(const struct sock *sk);
 void nstcp_sk_release(struct sock *sk);
 void nstcp_member_put(struct nstcp_member *m);
+void nstcp_member_users_gone(struct percpu_ref *users);
 
 /* lgroup.c */
 int nstcp_listen_bind_check(struct sock *sk,

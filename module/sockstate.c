@@ -62,9 +62,14 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 	return ns;
 }
 
-/* An accepted socket remembers its member, for the least policy's load. */
+/*
+ * An accepted socket remembers its member, for the least policy's load
+ * (only under that policy: the others need no count of open connections).
+ */
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
 {
+	if (READ_ONCE(m->group->policy) != NSTCP_POLICY_LEAST)
+		return;
 	refcount_inc(&m->ref);
 	atomic_inc(&m->active);
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
@@ -84,6 +89,7 @@ static void nstcp_member_free(struct rcu_head *head)
 	struct nstcp_member *m = container_of(head, struct nstcp_member,
 					      free_rcu);
 
+	percpu_ref_exit(&m->users);
 	nstcp_lgroup_put(m->group);
 	kfree(m);
 }
@@ -92,6 +98,12 @@ void nstcp_member_put(struct nstcp_member *m)
 {
 	if (refcount_dec_and_test(&m->ref))
 		call_rcu(&m->free_rcu, nstcp_member_free);
+}
+
+/* The member left its port and the last accept() on it returned. */
+void nstcp_member_users_gone(struct percpu_ref *users)
+{
+	nstcp_member_put(container_of(users, struct nstcp_member, users));
 }
 
 /* The socket is being released: leave its port, drop its state. */
@@ -109,8 +121,8 @@ void nstcp_sk_release(struct sock *sk)
 		atomic_dec(&parent->active);
 		nstcp_member_put(parent);
 	}
-	if (ns) {
-		nstcp_sockopt_free(ns);
-		kfree(ns);
-	}
+	if (!ns)
+		return;
+	nstcp_sockopt_free(ns);
+	kfree(ns);
 }
