@@ -142,6 +142,49 @@ static inline const char *lst_sysctl_read(const char *name, char *buf,
 	return buf;
 }
 
+/* Writes val to a /proc/sys file (path from /proc/sys/); 0 or the errno. */
+static inline int lst_proc_sys_write(const char *name, const char *val)
+{
+	char path[160];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Number of possible CPUs as the kernel counts them (highest + 1). */
+static inline int lst_possible_cpus(void)
+{
+	char buf[128], *p;
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY), hi = -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	for (p = buf; *p;) {
+		long v = strtol(p, &p, 10);
+
+		if (v > hi)
+			hi = v;
+		if (*p == '-' || *p == ',')
+			p++;
+		else
+			break;
+	}
+	return hi + 1;
+}
+
 static inline int lst_set_key(int fd, const char *key)
 {
 	return setsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, key, strlen(key));
@@ -215,6 +258,7 @@ struct lst_port {
 	int listeners;
 	long queued[LST_MAXCPU], accepted[LST_MAXCPU], stolen[LST_MAXCPU];
 	long migrated;
+	long owner;			/* the owner column; -1 if absent */
 	long sum_queued, sum_accepted, sum_stolen;
 };
 
@@ -237,11 +281,11 @@ static inline int lst_proc(int port, struct lst_port *p)
 	p->rows = 0;
 	while (fgets(line, sizeof(line), f)) {
 		char key[16], policy[16];
-		long q, a, s, m;
+		long q, a, s, m, o = -1;
 		int n, cpu;
 
-		if (sscanf(line, "%127s %15s %15s %d %d %ld %ld %ld %ld", addr,
-			   key, policy, &n, &cpu, &q, &a, &s, &m) != 9 ||
+		if (sscanf(line, "%127s %15s %15s %d %d %ld %ld %ld %ld %ld",
+			   addr, key, policy, &n, &cpu, &q, &a, &s, &m, &o) < 9 ||
 		    !(colon = strrchr(addr, ':')) || cpu < 0 ||
 		    cpu >= LST_MAXCPU) {
 			p->rows = -1;
@@ -257,6 +301,7 @@ static inline int lst_proc(int port, struct lst_port *p)
 		p->accepted[cpu] = a;
 		p->stolen[cpu] = s;
 		p->migrated = m;
+		p->owner = o;
 		p->sum_queued += q;
 		p->sum_accepted += a;
 		p->sum_stolen += s;
