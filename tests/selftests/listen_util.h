@@ -258,7 +258,7 @@ struct lst_port {
 	int listeners;
 	long queued[LST_MAXCPU], accepted[LST_MAXCPU], stolen[LST_MAXCPU];
 	long migrated;
-	long owner;			/* the owner column; -1 if absent */
+	long owner;			/* owner column: -1 absent, -2 rows differ */
 	long sum_queued, sum_accepted, sum_stolen;
 };
 
@@ -301,7 +301,8 @@ static inline int lst_proc(int port, struct lst_port *p)
 		p->accepted[cpu] = a;
 		p->stolen[cpu] = s;
 		p->migrated = m;
-		p->owner = o;
+		/* Every row has the same owner, or -2. */
+		p->owner = p->rows == 1 || p->owner == o ? o : -2;
 		p->sum_queued += q;
 		p->sum_accepted += a;
 		p->sum_stolen += s;
