@@ -372,6 +372,15 @@ int nstcp_listen(struct socket *sock, int backlog)
 			return err;
 	}
 
+	/*
+	 * getname() takes the socket lock (inet6_getname on 6.1 stable): read
+	 * the bound address first.  It changes only with connect(), whose
+	 * state the check under the lock refuses.
+	 */
+	len = nstcp_bound_addr(sock, &a);
+	if (len < 0)
+		return len;
+
 	lock_sock(sk);
 	ns = nstcp_sk_alloc(sk);
 	if (IS_ERR(ns)) {
@@ -385,11 +394,6 @@ int nstcp_listen(struct socket *sock, int backlog)
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
 		goto out_unlock;
-	len = nstcp_bound_addr(sock, &a);
-	if (len < 0) {
-		err = len;
-		goto out_unlock;
-	}
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m) {
 		err = -ENOMEM;
