@@ -225,6 +225,26 @@ static int nstcp_replay_one(struct sock *sk, struct socket *l, const void *arg)
 }
 
 /*
+ * A TCP_MD5SIG key's peer comes as a sockaddr_in or sockaddr_in6, as the
+ * family's other addresses do: a dual-stack sock takes an IPv4 peer as
+ * v4-mapped (its md5_parse refuses AF_INET).
+ */
+static void nstcp_md5_addr_in(const struct sock *sk, struct nstcp_replay *r)
+{
+	struct tcp_md5sig *cmd = (struct tcp_md5sig *)r->val;
+	struct sockaddr_storage a;
+	int alen;
+
+	if ((r->optname != TCP_MD5SIG && r->optname != TCP_MD5SIG_EXT) ||
+	    r->len < sizeof(*cmd) || sk->sk_family != AF_INET6 ||
+	    cmd->tcpm_addr.ss_family != AF_INET)
+		return;
+	if (!nstcp_addr_in((struct sockaddr *)&cmd->tcpm_addr,
+			   sizeof(struct sockaddr_in), true, &a, &alen))
+		memcpy(&cmd->tcpm_addr, &a, alen);
+}
+
+/*
  * setsockopt() of a replayed option: set on the socket itself, then, on a
  * socket that is not connected, recorded and set on its listeners.
  */
@@ -248,6 +268,7 @@ int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 		kfree(r);
 		return -EFAULT;
 	}
+	nstcp_md5_addr_in(sk, r);
 	err = tcp_setsockopt(sk, level, optname, KERNEL_SOCKPTR(r->val), optlen);
 	if (err)
 		goto out_free;
