@@ -22,7 +22,7 @@
 
 #include "listen_util.h"
 
-#define NCASES		20
+#define NCASES		19
 #define NOBODY		65534
 #define KEY		"web01"
 
