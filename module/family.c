@@ -12,10 +12,12 @@
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
+#include <linux/bpf-cgroup.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/socket.h>
 #include <linux/tcp.h>
+#include <linux/version.h>
 #include <net/inet_common.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
@@ -72,10 +74,41 @@ static int nstcp_release(struct socket *sock)
 	return nstcp_base(sk)->release(sock);
 }
 
+/*
+ * A dual-stack sock binds an IPv4 address as v4-mapped, and inet6_bind()
+ * runs only the cgroup's INET6_BIND programs on it; AF_INET would run the
+ * INET4_BIND ones: run those too, on the sockaddr_in (a program may
+ * rewrite it).  Their "no CAP_NET_BIND_SERVICE needed" answer is not
+ * passed on: the bind is only the stricter for it.
+ */
+static int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len)
+{
+#ifdef CONFIG_CGROUP_BPF
+	u32 flags = 0;
+
+	if (sk->sk_family != AF_INET6 || uaddr->sa_family != AF_INET ||
+	    len < (int)sizeof(struct sockaddr_in))
+		return 0;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, &len,
+						  CGROUP_INET4_BIND, &flags);
+#else
+	return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, CGROUP_INET4_BIND,
+						  &flags);
+#endif
+#else
+	return 0;
+#endif
+}
+
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sockaddr_storage addr;
 	int err, alen;
+
+	err = nstcp_bind_hook4(sock->sk, uaddr, len);
+	if (err)
+		return err;
 
 	/* What cannot be translated goes as it is: inet gives its own errno. */
 	if (nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
