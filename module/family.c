@@ -454,10 +454,18 @@ int nstcp_family_init(void)
 	if (!sock_create_kern(&init_net, AF_INET6, SOCK_STREAM, IPPROTO_TCP,
 			      &probe)) {
 		nstcp_inet6_ops = probe->ops;
+		nstcp_sockopt_prot_init(probe->sk->sk_prot);
 		sock_release(probe);
 	} else {
 		pr_info("IPv6 unavailable: AF_NSTCP sockets are IPv4 only\n");
 	}
+	/* The TCP protos listening members run on copies of (sockopt.c). */
+	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &probe);
+	if (err)
+		return err;
+	nstcp_sockopt_prot_init(probe->sk->sk_prot);
+	sock_release(probe);
 
 	nstcp_pf.family = nstcp_family;
 	err = sock_register(&nstcp_pf);

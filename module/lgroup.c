@@ -431,6 +431,7 @@ int nstcp_listen(struct socket *sock, int backlog)
 	sock_hold(sk);
 	WRITE_ONCE(ns->member, m);
 	mutex_unlock(&nn->lg_lock);
+	nstcp_sockopt_member_prot(sk, true);
 	/*
 	 * The socket reads as a listener (SO_ACCEPTCONN, TCP_INFO, connect()
 	 * gives EISCONN) though it is in no lookup table: the listeners are.
@@ -488,6 +489,7 @@ void nstcp_listen_leave(struct sock *sk)
 		nstcp_lgroup_close(g);
 	mutex_unlock(&nn->lg_lock);
 
+	nstcp_sockopt_member_prot(sk, false);
 	WRITE_ONCE(ns->member, NULL);
 	wake_up_all(&m->acceptq);
 	inet_sk_set_state(sk, TCP_CLOSE);
