@@ -142,4 +142,33 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
 #define inet_assign_bit(nr, sk, val)	(inet_sk(sk)->COMPAT_INET_FLAG_##nr = (val))
 #endif
 
+/*
+ * 6.7 gave the cgroup BPF sock_addr hooks the address length (programs may
+ * change it); before, they took none.  compat_cgroup_inet_bind() runs a
+ * bind hook either way.
+ */
+#include <linux/bpf-cgroup.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#define compat_cgroup_inet_bind(sk, uaddr, uaddrlen, atype, flags)	\
+	BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, atype, flags)
+#else
+#define compat_cgroup_inet_bind(sk, uaddr, uaddrlen, atype, flags)	\
+	BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, uaddrlen, atype, flags)
+#endif
+
+/*
+ * Newer kernels pass SOL_SOCKET options to a family's setsockopt when the
+ * socket has SOCK_CUSTOM_SOCKOPT; 6.1 calls sock_setsockopt() itself, and
+ * the family learns of them only afterwards (sockopt.c's release_cb).
+ */
+static inline bool compat_custom_sol_socket(struct socket *sock)
+{
+#ifdef SOCK_CUSTOM_SOCKOPT
+	set_bit(SOCK_CUSTOM_SOCKOPT, &sock->flags);
+	return true;
+#else
+	return false;
+#endif
+}
+
 #endif /* _NSTCP_COMPAT_H */

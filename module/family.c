@@ -12,6 +12,7 @@
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
+#include <linux/bpf-cgroup.h>
 #include <linux/module.h>
 #include <linux/net.h>
 #include <linux/socket.h>
@@ -72,10 +73,36 @@ static int nstcp_release(struct socket *sock)
 	return nstcp_base(sk)->release(sock);
 }
 
+/*
+ * A dual-stack sock binds an IPv4 address as v4-mapped, and inet6_bind()
+ * runs only the cgroup's INET6_BIND programs on it; AF_INET would run the
+ * INET4_BIND ones: run those too, on the sockaddr_in (a program may
+ * rewrite it).  Their "no CAP_NET_BIND_SERVICE needed" answer is not
+ * passed on: the bind is only the stricter for it.
+ */
+static int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len)
+{
+#ifdef CONFIG_CGROUP_BPF
+	u32 flags = 0;
+
+	if (sk->sk_family != AF_INET6 || uaddr->sa_family != AF_INET ||
+	    len < (int)sizeof(struct sockaddr_in))
+		return 0;
+	return compat_cgroup_inet_bind(sk, uaddr, &len, CGROUP_INET4_BIND,
+				       &flags);
+#else
+	return 0;
+#endif
+}
+
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sockaddr_storage addr;
 	int err, alen;
+
+	err = nstcp_bind_hook4(sock->sk, uaddr, len);
+	if (err)
+		return err;
 
 	/* What cannot be translated goes as it is: inet gives its own errno. */
 	if (nstcp_addr_in(uaddr, len, sock->sk->sk_family == AF_INET6,
@@ -222,8 +249,11 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 	if (nstcp_sockopt_replayed(level, optname))
 		return nstcp_sockopt_set_replayed(sock, level, optname, optval,
 						  optlen);
-	err = nstcp_base(sock->sk)->setsockopt(sock, level, optname, optval,
-					       optlen);
+	if (level == SOL_SOCKET)
+		err = sock_setsockopt(sock, level, optname, optval, optlen);
+	else
+		err = nstcp_base(sock->sk)->setsockopt(sock, level, optname,
+						       optval, optlen);
 	if (!err)
 		nstcp_sockopt_after_set(sock->sk);
 	return err;
@@ -393,6 +423,7 @@ static int nstcp_create(struct net *net, struct socket *sock, int protocol,
 	sock_release(tcp);
 	sock->state = SS_UNCONNECTED;
 	sock->ops = &nstcp_stream_ops;
+	compat_custom_sol_socket(sock);
 
 	nstcp_stat_inc(nstcp_pernet(net), NSTCP_STAT_SOCKETS);
 	return 0;
@@ -412,10 +443,18 @@ int nstcp_family_init(void)
 	if (!sock_create_kern(&init_net, AF_INET6, SOCK_STREAM, IPPROTO_TCP,
 			      &probe)) {
 		nstcp_inet6_ops = probe->ops;
+		nstcp_sockopt_prot_init(probe->sk->sk_prot);
 		sock_release(probe);
 	} else {
 		pr_info("IPv6 unavailable: AF_NSTCP sockets are IPv4 only\n");
 	}
+	/* The TCP protos listening members run on copies of (sockopt.c). */
+	err = sock_create_kern(&init_net, AF_INET, SOCK_STREAM, IPPROTO_TCP,
+			       &probe);
+	if (err)
+		return err;
+	nstcp_sockopt_prot_init(probe->sk->sk_prot);
+	sock_release(probe);
 
 	nstcp_pf.family = nstcp_family;
 	err = sock_register(&nstcp_pf);

@@ -417,6 +417,15 @@ int nstcp_listen(struct socket *sock, int backlog)
 	if (len < 0)
 		return len;
 
+	/*
+	 * getname() takes the socket lock (inet6_getname on 6.1 stable): read
+	 * the bound address first.  It changes only with connect(), whose
+	 * state the check under the lock refuses.
+	 */
+	len = nstcp_bound_addr(sock, &a);
+	if (len < 0)
+		return len;
+
 	lock_sock(sk);
 	ns = nstcp_sk_alloc(sk);
 	if (IS_ERR(ns)) {
@@ -429,6 +438,13 @@ int nstcp_listen(struct socket *sock, int backlog)
 	}
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
+		goto out_unlock;
+	/*
+	 * A reuseport program would choose among listeners that are not
+	 * there: refused (where setsockopt() could not refuse it, on 6.1).
+	 */
+	err = -EOPNOTSUPP;
+	if (rcu_access_pointer(sk->sk_reuseport_cb))
 		goto out_unlock;
 	m = kzalloc(sizeof(*m), GFP_KERNEL);
 	if (!m) {
@@ -473,6 +489,7 @@ int nstcp_listen(struct socket *sock, int backlog)
 	sock_hold(sk);
 	WRITE_ONCE(ns->member, m);
 	mutex_unlock(&nn->lg_lock);
+	nstcp_sockopt_member_prot(sk, true);
 	/*
 	 * The socket reads as a listener (SO_ACCEPTCONN, TCP_INFO, connect()
 	 * gives EISCONN) though it is in no lookup table: the listeners are.
@@ -527,6 +544,7 @@ void nstcp_listen_leave(struct sock *sk)
 		nstcp_lgroup_close(g);
 	mutex_unlock(&nn->lg_lock);
 
+	nstcp_sockopt_member_prot(sk, false);
 	WRITE_ONCE(ns->member, NULL);
 	wake_up_all(&m->acceptq);
 	inet_sk_set_state(sk, TCP_CLOSE);

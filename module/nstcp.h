@@ -24,6 +24,7 @@
 
 struct socket;
 struct sock;
+struct proto;
 struct sockaddr;
 struct sockaddr_storage;
 struct seq_file;
@@ -179,6 +180,17 @@ struct nstcp_lgroup {
 };
 
 /* AF_NSTCP state of a socket that set SOL_NSTCP options or listens. */
+/* A member's socket-level options, as last copied to its listeners. */
+struct nstcp_optsnap {
+	unsigned long		flags;		/* of nstcp_sync_flags only */
+	long			rcvtimeo, sndtimeo, lingertime;
+	unsigned long		pacing;
+	const void		*filter;
+	int			sndbuf, rcvbuf, rcvlowat, bound_dev_if;
+	u32			mark, priority, tsflags, ll_usec;
+	u8			userlocks;
+};
+
 struct nstcp_sk {
 	u8			key[NSTCP_KEY_MAX];
 	u8			keylen;
@@ -186,6 +198,7 @@ struct nstcp_sk {
 	struct nstcp_member	*member;	/* while listening */
 	struct nstcp_member	*parent;	/* accepted: the member that took it */
 	struct list_head	replay;		/* options the listeners replay */
+	struct nstcp_optsnap	snap;		/* a member's, see sockopt.c */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);
@@ -237,6 +250,8 @@ int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 void nstcp_sockopt_after_set(struct sock *sk);
 int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh);
 void nstcp_sockopt_free(struct nstcp_sk *ns);
+void nstcp_sockopt_prot_init(const struct proto *base);
+void nstcp_sockopt_member_prot(struct sock *sk, bool on);
 
 /* family.c */
 int nstcp_family_init(void);

@@ -111,6 +111,32 @@ static void nstcp_sync_tcp(const struct sock *from, struct sock *to)
 		   READ_ONCE(ficsk->icsk_accept_queue.rskq_defer_accept));
 }
 
+static void nstcp_optsnap(const struct sock *sk, struct nstcp_optsnap *s)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < ARRAY_SIZE(nstcp_sync_flags); i++)
+		if (sock_flag(sk, nstcp_sync_flags[i]))
+			s->flags |= 1UL << nstcp_sync_flags[i];
+	s->rcvtimeo = READ_ONCE(sk->sk_rcvtimeo);
+	s->sndtimeo = READ_ONCE(sk->sk_sndtimeo);
+	s->lingertime = READ_ONCE(sk->sk_lingertime);
+	s->pacing = READ_ONCE(sk->sk_max_pacing_rate);
+	s->filter = rcu_access_pointer(sk->sk_filter);
+	s->sndbuf = READ_ONCE(sk->sk_sndbuf);
+	s->rcvbuf = READ_ONCE(sk->sk_rcvbuf);
+	s->rcvlowat = READ_ONCE(sk->sk_rcvlowat);
+	s->bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
+	s->mark = READ_ONCE(sk->sk_mark);
+	s->priority = READ_ONCE(sk->sk_priority);
+	s->tsflags = READ_ONCE(sk->sk_tsflags);
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	s->ll_usec = READ_ONCE(sk->sk_ll_usec);
+#endif
+	s->userlocks = sk->sk_userlocks;
+}
+
 /* A socket filter is shared, charged to each listener as sk_clone does. */
 static void nstcp_sync_filter(const struct sock *from, struct sock *to)
 {
@@ -148,6 +174,8 @@ int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
 	struct sock *sk = to->sk;
 	int err = 0;
 
+	if (ns)
+		nstcp_optsnap(from, &ns->snap);
 	lock_sock(sk);
 	nstcp_sync_sock(from, sk, fresh);
 	nstcp_sync_ip(from, sk);
@@ -203,6 +231,87 @@ void nstcp_sockopt_after_set(struct sock *sk)
 	release_sock(sk);
 }
 
+/*
+ * SOL_SOCKET options never reach proto_ops->setsockopt on 6.1:
+ * __sys_setsockopt() calls sock_setsockopt() itself.  So a member's sock
+ * runs on a copy of its TCP proto whose release_cb, run at the end of
+ * every call that locked the socket (sock_setsockopt() among them), copies
+ * the socket-level options that changed to the listeners.  It runs under
+ * the member's sk_lock.slock with BHs off: it takes each listener's slock,
+ * not its socket lock (what it writes needs no more).
+ */
+static struct proto nstcp_member_prots[2];
+static const struct proto *nstcp_member_bases[2];
+
+static void nstcp_member_release_cb(struct sock *sk)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+	struct nstcp_member *m = ns ? ns->member : NULL;
+	struct nstcp_optsnap now;
+	unsigned int i;
+
+	if (sk->sk_prot_creator->release_cb)
+		sk->sk_prot_creator->release_cb(sk);
+	if (!m)
+		return;
+	if (rcu_access_pointer(sk->sk_reuseport_cb))
+		pr_warn_once("nstcp: a reuseport program on an AF_NSTCP listener has no effect (this kernel cannot refuse it)\n");
+	nstcp_optsnap(sk, &now);
+	if (!memcmp(&now, &ns->snap, sizeof(now)))
+		return;
+	ns->snap = now;
+	/* The group has listeners while it has @m: they cannot go. */
+	for (i = 0; i < m->group->nr; i++) {
+		struct socket *l = m->group->q[i].sock;
+
+		if (!l)
+			continue;
+		bh_lock_sock(l->sk);
+		nstcp_sync_sock(sk, l->sk, false);
+		nstcp_sync_filter(sk, l->sk);
+		bh_unlock_sock(l->sk);
+	}
+}
+
+void nstcp_sockopt_prot_init(const struct proto *base)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(nstcp_member_bases); i++) {
+		if (nstcp_member_bases[i] == base)
+			return;
+		if (!nstcp_member_bases[i]) {
+			nstcp_member_prots[i] = *base;
+			nstcp_member_prots[i].release_cb = nstcp_member_release_cb;
+			nstcp_member_bases[i] = base;
+			return;
+		}
+	}
+}
+
+/*
+ * @sk becomes a member (@on) or stops being one: its proto.  Options it
+ * had before are not pushed to the listeners: only later changes are.
+ * Caller holds lock_sock(sk).
+ */
+void nstcp_sockopt_member_prot(struct sock *sk, bool on)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(nstcp_member_bases); i++) {
+		if (!nstcp_member_bases[i] ||
+		    sk->sk_prot_creator != nstcp_member_bases[i])
+			continue;
+		if (on && ns && sk->sk_prot == nstcp_member_bases[i]) {
+			nstcp_optsnap(sk, &ns->snap);
+			WRITE_ONCE(sk->sk_prot, &nstcp_member_prots[i]);
+		} else if (!on && sk->sk_prot == &nstcp_member_prots[i]) {
+			WRITE_ONCE(sk->sk_prot, sk->sk_prot_creator);
+		}
+	}
+}
+
 /* Options kept as records and replayed on the listeners. */
 bool nstcp_sockopt_replayed(int level, int optname)
 {
@@ -216,6 +325,26 @@ static int nstcp_replay_one(struct sock *sk, struct socket *l, const void *arg)
 	const struct nstcp_replay *r = arg;
 
 	return nstcp_tcp_set(l, r->optname, r->val, r->len);
+}
+
+/*
+ * A TCP_MD5SIG key's peer comes as a sockaddr_in or sockaddr_in6, as the
+ * family's other addresses do: a dual-stack sock takes an IPv4 peer as
+ * v4-mapped (its md5_parse refuses AF_INET).
+ */
+static void nstcp_md5_addr_in(const struct sock *sk, struct nstcp_replay *r)
+{
+	struct tcp_md5sig *cmd = (struct tcp_md5sig *)r->val;
+	struct sockaddr_storage a;
+	int alen;
+
+	if ((r->optname != TCP_MD5SIG && r->optname != TCP_MD5SIG_EXT) ||
+	    r->len < sizeof(*cmd) || sk->sk_family != AF_INET6 ||
+	    cmd->tcpm_addr.ss_family != AF_INET)
+		return;
+	if (!nstcp_addr_in((struct sockaddr *)&cmd->tcpm_addr,
+			   sizeof(struct sockaddr_in), true, &a, &alen))
+		memcpy(&cmd->tcpm_addr, &a, alen);
 }
 
 /*
@@ -242,6 +371,7 @@ int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 		kfree(r);
 		return -EFAULT;
 	}
+	nstcp_md5_addr_in(sk, r);
 	err = sock_common_setsockopt(sock, level, optname,
 				     KERNEL_SOCKPTR(r->val), optlen);
 	if (err)

@@ -142,6 +142,49 @@ static inline const char *lst_sysctl_read(const char *name, char *buf,
 	return buf;
 }
 
+/* Writes val to a /proc/sys file (path from /proc/sys/); 0 or the errno. */
+static inline int lst_proc_sys_write(const char *name, const char *val)
+{
+	char path[160];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* Number of possible CPUs as the kernel counts them (highest + 1). */
+static inline int lst_possible_cpus(void)
+{
+	char buf[128], *p;
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY), hi = -1;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	for (p = buf; *p;) {
+		long v = strtol(p, &p, 10);
+
+		if (v > hi)
+			hi = v;
+		if (*p == '-' || *p == ',')
+			p++;
+		else
+			break;
+	}
+	return hi + 1;
+}
+
 static inline int lst_set_key(int fd, const char *key)
 {
 	return setsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, key, strlen(key));
@@ -218,6 +261,7 @@ struct lst_port {
 	int listeners;
 	long queued[LST_MAXCPU], accepted[LST_MAXCPU], stolen[LST_MAXCPU];
 	long migrated;
+	long owner;			/* owner column; -2: the rows differ */
 	long sum_queued, sum_accepted, sum_stolen;
 };
 
@@ -243,6 +287,8 @@ static inline int lst_proc(int port, struct lst_port *p)
 		p->accepted[cpu] = rows[i].accepted;
 		p->stolen[cpu] = rows[i].stolen;
 		p->migrated = rows[i].migrated;
+		/* Every row has the same owner, or -2. */
+		p->owner = !i || p->owner == rows[i].owner ? rows[i].owner : -2;
 		p->sum_queued += rows[i].queued;
 		p->sum_accepted += rows[i].accepted;
 		p->sum_stolen += rows[i].stolen;

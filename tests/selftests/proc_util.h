@@ -199,6 +199,7 @@ struct proc_listen_row {
 	char key[24];		/* "-": exclusive; "*": not shown to us */
 	char policy[16];
 	long listeners, cpu, queued, accepted, stolen, migrated;
+	long owner;		/* the uid every member of the port has */
 };
 
 /*
@@ -210,10 +211,10 @@ static inline int proc_read_listen_from(const char *path, int port,
 					struct proc_listen_row *rows, int max)
 {
 	enum { ADDR, KEY, POLICY, LISTENERS, CPU, QUEUED, ACCEPTED, STOLEN,
-	       MIGRATED, NCOLS };
+	       MIGRATED, OWNER, NCOLS };
 	static const char *const names[NCOLS] = {
 		"addr", "key", "policy", "listeners", "cpu", "queued",
-		"accepted", "stolen", "migrated",
+		"accepted", "stolen", "migrated", "owner",
 	};
 	char line[PROC_LINE], *f[PROC_MAXCOLS], *colon;
 	int ncols, idx[NCOLS], n = 0;
@@ -252,6 +253,7 @@ static inline int proc_read_listen_from(const char *path, int port,
 		r.queued = v[QUEUED];
 		r.accepted = v[ACCEPTED];
 		r.stolen = v[STOLEN];
+		r.owner = v[OWNER];
 		r.migrated = v[MIGRATED];
 		if (n == max)
 			goto bad;
