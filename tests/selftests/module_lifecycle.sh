@@ -18,7 +18,7 @@ tap_ok "$([ "$online" -eq "$(nproc)" ]; echo $?)" "every online CPU has an onlin
 # The helper prints its pid, so that it alone is ended, by pid.
 exec 7< <(python3 -c 'import os,socket,sys,time; s=socket.socket(19,socket.SOCK_STREAM,0); print("open",os.getpid(),flush=True); time.sleep(30)')
 word= pid=
-read -r -t 20 word pid <&7
+read -r -t 90 word pid <&7
 err=$(rmmod nstcp 2>&1)
 tap_ok "$([ "$word" = open ] && grep -q 'in use' <<<"$err"; echo $?)" "rmmod with a live socket fails busy ($err)"
 case "$pid" in
