@@ -308,12 +308,34 @@ int nstcp_listen_bind_check(struct sock *sk, const struct sockaddr_storage *a,
 	return err;
 }
 
-/* The bound address of @sock in the TCP socket's own form. */
-static int nstcp_bound_addr(struct socket *sock, struct sockaddr_storage *a)
+/*
+ * The bound address of @sk in the TCP socket's own form, as
+ * inet{6}_getname() gives it.  Caller holds lock_sock(sk), which those
+ * take themselves (since 6.0): they cannot be called here.
+ */
+static int nstcp_bound_addr(struct sock *sk, struct sockaddr_storage *a)
 {
-	if (sock->sk->sk_family == AF_INET6)
-		return inet6_getname(sock, (struct sockaddr *)a, 0);
-	return inet_getname(sock, (struct sockaddr *)a, 0);
+	const struct inet_sock *inet = inet_sk(sk);
+
+	sock_owned_by_me(sk);
+	memset(a, 0, sizeof(*a));
+	if (sk->sk_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)a;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = inet->inet_sport;
+		if (ipv6_addr_any(&sk->sk_v6_rcv_saddr))
+			sin6->sin6_addr = inet6_sk(sk)->saddr;
+		else
+			sin6->sin6_addr = sk->sk_v6_rcv_saddr;
+		sin6->sin6_scope_id = ipv6_iface_scope_id(&sin6->sin6_addr,
+							  sk->sk_bound_dev_if);
+		return sizeof(*sin6);
+	}
+	((struct sockaddr_in *)a)->sin_family = AF_INET;
+	((struct sockaddr_in *)a)->sin_port = inet->inet_sport;
+	((struct sockaddr_in *)a)->sin_addr.s_addr = inet->inet_rcv_saddr;
+	return sizeof(struct sockaddr_in);
 }
 
 /* Add @m to @g's members.  Under lg_lock. */
@@ -385,7 +407,7 @@ int nstcp_listen(struct socket *sock, int backlog)
 	err = -EINVAL;
 	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
 		goto out_unlock;
-	len = nstcp_bound_addr(sock, &a);
+	len = nstcp_bound_addr(sk, &a);
 	if (len < 0) {
 		err = len;
 		goto out_unlock;
