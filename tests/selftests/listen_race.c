@@ -430,13 +430,19 @@ static void close_relisten(int domain)
 			tap_diag("%s round %d: the new listener: %s", fam, i, why);
 		}
 	}
+	int r, rows;
+
 	fam_close(&keep);
 	fam_close(&lfd);
 	FAM_OK(!fails && served == RELISTEN_ROUNDS,
 	       "%s: close a listener and listen on its port at once, %d rounds: the new one served %d",
 	       fam, RELISTEN_ROUNDS, served);
-	FAM_OK(domain != AF_NSTCP || lst_wait_unlisted(port, 2000) == 0,
-	       "%s: no group left on port %d", fam, port);
+	rows = domain == AF_NSTCP ? lst_wait_unlisted(port, 2000) : 0;
+	r = lst_connect(LST_IP, port, FAM_TIMEOUT_MS);
+	FAM_OK(rows == 0 && r < 0 && errno == ECONNREFUSED,
+	       "%s: after the last close port %d refuses (%s), no group left (%d rows)",
+	       fam, port, r < 0 ? strerror(errno) : "connected", rows);
+	fam_close(&r);
 }
 
 /* ---- bind() then connect() of a keyed socket ---- */
