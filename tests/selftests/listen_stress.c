@@ -57,6 +57,7 @@ static unsigned int rnd(unsigned int *s)
 	return *s;
 }
 
+/* slot_fam holds the socket's domain: AF_NSTCP, AF_INET or AF_INET6. */
 static int fidx(int fam)
 {
 	return fam == AF_NSTCP;
@@ -87,12 +88,18 @@ static void put(int i, int fd, int fam)
 		close(old);
 }
 
-static struct fam_addr addr(unsigned int *s, int port)
+/* An address for a socket of domain: mostly one it can use. */
+static struct fam_addr addr(unsigned int *s, int domain, int port)
 {
 	static const char *const ips[] = { "127.0.0.1", "0.0.0.0", "::1",
 					    "::", "::ffff:127.0.0.1" };
+	int i = rnd(s) % 5;
 
-	return fam_addr(ips[rnd(s) % 5], port);
+	if (domain == AF_INET && rnd(s) % 8)
+		i = rnd(s) % 2;
+	else if (domain == AF_INET6 && rnd(s) % 8)
+		i = 2 + rnd(s) % 3;
+	return fam_addr(ips[i], port);
 }
 
 static void do_setopt(unsigned int *s, int fd, int fam)
@@ -190,10 +197,11 @@ static void one_op(unsigned int *s, int forked)
 
 	switch (rnd(s) % 16) {
 	case 0:
-	case 1:		/* socket, maybe with a key and bound */
-		fam = rnd(s) % 3 ? AF_NSTCP : AF_INET;
-		fd = socket(rnd(s) % 4 ? fam : (fam == AF_NSTCP ? AF_NSTCP :
-						 AF_INET6), SOCK_STREAM, 0);
+	case 1:		/* socket, maybe with a key, bound and listening */
+		if (fd >= 0 && rnd(s) % 4)
+			return;	/* mostly into an empty slot */
+		fam = rnd(s) % 3 ? AF_NSTCP : rnd(s) % 4 ? AF_INET : AF_INET6;
+		fd = socket(fam, SOCK_STREAM, 0);
 		if (fd < 0)
 			return;
 		count(fam, ST_SOCKET);
@@ -201,12 +209,22 @@ static void one_op(unsigned int *s, int forked)
 			lst_set_key(fd, rnd(s) % 4 ? "k1" : "k2");
 		if (rnd(s) % 2)
 			fam_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+		if (fam != AF_NSTCP && rnd(s) % 2)
+			fam_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+		if (rnd(s) % 2) {
+			a = addr(s, fam, port);
+			if (!bind(fd, &a.sa, a.len)) {
+				count(fam, ST_BIND);
+				if (rnd(s) % 2 && !listen(fd, 16))
+					count(fam, ST_LISTEN);
+			}
+		}
 		put(i, fd, fam);
 		return;
 	case 2:
 		if (fd < 0)
 			return;
-		a = addr(s, rnd(s) % 8 ? port : 0);
+		a = addr(s, fam, rnd(s) % 8 ? port : 0);
 		if (!bind(fd, &a.sa, a.len))
 			count(fam, ST_BIND);
 		return;
@@ -237,7 +255,7 @@ static void one_op(unsigned int *s, int forked)
 	case 8:
 		if (fd < 0)
 			return;
-		a = addr(s, port);
+		a = addr(s, fam, port);
 		if (!connect(fd, &a.sa, a.len)) {
 			count(fam, ST_CONNECT);
 			send(fd, "q", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
