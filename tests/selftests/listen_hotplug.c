@@ -19,7 +19,8 @@
  *
  * This process makes the namespaces, runs the test in a child, and
  * afterwards, however the child ended, brings every CPU back online and
- * deletes the namespaces.  Needs root and 2 CPUs.
+ * deletes the namespaces.  Needs root and 2 CPUs.  NSTCP_HOTPLUG_CLIENTS
+ * sets the number of client threads (default: half the CPUs, at least 2).
  */
 #include <sys/wait.h>
 
@@ -565,6 +566,11 @@ int main(void)
 	nhot = ncpus - 1 < MAX_HOT ? ncpus - 1 : MAX_HOT;
 	/* Half as many clients as CPUs: TCG guests starve under more. */
 	nclients = ncpus / 2 < 2 ? 2 : ncpus / 2;
+	if (getenv("NSTCP_HOTPLUG_CLIENTS") &&
+	    atoi(getenv("NSTCP_HOTPLUG_CLIENTS")) > 0)
+		nclients = atoi(getenv("NSTCP_HOTPLUG_CLIENTS"));
+	if (nclients > LST_MAXCPU)
+		nclients = LST_MAXCPU;
 	snprintf(srv_ns, sizeof(srv_ns), "nstcp-hsrv-%d", getpid());
 	snprintf(cli_ns, sizeof(cli_ns), "nstcp-hcli-%d", getpid());
 	snprintf(srv_dev, sizeof(srv_dev), "nsh%ds", getpid());
