@@ -28,7 +28,10 @@
  *
  * This process makes the namespaces, runs the test in a child, and
  * afterwards, however the child ended, brings every CPU back online and
- * deletes the namespaces.  Needs root and 2 CPUs.  NSTCP_HOTPLUG_CLIENTS
+ * deletes the namespaces.  Needs root and 2 CPUs.
+ * NSTCP_HOTPLUG_OFF=1 leaves every CPU online (a diagnostic: the same load
+ * without hotplug; the offline-step checks then fail).  Each phase's Tcp
+ * and TcpExt counters that changed are printed.  NSTCP_HOTPLUG_CLIENTS
  * sets the number of client threads (default: one per CPU; with RPS half
  * the CPUs, at least 2).
  */
@@ -191,6 +194,61 @@ static long nstat(const char *file, const char *prefix, const char *name)
 	}
 	fclose(f);
 	return v;
+}
+
+/* Every Tcp and TcpExt counter, for a diagnostic of what changed. */
+#define NS_MAX	256
+struct nsnap {
+	int n;
+	char name[NS_MAX][40];
+	long val[NS_MAX];
+};
+
+static void nsnap(struct nsnap *sn)
+{
+	static const char *const files[] = { "netstat", "snmp" };
+	static const char *const prefixes[] = { "TcpExt:", "Tcp:" };
+	char path[96], names[4096], vals[4096];
+
+	sn->n = 0;
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/thread-self/net/%s", files[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(names, sizeof(names), f) &&
+		       fgets(vals, sizeof(vals), f)) {
+			char *sn1, *sv, *n, *x;
+
+			if (strncmp(names, prefixes[i], strlen(prefixes[i])))
+				continue;
+			strtok_r(names, " \n", &sn1);
+			strtok_r(vals, " \n", &sv);
+			while ((n = strtok_r(NULL, " \n", &sn1)) &&
+			       (x = strtok_r(NULL, " \n", &sv)) && sn->n < NS_MAX) {
+				snprintf(sn->name[sn->n], sizeof(sn->name[0]), "%s", n);
+				sn->val[sn->n++] = atol(x);
+			}
+		}
+		fclose(f);
+	}
+}
+
+static void nsnap_diff(const char *what, const struct nsnap *a,
+		       const struct nsnap *b)
+{
+	char line[1024];
+	int len = 0;
+
+	line[0] = 0;
+	for (int i = 0; i < a->n && i < b->n; i++)
+		if (b->val[i] != a->val[i] && !strcmp(a->name[i], b->name[i]) &&
+		    len < (int)sizeof(line) - 64)
+			len += snprintf(line + len, sizeof(line) - len, " %s%+ld",
+					a->name[i], b->val[i] - a->val[i]);
+	tap_diag("%s: counters that changed:%s", what, line);
 }
 
 enum { C_DROPS, C_OVERFLOWS, C_RSTS, C_N };
@@ -364,6 +422,7 @@ static void phase(int cli, int domain, const char *steal, struct result *ref)
 	atomic_int stop = 0, cstop = 0;
 	struct timeval tv = { .tv_usec = 200000 };
 	long before[C_N], after[C_N];
+	static struct nsnap snap0, snap1;
 	int lfd, port = 0, ok = 0, connfail = 0, resets = 0, mismatch = 0;
 	int timeouts = 0, serrs = 0, first = 0, percpu = 0, queued = -1;
 	long long max_ms = 0;
@@ -375,6 +434,7 @@ static void phase(int cli, int domain, const char *steal, struct result *ref)
 	if (steal)
 		lst_sysctl_write("accept_steal", steal);
 	counters(before);
+	nsnap(&snap0);
 	lfd = domain == AF_NSTCP ? lst_member(SRV_IP, 0, NULL, 0, &port) :
 		fam_listen(AF_INET, SRV_IP, 0, &port);
 	if (lfd >= 0)
@@ -397,10 +457,10 @@ static void phase(int cli, int domain, const char *steal, struct result *ref)
 		cl[t].stop = &cstop;
 		pthread_create(&cl[t].tid, NULL, client_main, &cl[t]);
 	}
-	if (lfd >= 0)
+	if (lfd >= 0 && !getenv("NSTCP_HOTPLUG_OFF"))
 		pthread_create(&pl.tid, NULL, plugger_main, &pl);
 	lst_sleep_ms(RUN_MS);
-	if (lfd >= 0) {
+	if (lfd >= 0 && !getenv("NSTCP_HOTPLUG_OFF")) {
 		atomic_store(&pl.stop, 1);
 		pthread_join(pl.tid, NULL);	/* all CPUs online again */
 	}
@@ -504,6 +564,8 @@ static void phase(int cli, int domain, const char *steal, struct result *ref)
 	fam_close(&lfd);
 	lst_sleep_ms(100);
 	counters(after);
+	nsnap(&snap1);
+	nsnap_diff(name, &snap0, &snap1);
 	for (int i = 0; i < C_N; i++)
 		res.delta[i] = after[i] - before[i];
 	tap_diag("%s: ListenDrops +%ld, ListenOverflows +%ld, OutRsts +%ld",
@@ -542,6 +604,19 @@ static int child(void)
 		return 1;
 	}
 	close(srv);
+	/*
+	 * Each phase leaves thousands of connections in TIME_WAIT for 60 s;
+	 * past tcp_max_tw_buckets they close at once and their late segments
+	 * draw resets, which would be charged to the later phases.
+	 */
+	{
+		int fd = open("/proc/sys/net/ipv4/tcp_max_tw_buckets", O_WRONLY);
+
+		if (fd < 0 || write(fd, "1000000", 7) != 7)
+			tap_diag("tcp_max_tw_buckets: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
 	/* fam_start() without the plan, which the parent printed. */
 	fam_planned = tap_n + CHILD_CASES - 3;
 	signal(SIGALRM, fam_watchdog);
