@@ -412,11 +412,6 @@ int nstcp_listen(struct socket *sock, int backlog)
 		if (err && !inet_sk(sk)->inet_num)
 			return err;
 	}
-	/* A bound socket's address does not change; getname locks it. */
-	len = nstcp_bound_addr(sock, &a);
-	if (len < 0)
-		return len;
-
 	/*
 	 * getname() takes the socket lock (inet6_getname on 6.1 stable): read
 	 * the bound address first.  It changes only with connect(), whose

@@ -633,4 +633,93 @@ static inline void lst_client_join(struct lst_client *cl)
 	cl->tid = 0;
 }
 
+/* All rows of /proc/net/nstcp_listen (any port); -1 if unreadable. */
+static inline int lst_proc_rows(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/thread-self/net/nstcp_listen", "r");
+
+	if (!f)
+		return -1;
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* Waits up to ms for the port to leave /proc/net/nstcp_listen; its rows. */
+static inline int lst_wait_unlisted(int port, int ms)
+{
+	long long end = lst_now_ms() + ms;
+	struct lst_port p;
+
+	while (lst_proc(port, &p) != 0 && lst_now_ms() < end)
+		lst_sleep_ms(20);
+	return p.rows;
+}
+
+/*
+ * A TCP port of ip that is free now (bound and released at once), for
+ * tests that must bind one explicitly; -1 on failure.
+ */
+static inline int lst_free_port(const char *ip)
+{
+	struct fam_addr a = fam_addr(ip, 0);
+	int fd = socket(a.sa.sa_family, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	if (!bind(fd, &a.sa, a.len))
+		port = fam_local_port(fd);
+	close(fd);
+	return port;
+}
+
+/* A plain listener of family domain on ip:port with SO_REUSEADDR; -1/errno. */
+static inline int lst_listen_on(int domain, const char *ip, int port,
+				int backlog)
+{
+	struct fam_addr a = fam_addr(ip, port);
+	int fd = fam_socket(domain, 0), one = 1, e;
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, &a.sa, a.len) || listen(fd, backlog)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* system() of a formatted command, with a diagnostic when it fails. */
+static inline int lst_sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	if (r)
+		tap_diag("`%s` failed (%d)", cmd, r);
+	return r;
+}
+
+/* The family's name for messages. */
+static inline const char *lst_fam(int domain)
+{
+	return domain == AF_NSTCP ? "AF_NSTCP" : domain == AF_INET ? "AF_INET" :
+	       domain == AF_INET6 ? "AF_INET6" : "?";
+}
+
 #endif
