@@ -25,8 +25,8 @@
 
 #include "listen_util.h"
 
-#define RACE_ROUNDS	300
-#define KEY_ROUNDS	200
+#define RACE_ROUNDS	150
+#define KEY_ROUNDS	100
 #define RELISTEN_ROUNDS	100
 #define LEAST_MEMBERS	40
 #define LEAST_CONNS	200
