@@ -259,9 +259,13 @@ static void test_writable(void)
 	uint32_t ev;
 	struct fam_addr a;
 
+	/*
+	 * The receiver keeps its default buffer: a 4 KiB one (which the
+	 * listener would now pass on) lets window probes free send space
+	 * now and then on 6.12, as on AF_INET.
+	 */
 	l = fam_socket(AF_NSTCP, 0);
 	a = fam_addr("127.0.0.1", 0);
-	setsockopt(l, SOL_SOCKET, SO_RCVBUF, &buf4k, sizeof(buf4k));
 	bind(l, &a.sa, a.len);
 	listen(l, 1);
 	port = fam_local_port(l);
