@@ -87,8 +87,8 @@
 #define IO_TIMEOUT_S	5
 
 /* The goals. */
-#define GOAL_BAL_VS_B	0.97	/* balanced conn/s, nstcp/(b), at least */
-#define GOAL_BAL_VS_A	1.15	/* balanced conn/s, nstcp/(a), at least */
+#define GOAL_BAL_VS_B	1.00	/* balanced conn/s, nstcp/(b), at least */
+#define GOAL_BAL_VS_A	1.00	/* balanced conn/s, nstcp/(a), at least */
 #define GOAL_BAL_LOCAL	99.0	/* balanced locality of nstcp, %, at least */
 #define GOAL_IMB_P99	0.50	/* imbalanced p99, nstcp/(b), at most */
 #define GOAL_IMB_RATE	1.00	/* imbalanced conn/s, nstcp/(b), at least */
