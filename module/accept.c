@@ -47,24 +47,30 @@ static bool nstcp_owner_active(const struct nstcp_lqueue *q,
 		time_before(jiffies, READ_ONCE(q->seen) + delay));
 }
 
-/* The calling task accepts on @cpu: it is that queue's acceptor, no other's. */
+/* The calling task accepts or polls on @cpu: that queue's acceptor runs. */
 static void nstcp_acceptor_here(struct nstcp_lgroup *g, unsigned int cpu)
 {
+	struct nstcp_lqueue *q = &g->q[cpu];
 	unsigned long now = jiffies;
+
+	if (READ_ONCE(q->owner) != current)
+		WRITE_ONCE(q->owner, current);
+	if (READ_ONCE(q->seen) != now)
+		WRITE_ONCE(q->seen, now);
+}
+
+/*
+ * It goes to sleep on @cpu: no longer the running acceptor of any other
+ * CPU (a task that moved); a sleeping one counts in q->waiting instead.
+ */
+static void nstcp_acceptor_sleeps(struct nstcp_lgroup *g, unsigned int cpu)
+{
 	unsigned int i;
 
-	for (i = 0; i < g->nr; i++) {
-		struct nstcp_lqueue *q = &g->q[i];
-
-		if (i == cpu) {
-			if (READ_ONCE(q->owner) != current)
-				WRITE_ONCE(q->owner, current);
-			if (READ_ONCE(q->seen) != now)
-				WRITE_ONCE(q->seen, now);
-		} else if (READ_ONCE(q->owner) == current) {
-			WRITE_ONCE(q->owner, NULL);
-		}
-	}
+	for (i = 0; i < g->nr; i++)
+		if (i != cpu && READ_ONCE(g->q[i].owner) == current)
+			WRITE_ONCE(g->q[i].owner, NULL);
+	nstcp_acceptor_here(g, cpu);
 }
 
 /* The group's queues as an acceptor on @cpu may take from them. */
@@ -184,7 +190,10 @@ static void nstcp_poll_wake(struct nstcp_lgroup *g)
 		m->sk->sk_data_ready(m->sk);
 }
 
-/* @cpu's queue is anybody's: wake the nearest sleeping acceptor and pollers. */
+/*
+ * @cpu's queue is anybody's: wake the nearest sleeping acceptor, or else
+ * the pollers (a woken acceptor comes back for the rest).
+ */
 void nstcp_wake_all(struct nstcp_lgroup *g, int cpu)
 {
 	struct nstcp_member *m;
@@ -192,8 +201,9 @@ void nstcp_wake_all(struct nstcp_lgroup *g, int cpu)
 	rcu_read_lock();
 	list_for_each_entry_rcu(m, &g->members, node)
 		if (nstcp_wake_acceptor(m, cpu, true))
-			break;
+			goto out;
 	nstcp_poll_wake(g);
+out:
 	rcu_read_unlock();
 }
 
@@ -310,8 +320,10 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (idx != cpu)
 		atomic_long_inc(&g->q[idx].stolen);
 	child = newsock->sk;
+	/* Its listener's callback, unless a sockops program set another. */
 	write_lock_bh(&child->sk_callback_lock);
-	child->sk_data_ready = nstcp_def_readable;
+	if (child->sk_data_ready == nstcp_lq_data_ready)
+		child->sk_data_ready = nstcp_def_readable;
 	write_unlock_bh(&child->sk_callback_lock);
 	nstcp_sk_set_parent(child, m);
 	return 0;
@@ -347,7 +359,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 		if (err != -EAGAIN || !timeo)
 			break;
 		w.cpu = raw_smp_processor_id();
-		nstcp_acceptor_here(m->group, w.cpu);
+		nstcp_acceptor_sleeps(m->group, w.cpu);
 		prepare_to_wait_exclusive(&m->acceptq, &w.wait,
 					  TASK_INTERRUPTIBLE);
 		atomic_inc(&m->group->q[w.cpu].waiting);

@@ -161,6 +161,15 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
  * socket has SOCK_CUSTOM_SOCKOPT; 6.1 calls sock_setsockopt() itself, and
  * the family learns of them only afterwards (sockopt.c's release_cb).
  */
+static inline bool compat_family_sees_sol_socket(void)
+{
+#ifdef SOCK_CUSTOM_SOCKOPT
+	return true;
+#else
+	return false;
+#endif
+}
+
 static inline bool compat_custom_sol_socket(struct socket *sock)
 {
 #ifdef SOCK_CUSTOM_SOCKOPT

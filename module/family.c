@@ -126,6 +126,13 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 
 	/* A listener reads TCP_LISTEN under its lock: inet says EISCONN. */
 	nstcp_count_call(sk);
+	/* AF_UNSPEC disconnects: on a listener, as inet, it stops listening. */
+	if (len >= (int)sizeof(sa_family_t) && uaddr->sa_family == AF_UNSPEC &&
+	    nstcp_member(sk)) {
+		lock_sock(sk);
+		nstcp_listen_leave(sk);
+		release_sock(sk);
+	}
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
 	err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr, alen, flags);

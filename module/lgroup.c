@@ -28,6 +28,8 @@
 #define pr_fmt(fmt) "nstcp: " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
@@ -220,8 +222,9 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 				      &nstcp_lq_slock_key,
 				      "sk_lock-AF_NSTCP-listener",
 				      &nstcp_lq_lock_key);
+	/* Bind conflicts compare the inode's uid; routing uses sk_uid. */
 	SOCK_INODE(s)->i_uid = uid;
-	sk->sk_uid = uid;
+	sk->sk_uid = g->owner;
 	err = nstcp_sockopt_sync(owner, s, true);
 	if (err)
 		goto out;
@@ -255,17 +258,58 @@ out:
 	return err;
 }
 
+/* The group of address @a (of a socket bound to device @dev), if any. */
 static struct nstcp_lgroup *nstcp_lgroup_find(struct nstcp_net *nn,
 					      const struct sockaddr_storage *a,
-					      int len)
+					      int len, int dev)
 {
 	struct nstcp_lgroup *g;
 
 	lockdep_assert_held(&nn->lg_lock);
 	list_for_each_entry(g, &nn->lgroups, node)
-		if (g->addrlen == len && !memcmp(&g->addr, a, len))
+		if (g->addrlen == len && !memcmp(&g->addr, a, len) &&
+		    g->bound_dev_if == dev)
 			return g;
 	return NULL;
+}
+
+static bool nstcp_addr_any(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET6)
+		return ipv6_addr_any(&((const struct sockaddr_in6 *)a)->sin6_addr);
+	return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
+/*
+ * Whether a socket bound to @a on device @dev would take connections that
+ * group @g takes: same port and device (or either on every device), and
+ * the same address or either a wildcard (v4-mapped or not).
+ */
+static bool nstcp_lgroup_overlaps(const struct nstcp_lgroup *g,
+				  const struct sockaddr_storage *a, int dev)
+{
+	const struct sockaddr_in6 *x = (const void *)&g->addr, *y = (const void *)a;
+
+	if (g->addr.ss_family != a->ss_family ||
+	    (g->bound_dev_if && dev && g->bound_dev_if != dev))
+		return false;
+	if (a->ss_family != AF_INET6) {
+		const struct sockaddr_in *p = (const void *)&g->addr;
+		const struct sockaddr_in *q = (const void *)a;
+
+		return p->sin_port == q->sin_port &&
+		       (nstcp_addr_any(&g->addr) || nstcp_addr_any(a) ||
+			p->sin_addr.s_addr == q->sin_addr.s_addr);
+	}
+	if (x->sin6_port != y->sin6_port)
+		return false;
+	if (nstcp_addr_any(&g->addr) || nstcp_addr_any(a) ||
+	    ipv6_addr_equal(&x->sin6_addr, &y->sin6_addr))
+		return true;
+	/* ::ffff:0.0.0.0 is every IPv4 address. */
+	return ipv6_addr_v4mapped(&x->sin6_addr) &&
+	       ipv6_addr_v4mapped(&y->sin6_addr) &&
+	       (!x->sin6_addr.s6_addr32[3] || !y->sin6_addr.s6_addr32[3]);
 }
 
 /* Whether a socket with state @ns (may be NULL) may join group @g. */
@@ -288,6 +332,17 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	struct nstcp_lgroup *g;
 	int cpu, err;
 
+	/*
+	 * Exclusive ports' listeners all carry the same unused uid, which
+	 * the kernel's reuseport rule would let share: refuse an exclusive
+	 * group where another one takes the same connections.
+	 */
+	if (!ns->keylen && !sk->sk_reuseport)
+		list_for_each_entry(g, &nn->lgroups, node)
+			if (!g->keylen && !g->reuseport &&
+			    nstcp_lgroup_overlaps(g, a, sk->sk_bound_dev_if))
+				return ERR_PTR(-EADDRINUSE);
+
 	g = kzalloc(struct_size(g, q, nr_cpu_ids), GFP_KERNEL);
 	if (!g)
 		return ERR_PTR(-ENOMEM);
@@ -296,6 +351,7 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	g->net = sock_net(sk);
 	memcpy(&g->addr, a, len);
 	g->addrlen = len;
+	g->bound_dev_if = sk->sk_bound_dev_if;
 	memcpy(g->key, ns->key, ns->keylen);
 	g->keylen = ns->keylen;
 	g->reuseport = !ns->keylen && sk->sk_reuseport;
@@ -342,7 +398,7 @@ int nstcp_listen_bind_check(struct sock *sk, const struct sockaddr_storage *a,
 	if (!(ns && ns->keylen) && !sk->sk_reuseport)
 		return 0;
 	mutex_lock(&nn->lg_lock);
-	g = nstcp_lgroup_find(nn, a, len);
+	g = nstcp_lgroup_find(nn, a, len, READ_ONCE(sk->sk_bound_dev_if));
 	if (g && !nstcp_may_share(g, sk, ns))
 		err = -EADDRINUSE;
 	mutex_unlock(&nn->lg_lock);
@@ -457,7 +513,7 @@ int nstcp_listen(struct socket *sock, int backlog)
 	refcount_set(&m->ref, 1);	/* the users' */
 
 	mutex_lock(&nn->lg_lock);
-	g = nstcp_lgroup_find(nn, &a, len);
+	g = nstcp_lgroup_find(nn, &a, len, sk->sk_bound_dev_if);
 	if (g) {
 		/* Joining is sharing the port: SO_REUSEPORT's uid rule too. */
 		err = -EADDRINUSE;
@@ -470,7 +526,17 @@ int nstcp_listen(struct socket *sock, int backlog)
 		if (ns->policy)
 			WRITE_ONCE(g->policy, ns->policy);
 	} else {
+		/*
+		 * The listeners bind and take options with the credentials
+		 * the socket was made with, as its own bind did: listen()
+		 * after dropping privileges works as on AF_INET.
+		 */
+		const struct cred *old = sock->file ?
+			override_creds(sock->file->f_cred) : NULL;
+
 		g = nstcp_lgroup_create(sk, ns, &a, len, backlog);
+		if (old)
+			revert_creds(old);
 		if (IS_ERR(g)) {
 			err = PTR_ERR(g);
 			goto out_free;
@@ -504,7 +570,11 @@ out_unlock:
 
 static void nstcp_member_left(struct rcu_head *head)
 {
-	sock_put(container_of(head, struct nstcp_member, leave_rcu)->sk);
+	struct nstcp_member *m = container_of(head, struct nstcp_member,
+					      leave_rcu);
+
+	sock_put(m->sk);
+	nstcp_member_put(m);
 }
 
 /*
@@ -542,8 +612,10 @@ void nstcp_listen_leave(struct sock *sk)
 	nstcp_sockopt_member_prot(sk, false);
 	WRITE_ONCE(ns->member, NULL);
 	wake_up_all(&m->acceptq);
-	inet_sk_set_state(sk, TCP_CLOSE);
+	if (sk->sk_state == TCP_LISTEN)
+		inet_sk_set_state(sk, TCP_CLOSE);
 	/* Arrivals that still see @m use m->sk: it goes after them. */
+	refcount_inc(&m->ref);
 	call_rcu(&m->leave_rcu, nstcp_member_left);
 	/* @m goes once the accept() calls still on it return. */
 	percpu_ref_kill(&m->users);

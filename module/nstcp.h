@@ -160,6 +160,7 @@ struct nstcp_lgroup {
 	struct net		*net;
 	struct sockaddr_storage	addr;		/* the TCP sockets' form */
 	int			addrlen;
+	int			bound_dev_if;	/* the owner's SO_BINDTODEVICE */
 	u8			key[NSTCP_KEY_MAX];
 	u8			keylen;
 	bool			reuseport;	/* shared by SO_REUSEPORT, no key */

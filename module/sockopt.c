@@ -146,8 +146,11 @@ static void nstcp_sync_filter(const struct sock *from, struct sock *to)
 	old = rcu_dereference_protected(to->sk_filter, lockdep_sock_is_held(to));
 	if (fp == old)
 		return;
-	if (old)
+	if (old) {
+		/* @from's lock flag comes after: this replaces, not detaches. */
+		sock_reset_flag(to, SOCK_FILTER_LOCKED);
 		sk_detach_filter(to);
+	}
 	if (fp && refcount_inc_not_zero(&fp->refcnt)) {
 		atomic_add(bpf_prog_size(fp->prog->len), &to->sk_omem_alloc);
 		rcu_assign_pointer(to->sk_filter, fp);
@@ -177,10 +180,13 @@ int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
 	if (ns)
 		nstcp_optsnap(from, &ns->snap);
 	lock_sock(sk);
+	/* The member's release_cb writes the same fields under the slock. */
+	spin_lock_bh(&sk->sk_lock.slock);
+	nstcp_sync_filter(from, sk);
 	nstcp_sync_sock(from, sk, fresh);
+	spin_unlock_bh(&sk->sk_lock.slock);
 	nstcp_sync_ip(from, sk);
 	nstcp_sync_tcp(from, sk);
-	nstcp_sync_filter(from, sk);
 	release_sock(sk);
 
 	if (ca && inet_csk(sk)->icsk_ca_ops != ca)
@@ -267,8 +273,8 @@ static void nstcp_member_release_cb(struct sock *sk)
 		if (!l)
 			continue;
 		bh_lock_sock(l->sk);
-		nstcp_sync_sock(sk, l->sk, false);
 		nstcp_sync_filter(sk, l->sk);
+		nstcp_sync_sock(sk, l->sk, false);
 		bh_unlock_sock(l->sk);
 	}
 }
@@ -283,6 +289,13 @@ void nstcp_sockopt_prot_init(const struct proto *base)
 		if (!nstcp_member_bases[i]) {
 			nstcp_member_prots[i] = *base;
 			nstcp_member_prots[i].release_cb = nstcp_member_release_cb;
+#ifdef CONFIG_BPF_SYSCALL
+			/*
+			 * No sockmap on a listening member: it would rebuild
+			 * the kernel's sockmap protos from this copy.
+			 */
+			nstcp_member_prots[i].psock_update_sk_prot = NULL;
+#endif
 			nstcp_member_bases[i] = base;
 			return;
 		}
@@ -298,6 +311,10 @@ void nstcp_sockopt_member_prot(struct sock *sk, bool on)
 {
 	struct nstcp_sk *ns = nstcp_sk_get(sk);
 	unsigned int i;
+
+	/* SOL_SOCKET options reach nstcp_setsockopt() there: no copy needed. */
+	if (compat_family_sees_sol_socket())
+		return;
 
 	for (i = 0; i < ARRAY_SIZE(nstcp_member_bases); i++) {
 		if (!nstcp_member_bases[i] ||

@@ -90,7 +90,6 @@ static void nstcp_member_free(struct rcu_head *head)
 					      free_rcu);
 
 	percpu_ref_exit(&m->users);
-	nstcp_lgroup_put(m->group);
 	kfree(m);
 }
 
@@ -100,10 +99,17 @@ void nstcp_member_put(struct nstcp_member *m)
 		call_rcu(&m->free_rcu, nstcp_member_free);
 }
 
-/* The member left its port and the last accept() on it returned. */
+/*
+ * The member left its port and the last accept() on it returned: the
+ * group may go (the sockets it accepted keep only the member, for their
+ * count).
+ */
 void nstcp_member_users_gone(struct percpu_ref *users)
 {
-	nstcp_member_put(container_of(users, struct nstcp_member, users));
+	struct nstcp_member *m = container_of(users, struct nstcp_member, users);
+
+	nstcp_lgroup_put(m->group);
+	nstcp_member_put(m);
 }
 
 /* The socket is being released: leave its port, drop its state. */
