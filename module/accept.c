@@ -171,6 +171,13 @@ static bool nstcp_wake_acceptor(struct nstcp_member *m, int cpu, bool any)
 	}
 	if (best && (any || !bestd))
 		woke = best->func(best, TASK_INTERRUPTIBLE, 0, NULL) > 0;
+	/* It was awake already (a signal, a timeout): another, then. */
+	if (best && any && !woke)
+		list_for_each_entry(e, &wq->head, entry)
+			if (e != best && e->func(e, TASK_INTERRUPTIBLE, 0, NULL) > 0) {
+				woke = true;
+				break;
+			}
 	spin_unlock_irqrestore(&wq->lock, flags);
 	return woke;
 }
