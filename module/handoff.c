@@ -28,6 +28,7 @@
 #include <linux/pid_namespace.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/security.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -413,6 +414,21 @@ static void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
 	pr_info_once("RFS is off (net.core.rps_sock_flow_entries, rps_flow_cnt): a taken connection's packets stay on their CPU\n");
 }
 
+/*
+ * sock_graft() onto a socket that holds another sock until now: its
+ * lockless readers see the one or the other, never none.
+ */
+static void nstcp_graft(struct sock *sk, struct socket *parent)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	rcu_assign_pointer(sk->sk_wq, &parent->wq);
+	WRITE_ONCE(parent->sk, sk);
+	sk_set_socket(sk, parent);
+	sk->sk_uid = SOCK_INODE(parent)->i_uid;
+	security_sock_graft(sk, parent);
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
 /* setsockopt(NSTCP_TAKE): token @optval's connection becomes @sock's. */
 int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 {
@@ -460,11 +476,11 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 		rcu_assign_pointer(inet_csk(fsk)->icsk_ulp_data, husk);
 		husk = NULL;
 		giver->state = SS_UNCONNECTED;
-		sock_graft(fsk, giver);
+		nstcp_graft(fsk, giver);
 		sock_valbool_flag(fsk, SOCK_FASYNC, !!giver->wq.fasync_list);
 		fsk->sk_state_change(fsk);
 	}
-	sock_graft(sk, sock);
+	nstcp_graft(sk, sock);
 	sock->state = SS_CONNECTED;
 	sock_valbool_flag(sk, SOCK_FASYNC, !!sock->wq.fasync_list);
 	release_sock(sk);
