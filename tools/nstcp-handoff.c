@@ -92,23 +92,19 @@ int main(int argc, char **argv)
 		socklen_t len = sizeof(at);
 		int w;
 
-		/* Accept as a token; the taker is named by the give. */
-		at.nat_give.ng_flags = NSTCP_GIVE_PID;
-		at.nat_give.ng_timeout_ms = 2000;
-		w = 0;	/* unknown yet: name the worker after the accept? no: */
 		/*
-		 * The taker is named in the same call, before the flow's CPU
-		 * is known; name the uid instead and route by CPU, or
-		 * accept first and give later.  Here: any process of ours.
+		 * Accept as a token.  The taker is named in the same call,
+		 * before the flow's CPU is known: name the workers' uid, and
+		 * route the token by the CPU the call returns.
 		 */
 		at.nat_give.ng_flags = NSTCP_GIVE_UID;
 		at.nat_give.ng_id = getuid();
+		at.nat_give.ng_timeout_ms = 2000;
 		if (getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 			perror("accept token");
 			break;
 		}
-		if (at.nat_cpu >= 0)
-			w = at.nat_cpu % nw;
+		w = at.nat_cpu >= 0 ? at.nat_cpu % nw : 0;
 		if (write(pipes[w], &at.nat_give.ng_token,
 			  sizeof(at.nat_give.ng_token)) < 0)
 			break;

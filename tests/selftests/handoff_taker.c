@@ -159,8 +159,9 @@ static void case_expiry(void)
 	FAM_OK(rc && recv(cfd, &c, 1, 0) < 0 && errno == ECONNRESET,
 	       "the peer sees a reset at the timeout (%s)", strerror(errno));
 	errno = 0;
-	FAM_OK(recv(sfd, &c, 1, 0) < 0 && errno == ETIMEDOUT,
-	       "the giver's socket is its again, reset: ETIMEDOUT (%s)",
+	FAM_OK(recv(sfd, &c, 1, 0) == 1 && c == 'd' && recv(sfd, &c, 1, 0) < 0 &&
+	       errno == ETIMEDOUT,
+	       "the giver's socket is its again: the unread byte, then ETIMEDOUT (%s)",
 	       strerror(errno));
 	fd = ho_take_new(token);
 	FAM_OK(fd < 0 && errno == ENOENT, "the expired token: ENOENT");
