@@ -5,13 +5,15 @@
  * during and after the hand-off; the giver's socket while the token is
  * pending and after the take (EBADFD, hung up, its close harmless); token
  * reuse and unknown tokens; a take on a socket that is not fresh; bad
- * sizes and pointers; the counters.
+ * sizes and pointers; the counters.  The same transfer between AF_INET
+ * sockets passed with SCM_RIGHTS over AF_UNIX, for comparison: the giver
+ * keeps its descriptor usable, there is no named taker.
  */
 #include <sys/mman.h>
 
 #include "handoff_util.h"
 
-#define NCASES 54
+#define NCASES 63
 #define GIVER_CHUNKS 8	/* chunks each way before the hand-off */
 
 static int ncpu;
@@ -42,8 +44,45 @@ static void *peer_recv(void *arg)
 	return NULL;
 }
 
-/* The taker: takes, receives the rest of stream 1, sends the rest of 2. */
-static int taker(int in, int out)
+/* SCM_RIGHTS: pass and receive one descriptor over AF_UNIX. */
+static int scm_send(int ufd, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 'f';
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(ufd, &mh, 0) == 1 ? 0 : -1;
+}
+
+static int scm_recv(int ufd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (!(fam_wait(ufd, POLLIN, FAM_TIMEOUT_MS) & POLLIN) ||
+	    recvmsg(ufd, &mh, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/*
+ * The taker: takes (or, with ufd >= 0, receives the descriptor), receives
+ * the rest of stream 1, sends the rest of 2.
+ */
+static int taker(int in, int out, int ufd)
 {
 	struct ho_msg m;
 	uint64_t h;
@@ -53,12 +92,13 @@ static int taker(int in, int out)
 	if (ho_get(in, &m, FAM_TIMEOUT_MS))
 		return 10;
 	h = m.sum;	/* what the giver received, continued here */
-	fd = ho_take_new(m.token);
+	fd = ufd >= 0 ? scm_recv(ufd) : ho_take_new(m.token);
 	m.val = fd < 0 ? errno : 0;
 	m.sum = sched_getcpu();
 	if (ho_put(out, &m) || fd < 0)
 		return 11;
-	if (ho_info_flags(fd) & (NSTCP_INFO_GIVEN | NSTCP_INFO_DETACHED))
+	if (ufd < 0 &&
+	    ho_info_flags(fd) & (NSTCP_INFO_GIVEN | NSTCP_INFO_DETACHED))
 		rc = 12;
 	/* Go on once the giver checked its detached socket. */
 	if (ho_get(in, &m, FAM_TIMEOUT_MS))
@@ -76,11 +116,14 @@ static int taker(int in, int out)
 	return rc;
 }
 
-static void case_transfer(void)
+/* The transfer across the hand-off; scm: AF_INET and SCM_RIGHTS instead. */
+static void case_transfer(int scm)
 {
 	long given = ho_stat("given"), taken = ho_stat("taken");
 	long steer = ho_stat("rehomed") + ho_stat("unsteered");
-	int cfd, sfd, p2c[2], c2p[2], st, rc;
+	int cfd, sfd, p2c[2], c2p[2], st, rc, u[2] = { -1, -1 };
+	int dom = scm ? AF_INET : AF_NSTCP;
+	const char *how = scm ? "SCM_RIGHTS" : "give/take";
 	struct peer ps = { 0 }, pr = { 0 };
 	char buf[HO_CHUNK];
 	uint64_t token, h = FAM_SUM_INIT, tmp;
@@ -89,7 +132,8 @@ static void case_transfer(void)
 	pid_t pid;
 
 	lst_pin(0);
-	if (fam_pair(LST_IP, &cfd, &sfd) || pipe(p2c) || pipe(c2p)) {
+	if (fam_pair_of(dom, dom, LST_IP, &cfd, &sfd) || pipe(p2c) || pipe(c2p) ||
+	    (scm && socketpair(AF_UNIX, SOCK_STREAM, 0, u))) {
 		printf("Bail out! pair or pipes: %s\n", strerror(errno));
 		exit(1);
 	}
@@ -99,10 +143,14 @@ static void case_transfer(void)
 		close(c2p[0]);
 		close(cfd);
 		close(sfd);
-		_exit(taker(p2c[0], c2p[1]));
+		if (scm)
+			close(u[0]);
+		_exit(taker(p2c[0], c2p[1], u[1]));
 	}
 	close(p2c[0]);
 	close(c2p[1]);
+	if (scm)
+		close(u[1]);
 	ps.fd = pr.fd = cfd;
 	pthread_create(&ps.th, NULL, peer_send, &ps);
 	pthread_create(&pr.th, NULL, peer_recv, &pr);
@@ -110,8 +158,22 @@ static void case_transfer(void)
 	/* Before: the giver sends and receives its share. */
 	rc = ho_send_chunks(sfd, 2, 0, GIVER_CHUNKS, 0);
 	rc = rc ?: ho_recv_sum(sfd, GIVER_CHUNKS * HO_CHUNK, &h);
-	FAM_OK(!rc, "giver exchanged %d KiB each way before the give",
-	       GIVER_CHUNKS * HO_CHUNK / 1024);
+	FAM_OK(!rc, "%s: giver exchanged %d KiB each way before the hand-off",
+	       how, GIVER_CHUNKS * HO_CHUNK / 1024);
+	if (scm) {
+		FAM_OK(!scm_send(u[0], sfd), "SCM_RIGHTS: passed the descriptor");
+		m.sum = h;
+		ho_put(p2c[1], &m);
+		rc = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+		FAM_OK(!rc && m.val == 0, "SCM_RIGHTS: the taker has it, on CPU %ld",
+		       (long)m.sum);
+		errno = 0;
+		rc = recv(sfd, buf, 1, MSG_DONTWAIT | MSG_PEEK);
+		FAM_OK(rc == 1 || errno == EAGAIN,
+		       "SCM_RIGHTS: the giver's copy still reads the connection (no reservation)");
+		FAM_OK(!close(sfd) && !close(u[0]), "SCM_RIGHTS: the giver closes its copy");
+		goto finish;
+	}
 	rc = ho_give_pid(sfd, pid, 5000, &token);
 	FAM_OK(!rc && token, "give to the taker's pid: a token (%s)", strerror(rc));
 
@@ -151,18 +213,23 @@ static void case_transfer(void)
 	       strerror(errno));
 	FAM_OK(!close(sfd), "close of the detached socket");
 
+finish:
 	ho_put(p2c[1], &m);	/* go on */
 	pthread_join(ps.th, NULL);
 	pthread_join(pr.th, NULL);
-	FAM_OK(ps.ok, "peer sent 1 MiB across the hand-off");
-	FAM_OK(pr.ok, "peer received 1 MiB, checksum right (giver's part, then the taker's)");
+	FAM_OK(ps.ok, "%s: peer sent 1 MiB across the hand-off", how);
+	FAM_OK(pr.ok, "%s: peer received 1 MiB, checksum right (giver's part, then the taker's)",
+	       how);
 	ho_put(p2c[1], &m);
 	st = ho_reap(pid, FAM_TIMEOUT_MS * 2);
-	FAM_OK(st == 0, "taker received the rest of 1 MiB, checksum right (status %d)", st);
-	FAM_OK(fam_recv_all(cfd, buf, 1) == 0, "peer sees the taker's close: EOF");
+	FAM_OK(st == 0, "%s: taker received the rest of 1 MiB, checksum right (status %d)",
+	       how, st);
+	FAM_OK(fam_recv_all(cfd, buf, 1) == 0, "%s: peer sees the taker's close: EOF", how);
 	close(cfd);
 	close(p2c[1]);
 	close(c2p[0]);
+	if (scm)
+		return;
 	FAM_OK(ho_stat("given") == given + 1 && ho_stat("taken") == taken + 1,
 	       "counted given and taken once");
 	FAM_OK(ho_stat("rehomed") + ho_stat("unsteered") == steer + 1,
@@ -299,7 +366,8 @@ int main(void)
 	ncpu = lst_ncpus();
 	if (ncpu < 2)
 		tap_diag("one CPU: giver and taker share it");
-	case_transfer();
+	case_transfer(0);
+	case_transfer(1);
 	case_unknown();
 	case_not_fresh();
 	case_bad();
