@@ -3,14 +3,19 @@
  * Selftest: steering follows the taker.  With RFS configured on lo, a
  * connection given from CPU 0 to a taker pinned on CPU 1 is counted
  * rehomed, its packets are processed on CPU 1 from the first exchange on
- * (NSTCP_HOME_CPU), and the taker's calls make no hop.  Runs in the initial
- * network namespace (RFS's table is global, lo's queues are its) and puts
- * the RFS settings back.
+ * (NSTCP_HOME_CPU), and the taker's calls make no hop.  The same over a
+ * veth pair whose receive side spreads flows with RPS, the client in the
+ * other namespace.  Runs in the initial network namespace (RFS's table is
+ * global, lo's queues are its) and puts the RFS settings back.
  */
 #include "handoff_util.h"
+#include "rps_pair.h"
 
-#define NCASES 6
+#define STEER_CASES 6
+#define NCASES (2 * STEER_CASES + 3)
 #define NX 20	/* request/reply exchanges after the take */
+
+static int ncpu;	/* before any pinning */
 
 static const char *const flow_entries = "/proc/sys/net/core/rps_sock_flow_entries";
 static const char *const flow_cnt = "/sys/class/net/lo/queues/rx-0/rps_flow_cnt";
@@ -62,58 +67,110 @@ static int taker(int in, int out)
 	return ho_put(out, &m) ? 13 : 0;
 }
 
-int main(void)
+/*
+ * One run: a connection accepted on CPU 0 from a client on CPU 2 (in
+ * namespace cli unless -1), given to a taker on CPU 1; NX exchanges after
+ * the take.  STEER_CASES cases.
+ */
+static void steer(const char *ip, int cli, const char *what)
 {
-	char old_entries[32] = "", old_cnt[32] = "", c = 'q';
+	int lfd, sfd = -1, port, p2c[2], c2p[2], go[2], st, ok;
 	long rehomed = ho_stat("rehomed");
-	int cfd, sfd, p2c[2], c2p[2], st, i, ok = 1;
 	struct ho_msg m = { 0 };
-	pid_t pid;
+	pid_t peer, pid;
 
-	fam_start(NCASES, 60);
-	if (lst_ncpus() < 2 || file_rw(flow_entries, old_entries, sizeof(old_entries), "4096") ||
-	    file_rw(flow_cnt, old_cnt, sizeof(old_cnt), "4096")) {
-		for (i = 0; i < NCASES; i++)
-			tap_skip("needs 2 CPUs and RFS settings", "steering");
-		return fam_finish();
-	}
 	lst_pin(0);
-	/* The peer is AF_INET: only the taker's calls are counted. */
-	if (fam_pair_of(AF_INET, AF_NSTCP, LST_IP, &cfd, &sfd) || pipe(p2c) ||
-	    pipe(c2p)) {
-		printf("Bail out! pair: %s\n", strerror(errno));
-		return 1;
+	lfd = fam_listen(AF_NSTCP, ip, 0, &port);
+	if (lfd < 0 || pipe(p2c) || pipe(c2p) || pipe(go)) {
+		printf("Bail out! listen or pipes: %s\n", strerror(errno));
+		exit(1);
 	}
+	peer = fork();
+	if (peer == 0) {
+		char c = 'q';
+		int cfd, i;
+
+		close(go[1]);
+		if (cli >= 0 && setns(cli, CLONE_NEWNET))
+			_exit(20);
+		lst_pin(2 % ncpu);
+		/* The peer is AF_INET: only the taker's calls are counted. */
+		cfd = fam_connect(AF_INET, ip, port);
+		if (cfd < 0 || ho_get(go[0], &m, FAM_TIMEOUT_MS))
+			_exit(21);
+		for (i = 0; i < NX; i++)
+			if (send(cfd, &c, 1, 0) != 1 || recv(cfd, &c, 1, 0) != 1)
+				_exit(22);
+		close(cfd);
+		_exit(0);
+	}
+	close(go[0]);
+	sfd = fam_accept(lfd, NULL);
+	close(lfd);
 	pid = fork();
 	if (pid == 0) {
-		close(cfd);
 		close(sfd);
 		close(p2c[1]);
 		close(c2p[0]);
+		close(go[1]);
 		_exit(taker(p2c[0], c2p[1]));
 	}
 	close(p2c[0]);
 	close(c2p[1]);
-	FAM_OK(!ho_give_pid(sfd, pid, 5000, &m.token), "give to the taker on CPU 1");
+	FAM_OK(sfd >= 0 && !ho_give_pid(sfd, pid, 5000, &m.token),
+	       "%s: give to the taker on CPU 1", what);
 	ho_put(p2c[1], &m);
 	/* Requests sent before the take would be processed where RFS said. */
 	if (ho_get(c2p[0], &m, FAM_TIMEOUT_MS))
 		tap_diag("the taker did not say it took");
-	lst_pin(2 % lst_ncpus());
-	for (i = 0; i < NX && ok; i++)
-		ok = send(cfd, &c, 1, 0) == 1 && recv(cfd, &c, 1, 0) == 1;
-	FAM_OK(ok, "%d request/reply exchanges with the taker", NX);
+	ho_put(go[1], &m);
+	st = ho_reap(peer, FAM_TIMEOUT_MS * 2);
+	FAM_OK(st == 0, "%s: %d request/reply exchanges with the taker (%d)", what, NX, st);
 	st = ho_reap(pid, FAM_TIMEOUT_MS);
-	FAM_OK(st == 0 && !ho_get(c2p[0], &m, FAM_TIMEOUT_MS), "the taker answered all (%d)", st);
-	FAM_OK(ho_stat("rehomed") - rehomed == 1, "the take was counted rehomed");
-	FAM_OK((long)m.token == 1, "the flow's packets were processed on CPU 1 from the first exchange (home %ld)",
-	       (long)m.token);
-	FAM_OK(m.val >= 2 * NX && m.sum == 0,
-	       "the taker's %ld calls made %ld hops", (long)m.val, (long)m.sum);
-	close(cfd);
-	close(sfd);
+	ok = !ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	FAM_OK(st == 0 && ok, "%s: the taker answered all (%d)", what, st);
+	FAM_OK(ho_stat("rehomed") - rehomed == 1, "%s: the take was counted rehomed", what);
+	FAM_OK(ok && (long)m.token == 1,
+	       "%s: the flow's packets were processed on CPU 1 from the first exchange (home %ld)",
+	       what, ok ? (long)m.token : -1L);
+	FAM_OK(ok && m.val >= 2 * NX && m.sum == 0,
+	       "%s: the taker's %ld calls made %ld hops", what, (long)m.val, (long)m.sum);
+	if (sfd >= 0)
+		close(sfd);
 	close(p2c[1]);
 	close(c2p[0]);
+	close(go[1]);
+}
+
+static struct rps_pair pair;
+
+static int veth_child(int cli)
+{
+	/* RFS on the receiving side of the pair too. */
+	rps_sh("ip netns exec %s sh -c 'echo 4096 > /sys/class/net/%s/queues/rx-0/rps_flow_cnt'",
+	       pair.srv_ns, pair.srv_dev);
+	steer(RPS_SRV_IP, cli, "veth");
+	close(cli);
+	return tap_failed ? 1 : 0;
+}
+
+int main(void)
+{
+	char old_entries[32] = "", old_cnt[32] = "";
+	int i;
+
+	fam_start(NCASES, 100);
+	ncpu = lst_ncpus();
+	if (ncpu < 3 ||
+	    file_rw(flow_entries, old_entries, sizeof(old_entries), "4096") ||
+	    file_rw(flow_cnt, old_cnt, sizeof(old_cnt), "4096")) {
+		for (i = 0; i < NCASES; i++)
+			tap_skip("needs 3 CPUs and RFS settings", "steering");
+		return fam_finish();
+	}
+	steer(LST_IP, -1, "lo");
+	lst_unpin();
+	rps_pair_run(&pair, ncpu, STEER_CASES, 60, veth_child);
 	file_rw(flow_cnt, NULL, 0, old_cnt);
 	file_rw(flow_entries, NULL, 0, old_entries);
 	return fam_finish();
