@@ -119,8 +119,8 @@ static int taker(int in, int out, int ufd)
 /* The transfer across the hand-off; scm: AF_INET and SCM_RIGHTS instead. */
 static void case_transfer(int scm)
 {
-	long given = ho_stat("given"), taken = ho_stat("taken");
-	long steer = ho_stat("rehomed") + ho_stat("unsteered");
+	long given = ho_stat(PROC_GIVEN), taken = ho_stat(PROC_TAKEN);
+	long steer = ho_stat(PROC_REHOMED) + ho_stat(PROC_UNSTEERED);
 	int cfd, sfd, p2c[2], c2p[2], st, rc, u[2] = { -1, -1 };
 	int dom = scm ? AF_INET : AF_NSTCP;
 	const char *how = scm ? "SCM_RIGHTS" : "give/take";
@@ -230,11 +230,11 @@ finish:
 	close(c2p[0]);
 	if (scm)
 		return;
-	FAM_OK(ho_stat("given") == given + 1 && ho_stat("taken") == taken + 1,
+	FAM_OK(ho_stat(PROC_GIVEN) == given + 1 && ho_stat(PROC_TAKEN) == taken + 1,
 	       "counted given and taken once");
-	FAM_OK(ho_stat("rehomed") + ho_stat("unsteered") == steer + 1,
+	FAM_OK(ho_stat(PROC_REHOMED) + ho_stat(PROC_UNSTEERED) == steer + 1,
 	       "the take was counted rehomed (%ld) or unsteered (%ld)",
-	       ho_stat("rehomed"), ho_stat("unsteered"));
+	       ho_stat(PROC_REHOMED), ho_stat(PROC_UNSTEERED));
 }
 
 static void case_unknown(void)

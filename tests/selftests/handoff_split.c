@@ -55,7 +55,7 @@ static int accept_token(int lfd, unsigned int flags, unsigned int id,
 static void case_dispatch(int lfd, int port)
 {
 	int right = 0, peers = 0, cpus_seen = 0, i, fd, rc;
-	long given = ho_stat("given"), taken = ho_stat("taken");
+	long given = ho_stat(PROC_GIVEN), taken = ho_stat(PROC_TAKEN);
 	struct nstcp_accept_token at;
 	unsigned char c;
 
@@ -89,7 +89,7 @@ static void case_dispatch(int lfd, int port)
 	       right, NCONN);
 	FAM_OK(cpus_seen == (1 << nw) - 1 || nw > NCONN,
 	       "flows came on every worker's CPU (mask %#x)", cpus_seen);
-	FAM_OK(ho_stat("given") - given == NCONN && ho_stat("taken") - taken == NCONN,
+	FAM_OK(ho_stat(PROC_GIVEN) - given == NCONN && ho_stat(PROC_TAKEN) - taken == NCONN,
 	       "counted %d given and taken", NCONN);
 }
 
@@ -117,7 +117,7 @@ static void case_errors(int lfd, int port)
 	struct nstcp_accept_token at;
 	socklen_t len = sizeof(at) - 1;
 	int fd, ufd, afd, fl = fcntl(lfd, F_GETFL);
-	long expired = ho_stat("expired");
+	long expired = ho_stat(PROC_EXPIRED);
 	char c;
 
 	fcntl(lfd, F_SETFL, fl | O_NONBLOCK);
@@ -149,7 +149,7 @@ static void case_errors(int lfd, int port)
 	FAM_OK(fam_wait(fd, POLLIN, 3000) && recv(fd, &c, 1, 0) < 0 &&
 	       errno == ECONNRESET, "the peer sees a reset at the timeout (%s)",
 	       strerror(errno));
-	FAM_OK(HO_WAIT(ho_pending() == 0, 1000) && ho_stat("expired") - expired == 1,
+	FAM_OK(HO_WAIT(ho_pending() == 0, 1000) && ho_stat(PROC_EXPIRED) - expired == 1,
 	       "counted expired, nothing pending");
 	close(fd);
 }

@@ -50,8 +50,8 @@ static int taker(int in, int out)
 	fd = ho_take_new(m.token);
 	if (fd < 0 || ho_put(out, &m))
 		return 11;
-	calls = ho_stat("calls");
-	hops = ho_stat("hops");
+	calls = ho_stat(PROC_CALLS);
+	hops = ho_stat(PROC_HOPS);
 	for (i = 0; i < NX; i++) {
 		/* Called once the request is here: its CPU is known. */
 		if (!(fam_wait(fd, POLLIN, FAM_TIMEOUT_MS) & POLLIN) ||
@@ -60,8 +60,8 @@ static int taker(int in, int out)
 		if (!i)
 			fam_getint(fd, SOL_NSTCP, NSTCP_HOME_CPU, &home);
 	}
-	m.val = ho_stat("calls") - calls;
-	m.sum = ho_stat("hops") - hops;
+	m.val = ho_stat(PROC_CALLS) - calls;
+	m.sum = ho_stat(PROC_HOPS) - hops;
 	m.token = home;
 	close(fd);
 	return ho_put(out, &m) ? 13 : 0;
@@ -75,7 +75,7 @@ static int taker(int in, int out)
 static void steer(const char *ip, int cli, const char *what)
 {
 	int lfd, sfd = -1, port, p2c[2], c2p[2], go[2], st, ok;
-	long rehomed = ho_stat("rehomed");
+	long rehomed = ho_stat(PROC_REHOMED);
 	struct ho_msg m = { 0 };
 	pid_t peer, pid;
 
@@ -129,7 +129,7 @@ static void steer(const char *ip, int cli, const char *what)
 	st = ho_reap(pid, FAM_TIMEOUT_MS);
 	ok = !ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
 	FAM_OK(st == 0 && ok, "%s: the taker answered all (%d)", what, st);
-	FAM_OK(ho_stat("rehomed") - rehomed == 1, "%s: the take was counted rehomed", what);
+	FAM_OK(ho_stat(PROC_REHOMED) - rehomed == 1, "%s: the take was counted rehomed", what);
 	FAM_OK(ok && (long)m.token == 1,
 	       "%s: the flow's packets were processed on CPU 1 from the first exchange (home %ld)",
 	       what, ok ? (long)m.token : -1L);

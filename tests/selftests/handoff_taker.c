@@ -55,7 +55,7 @@ static int peer_sees(int cfd, char c)
 /* A named taker (the child A), another process, and A's own child. */
 static void case_pid(void)
 {
-	long refused = ho_stat("refused");
+	long refused = ho_stat(PROC_REFUSED);
 	int cfd, sfd, p[2], st, fd;
 	uint64_t token;
 	pid_t a, b;
@@ -105,8 +105,8 @@ static void case_pid(void)
 	FAM_OK(st != 103, "A's child after fork: EPERM");
 	FAM_OK(st == 0, "A took it (status %d)", st);
 	FAM_OK(peer_sees(cfd, 'A'), "the peer hears A, then EOF when A exits");
-	FAM_OK(ho_stat("refused") - refused == 3, "three refusals counted (%ld)",
-	       ho_stat("refused") - refused);
+	FAM_OK(ho_stat(PROC_REFUSED) - refused == 3, "three refusals counted (%ld)",
+	       ho_stat(PROC_REFUSED) - refused);
 	close(p[1]);
 	close(sfd);
 	close(cfd);
@@ -146,7 +146,7 @@ static void case_uid(void)
 /* Nobody takes: the connection is reset at the timeout. */
 static void case_expiry(void)
 {
-	long expired = ho_stat("expired");
+	long expired = ho_stat(PROC_EXPIRED);
 	int cfd, sfd, fd, rc;
 	uint64_t token;
 	char c;
@@ -165,7 +165,7 @@ static void case_expiry(void)
 	       strerror(errno));
 	fd = ho_take_new(token);
 	FAM_OK(fd < 0 && errno == ENOENT, "the expired token: ENOENT");
-	FAM_OK(ho_stat("expired") - expired == 1 && ho_pending() == 0,
+	FAM_OK(ho_stat(PROC_EXPIRED) - expired == 1 && ho_pending() == 0,
 	       "counted expired, nothing pending");
 	close(sfd);
 	close(cfd);
@@ -214,7 +214,7 @@ static void case_giver_exit(void)
 /* Giver and named taker both exit: the expiry resets the connection. */
 static void case_both_exit(void)
 {
-	long expired = ho_stat("expired");
+	long expired = ho_stat(PROC_EXPIRED);
 	int cfd, sfd, st;
 	uint64_t token;
 	pid_t t, g;
@@ -238,7 +238,7 @@ static void case_both_exit(void)
 	       errno == ECONNRESET, "the peer sees a reset at the timeout (%s)",
 	       strerror(errno));
 	FAM_OK(HO_WAIT(ho_pending() == 0, 1000) &&
-	       ho_stat("expired") - expired == 1, "counted expired, nothing pending");
+	       ho_stat(PROC_EXPIRED) - expired == 1, "counted expired, nothing pending");
 	close(cfd);
 }
 

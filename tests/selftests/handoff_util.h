@@ -168,29 +168,14 @@ static inline int ho_reap(pid_t pid, int ms)
 	return -1;
 }
 
-/* Sum of one /proc/net/nstcp column over the CPUs, or -1. */
-static inline long ho_stat(const char *col)
+/* A /proc/net/nstcp counter (PROC_GIVEN, ...) summed over the CPUs, or -1. */
+static inline long ho_stat(int col)
 {
-	char line[PROC_LINE], *f[PROC_MAXCOLS];
-	FILE *fp = fopen(PROC_NSTCP, "r");
-	int idx = -1, n;
-	long sum = 0;
+	struct proc_stats st;
 
-	if (!fp)
+	if (proc_read_stats(&st) < 0)
 		return -1;
-	if (fgets(line, sizeof(line), fp)) {
-		n = proc_split(line, f);
-		for (int i = 0; i < n; i++)
-			if (!strcmp(f[i], col))
-				idx = i;
-	}
-	while (idx >= 0 && fgets(line, sizeof(line), fp)) {
-		n = proc_split(line, f);
-		if (n > idx)
-			sum += atol(f[idx]);
-	}
-	fclose(fp);
-	return idx < 0 ? -1 : sum;
+	return st.sum[col];
 }
 
 /* Rows of /proc/net/nstcp_tokens (pending tokens), or -1. */
