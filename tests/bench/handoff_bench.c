@@ -10,13 +10,15 @@
  *   d   AF_NSTCP split accept (RFS on)
  *
  * Printed per variant: hand-off latency p50/p99 (from the dispatcher's
- * accept returning, for d from the split accept's call, to the worker
- * holding the connection), exchanges/s, and the share of worker recv calls
+ * accept returning, for d from the split accept's call with a connection
+ * queued, to the worker holding the connection; it includes the time the
+ * token or descriptor waits for a worker busy with another connection), exchanges/s, and the share of worker recv calls
  * whose flow was processed on the worker's own CPU (SO_INCOMING_CPU, read
  * once the request is there).  Runs in the server's namespace, clients
  * (processes) in the namespace -C, over a veth with RPS (handoff_run).
  *
- *   handoff_bench -a ADDR -C NETNS -D SRVDEV [-d SECS] [-t CLIENTS]
+ *   handoff_bench -a ADDR -C NETNS -D SRVDEV [-S RPS_SOCK_FLOW_ENTRIES]
+ *                 [-d SECS] [-t CLIENTS] [-V VARIANTS]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +44,8 @@
 #define PORT	7420
 
 static const char *addr = "198.18.0.1", *cli_ns, *srv_dev;
+/* net.core.rps_sock_flow_entries exists in the initial namespace only. */
+static const char *flow_entries = "/proc/sys/net/core/rps_sock_flow_entries";
 static int secs = 6, nclients = 4;
 static volatile sig_atomic_t stop;
 
@@ -76,7 +80,7 @@ static void rfs(int on)
 {
 	char p[128];
 
-	put_file("/proc/sys/net/core/rps_sock_flow_entries", on ? "4096" : "0");
+	put_file(flow_entries, on ? "4096" : "0");
 	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
 		 srv_dev);
 	put_file(p, on ? "4096" : "0");
@@ -186,8 +190,15 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 			struct nstcp_accept_token at = { 0 };
 			socklen_t len = sizeof(at);
 
+			struct pollfd p = { .fd = l, .events = POLLIN };
+
 			at.nat_give.ng_flags = NSTCP_GIVE_PID;
 			at.nat_give.ng_id = wpid[w];
+			/* Not the wait for a connection: from its accept on. */
+			if (poll(&p, 1, 200) != 1) {
+				rr--;
+				continue;
+			}
 			m.t0 = now_ns();
 			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 				rr--;
@@ -285,11 +296,19 @@ static void run(char v)
 	if (pipe(cout))
 		exit(1);
 	for (i = 0; i < NW; i++) {
-		if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sp) || pipe(wout[i]))
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) || pipe(wout[i]))
 			exit(1);
 		wpid[i] = fork();
 		if (wpid[i] == 0) {
+			/* Not the others' ends: their EOF must not wait for us. */
+			for (int j = 0; j < i; j++) {
+				close(ch[j]);
+				close(wout[j][0]);
+			}
 			close(sp[0]);
+			close(wout[i][0]);
+			close(cout[0]);
+			close(cout[1]);
 			_exit(worker(v, i + 1, sp[1], wout[i][1]));
 		}
 		close(sp[1]);
@@ -297,14 +316,22 @@ static void run(char v)
 		ch[i] = sp[0];
 	}
 	dpid = fork();
-	if (dpid == 0)
+	if (dpid == 0) {
+		for (i = 0; i < NW; i++)
+			close(wout[i][0]);
 		_exit(dispatcher(v, ch, wpid));
+	}
 	usleep(200000);
 	end = now_ns() + secs * 1000000000ull;
 	for (i = 0; i < nclients; i++) {
 		cpid[i] = fork();
-		if (cpid[i] == 0)
+		if (cpid[i] == 0) {
+			for (int j = 0; j < NW; j++) {
+				close(ch[j]);
+				close(wout[j][0]);
+			}
 			_exit(client(cout[1], end));
+		}
 	}
 	for (i = 0; i < nclients; i++) {
 		waitpid(cpid[i], NULL, 0);
@@ -350,7 +377,7 @@ int main(int argc, char **argv)
 	const char *vars = "abcd";
 	int o;
 
-	while ((o = getopt(argc, argv, "a:C:D:d:t:V:")) != -1) {
+	while ((o = getopt(argc, argv, "a:C:D:d:t:V:S:")) != -1) {
 		switch (o) {
 		case 'a': addr = optarg; break;
 		case 'C': cli_ns = optarg; break;
@@ -358,6 +385,7 @@ int main(int argc, char **argv)
 		case 'd': secs = atoi(optarg); break;
 		case 't': nclients = atoi(optarg); break;
 		case 'V': vars = optarg; break;
+		case 'S': flow_entries = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcd]\n",
 				argv[0]);
