@@ -25,14 +25,18 @@
  * MSG_SPLICE_PAGES took over).  Before it, a family that wraps another's
  * ops passes them on too: DEFINE_COMPAT_SENDPAGE(pfx) defines
  * pfx_sendpage() and pfx_sendpage_locked(), which call the ops that
- * pfx_base(sk) returns and, for sendpage, pfx_count_call(sk) as sendmsg
- * does; COMPAT_SENDPAGE_OPS(pfx) puts them into the ops table.
+ * pfx_base(sk) returns and, for sendpage, pfx_sk_check(sk) and
+ * pfx_count_call(sk) as sendmsg does; COMPAT_SENDPAGE_OPS(pfx) puts them into the ops table.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
 #define DEFINE_COMPAT_SENDPAGE(pfx)					\
 static ssize_t pfx##_sendpage(struct socket *sock, struct page *page,	\
 			      int offset, size_t size, int flags)	\
 {									\
+	int err = pfx##_sk_check(sock->sk);				\
+									\
+	if (err)							\
+		return err;						\
 	pfx##_count_call(sock->sk);					\
 	return pfx##_base(sock->sk)->sendpage(sock, page, offset, size,	\
 					      flags);			\
@@ -179,5 +183,18 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 	return false;
 #endif
 }
+
+/*
+ * 6.9 moved the RFS socket flow table into net_hotdata and its helpers
+ * into <net/rps.h>; compat_rps_sock_flow_table names it either way.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+#include <net/hotdata.h>
+#include <net/rps.h>
+#define compat_rps_sock_flow_table	(net_hotdata.rps_sock_flow_table)
+#else
+#include <linux/netdevice.h>
+#define compat_rps_sock_flow_table	rps_sock_flow_table
+#endif
 
 #endif /* _NSTCP_COMPAT_H */

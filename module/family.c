@@ -67,6 +67,12 @@ static int nstcp_release(struct socket *sock)
 
 	if (!sk)
 		return 0;
+	/* Given, not taken: the connection stays reserved, without us. */
+	if (nstcp_handoff_release(sock)) {
+		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CLOSES);
+		return 0;
+	}
+	sk = sock->sk;	/* a take may have left us another */
 	nstcp_sk_release(sk);
 	nstcp_stat_inc_cpu(nstcp_pernet(sock_net(sk)), nstcp_home_cpu(sk),
 			   NSTCP_STAT_CLOSES);
@@ -100,6 +106,9 @@ static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	struct sockaddr_storage addr;
 	int err, alen;
 
+	err = nstcp_sk_check(sock->sk);
+	if (err)
+		return err;
 	err = nstcp_bind_hook4(sock->sk, uaddr, len);
 	if (err)
 		return err;
@@ -124,6 +133,9 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
 	int err, alen;
 
+	err = nstcp_sk_check(sk);
+	if (err)
+		return err;
 	/* A listener reads TCP_LISTEN under its lock: inet says EISCONN. */
 	nstcp_count_call(sk);
 	/* AF_UNSPEC disconnects: on a listener, as inet, it stops listening. */
@@ -148,6 +160,9 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 	int err, home;
 
+	err = nstcp_sk_check(sock->sk);
+	if (err)
+		return err;
 	if (nstcp_member(sock->sk))
 		err = nstcp_listen_accept(sock, newsock, arg->flags, arg->kern);
 	else
@@ -166,8 +181,11 @@ DEFINE_COMPAT_ACCEPT(nstcp_accept)
 
 static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	int len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
+	int len = nstcp_sk_check(sock->sk);
 
+	if (len)
+		return len;
+	len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
 	if (len < 0)
 		return len;
 	return nstcp_addr_out((struct sockaddr_storage *)uaddr, len);
@@ -176,6 +194,11 @@ static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 static __poll_t nstcp_poll(struct file *file, struct socket *sock,
 			   poll_table *wait)
 {
+	if (unlikely(nstcp_sk_check(sock->sk))) {
+		/* Reserved: nothing yet; taken: hung up for good. */
+		sock_poll_wait(file, sock, wait);
+		return nstcp_sk_detached(sock->sk) ? EPOLLHUP | EPOLLERR : 0;
+	}
 	if (nstcp_member(sock->sk))
 		return nstcp_listen_poll(file, sock, wait);
 	return nstcp_base(sock->sk)->poll(file, sock, wait);
@@ -183,6 +206,10 @@ static __poll_t nstcp_poll(struct file *file, struct socket *sock,
 
 static int nstcp_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
+	int err = nstcp_sk_check(sock->sk);
+
+	if (err)
+		return err;
 	return nstcp_base(sock->sk)->ioctl(sock, cmd, arg);
 }
 
@@ -191,7 +218,10 @@ static int nstcp_compat_ioctl(struct socket *sock, unsigned int cmd,
 			      unsigned long arg)
 {
 	const struct proto_ops *base = nstcp_base(sock->sk);
+	int err = nstcp_sk_check(sock->sk);
 
+	if (err)
+		return err;
 	if (!base->compat_ioctl)
 		return -ENOIOCTLCMD;
 	return base->compat_ioctl(sock, cmd, arg);
@@ -201,11 +231,19 @@ static int nstcp_compat_ioctl(struct socket *sock, unsigned int cmd,
 static int nstcp_gettstamp(struct socket *sock, void __user *userstamp,
 			   bool timeval, bool time32)
 {
+	int err = nstcp_sk_check(sock->sk);
+
+	if (err)
+		return err;
 	return nstcp_base(sock->sk)->gettstamp(sock, userstamp, timeval, time32);
 }
 
 static int nstcp_listen_op(struct socket *sock, int backlog)
 {
+	int err = nstcp_sk_check(sock->sk);
+
+	if (err)
+		return err;
 	/* Not a stream socket's state for listen(): let inet say so. */
 	if (sock->state != SS_UNCONNECTED)
 		return nstcp_base(sock->sk)->listen(sock, backlog);
@@ -215,7 +253,10 @@ static int nstcp_listen_op(struct socket *sock, int backlog)
 static int nstcp_shutdown(struct socket *sock, int how)
 {
 	struct sock *sk = sock->sk;
+	int err = nstcp_sk_check(sk);
 
+	if (err)
+		return err;
 	if (nstcp_member(sk)) {
 		/* As inet: SHUT_RD stops listening; the socket stays bound. */
 		if (how < SHUT_RD || how > SHUT_RDWR)
@@ -236,6 +277,11 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 {
 	int err;
 
+	err = nstcp_sk_check(sock->sk);
+	if (err)
+		return err;
+	if (level == SOL_NSTCP && optname == NSTCP_TAKE)
+		return nstcp_take(sock, optval, optlen);
 	if (level == SOL_NSTCP)
 		return nstcp_setsockopt_nstcp(sock->sk, optname, optval,
 					      optlen);
@@ -269,6 +315,17 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 static int nstcp_getsockopt(struct socket *sock, int level, int optname,
 			    char __user *optval, int __user *optlen)
 {
+	int err;
+
+	/* NSTCP_INFO says what a given or detached socket is. */
+	if (level != SOL_NSTCP || optname != NSTCP_INFO) {
+		err = nstcp_sk_check(sock->sk);
+		if (err)
+			return err;
+	}
+	if (level == SOL_NSTCP &&
+	    (optname == NSTCP_GIVE || optname == NSTCP_ACCEPT_TOKEN))
+		return nstcp_handoff_getsockopt(sock, optname, optval, optlen);
 	if (level == SOL_NSTCP)
 		return nstcp_getsockopt_nstcp(sock->sk, optname, optval,
 					      optlen);
@@ -285,6 +342,9 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	bool fresh = sock->state == SS_UNCONNECTED;
 	int err, alen;
 
+	err = nstcp_sk_check(sk);
+	if (err)
+		return err;
 	nstcp_count_call(sk);
 	if (!name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
@@ -311,6 +371,10 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 static int nstcp_recvmsg(struct socket *sock, struct msghdr *msg, size_t size,
 			 int flags)
 {
+	int err = nstcp_sk_check(sock->sk);
+
+	if (err)
+		return err;
 	nstcp_count_call(sock->sk);
 	return nstcp_base(sock->sk)->recvmsg(sock, msg, size, flags);
 }
@@ -319,7 +383,10 @@ static int nstcp_mmap(struct file *file, struct socket *sock,
 		      struct vm_area_struct *vma)
 {
 	const struct proto_ops *base = nstcp_base(sock->sk);
+	int err = nstcp_sk_check(sock->sk);
 
+	if (err)
+		return err;
 	if (!base->mmap)
 		return -ENODEV;
 	return base->mmap(file, sock, vma);
@@ -329,6 +396,10 @@ static ssize_t nstcp_splice_read(struct socket *sock, loff_t *ppos,
 				 struct pipe_inode_info *pipe, size_t len,
 				 unsigned int flags)
 {
+	int err = nstcp_sk_check(sock->sk);
+
+	if (err)
+		return err;
 	nstcp_count_call(sock->sk);
 	return nstcp_base(sock->sk)->splice_read(sock, ppos, pipe, len, flags);
 }
@@ -337,7 +408,7 @@ static void nstcp_splice_eof(struct socket *sock)
 {
 	const struct proto_ops *base = nstcp_base(sock->sk);
 
-	if (base->splice_eof)
+	if (base->splice_eof && !nstcp_sk_check(sock->sk))
 		base->splice_eof(sock);
 }
 
@@ -360,6 +431,8 @@ static int nstcp_read_skb(struct sock *sk, skb_read_actor_t recv_actor)
 
 static int nstcp_peek_len(struct socket *sock)
 {
+	if (nstcp_sk_check(sock->sk))
+		return 0;
 	return nstcp_base(sock->sk)->peek_len(sock);
 }
 
@@ -434,6 +507,25 @@ static int nstcp_create(struct net *net, struct socket *sock, int protocol,
 
 	nstcp_stat_inc(nstcp_pernet(net), NSTCP_STAT_SOCKETS);
 	return 0;
+}
+
+/*
+ * A socket without a file, of this family, holding @sk if given: what a
+ * split accept accepts into, and how a sock nobody holds any more is
+ * released as a socket would be.  sock_release() undoes it.
+ */
+struct socket *nstcp_sock_shell(struct sock *sk)
+{
+	struct socket *sock;
+
+	if (sock_create_lite(nstcp_family, SOCK_STREAM, IPPROTO_TCP, &sock))
+		return NULL;
+	sock->ops = &nstcp_stream_ops;
+	__module_get(THIS_MODULE);
+	sock->state = SS_UNCONNECTED;
+	if (sk)
+		sock_graft(sk, sock);
+	return sock;
 }
 
 static struct net_proto_family nstcp_pf = {

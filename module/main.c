@@ -43,12 +43,18 @@ static int __net_init nstcp_net_init(struct net *net)
 		goto err_proc;
 	mutex_init(&nn->lg_lock);
 	INIT_LIST_HEAD(&nn->lgroups);
+	nstcp_tokens_init(nn);
 	err = -ENOMEM;
 	if (!proc_create_net_single("nstcp_listen", 0444, net->proc_net,
 				    nstcp_listen_show, NULL))
 		goto err_listen;
+	if (!proc_create_net_single("nstcp_tokens", 0444, net->proc_net,
+				    nstcp_tokens_show, NULL))
+		goto err_tokens;
 	return 0;
 
+err_tokens:
+	remove_proc_entry("nstcp_listen", net->proc_net);
 err_listen:
 	nstcp_proc_exit(net);
 err_proc:
@@ -62,7 +68,9 @@ static void __net_exit nstcp_net_exit(struct net *net)
 {
 	struct nstcp_net *nn = nstcp_pernet(net);
 
+	remove_proc_entry("nstcp_tokens", net->proc_net);
 	remove_proc_entry("nstcp_listen", net->proc_net);
+	nstcp_tokens_exit(nn);
 	nstcp_proc_exit(net);
 	nstcp_sysctl_exit(nn);
 	nstcp_instances_exit(nn);
@@ -83,9 +91,12 @@ static int __init nstcp_init(void)
 		pr_err("family=%d is outside 1..%d\n", nstcp_family, NPROTO - 1);
 		return -EINVAL;
 	}
-	err = nstcp_listen_init();
+	err = nstcp_handoff_init();
 	if (err)
 		return err;
+	err = nstcp_listen_init();
+	if (err)
+		goto err_listen;
 	/* Hotplug first, so no CPU can change state between the two. */
 	err = nstcp_cpuhp_init();
 	if (err)
@@ -105,6 +116,8 @@ err_pernet:
 	nstcp_cpuhp_exit();
 err_cpuhp:
 	nstcp_listen_exit();
+err_listen:
+	nstcp_handoff_exit();
 	return err;
 }
 
@@ -114,6 +127,7 @@ static void __exit nstcp_exit(void)
 	unregister_pernet_subsys(&nstcp_net_ops);
 	nstcp_cpuhp_exit();
 	nstcp_listen_exit();
+	nstcp_handoff_exit();
 }
 
 module_init(nstcp_init);

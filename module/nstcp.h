@@ -5,6 +5,7 @@
 #ifndef _NSTCP_H
 #define _NSTCP_H
 
+#include <linux/hashtable.h>
 #include <linux/mutex.h>
 #include <linux/nstcp.h>
 #include <linux/percpu-refcount.h>
@@ -38,6 +39,12 @@ enum nstcp_stat {
 	NSTCP_STAT_CONNECTS,	/* active opens started on the instance */
 	NSTCP_STAT_CALLS,	/* data-path socket calls made on the CPU */
 	NSTCP_STAT_HOPS,	/* ... of which for a flow homed elsewhere */
+	NSTCP_STAT_GIVEN,	/* connections given (and split accepts) */
+	NSTCP_STAT_TAKEN,	/* ... taken, on the taker's CPU */
+	NSTCP_STAT_EXPIRED,	/* ... reset at their token's timeout */
+	NSTCP_STAT_REFUSED,	/* takes refused: not the named taker */
+	NSTCP_STAT_REHOMED,	/* takes that aimed the flow's RFS entry here */
+	NSTCP_STAT_UNSTEERED,	/* takes that could not: RFS off, no hash */
 	NSTCP_STAT_MAX
 };
 
@@ -60,6 +67,9 @@ struct nstcp_net {
 	struct mutex			lg_lock;	/* lgroups, membership */
 	struct list_head		lgroups;	/* shared listening ports */
 	struct list_head		node;		/* nstcp_nets, for cpuhp */
+	spinlock_t			tok_lock;	/* tok_hash, ntokens */
+	DECLARE_HASHTABLE(tok_hash, 8);			/* pending hand-offs */
+	unsigned int			ntokens;
 };
 
 extern unsigned int nstcp_net_id;
@@ -200,13 +210,19 @@ struct nstcp_sk {
 	struct nstcp_member	*parent;	/* accepted: the member that took it */
 	struct list_head	replay;		/* options the listeners replay */
 	struct nstcp_optsnap	snap;		/* a member's, see sockopt.c */
+	struct nstcp_token	*token;		/* given, not yet taken */
+	bool			detached;	/* the giver's socket after the take */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);
 
 /* sockstate.c */
 struct nstcp_sk *nstcp_sk_get(const struct sock *sk);
+struct nstcp_sk *nstcp_sk_new(void);
 struct nstcp_sk *nstcp_sk_alloc(struct sock *sk);
+int nstcp_sk_check(const struct sock *sk);
+bool nstcp_sk_detached(const struct sock *sk);
+bool nstcp_sk_fresh(const struct sock *sk);
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m);
 struct nstcp_member *nstcp_member(const struct sock *sk);
 void nstcp_sk_release(struct sock *sk);
@@ -257,5 +273,50 @@ void nstcp_sockopt_member_prot(struct sock *sk, bool on);
 /* family.c */
 int nstcp_family_init(void);
 void nstcp_family_exit(void);
+struct socket *nstcp_sock_shell(struct sock *sk);
+
+/*
+ * Hand-off (handoff.c).  A token is in its namespace's table while it can
+ * be taken; whoever removes it (a take, the expiry, the namespace's exit)
+ * owns what it reserves.  It is counted: the table's or its owner's
+ * reference, and one for its queued expiry.
+ */
+struct nstcp_token {
+	struct hlist_node	node;		/* nstcp_net.tok_hash */
+	u64			id;
+	bool			hashed;
+	bool			kern;		/* sock is a split accept's, ours */
+	bool			modref;		/* holds the module */
+	refcount_t		ref;
+	struct nstcp_net	*nn;
+	struct sock		*sk;		/* the connection, held */
+	struct socket		*sock;		/* its owner; NULL once the giver closed it */
+	struct pid		*taker;		/* a thread group, or NULL: uid */
+	kuid_t			uid;
+	struct pid		*giver;
+	unsigned long		since;		/* jiffies */
+	unsigned long		timeout;	/* jiffies */
+	int			cpu;		/* the flow's receive CPU then */
+	struct delayed_work	expire;
+};
+
+/* Most tokens pending in one namespace. */
+#define NSTCP_TOKENS_MAX	4096
+
+void nstcp_tokens_init(struct nstcp_net *nn);
+void nstcp_tokens_exit(struct nstcp_net *nn);
+struct nstcp_token *nstcp_token_alloc(void);
+void nstcp_token_put(struct nstcp_token *t);
+int nstcp_token_insert(struct nstcp_net *nn, struct nstcp_token *t);
+bool nstcp_token_may_take(const struct nstcp_token *t);
+struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id);
+void nstcp_token_expire_now(struct nstcp_token *t);
+int nstcp_handoff_getsockopt(struct socket *sock, int optname,
+			     char __user *optval, int __user *optlen);
+int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen);
+bool nstcp_handoff_release(struct socket *sock);
+int nstcp_tokens_show(struct seq_file *seq, void *v);
+int nstcp_handoff_init(void);
+void nstcp_handoff_exit(void);
 
 #endif /* _NSTCP_H */

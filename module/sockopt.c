@@ -574,6 +574,11 @@ int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			info.nsi_flags |= NSTCP_INFO_LISTENING;
 		if (sk->sk_family == AF_INET6 && sk->sk_ipv6only)
 			info.nsi_flags |= NSTCP_INFO_V6ONLY;
+		ns = nstcp_sk_get(sk);
+		if (ns && READ_ONCE(ns->token))
+			info.nsi_flags |= NSTCP_INFO_GIVEN;
+		if (ns && READ_ONCE(ns->detached))
+			info.nsi_flags |= NSTCP_INFO_DETACHED;
 		len = min_t(int, len, sizeof(info));
 		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
 			return -EFAULT;

@@ -45,6 +45,15 @@ static struct nstcp_member *nstcp_sk_parent(const struct sock *sk)
 	return v ? ((struct nstcp_sk *)v)->parent : NULL;
 }
 
+struct nstcp_sk *nstcp_sk_new(void)
+{
+	struct nstcp_sk *ns = kzalloc(sizeof(*ns), GFP_KERNEL);
+
+	if (ns)
+		INIT_LIST_HEAD(&ns->replay);
+	return ns;
+}
+
 /* The socket's state, made on first use.  Caller holds lock_sock(). */
 struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 {
@@ -53,10 +62,9 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 	sock_owned_by_me(sk);
 	if (ns)
 		return ns;
-	ns = kzalloc(sizeof(*ns), GFP_KERNEL);
+	ns = nstcp_sk_new();
 	if (!ns)
 		return ERR_PTR(-ENOMEM);
-	INIT_LIST_HEAD(&ns->replay);
 	ns->parent = nstcp_sk_parent(sk);
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ns);
 	return ns;
@@ -74,6 +82,33 @@ void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
 	atomic_inc(&m->active);
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
 			   (void *)((unsigned long)m | NSTCP_ULP_PARENT));
+}
+
+/*
+ * -EBADFD when the socket's connection is given (reserved for its taker)
+ * or was taken (the socket is the giver's detached husk), else 0.  Read
+ * without the lock: both are set under it before the give or take returns.
+ */
+int nstcp_sk_check(const struct sock *sk)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+
+	if (likely(!ns))
+		return 0;
+	return READ_ONCE(ns->token) || READ_ONCE(ns->detached) ? -EBADFD : 0;
+}
+
+bool nstcp_sk_detached(const struct sock *sk)
+{
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+
+	return ns && READ_ONCE(ns->detached);
+}
+
+/* A socket with no AF_NSTCP state at all: what a take lands on. */
+bool nstcp_sk_fresh(const struct sock *sk)
+{
+	return !nstcp_ulp(sk);
 }
 
 struct nstcp_member *nstcp_member(const struct sock *sk)

@@ -30,6 +30,7 @@
 
 #define PROC_NSTCP	"/proc/net/nstcp"
 #define PROC_LISTEN	"/proc/net/nstcp_listen"
+#define PROC_TOKENS	"/proc/net/nstcp_tokens"
 #define SYSCTL_DIR	"/proc/sys/net/nstcp/"
 
 /* One reading of /proc/net/nstcp. */
@@ -55,12 +56,16 @@ static bool opt_json;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s [-l] [-j] [-n NETNS] [-i SECS [-c COUNT]] [-f FILE]\n"
+		"Usage: %s [-l | -t] [-j] [-n NETNS] [-i SECS [-c COUNT]] [-f FILE]\n"
 		"Show the AF_NSTCP per-CPU protocol instances and their counters,\n"
-		"or with -l the listening ports.\n"
+		"or with -l the listening ports, with -t the pending hand-offs.\n"
 		"\n"
 		"  -l, --listen         the listening ports, per port and CPU instance\n"
 		"                       (from " PROC_LISTEN ")\n"
+		"  -t, --tokens         the hand-offs given and not yet taken: giver\n"
+		"                       pid, taker (pid:N or uid:N), age and time left\n"
+		"                       in ms, flow CPU, local and peer address\n"
+		"                       (from " PROC_TOKENS ")\n"
 		"  -j, --json           JSON output, one object a report\n"
 		"  -n, --netns NETNS    the instances of network namespace NETNS\n"
 		"                       (a name from ip netns, or a path such as\n"
@@ -74,8 +79,10 @@ static void usage(FILE *f)
 		"\n"
 		"Columns: cpu, online, sockets (created or accepted), closes,\n"
 		"accepts, connects, calls (data-path socket calls made on the CPU),\n"
-		"hops (calls for a flow whose packets are processed on another CPU)\n"
-		"and hop%% (hops per 100 calls).  Columns that a newer module adds are\n"
+		"hops (calls for a flow whose packets are processed on another CPU),\n"
+		"hop%% (hops per 100 calls), and the hand-off counters given, taken,\n"
+		"expired, refused, rehomed (takes whose RFS entry now names the\n"
+		"taker's CPU) and unsteered (takes with RFS off).  Columns that a newer module adds are\n"
 		"shown as they come.\n"
 		"\n"
 		"With -l, per port: its address, key (- when the port is not shared),\n"
@@ -676,6 +683,7 @@ struct lsnap {
 };
 
 static bool opt_listen;
+static bool opt_tokens;
 
 static void lsnap_free(struct lsnap *s)
 {
@@ -1325,11 +1333,40 @@ static int run_listen(double interval, long count)
 	return 0;
 }
 
+/* -t: the pending hand-offs, as the file has them, in aligned columns. */
+static int run_tokens(void)
+{
+	const char *path = opt_file ? opt_file : PROC_TOKENS;
+	static const int width[] = { 8, 12, 9, 9, 4, 24, 24 };
+	char line[512], *save, *tok;
+	FILE *f = fopen(path, "r");
+	int rows = -1, i;
+
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s (is nstcp loaded?)\n", prog, path,
+			strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		i = 0;
+		for (tok = strtok_r(line, " \t\n", &save); tok;
+		     tok = strtok_r(NULL, " \t\n", &save), i++)
+			printf("%-*s ", i < 7 ? width[i] : 0, tok);
+		putchar('\n');
+		rows++;
+	}
+	fclose(f);
+	if (rows == 0)
+		printf("(no hand-off pending)\n");
+	return rows < 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "listen", no_argument, NULL, 'l' },
+		{ "tokens", no_argument, NULL, 't' },
 		{ "netns", required_argument, NULL, 'n' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'c' },
@@ -1343,7 +1380,7 @@ int main(int argc, char **argv)
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "jln:i:c:f:h", longopts,
+	while ((opt = getopt_long(argc, argv, "jltn:i:c:f:h", longopts,
 				  NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -1351,6 +1388,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			opt_listen = true;
+			break;
+		case 't':
+			opt_tokens = true;
 			break;
 		case 'n':
 			opt_netns = optarg;
@@ -1398,6 +1438,8 @@ int main(int argc, char **argv)
 
 	if (opt_netns && enter_netns(opt_netns))
 		return 1;
+	if (opt_tokens)
+		return run_tokens();
 	if (opt_listen)
 		return run_listen(interval, count);
 	if (interval)

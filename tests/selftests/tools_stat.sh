@@ -56,7 +56,8 @@ def table(out, procf):
 	if not lines[0][0].startswith("AF_NSTCP"):
 		return ["no heading line: %r" % lines[0]]
 	head, body = lines[1], lines[2:]
-	want = [c.upper() if c == "cpu" else c[0].upper() + c[1:] for c in cols]
+	titles = [c.upper() if c == "cpu" else c[0].upper() + c[1:] for c in cols]
+	want = titles[:]
 	want.insert(want.index("Hops") + 1, "Hop%")
 	if head != want:
 		return ["header %r, want %r" % (head, want)]
@@ -65,7 +66,7 @@ def table(out, procf):
 	bad = []
 	for r, line in zip(rows + [None], body):
 		cells = dict(zip(head, line))
-		for c, t in zip(cols, want):
+		for c, t in zip(cols, titles):
 			if r is None:
 				v = sum(x[c] for x in rows)
 				exp = {"cpu": "all",

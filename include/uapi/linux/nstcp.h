@@ -10,6 +10,7 @@
 #ifndef _UAPI_LINUX_NSTCP_H
 #define _UAPI_LINUX_NSTCP_H
 
+#include <linux/socket.h>
 #include <linux/types.h>
 
 /*
@@ -64,10 +65,63 @@ struct nstcp_info {
 
 #define NSTCP_INFO_LISTENING	0x1
 #define NSTCP_INFO_V6ONLY	0x2
+#define NSTCP_INFO_GIVEN	0x4	/* given, not yet taken: reserved */
+#define NSTCP_INFO_DETACHED	0x8	/* given and taken: the giver's husk */
+
+/*
+ * Hand-off (Documentation/handoff.rst): a connection moves to a named
+ * process, which takes it on a fresh AF_NSTCP socket of its own.
+ *
+ * NSTCP_GIVE (struct nstcp_give, get: in and out): on a connected socket,
+ * reserve the connection for the taker named by ng_flags and ng_id for
+ * ng_timeout_ms, and return a one-time token in ng_token.  From then on
+ * every call on the giver's socket but close(), poll() and NSTCP_INFO
+ * fails with EBADFD.  Errors: EINVAL (size, flags, reserved, timeout, uid),
+ * ESRCH (no such process), ENOTCONN (not established or CLOSE_WAIT),
+ * EBADFD (given already), ENOBUFS (too many tokens pending in the
+ * namespace), EFAULT.
+ *
+ * NSTCP_TAKE (__u64 token, set): the connection becomes the calling
+ * socket's, which must be fresh (never bound, connected, listening, nor
+ * given a SOL_NSTCP option).  Errors: EINVAL (size, or a bound socket or
+ * one with SOL_NSTCP state), EISCONN (connected or listening), EPERM
+ * (the caller is not the named taker; the token stays valid), ENOENT
+ * (unknown, used or expired token), EBADFD (a detached socket), EFAULT.
+ *
+ * NSTCP_ACCEPT_TOKEN (struct nstcp_accept_token, get: in and out): on a
+ * listening socket, accept a connection without a descriptor and give it
+ * at once (split accept).  As accept(2) for blocking and its errors, and
+ * as NSTCP_GIVE for the give.
+ */
+#define NSTCP_GIVE		5
+#define NSTCP_TAKE		6
+#define NSTCP_ACCEPT_TOKEN	7
+
+#define NSTCP_GIVE_PID		0x1	/* ng_id is a process (thread group) id */
+#define NSTCP_GIVE_UID		0x2	/* ng_id is a uid: any of its processes */
+
+#define NSTCP_GIVE_TIMEOUT_DEF	10000	/* ms, for ng_timeout_ms 0 */
+#define NSTCP_GIVE_TIMEOUT_MAX	600000	/* ms */
+
+struct nstcp_give {
+	__u32	ng_flags;	/* in: NSTCP_GIVE_PID or NSTCP_GIVE_UID */
+	__u32	ng_id;		/* in: the taker's pid or uid */
+	__u32	ng_timeout_ms;	/* in: 0 for the default */
+	__u32	ng_reserved;	/* in: 0 */
+	__u64	ng_token;	/* out: never 0 */
+};
+
+struct nstcp_accept_token {
+	struct nstcp_give	nat_give;	/* as NSTCP_GIVE */
+	__s32			nat_cpu;	/* out: the flow's CPU, -1 if unknown */
+	__u32			nat_addrlen;	/* out: length of nat_peer */
+	struct __kernel_sockaddr_storage nat_peer; /* out: the peer's address */
+};
 
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
-	"cpu online sockets closes accepts connects calls hops"
+	"cpu online sockets closes accepts connects calls hops given taken " \
+	"expired refused rehomed unsteered"
 
 /*
  * Columns of /proc/net/nstcp_listen, one row per listening port and CPU
@@ -78,5 +132,14 @@ struct nstcp_info {
  */
 #define NSTCP_LISTEN_COLUMNS \
 	"addr key policy listeners cpu queued accepted stolen migrated owner"
+
+/*
+ * Columns of /proc/net/nstcp_tokens, one row per pending hand-off token
+ * (the token itself is never shown).  giver is the giving process's pid
+ * (0 for a split accept's listener gone), taker "pid:N" or "uid:N"; cpu is
+ * the flow's receive CPU; local and peer are [address]:port.
+ */
+#define NSTCP_TOKENS_COLUMNS \
+	"giver taker age_ms left_ms cpu local peer"
 
 #endif /* _UAPI_LINUX_NSTCP_H */

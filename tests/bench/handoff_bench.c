@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * handoff_bench: a dispatcher on CPU 0 accepts connections and hands each
+ * to one of 3 workers pinned on CPUs 1-3, in turn; each connection then
+ * makes 20 request/reply exchanges with its worker.  Variants:
+ *
+ *   a   AF_INET, the descriptor passed with SCM_RIGHTS, RFS off
+ *   b   AF_INET, SCM_RIGHTS, RFS on
+ *   c   AF_NSTCP give/take (RFS on)
+ *   d   AF_NSTCP split accept (RFS on)
+ *
+ * Printed per variant: hand-off latency p50/p99 (from the dispatcher's
+ * accept returning, for d from the split accept's call with a connection
+ * queued, to the worker holding the connection; it includes the time the
+ * token or descriptor waits for a worker busy with another connection), exchanges/s, and the share of worker recv calls
+ * whose flow was processed on the worker's own CPU (SO_INCOMING_CPU, read
+ * once the request is there).  Runs in the server's namespace, clients
+ * (processes) in the namespace -C, over a veth with RPS (handoff_run).
+ *
+ *   handoff_bench -a ADDR -C NETNS -D SRVDEV [-S RPS_SOCK_FLOW_ENTRIES]
+ *                 [-d SECS] [-t CLIENTS] [-V VARIANTS]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#define NW	3
+#define NX	20
+#define MAXLAT	200000
+#define PORT	7420
+
+static const char *addr = "198.18.0.1", *cli_ns, *srv_dev;
+/* net.core.rps_sock_flow_entries exists in the initial namespace only. */
+static const char *flow_entries = "/proc/sys/net/core/rps_sock_flow_entries";
+static int secs = 6, nclients = 4;
+static volatile sig_atomic_t stop;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t s;
+
+	CPU_ZERO(&s);
+	CPU_SET(cpu, &s);
+	sched_setaffinity(0, sizeof(s), &s);
+}
+
+static void put_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || pwrite(fd, val, strlen(val), 0) < 0)
+		fprintf(stderr, "handoff_bench: %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+static void rfs(int on)
+{
+	char p[128];
+
+	put_file(flow_entries, on ? "4096" : "0");
+	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
+		 srv_dev);
+	put_file(p, on ? "4096" : "0");
+}
+
+struct msg {
+	uint64_t token;
+	uint64_t t0;
+};
+
+struct wstats {
+	long calls, local, n;
+	uint32_t lat_ns[MAXLAT / NW];
+};
+
+/* Serve one connection's exchanges; count its recv calls and local ones. */
+static void serve(int fd, int cpu, struct wstats *ws)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	socklen_t len;
+	int in, i;
+	char c;
+
+	for (i = 0; i < NX; i++) {
+		if (poll(&p, 1, 5000) != 1)
+			break;
+		len = sizeof(in);
+		if (!getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &in, &len)) {
+			ws->calls++;
+			ws->local += in == cpu;
+		}
+		if (recv(fd, &c, 1, 0) != 1 || send(fd, &c, 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	close(fd);
+}
+
+static int worker(char v, int cpu, int ch, int out)
+{
+	static struct wstats ws;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msg m;
+	int fd;
+
+	pin(cpu);
+	for (;;) {
+		struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+
+		if (recvmsg(ch, &mh, 0) != sizeof(m))
+			break;
+		fd = -1;
+		if (v == 'a' || v == 'b') {
+			cm = CMSG_FIRSTHDR(&mh);
+			if (cm && cm->cmsg_type == SCM_RIGHTS)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		} else {
+			fd = socket(AF_NSTCP, SOCK_STREAM, 0);
+			if (fd >= 0 && setsockopt(fd, SOL_NSTCP, NSTCP_TAKE,
+						  &m.token, sizeof(m.token))) {
+				close(fd);
+				fd = -1;
+			}
+		}
+		if (fd < 0)
+			continue;
+		if (ws.n < (long)(sizeof(ws.lat_ns) / sizeof(ws.lat_ns[0])))
+			ws.lat_ns[ws.n++] = now_ns() - m.t0;
+		serve(fd, cpu, &ws);
+	}
+	return write(out, &ws, sizeof(ws)) == sizeof(ws) ? 0 : 1;
+}
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
+{
+	int dom = v == 'a' || v == 'b' ? AF_INET : AF_NSTCP, l, one = 1, rr = 0;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_usec = 200000 };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+
+	pin(0);
+	signal(SIGTERM, on_term);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	l = socket(dom, SOCK_STREAM, 0);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 256)) {
+		perror("handoff_bench: listen");
+		return 1;
+	}
+	while (!stop) {
+		struct msg m = { 0 };
+		struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		int w = rr++ % NW, fd = -1;
+
+		if (v == 'd') {
+			struct nstcp_accept_token at = { 0 };
+			socklen_t len = sizeof(at);
+
+			struct pollfd p = { .fd = l, .events = POLLIN };
+
+			at.nat_give.ng_flags = NSTCP_GIVE_PID;
+			at.nat_give.ng_id = wpid[w];
+			/* Not the wait for a connection: from its accept on. */
+			if (poll(&p, 1, 200) != 1) {
+				rr--;
+				continue;
+			}
+			m.t0 = now_ns();
+			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
+				rr--;
+				continue;
+			}
+			m.token = at.nat_give.ng_token;
+		} else {
+			fd = accept(l, NULL, NULL);
+			if (fd < 0) {
+				rr--;
+				continue;
+			}
+			m.t0 = now_ns();
+			if (v == 'c') {
+				struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID,
+							.ng_id = wpid[w] };
+				socklen_t len = sizeof(g);
+
+				if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
+					close(fd);
+					continue;
+				}
+				m.token = g.ng_token;
+			} else {
+				struct cmsghdr *cm;
+
+				mh.msg_control = cbuf;
+				mh.msg_controllen = sizeof(cbuf);
+				cm = CMSG_FIRSTHDR(&mh);
+				cm->cmsg_level = SOL_SOCKET;
+				cm->cmsg_type = SCM_RIGHTS;
+				cm->cmsg_len = CMSG_LEN(sizeof(int));
+				memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+			}
+		}
+		if (sendmsg(ch[w], &mh, 0) != sizeof(m))
+			break;
+		if (fd >= 0)
+			close(fd);	/* given, or passed */
+	}
+	close(l);
+	return 0;
+}
+
+/* A client: connections of NX exchanges until the deadline. */
+static int client(int out, uint64_t end)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_sec = 5 };
+	long ex = 0;
+	int fd, i, ns;
+	char c = 'q';
+
+	ns = open(cli_ns, O_RDONLY);
+	if (ns < 0 || setns(ns, CLONE_NEWNET))
+		return 1;
+	close(ns);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	while (now_ns() < end) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+			close(fd);
+			usleep(1000);
+			continue;
+		}
+		for (i = 0; i < NX; i++) {
+			if (send(fd, &c, 1, MSG_NOSIGNAL) != 1 || recv(fd, &c, 1, 0) != 1)
+				break;
+			ex++;
+		}
+		close(fd);
+	}
+	return write(out, &ex, sizeof(ex)) == sizeof(ex) ? 0 : 1;
+}
+
+static int cmp32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void run(char v)
+{
+	static struct wstats ws;
+	static uint32_t lat[MAXLAT];
+	struct { long calls, local, n; } all = { 0 };
+	int ch[NW], wout[NW][2], cout[2], i, sp[2];
+	pid_t wpid[NW], dpid, cpid[64];
+	long ex = 0, e;
+	uint64_t end;
+
+	rfs(v != 'a');
+	if (pipe(cout))
+		exit(1);
+	for (i = 0; i < NW; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) || pipe(wout[i]))
+			exit(1);
+		wpid[i] = fork();
+		if (wpid[i] == 0) {
+			/* Not the others' ends: their EOF must not wait for us. */
+			for (int j = 0; j < i; j++) {
+				close(ch[j]);
+				close(wout[j][0]);
+			}
+			close(sp[0]);
+			close(wout[i][0]);
+			close(cout[0]);
+			close(cout[1]);
+			_exit(worker(v, i + 1, sp[1], wout[i][1]));
+		}
+		close(sp[1]);
+		close(wout[i][1]);
+		ch[i] = sp[0];
+	}
+	dpid = fork();
+	if (dpid == 0) {
+		for (i = 0; i < NW; i++)
+			close(wout[i][0]);
+		_exit(dispatcher(v, ch, wpid));
+	}
+	usleep(200000);
+	end = now_ns() + secs * 1000000000ull;
+	for (i = 0; i < nclients; i++) {
+		cpid[i] = fork();
+		if (cpid[i] == 0) {
+			for (int j = 0; j < NW; j++) {
+				close(ch[j]);
+				close(wout[j][0]);
+			}
+			_exit(client(cout[1], end));
+		}
+	}
+	for (i = 0; i < nclients; i++) {
+		waitpid(cpid[i], NULL, 0);
+		if (read(cout[0], &e, sizeof(e)) == sizeof(e))
+			ex += e;
+	}
+	kill(dpid, SIGTERM);
+	waitpid(dpid, NULL, 0);
+	for (i = 0; i < NW; i++)
+		close(ch[i]);
+	for (i = 0; i < NW; i++) {
+		size_t got = 0;
+		ssize_t r;
+
+		while (got < sizeof(ws) &&
+		       (r = read(wout[i][0], (char *)&ws + got, sizeof(ws) - got)) > 0)
+			got += r;
+		if (got == sizeof(ws)) {
+			all.calls += ws.calls;
+			all.local += ws.local;
+			memcpy(lat + all.n, ws.lat_ns, ws.n * sizeof(uint32_t));
+			all.n += ws.n;
+		}
+		close(wout[i][0]);
+		waitpid(wpid[i], NULL, 0);
+	}
+	close(cout[0]);
+	close(cout[1]);
+	qsort(lat, all.n, sizeof(uint32_t), cmp32);
+	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f\n", v,
+	       v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
+	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
+	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept",
+	       all.n, all.n ? lat[all.n / 2] / 1000.0 : 0,
+	       all.n ? lat[all.n * 99 / 100] / 1000.0 : 0,
+	       (double)ex / secs,
+	       all.calls ? 100.0 * all.local / all.calls : 0);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const char *vars = "abcd";
+	int o;
+
+	while ((o = getopt(argc, argv, "a:C:D:d:t:V:S:")) != -1) {
+		switch (o) {
+		case 'a': addr = optarg; break;
+		case 'C': cli_ns = optarg; break;
+		case 'D': srv_dev = optarg; break;
+		case 'd': secs = atoi(optarg); break;
+		case 't': nclients = atoi(optarg); break;
+		case 'V': vars = optarg; break;
+		case 'S': flow_entries = optarg; break;
+		default:
+			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcd]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!cli_ns || !srv_dev || nclients < 1 || nclients > 64 || secs < 1) {
+		fprintf(stderr, "%s: -C and -D are needed\n", argv[0]);
+		return 2;
+	}
+	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
+	       NW, NW, nclients, secs, NX);
+	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s  local(%%)\n");
+	for (; *vars; vars++)
+		run(*vars);
+	rfs(0);
+	return 0;
+}

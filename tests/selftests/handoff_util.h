@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the hand-off selftests (handoff_*.c): give and take,
+ * a stream of 16 KiB chunks both ends can regenerate from any offset, a
+ * pipe to pass tokens and partial checksums between processes, and child
+ * processes reaped with a deadline.
+ */
+#ifndef NSTCP_SELFTEST_HANDOFF_UTIL_H
+#define NSTCP_SELFTEST_HANDOFF_UTIL_H
+
+#include <sys/wait.h>
+
+#include "listen_util.h"
+
+#define HO_CHUNK	16384
+#define HO_MIB		(1 << 20)
+#define HO_NCHUNK	(HO_MIB / HO_CHUNK)
+
+/* give: 0 and the token, or the errno. */
+static inline int ho_give(int fd, unsigned int flags, unsigned int id,
+			  unsigned int timeout_ms, uint64_t *token)
+{
+	struct nstcp_give g = { .ng_flags = flags, .ng_id = id,
+				.ng_timeout_ms = timeout_ms };
+	socklen_t len = sizeof(g);
+
+	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len))
+		return errno;
+	if (len != sizeof(g) || !g.ng_token)
+		return -1;
+	*token = g.ng_token;
+	return 0;
+}
+
+static inline int ho_give_pid(int fd, pid_t pid, unsigned int ms,
+			      uint64_t *token)
+{
+	return ho_give(fd, NSTCP_GIVE_PID, pid, ms, token);
+}
+
+/* take: 0 or the errno. */
+static inline int ho_take(int fd, uint64_t token)
+{
+	return setsockopt(fd, SOL_NSTCP, NSTCP_TAKE, &token, sizeof(token)) ?
+	       errno : 0;
+}
+
+/* A fresh AF_NSTCP socket that takes token; -1 with errno set. */
+static inline int ho_take_new(uint64_t token)
+{
+	int fd = fam_socket(AF_NSTCP, 0), err;
+
+	if (fd < 0)
+		return -1;
+	err = ho_take(fd, token);
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+static inline unsigned int ho_info_flags(int fd)
+{
+	struct nstcp_info info;
+	socklen_t len = sizeof(info);
+
+	if (getsockopt(fd, SOL_NSTCP, NSTCP_INFO, &info, &len))
+		return ~0u;
+	return info.nsi_flags;
+}
+
+/* Chunk i of stream seed. */
+static inline void ho_chunk(char *buf, uint32_t seed, int i)
+{
+	fam_fill(buf, HO_CHUNK, seed * 7919 + i);
+}
+
+/* The checksum of the whole 1 MiB stream seed. */
+static inline uint64_t ho_stream_sum(uint32_t seed)
+{
+	static char buf[HO_CHUNK];
+	uint64_t h = FAM_SUM_INIT;
+
+	for (int i = 0; i < HO_NCHUNK; i++) {
+		ho_chunk(buf, seed, i);
+		h = fam_sum(h, buf, HO_CHUNK);
+	}
+	return h;
+}
+
+/* Send chunks [from, to) of stream seed; pause_us after each. */
+static inline int ho_send_chunks(int fd, uint32_t seed, int from, int to,
+				 int pause_us)
+{
+	char buf[HO_CHUNK];
+
+	for (int i = from; i < to; i++) {
+		ho_chunk(buf, seed, i);
+		if (fam_send_all(fd, buf, HO_CHUNK) != HO_CHUNK) {
+			tap_diag("send chunk %d: %s", i, strerror(errno));
+			return -1;
+		}
+		if (pause_us)
+			usleep(pause_us);
+	}
+	return 0;
+}
+
+/* Receive len bytes into the running checksum *h; 0 or -1. */
+static inline int ho_recv_sum(int fd, size_t len, uint64_t *h)
+{
+	char buf[HO_CHUNK];
+
+	while (len) {
+		ssize_t n = recv(fd, buf, len < sizeof(buf) ? len : sizeof(buf),
+				 0);
+
+		if (n <= 0) {
+			tap_diag("recv: %s with %zu bytes to go",
+				 n ? strerror(errno) : "EOF", len);
+			return -1;
+		}
+		*h = fam_sum(*h, buf, n);
+		len -= n;
+	}
+	return 0;
+}
+
+/* What a giver tells its taker. */
+struct ho_msg {
+	uint64_t token;
+	uint64_t sum;		/* checksum of what the giver received */
+	int64_t val;
+};
+
+static inline int ho_put(int fd, const struct ho_msg *m)
+{
+	return write(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
+}
+
+/* Read one message within ms; 0 or -1. */
+static inline int ho_get(int fd, struct ho_msg *m, int ms)
+{
+	if (!(fam_wait(fd, POLLIN, ms) & POLLIN))
+		return -1;
+	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
+}
+
+/* Reap a child within ms (killed after); its exit status, or -1. */
+static inline int ho_reap(pid_t pid, int ms)
+{
+	long long end = lst_now_ms() + ms;
+	int st;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (r < 0 || lst_now_ms() > end)
+			break;
+		lst_sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* A /proc/net/nstcp counter (PROC_GIVEN, ...) summed over the CPUs, or -1. */
+static inline long ho_stat(int col)
+{
+	struct proc_stats st;
+
+	if (proc_read_stats(&st) < 0)
+		return -1;
+	return st.sum[col];
+}
+
+/* Rows of /proc/net/nstcp_tokens (pending tokens), or -1. */
+static inline int ho_pending(void)
+{
+	char line[PROC_LINE];
+	FILE *fp = fopen("/proc/thread-self/net/nstcp_tokens", "r");
+	int n = -1;
+
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		n++;
+	fclose(fp);
+	return n;
+}
+
+/* Wait until cond holds, polling, at most ms; its last value. */
+#define HO_WAIT(cond, ms) ({ long long __end = lst_now_ms() + (ms); int __c; \
+	while (!(__c = !!(cond)) && lst_now_ms() < __end) lst_sleep_ms(5); __c; })
+
+#endif
