@@ -286,7 +286,8 @@ static bool nstcp_addr_any(const struct sockaddr_storage *a)
  * the same address or either a wildcard (v4-mapped or not).
  */
 static bool nstcp_lgroup_overlaps(const struct nstcp_lgroup *g,
-				  const struct sockaddr_storage *a, int dev)
+				  const struct sockaddr_storage *a, int dev,
+				  bool v6only)
 {
 	const struct sockaddr_in6 *x = (const void *)&g->addr, *y = (const void *)a;
 
@@ -302,6 +303,10 @@ static bool nstcp_lgroup_overlaps(const struct nstcp_lgroup *g,
 			p->sin_addr.s_addr == q->sin_addr.s_addr);
 	}
 	if (x->sin6_port != y->sin6_port)
+		return false;
+	/* An IPV6_V6ONLY socket has no IPv4 side to share. */
+	if ((g->v6only && ipv6_addr_v4mapped(&y->sin6_addr)) ||
+	    (v6only && ipv6_addr_v4mapped(&x->sin6_addr)))
 		return false;
 	if (nstcp_addr_any(&g->addr) || nstcp_addr_any(a) ||
 	    ipv6_addr_equal(&x->sin6_addr, &y->sin6_addr))
@@ -340,7 +345,8 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	if (!ns->keylen && !sk->sk_reuseport)
 		list_for_each_entry(g, &nn->lgroups, node)
 			if (!g->keylen && !g->reuseport &&
-			    nstcp_lgroup_overlaps(g, a, sk->sk_bound_dev_if))
+			    nstcp_lgroup_overlaps(g, a, sk->sk_bound_dev_if,
+						  sk->sk_ipv6only))
 				return ERR_PTR(-EADDRINUSE);
 
 	g = kzalloc(struct_size(g, q, nr_cpu_ids), GFP_KERNEL);
@@ -352,6 +358,7 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	memcpy(&g->addr, a, len);
 	g->addrlen = len;
 	g->bound_dev_if = sk->sk_bound_dev_if;
+	g->v6only = sk->sk_family == AF_INET6 && sk->sk_ipv6only;
 	memcpy(g->key, ns->key, ns->keylen);
 	g->keylen = ns->keylen;
 	g->reuseport = !ns->keylen && sk->sk_reuseport;

@@ -174,6 +174,7 @@ struct nstcp_lgroup {
 	u8			key[NSTCP_KEY_MAX];
 	u8			keylen;
 	bool			reuseport;	/* shared by SO_REUSEPORT, no key */
+	bool			v6only;		/* IPV6_V6ONLY: no IPv4 side */
 	bool			dead;		/* its listeners are closed */
 	kuid_t			owner;		/* uid every member must have */
 	int			policy;
