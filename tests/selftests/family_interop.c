@@ -197,7 +197,8 @@ static void *echo_server(void *arg)
 
 			if (fd == e->stop[0])
 				goto out;
-			if (fd == e->l) {
+			/* Every connection queued, as epoll servers do. */
+			while (fd == e->l) {
 				struct fam_addr peer;
 				int s;
 
@@ -206,7 +207,7 @@ static void *echo_server(void *arg)
 				if (s < 0) {
 					if (errno != EAGAIN)
 						e->errors++;
-					continue;
+					break;
 				}
 				e->accepted++;
 				e->v4 += peer.sa.sa_family == AF_INET;
@@ -216,8 +217,9 @@ static void *echo_server(void *arg)
 				ev.data.fd = s;
 				ev.events = EPOLLIN | EPOLLRDHUP;
 				epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
-				continue;
 			}
+			if (fd == e->l)
+				continue;
 			for (;;) {
 				ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
