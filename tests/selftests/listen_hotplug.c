@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 
 #include "listen_util.h"
+#include "rps_pair.h"
 
 #define SRV_IP		"198.18.0.1"
 #define CLI_IP		"198.18.0.2"
@@ -143,14 +144,14 @@ static void *plugger_main(void *arg)
 static int setup(char *mask, size_t len)
 {
 	snprintf(mask, len, "%llx", ncpus >= 64 ? ~0ULL : (1ULL << ncpus) - 1);
-	return lst_sh("ip netns add %s && ip netns add %s", srv_ns, cli_ns) ||
-	       lst_sh("ip -n %s link add %s type veth peer name %s netns %s",
+	return rps_sh("ip netns add %s && ip netns add %s", srv_ns, cli_ns) ||
+	       rps_sh("ip -n %s link add %s type veth peer name %s netns %s",
 		      srv_ns, srv_dev, cli_dev, cli_ns) ||
-	       lst_sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
+	       rps_sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
 		      srv_ns, SRV_IP, srv_dev, srv_ns, srv_dev, srv_ns) ||
-	       lst_sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
+	       rps_sh("ip -n %s addr add %s/24 dev %s && ip -n %s link set %s up && ip -n %s link set lo up",
 		      cli_ns, CLI_IP, cli_dev, cli_ns, cli_dev, cli_ns) ||
-	       lst_sh("ip netns exec %s sh -c 'echo %s > /sys/class/net/%s/queues/rx-0/rps_cpus'",
+	       rps_sh("ip netns exec %s sh -c 'echo %s > /sys/class/net/%s/queues/rx-0/rps_cpus'",
 		      srv_ns, mask, srv_dev) ? -1 : 0;
 }
 
@@ -159,7 +160,7 @@ static int cleanup(void)
 	char path[64];
 	int gone = 1;
 
-	lst_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true",
+	rps_sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; true",
 	       srv_ns, cli_ns);
 	snprintf(path, sizeof(path), "/run/netns/%s", srv_ns);
 	gone &= access(path, F_OK) != 0;

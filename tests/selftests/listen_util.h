@@ -699,22 +699,6 @@ static inline int lst_listen_on(int domain, const char *ip, int port,
 	return fd;
 }
 
-/* system() of a formatted command, with a diagnostic when it fails. */
-static inline int lst_sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	if (r)
-		tap_diag("`%s` failed (%d)", cmd, r);
-	return r;
-}
-
 /* The family's name for messages. */
 static inline const char *lst_fam(int domain)
 {
