@@ -52,7 +52,6 @@
 
 static char srv_ns[32], cli_ns[32], srv_dev[16], cli_dev[16];
 static int ncpus, nhot, nclients, use_rps;
-static pid_t child_pid;
 static atomic_int plug_down;		/* the CPU offline now, 0 if none */
 static long long phase_t0;
 
@@ -590,7 +589,7 @@ static void phase(int cli, int domain, const char *steal, struct result *ref)
 	}
 }
 
-static int child(void)
+static int child(void *arg __attribute__((unused)))
 {
 	char path[64];
 	int cli, srv, n;
@@ -635,18 +634,10 @@ static int child(void)
 	return n;
 }
 
-static void kill_child(int sig)
-{
-	(void)sig;
-	if (child_pid > 0)
-		kill(child_pid, SIGKILL);
-}
-
 int main(void)
 {
 	char mask[32], path[96];
-	int status = 0, pfd[2], n, ok;
-	pid_t pid;
+	int ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ncpus = lst_ncpus();
@@ -682,37 +673,8 @@ int main(void)
 	if (!ok) {
 		for (int i = 0; i < CHILD_CASES; i++)
 			tap_ok(0, "setup failed");
-	} else if (pipe(pfd) == 0) {
-		pid = fork();
-		if (pid == 0) {
-			close(pfd[0]);
-			status = child();
-			n = tap_n;
-			if (write(pfd[1], &n, sizeof(n)) != sizeof(n))
-				status = 1;
-			_exit(status);
-		}
-		close(pfd[1]);
-		child_pid = pid;
-		sigaction(SIGALRM, &(struct sigaction){ .sa_handler = kill_child },
-			  NULL);
-		alarm(84);	/* the child's watchdog fires first */
-		if (pid < 0 || read(pfd[0], &n, sizeof(n)) != sizeof(n))
-			n = -1;
-		close(pfd[0]);
-		if (pid > 0)
-			waitpid(pid, &status, 0);
-		alarm(0);
-		if (n < 0) {
-			tap_diag("the test child did not report (status %#x)",
-				 status);
-			while (tap_n < NCASES - 2)
-				tap_ok(0, "test child");
-		} else {
-			tap_n = n;
-			if (!WIFEXITED(status) || WEXITSTATUS(status))
-				tap_failed++;
-		}
+	} else {
+		rps_run_child(child, NULL, NCASES - 2, 84);
 	}
 	FAM_OK(all_online(), "every CPU is online at the end");
 	FAM_OK(cleanup(), "namespaces %s and %s deleted", srv_ns, cli_ns);

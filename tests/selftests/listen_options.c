@@ -582,7 +582,7 @@ static void test_fastopen(void)
 	static const int fams[] = { AF_INET, AF_NSTCP };
 	int syndata[2] = { -1, -1 };
 	long passive[2] = { -1, -1 };
-	int e = lst_proc_sys_write("net/ipv4/tcp_fastopen", "3");
+	int e = proc_sys_write("net/ipv4/tcp_fastopen", "3");
 
 	if (e)
 		tap_diag("net.ipv4.tcp_fastopen=3: %s", strerror(e));

@@ -392,9 +392,9 @@ static void test_privileged_port(void)
 	       NOBODY, err_at(r.v[0], r.v[1], b[0], 64),
 	       err_at(r.v[2], r.v[3], b[1], 64), err_at(r.v[4], r.v[5], b[2], 64));
 
-	e = lst_proc_sys_write("net/ipv4/ip_unprivileged_port_start", "0");
+	e = proc_sys_write("net/ipv4/ip_unprivileged_port_start", "0");
 	as_child(1, NULL, priv_fn, NULL, &r);
-	lst_proc_sys_write("net/ipv4/ip_unprivileged_port_start", "1024");
+	proc_sys_write("net/ipv4/ip_unprivileged_port_start", "1024");
 	{
 		int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start",
 			      O_RDONLY);

@@ -109,17 +109,7 @@ static inline int lst_private_netns(void)
 /* net.nstcp.NAME of the calling thread's namespace; 0 or the errno. */
 static inline int lst_sysctl_write(const char *name, const char *val)
 {
-	char path[128];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/nstcp/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = errno;
-	close(fd);
-	return err;
+	return proc_nstcp_sysctl_write(name, val);
 }
 
 /* Its value without the newline; "" if unreadable. */
@@ -140,22 +130,6 @@ static inline const char *lst_sysctl_read(const char *name, char *buf,
 	if (n > 0 && buf[n - 1] == '\n')
 		buf[n - 1] = 0;
 	return buf;
-}
-
-/* Writes val to a /proc/sys file (path from /proc/sys/); 0 or the errno. */
-static inline int lst_proc_sys_write(const char *name, const char *val)
-{
-	char path[160];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/proc/sys/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = errno;
-	close(fd);
-	return err;
 }
 
 /* Number of possible CPUs as the kernel counts them (highest + 1). */

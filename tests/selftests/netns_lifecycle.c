@@ -42,22 +42,6 @@ static int read_sysctl(const char *name)
 	return v;
 }
 
-/* Writes VAL; returns 0 or the errno of the open or write. */
-static int write_sysctl(const char *name, const char *val)
-{
-	char path[128];
-	int fd, err = 0;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/nstcp/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = errno;
-	close(fd);
-	return err;
-}
-
 static int lo_up(void)
 {
 	struct ifreq ifr = { .ifr_name = "lo" };
@@ -143,7 +127,7 @@ int main(void)
 	tap_ok(before >= 0, "/proc/net/nstcp readable in the initial namespace");
 	saved = read_sysctl("hop_accounting");
 	snprintf(savedbuf, sizeof(savedbuf), "%d", saved);
-	tap_ok(saved >= 0 && write_sysctl("hop_accounting", "0") == 0 &&
+	tap_ok(saved >= 0 && proc_nstcp_sysctl_write("hop_accounting", "0") == 0 &&
 	       read_sysctl("hop_accounting") == 0,
 	       "hop_accounting set to 0 in the initial namespace");
 
@@ -194,7 +178,7 @@ int main(void)
 	close(sv[0]);
 	close(pfd[0]);
 	if (saved >= 0)
-		write_sysctl("hop_accounting", savedbuf);
+		proc_nstcp_sysctl_write("hop_accounting", savedbuf);
 	tap_ok(saved >= 0 && read_sysctl("hop_accounting") == saved,
 	       "hop_accounting restored (to %d)", saved);
 	/* Give the namespace's cleanup work time to run before the leak scan. */

@@ -17,15 +17,46 @@
 #ifndef NSTCP_SELFTEST_PROC_UTIL_H
 #define NSTCP_SELFTEST_PROC_UTIL_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PROC_NSTCP		"/proc/thread-self/net/nstcp"
 #define PROC_NSTCP_LISTEN	"/proc/thread-self/net/nstcp_listen"
 #define PROC_MAXCPU		256	/* rows of /proc/net/nstcp read */
 #define PROC_MAXCOLS		64
 #define PROC_LINE		1024
+
+/*
+ * Writes val to /proc/sys/NAME (NAME as in "net/nstcp/accept_steal") of
+ * the calling thread's namespace; 0 or the errno of the open or write.
+ */
+static inline int proc_sys_write(const char *name, const char *val)
+{
+	char path[160];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+/* The same for net.nstcp.NAME. */
+static inline int proc_nstcp_sysctl_write(const char *name, const char *val)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "net/nstcp/%s", name);
+	return proc_sys_write(path, val);
+}
 
 /* One line split into fields (in place); the number of fields. */
 static inline int proc_split(char *line, char *field[PROC_MAXCOLS])

@@ -150,37 +150,26 @@ static inline void rps_kill_child(int sig)
 }
 
 /*
- * Runs a test on the pair: sets it up (2 cases), runs @child(cli fd) in a
- * child process moved into srv, which reports @child_cases cases (its
- * watchdog must fire before @seconds), and deletes the pair (1 case).
- * Cases the child could not report count as failed.
+ * Runs @fn(@arg) in a child process that prints TAP cases of its own (its
+ * watchdog must fire before @seconds); the parent then counts on from the
+ * child's last case, or, when the child could not report, fails the cases
+ * up to number @pad_to.
  */
-static inline void rps_pair_run(struct rps_pair *p, int ncpus,
-				int child_cases, int seconds,
-				int (*child)(int cli))
+static inline void rps_run_child(int (*fn)(void *), void *arg, int pad_to,
+				 int seconds)
 {
-	int status = 0, pfd[2], n, ok, cli;
+	int status = 0, pfd[2], n;
 	pid_t pid;
 
-	ok = !rps_pair_setup(p, ncpus);
-	tap_ok(ok, "namespaces %s and %s joined by veth %s/%s", p->srv_ns,
-	       p->cli_ns, p->srv_dev, p->cli_dev);
-	tap_ok(ok, "RPS on %s rx-0: rps_cpus %s (%d CPUs)", p->srv_dev,
-	       p->mask, ncpus);
-	if (!ok || pipe(pfd)) {
-		for (int i = 0; i < child_cases; i++)
-			tap_ok(0, "setup failed");
-		goto out;
+	if (pipe(pfd)) {
+		while (tap_n < pad_to)
+			tap_ok(0, "pipe: %s", strerror(errno));
+		return;
 	}
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		cli = rps_pair_enter(p);
-		if (cli < 0) {
-			printf("Bail out! namespaces: %s\n", strerror(errno));
-			_exit(1);
-		}
-		status = child(cli);
+		status = fn(arg);
 		n = tap_n;
 		if (write(pfd[1], &n, sizeof(n)) != sizeof(n))
 			status = 1;
@@ -199,14 +188,56 @@ static inline void rps_pair_run(struct rps_pair *p, int ncpus,
 	alarm(0);
 	if (n < 0) {
 		tap_diag("the test child did not report (status %#x)", status);
-		while (tap_n < 2 + child_cases)
+		while (tap_n < pad_to)
 			tap_ok(0, "test child");
 	} else {
 		tap_n = n;
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			tap_failed++;
 	}
-out:
+}
+
+struct rps_child {
+	struct rps_pair *p;
+	int (*child)(int cli);
+};
+
+/* In the child: into srv, then the test with cli's descriptor. */
+static inline int rps_child_main(void *arg)
+{
+	struct rps_child *c = arg;
+	int cli = rps_pair_enter(c->p);
+
+	if (cli < 0) {
+		printf("Bail out! namespaces: %s\n", strerror(errno));
+		return 1;
+	}
+	return c->child(cli);
+}
+
+/*
+ * Runs a test on the pair: sets it up (2 cases), runs @child(cli fd) in a
+ * child process moved into srv, which reports @child_cases cases (its
+ * watchdog must fire before @seconds), and deletes the pair (1 case).
+ * Cases the child could not report count as failed.
+ */
+static inline void rps_pair_run(struct rps_pair *p, int ncpus,
+				int child_cases, int seconds,
+				int (*child)(int cli))
+{
+	struct rps_child c = { .p = p, .child = child };
+	int ok = !rps_pair_setup(p, ncpus);
+
+	tap_ok(ok, "namespaces %s and %s joined by veth %s/%s", p->srv_ns,
+	       p->cli_ns, p->srv_dev, p->cli_dev);
+	tap_ok(ok, "RPS on %s rx-0: rps_cpus %s (%d CPUs)", p->srv_dev,
+	       p->mask, ncpus);
+	if (ok) {
+		rps_run_child(rps_child_main, &c, tap_n + child_cases, seconds);
+	} else {
+		for (int i = 0; i < child_cases; i++)
+			tap_ok(0, "setup failed");
+	}
 	tap_ok(rps_pair_cleanup(p), "namespaces %s and %s deleted", p->srv_ns,
 	       p->cli_ns);
 }
