@@ -177,8 +177,6 @@ int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
 	struct sock *sk = to->sk;
 	int err = 0;
 
-	if (ns)
-		nstcp_optsnap(from, &ns->snap);
 	lock_sock(sk);
 	/* The member's release_cb writes the same fields under the slock. */
 	spin_lock_bh(&sk->sk_lock.slock);
@@ -228,9 +226,13 @@ static int nstcp_sync_one(struct sock *sk, struct socket *l, const void *arg)
 /* An option was set on @sk: a listener passes it on to its listeners. */
 void nstcp_sockopt_after_set(struct sock *sk)
 {
+	struct nstcp_sk *ns = nstcp_sk_get(sk);
+
 	if (!nstcp_member(sk))
 		return;
 	lock_sock(sk);
+	/* What release_cb compares with: this copy leaves nothing for it. */
+	nstcp_optsnap(sk, &ns->snap);
 	/* The socket's own call succeeded; so does the copy, or it is logged. */
 	if (nstcp_for_listeners(sk, nstcp_sync_one, NULL))
 		net_warn_ratelimited("nstcp: an option did not reach every per-CPU listener\n");
