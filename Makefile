@@ -41,4 +41,7 @@ check:
 demo:
 	bash tests/demo
 
-.PHONY: all module tools install clean check demo
+bench:
+	bash tests/bench/all
+
+.PHONY: all module tools install clean check demo bench

@@ -78,6 +78,8 @@
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
+#include "bench_rows.h"
+
 #define MAX_CPUS	64
 #define MAX_CLIENTS	256
 #define MAX_ROUNDS	20
@@ -802,11 +804,59 @@ static void per_round(int sc, int v, bool p99, char *buf, size_t len)
 	}
 }
 
+/*
+ * nstcp over @v (named @x), all rounds together and the lowest and highest
+ * single round, as result rows: the spread says how noisy the ratio is.
+ */
+static void ratio_rows(int sc, int v, const char *x)
+{
+	double lo[2] = { INFINITY, INFINITY }, hi[2] = { -INFINITY, -INFINITY };
+	char name[32];
+	int i, k;
+
+	for (i = 0; i < o.rounds; i++) {
+		struct result *N = &res[i][sc][V_NSTCP], *X = &res[i][sc][v];
+		double r[2];
+
+		if (!N->done || !X->done)
+			continue;
+		r[0] = N->rate / X->rate;
+		r[1] = pct_ms(N->lat, N->nlat, 99) / pct_ms(X->lat, X->nlat, 99);
+		for (k = 0; k < 2; k++) {
+			lo[k] = fmin(lo[k], r[k]);
+			hi[k] = fmax(hi[k], r[k]);
+		}
+	}
+	snprintf(name, sizeof(name), "nstcp/%s", x);
+	for (k = 0; k < 2; k++) {
+		const char *m = k ? "p99_ratio" : "conn_s_ratio";
+		char mm[32];
+
+		if (!isfinite(lo[k]))
+			continue;
+		snprintf(mm, sizeof(mm), "%s_min", m);
+		bench_row(sc_name[sc], name, mm, lo[k]);
+		snprintf(mm, sizeof(mm), "%s_max", m);
+		bench_row(sc_name[sc], name, mm, hi[k]);
+	}
+}
+
 static const char *verdict(bool ok, double x)
 {
 	if (isnan(x))
 		return "not measured";
 	return ok ? "met" : "MISSED";
+}
+
+/* One "at least" goal: printed, and as result rows for the report. */
+static void goal_row(const char *sc, const char *what, double goal, double x,
+		     bool ok)
+{
+	printf("  %-10s  %s %.2f   %7.3f   %s\n", sc, what, goal, x,
+	       verdict(ok, x));
+	bench_row(sc, what, "goal", goal);
+	bench_row(sc, what, "value", x);
+	bench_row(sc, what, "met", ok && !isnan(x));
 }
 
 static void summary(void)
@@ -842,6 +892,11 @@ static void summary(void)
 			if (a[sc][v].wk_errors)
 				printf(" server errors %ld", a[sc][v].wk_errors);
 			putchar('\n');
+			bench_row(sc_name[sc], v_name[v], "conn_s", a[sc][v].rate);
+			bench_row(sc_name[sc], v_name[v], "p50_ms", a[sc][v].p50);
+			bench_row(sc_name[sc], v_name[v], "p99_ms", a[sc][v].p99);
+			bench_row(sc_name[sc], v_name[v], "local_pct",
+				  a[sc][v].local);
 		}
 	}
 
@@ -856,10 +911,16 @@ static void summary(void)
 
 			if (!(o.variants & (1 << v)))
 				continue;
+			ratio_rows(sc, v, x);
 			per_round(sc, v, false, rr, sizeof(rr));
 			printf("  %-10s  conn/s nstcp/%s  %5.2f  [%s]\n",
 			       sc_name[sc], x,
 			       a[sc][V_NSTCP].rate / a[sc][v].rate, rr);
+			snprintf(rr, sizeof(rr), "nstcp/%s", x);
+			bench_row(sc_name[sc], rr, "conn_s_ratio",
+				  a[sc][V_NSTCP].rate / a[sc][v].rate);
+			bench_row(sc_name[sc], rr, "p99_ratio",
+				  a[sc][V_NSTCP].p99 / a[sc][v].p99);
 			per_round(sc, v, true, rr, sizeof(rr));
 			printf("  %-10s  p99    nstcp/%s  %5.2f  [%s]\n",
 			       sc_name[sc], x,
@@ -873,17 +934,22 @@ static void summary(void)
 
 		if (o.variants & (1 << V_B)) {
 			x = a[SC_BAL][V_NSTCP].rate / a[SC_BAL][V_B].rate;
-			printf("  balanced    conn/s nstcp/(b) >= %.2f   %7.3f   %s\n",
-			       GOAL_BAL_VS_B, x, verdict(x >= GOAL_BAL_VS_B, x));
+			goal_row("balanced", "conn/s nstcp/(b) >=", GOAL_BAL_VS_B, x,
+				 x >= GOAL_BAL_VS_B);
 		}
 		if (o.variants & (1 << V_A)) {
 			x = a[SC_BAL][V_NSTCP].rate / a[SC_BAL][V_A].rate;
-			printf("  balanced    conn/s nstcp/(a) >= %.2f   %7.3f   %s\n",
-			       GOAL_BAL_VS_A, x, verdict(x >= GOAL_BAL_VS_A, x));
+			goal_row("balanced", "conn/s nstcp/(a) >=", GOAL_BAL_VS_A, x,
+				 x >= GOAL_BAL_VS_A);
 		}
 		x = a[SC_BAL][V_NSTCP].local;
 		printf("  balanced    locality of nstcp >= %.0f%%  %6.1f%%   %s\n",
 		       GOAL_BAL_LOCAL, x, verdict(x >= GOAL_BAL_LOCAL, x));
+		bench_row("balanced", "locality% of nstcp >=", "goal",
+			  GOAL_BAL_LOCAL);
+		bench_row("balanced", "locality% of nstcp >=", "value", x);
+		bench_row("balanced", "locality% of nstcp >=", "met",
+			  x >= GOAL_BAL_LOCAL);
 	}
 	if ((o.scenarios & (1 << SC_IMB)) && (o.variants & (1 << V_B))) {
 		double x;
@@ -892,9 +958,13 @@ static void summary(void)
 		printf("  imbalanced  p99 nstcp/(b) <= %.2f      %7.3f   %s  (%.2f ms against %.2f ms)\n",
 		       GOAL_IMB_P99, x, verdict(x <= GOAL_IMB_P99, x),
 		       a[SC_IMB][V_NSTCP].p99, a[SC_IMB][V_B].p99);
+		bench_row("imbalanced", "p99 nstcp/(b) <=", "goal", GOAL_IMB_P99);
+		bench_row("imbalanced", "p99 nstcp/(b) <=", "value", x);
+		bench_row("imbalanced", "p99 nstcp/(b) <=", "met",
+			  x <= GOAL_IMB_P99);
 		x = a[SC_IMB][V_NSTCP].rate / a[SC_IMB][V_B].rate;
-		printf("  imbalanced  conn/s nstcp/(b) >= %.2f   %7.3f   %s\n",
-		       GOAL_IMB_RATE, x, verdict(x >= GOAL_IMB_RATE, x));
+		goal_row("imbalanced", "conn/s nstcp/(b) >=", GOAL_IMB_RATE, x,
+			 x >= GOAL_IMB_RATE);
 	}
 }
 

@@ -38,6 +38,8 @@
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
+#include "bench_rows.h"
+
 #define NW	3
 #define NX	20
 #define MAXLAT	200000
@@ -291,6 +293,8 @@ static void run(char v)
 	pid_t wpid[NW], dpid, cpid[64];
 	long ex = 0, e;
 	uint64_t end;
+	double p50, p99, local;
+	const char *name;
 
 	rfs(v != 'a');
 	if (pipe(cout))
@@ -361,14 +365,19 @@ static void run(char v)
 	close(cout[0]);
 	close(cout[1]);
 	qsort(lat, all.n, sizeof(uint32_t), cmp32);
-	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f\n", v,
-	       v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
+	name = v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
 	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
-	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept",
-	       all.n, all.n ? lat[all.n / 2] / 1000.0 : 0,
-	       all.n ? lat[all.n * 99 / 100] / 1000.0 : 0,
-	       (double)ex / secs,
-	       all.calls ? 100.0 * all.local / all.calls : 0);
+	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
+	p50 = all.n ? lat[all.n / 2] / 1000.0 : 0;
+	p99 = all.n ? lat[all.n * 99 / 100] / 1000.0 : 0;
+	local = all.calls ? 100.0 * all.local / all.calls : 0;
+	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f\n", v, name, all.n,
+	       p50, p99, (double)ex / secs, local);
+	bench_row("handoff", name, "handoffs", all.n);
+	bench_row("handoff", name, "p50_us", p50);
+	bench_row("handoff", name, "p99_us", p99);
+	bench_row("handoff", name, "exch_s", (double)ex / secs);
+	bench_row("handoff", name, "local_pct", local);
 	fflush(stdout);
 }
 

@@ -43,6 +43,8 @@
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
+#include "bench_rows.h"
+
 #define GOAL		0.98
 #define MAX_ROUNDS	99
 #define MAX_THREADS	256
@@ -800,6 +802,12 @@ int main(int argc, char **argv)
 			printf(" %9.1f", median(res[sc].v[k], o.rounds, NULL,
 						NULL));
 		ratio = median(res[sc].ratio, o.rounds, &lo, &hi);
+		for (k = 0; k < nfams; k++)
+			bench_row(desc, fam_label[k], unit,
+				  median(res[sc].v[k], o.rounds, NULL, NULL));
+		bench_row(desc, "nstcp/inet", "ratio", ratio);
+		bench_row(desc, "nstcp/inet", "ratio_q1", lo);
+		bench_row(desc, "nstcp/inet", "ratio_q3", hi);
 		printf(" %11.3f %6.3f-%-6.3f %7s", ratio, lo, hi,
 		       ratio >= GOAL ? "met" : hi < GOAL ? "MISSED" : "noise");
 		if (nfams > 2)
