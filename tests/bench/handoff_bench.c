@@ -10,11 +10,15 @@
  *   d   AF_NSTCP split accept (RFS on)
  *
  * Printed per variant: hand-off latency p50/p99 (from the dispatcher's
- * accept returning, for d from the split accept's call with a connection
- * queued, to the worker holding the connection; it includes the time the
- * token or descriptor waits for a worker busy with another connection), exchanges/s, and the share of worker recv calls
- * whose flow was processed on the worker's own CPU (SO_INCOMING_CPU, read
- * once the request is there).  Runs in the server's namespace, clients
+ * accept() call, or split accept's, with a connection queued, to the
+ * worker holding the connection; it includes the time the token or
+ * descriptor waits for a worker busy with another connection),
+ * exchanges/s, the share of worker recv calls whose flow was processed on
+ * the worker's own CPU (SO_INCOMING_CPU, read once the request is there),
+ * and what the hand-off itself costs, without that wait: the dispatcher's
+ * median from accept() to the message sent and the descriptor closed
+ * (give), and the worker's from the message received to the connection
+ * on a descriptor of its own (take).  Runs in the server's namespace, clients
  * (processes) in the namespace -C, over a veth with RPS (handoff_run).
  *
  *   handoff_bench -a ADDR -C NETNS -D SRVDEV [-S RPS_SOCK_FLOW_ENTRIES]
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,9 +99,18 @@ struct msg {
 };
 
 struct wstats {
-	long calls, local, n;
+	long calls, local, n, ncost;
 	uint32_t lat_ns[MAXLAT / NW];
+	uint32_t cost_ns[MAXLAT / NW];	/* message in to descriptor ready */
 };
+
+/* The dispatcher's side of each hand-off: accept() to message sent. */
+struct dstats {
+	long n;
+	uint32_t cost_ns[MAXLAT];
+};
+
+static struct dstats *dsh;	/* shared with the dispatcher process */
 
 /* Serve one connection's exchanges; count its recv calls and local ones. */
 static void serve(int fd, int cpu, struct wstats *ws)
@@ -134,9 +148,11 @@ static int worker(char v, int cpu, int ch, int out)
 				     .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
+		uint64_t t_in;
 
 		if (recvmsg(ch, &mh, 0) != sizeof(m))
 			break;
+		t_in = now_ns();
 		fd = -1;
 		if (v == 'a' || v == 'b') {
 			cm = CMSG_FIRSTHDR(&mh);
@@ -152,8 +168,12 @@ static int worker(char v, int cpu, int ch, int out)
 		}
 		if (fd < 0)
 			continue;
-		if (ws.n < (long)(sizeof(ws.lat_ns) / sizeof(ws.lat_ns[0])))
-			ws.lat_ns[ws.n++] = now_ns() - m.t0;
+		if (ws.n < (long)(sizeof(ws.lat_ns) / sizeof(ws.lat_ns[0]))) {
+			uint64_t t = now_ns();
+
+			ws.lat_ns[ws.n++] = t - m.t0;
+			ws.cost_ns[ws.ncost++] = t - t_in;
+		}
 		serve(fd, cpu, &ws);
 	}
 	return write(out, &ws, sizeof(ws)) == sizeof(ws) ? 0 : 1;
@@ -187,21 +207,20 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 		struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		int w = rr++ % NW, fd = -1;
+		struct pollfd p = { .fd = l, .events = POLLIN };
 
+		/* Not the wait for a connection: from its accept on. */
+		if (poll(&p, 1, 200) != 1) {
+			rr--;
+			continue;
+		}
+		m.t0 = now_ns();
 		if (v == 'd') {
 			struct nstcp_accept_token at = { 0 };
 			socklen_t len = sizeof(at);
 
-			struct pollfd p = { .fd = l, .events = POLLIN };
-
 			at.nat_give.ng_flags = NSTCP_GIVE_PID;
 			at.nat_give.ng_id = wpid[w];
-			/* Not the wait for a connection: from its accept on. */
-			if (poll(&p, 1, 200) != 1) {
-				rr--;
-				continue;
-			}
-			m.t0 = now_ns();
 			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 				rr--;
 				continue;
@@ -213,7 +232,6 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 				rr--;
 				continue;
 			}
-			m.t0 = now_ns();
 			if (v == 'c') {
 				struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID,
 							.ng_id = wpid[w] };
@@ -240,6 +258,8 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 			break;
 		if (fd >= 0)
 			close(fd);	/* given, or passed */
+		if (dsh->n < MAXLAT)
+			dsh->cost_ns[dsh->n++] = now_ns() - m.t0;
 	}
 	close(l);
 	return 0;
@@ -287,16 +307,17 @@ static int cmp32(const void *x, const void *y)
 static void run(char v)
 {
 	static struct wstats ws;
-	static uint32_t lat[MAXLAT];
-	struct { long calls, local, n; } all = { 0 };
+	static uint32_t lat[MAXLAT], wcost[MAXLAT];
+	struct { long calls, local, n, ncost; } all = { 0 };
 	int ch[NW], wout[NW][2], cout[2], i, sp[2];
 	pid_t wpid[NW], dpid, cpid[64];
 	long ex = 0, e;
 	uint64_t end;
-	double p50, p99, local;
+	double p50, p99, local, dcost, tcost;
 	const char *name;
 
 	rfs(v != 'a');
+	dsh->n = 0;
 	if (pipe(cout))
 		exit(1);
 	for (i = 0; i < NW; i++) {
@@ -358,6 +379,9 @@ static void run(char v)
 			all.local += ws.local;
 			memcpy(lat + all.n, ws.lat_ns, ws.n * sizeof(uint32_t));
 			all.n += ws.n;
+			memcpy(wcost + all.ncost, ws.cost_ns,
+			       ws.ncost * sizeof(uint32_t));
+			all.ncost += ws.ncost;
 		}
 		close(wout[i][0]);
 		waitpid(wpid[i], NULL, 0);
@@ -365,19 +389,25 @@ static void run(char v)
 	close(cout[0]);
 	close(cout[1]);
 	qsort(lat, all.n, sizeof(uint32_t), cmp32);
+	qsort(wcost, all.ncost, sizeof(uint32_t), cmp32);
+	qsort(dsh->cost_ns, dsh->n, sizeof(uint32_t), cmp32);
+	dcost = dsh->n ? dsh->cost_ns[dsh->n / 2] / 1000.0 : 0;
+	tcost = all.ncost ? wcost[all.ncost / 2] / 1000.0 : 0;
 	name = v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
 	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
 	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
 	p50 = all.n ? lat[all.n / 2] / 1000.0 : 0;
 	p99 = all.n ? lat[all.n * 99 / 100] / 1000.0 : 0;
 	local = all.calls ? 100.0 * all.local / all.calls : 0;
-	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f\n", v, name, all.n,
-	       p50, p99, (double)ex / secs, local);
+	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f %9.1f %9.1f\n", v, name,
+	       all.n, p50, p99, (double)ex / secs, local, dcost, tcost);
 	bench_row("handoff", name, "handoffs", all.n);
 	bench_row("handoff", name, "p50_us", p50);
 	bench_row("handoff", name, "p99_us", p99);
 	bench_row("handoff", name, "exch_s", (double)ex / secs);
 	bench_row("handoff", name, "local_pct", local);
+	bench_row("handoff", name, "give_cost_us", dcost);
+	bench_row("handoff", name, "take_cost_us", tcost);
 	fflush(stdout);
 }
 
@@ -405,9 +435,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: -C and -D are needed\n", argv[0]);
 		return 2;
 	}
+	dsh = mmap(NULL, sizeof(*dsh), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (dsh == MAP_FAILED) {
+		perror("handoff_bench: mmap");
+		return 1;
+	}
 	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
 	       NW, NW, nclients, secs, NX);
-	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s  local(%%)\n");
+	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s  local(%%)  give(us)  take(us)\n");
 	for (; *vars; vars++)
 		run(*vars);
 	rfs(0);
