@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # AF_NSTCP: `make` builds module/nstcp.ko, `make tools` the user-space tools,
-# `make check` runs every test in QEMU guests, `make demo` shows it working.
+# `make check` runs every test in QEMU guests, `make demo` shows it working;
+# `make man` and `make install-tools` are in Makefile.install.
 
 ifeq ($(KDIR),)
 KDIR := /lib/modules/$(shell uname -r)/build
@@ -25,15 +26,15 @@ tools: $(TOOL_BINS)
 
 tools/out/%: tools/%.c include/uapi/linux/nstcp.h
 	@mkdir -p tools/out
-	$(CC) $(TOOLS_CFLAGS) -o $@ $<
+	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a
 
-clean:
+clean: clean-tools
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	rm -rf tools/out tests/selftests/out tests/bench/out
+	rm -rf tests/selftests/out tests/bench/out
 
 check:
 	bash tests/check
@@ -45,3 +46,5 @@ bench:
 	bash tests/bench/all
 
 .PHONY: all module tools install clean check demo bench
+
+include Makefile.install
