@@ -48,3 +48,35 @@ bench:
 .PHONY: all module tools install clean check demo bench
 
 include Makefile.install
+
+# nstcpd, the listener helper, and libnstcp, its worker library
+# (Documentation/nstcpd.rst): `make tools` builds tools/out/nstcpd,
+# tools/out/libnstcp.a and tools/out/libnstcp.so.
+LIBNSTCP_SRCS := $(wildcard tools/libnstcp/*.c)
+LIBNSTCP_DEPS := $(wildcard tools/libnstcp/*.h) include/uapi/linux/nstcp.h
+NSTCPD_SRCS := $(wildcard tools/nstcpd/*.c)
+NSTCPD_DEPS := $(wildcard tools/nstcpd/*.h) $(LIBNSTCP_DEPS)
+
+tools: tools/out/nstcpd tools/out/libnstcp.a tools/out/libnstcp.so
+
+tools/out/libnstcp/%.o: tools/libnstcp/%.c $(LIBNSTCP_DEPS)
+	@mkdir -p tools/out/libnstcp
+	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
+
+tools/out/libnstcp.a: $(patsubst tools/libnstcp/%.c,tools/out/libnstcp/%.o,$(LIBNSTCP_SRCS))
+	$(AR) rcs $@ $^
+
+tools/out/libnstcp.so: $(patsubst tools/libnstcp/%.c,tools/out/libnstcp/%.o,$(LIBNSTCP_SRCS))
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnstcp.so -o $@ $^
+
+tools/out/nstcpd: $(NSTCPD_SRCS) $(NSTCPD_DEPS) tools/out/libnstcp.a
+	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itools/libnstcp -o $@ $(NSTCPD_SRCS) tools/out/libnstcp.a -ljson-c
+
+# make install-tools (Makefile.install): nstcpd as a daemon in sbin, the
+# library and its header, the systemd unit as an example.
+TOOLS_BUILD += tools/out/nstcpd tools/out/libnstcp.a tools/out/libnstcp.so
+TOOLS_INSTALL += tools/out/nstcpd:$(PREFIX)/sbin/nstcpd:0755
+TOOLS_INSTALL += tools/out/libnstcp.a:$(LIBDIR)/libnstcp.a
+TOOLS_INSTALL += tools/out/libnstcp.so:$(LIBDIR)/libnstcp.so:0755
+TOOLS_INSTALL += tools/libnstcp/nstcp.h:$(PREFIX)/include/nstcp.h
+TOOLS_INSTALL += tools/nstcpd/nstcpd.service:$(DOCDIR)/examples/nstcpd.service

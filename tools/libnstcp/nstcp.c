@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libnstcp: take a connection, socket activation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+
+int nstcp_family(void)
+{
+	static int family;
+	FILE *f;
+	int v;
+
+	if (family)
+		return family;
+	family = AF_NSTCP;
+	f = fopen("/proc/sys/net/nstcp/family", "re");
+	if (f) {
+		if (fscanf(f, "%d", &v) == 1 && v > 0)
+			family = v;
+		fclose(f);
+	}
+	return family;
+}
+
+int nstcp_take(uint64_t token)
+{
+	__u64 t = token;
+	int fd, err;
+
+	fd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_NSTCP, NSTCP_TAKE, &t, sizeof(t))) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* A whole unsigned number in @s of base @base, or -1 with errno EINVAL. */
+static int parse_u64(const char *s, int base, unsigned long long *v)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		goto bad;
+	errno = 0;
+	*v = strtoull(s, &end, base);
+	if (errno || *end)
+		goto bad;
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+uint64_t nstcp_env_token(void)
+{
+	unsigned long long v;
+
+	if (parse_u64(getenv("NSTCP_TOKEN"), 16, &v))
+		return 0;
+	return v;
+}
+
+int nstcp_listen_fds(int unset_env)
+{
+	unsigned long long pid, n;
+	int r = 0, i;
+
+	if (!getenv("LISTEN_PID") || !getenv("LISTEN_FDS"))
+		goto out;
+	if (parse_u64(getenv("LISTEN_PID"), 10, &pid) ||
+	    parse_u64(getenv("LISTEN_FDS"), 10, &n) || n > 1024) {
+		errno = EINVAL;
+		r = -1;
+		goto out;
+	}
+	if (pid != (unsigned long long)getpid())
+		goto out;
+	for (i = 0; i < (int)n; i++) {
+		int fd = NSTCP_LISTEN_FDS_START + i;
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0) {
+			r = -1;
+			goto out;
+		}
+	}
+	r = n;
+out:
+	if (unset_env) {
+		unsetenv("LISTEN_PID");
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_FDNAMES");
+	}
+	return r;
+}
+
+int nstcp_listen_fdname(int i, char *buf, unsigned int len)
+{
+	const char *s = getenv("LISTEN_FDNAMES"), *e;
+	size_t n;
+
+	if (!s || i < 0 || !len)
+		return -1;
+	while (i--) {
+		s = strchr(s, ':');
+		if (!s)
+			return -1;
+		s++;
+	}
+	e = strchr(s, ':');
+	n = e ? (size_t)(e - s) : strlen(s);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	return 0;
+}
+
+int nstcp_home_cpu(int fd)
+{
+	socklen_t len = sizeof(int);
+	int cpu;
+
+	if (getsockopt(fd, SOL_NSTCP, NSTCP_HOME_CPU, &cpu, &len))
+		return -2;
+	return cpu;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libnstcp: the few calls a worker program of nstcpd needs
+ * (Documentation/nstcpd.rst).  Link with -lnstcp (static or shared).
+ */
+#ifndef LIBNSTCP_NSTCP_H
+#define LIBNSTCP_NSTCP_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The first descriptor passed by socket activation (as sd_listen_fds). */
+#define NSTCP_LISTEN_FDS_START 3
+
+/*
+ * The address family number: /proc/sys/net/nstcp/family when the module is
+ * loaded with another number, else AF_NSTCP (19).
+ */
+int nstcp_family(void);
+
+/*
+ * Takes the connection of @token on a fresh AF_NSTCP socket, made
+ * SOCK_CLOEXEC.  Returns the descriptor, or -1 with errno set (ENOENT: an
+ * unknown, used or expired token; EPERM: this process is not the taker).
+ */
+int nstcp_take(uint64_t token);
+
+/*
+ * The token named by the environment variable NSTCP_TOKEN (hexadecimal, as
+ * nstcpd's standard model sets it with "take = program"), or 0 when there
+ * is none or it does not parse (errno EINVAL).
+ */
+uint64_t nstcp_env_token(void);
+
+/*
+ * Socket activation, the systemd convention: the number of descriptors
+ * passed from NSTCP_LISTEN_FDS_START on, read from LISTEN_FDS when
+ * LISTEN_PID is this process; 0 when none were passed to it, -1 with errno
+ * EINVAL for malformed variables.  The passed descriptors are made
+ * close-on-exec.  With @unset_env non-zero, LISTEN_FDS, LISTEN_PID and
+ * LISTEN_FDNAMES are removed from the environment.
+ */
+int nstcp_listen_fds(int unset_env);
+
+/*
+ * The name of passed descriptor @i (0-based) from LISTEN_FDNAMES, copied
+ * into @buf of @len bytes; -1 when there is none.  Call before
+ * nstcp_listen_fds(1) removes the variable.
+ */
+int nstcp_listen_fdname(int i, char *buf, unsigned int len);
+
+/*
+ * The CPU whose protocol instance processes the flow of AF_NSTCP socket
+ * @fd (NSTCP_HOME_CPU), -1 when not known yet, -2 on error.
+ */
+int nstcp_home_cpu(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBNSTCP_NSTCP_H */

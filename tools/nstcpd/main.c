@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcpd: the listener helper (Documentation/nstcpd.rst).
+ *
+ *   nstcpd [-c FILE] [--check] [-f] [-s STATUS_FILE]
+ *   nstcpd status [-s STATUS_FILE] [-j]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "nstcpd.h"
+
+#define CONFIG_DEF	"/etc/nstcp/nstcpd.conf"
+#define STATUS_MS	250	/* status file rewritten at most this often */
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: nstcpd [-c FILE] [--check] [-f] [-s STATUS_FILE]\n"
+		"       nstcpd status [-s STATUS_FILE] [-j]\n");
+}
+
+/* Runs the services until SIGTERM or SIGINT. */
+static int run(struct nd_config *cfg)
+{
+	struct pollfd *pfd;
+	struct timespec last = { 0, 0 };
+	sigset_t set;
+	int sfd, i, n, stop = 0, dirty = 1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	pfd = calloc(cfg->nsvc + 2, sizeof(*pfd));
+	if (sfd < 0 || !pfd)
+		return 1;
+	if (nd_services_start(cfg)) {
+		nd_services_stop(cfg);
+		return 1;
+	}
+	while (!stop) {
+		long long wait = nd_services_tick(cfg), since;
+		struct signalfd_siginfo si;
+
+		since = -nd_ms_until(&last);
+		if (dirty && since >= STATUS_MS) {
+			if (nd_status_write(cfg))
+				nd_log("status file %s: %s", cfg->status_path,
+				       strerror(errno));
+			nd_now(&last);
+			dirty = 0;
+		} else if (dirty && (wait < 0 || wait > STATUS_MS - since)) {
+			wait = STATUS_MS - since;
+		}
+		n = 0;
+		pfd[n].fd = sfd;
+		pfd[n++].events = POLLIN;
+		pfd[n].fd = nd_status_pipe;
+		pfd[n++].events = POLLIN;
+		for (i = 0; i < cfg->nsvc; i++) {
+			if (cfg->svc[i].lfd < 0)
+				continue;
+			pfd[n].fd = cfg->svc[i].lfd;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, n, wait > 1000 || wait < 0 ? 1000 : (int)wait) < 0 &&
+		    errno != EINTR)
+			break;
+		/* Periodic rewrite: monolithic counters come from /proc. */
+		if (-nd_ms_until(&last) >= 1000)
+			dirty = 1;
+		if (pfd[1].revents) {
+			nd_standard_reports(cfg);
+			dirty = 1;
+		}
+		for (i = 2; i < n; i++) {
+			int j;
+
+			if (!pfd[i].revents)
+				continue;
+			for (j = 0; j < cfg->nsvc; j++)
+				if (cfg->svc[j].lfd == pfd[i].fd)
+					nd_standard_accept(&cfg->svc[j]);
+			dirty = 1;
+		}
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGCHLD:
+				nd_reap(cfg);
+				dirty = 1;
+				break;
+			case SIGHUP:
+				nd_log("SIGHUP: reloading is not supported yet; restart nstcpd");
+				break;
+			default:
+				nd_log("signal %d: stopping", si.ssi_signo);
+				stop = 1;
+			}
+		}
+	}
+	nd_services_stop(cfg);
+	unlink(cfg->status_path);
+	free(pfd);
+	close(sfd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "status-file", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEF, *status = NULL;
+	int check = 0, fg = 0, c, r;
+	struct nd_config cfg;
+
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return nd_status_main(argc - 1, argv + 1);
+	while ((c = getopt_long(argc, argv, "c:fs:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 's':
+			status = optarg;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (nd_config_load(&cfg, path)) {
+		fprintf(stderr, "nstcpd: %s: configuration refused, nothing started\n",
+			path);
+		return 1;
+	}
+	if (status)
+		snprintf(cfg.status_path, sizeof(cfg.status_path), "%s", status);
+	if (check) {
+		printf("%s: %d service%s, configuration valid\n", path, cfg.nsvc,
+		       cfg.nsvc == 1 ? "" : "s");
+		nd_config_free(&cfg);
+		return 0;
+	}
+	if (!fg && daemon(0, 1)) {
+		perror("nstcpd: daemon");
+		return 1;
+	}
+	r = run(&cfg);
+	nd_config_free(&cfg);
+	return r;
+}

@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The monolithic model: a copy of the program per configured CPU, pinned
+ * there, each passed a listening socket of the service's shared port (one
+ * member of its share key per copy) by the systemd convention.  nstcpd
+ * holds the sockets, so a copy that exits is restarted (with backoff) on
+ * the same socket and the connections queued meanwhile wait for it or go
+ * to the other copies: none is reset.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nstcpd.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define STABLE_MS	10000	/* a copy up this long restarts at once */
+
+int nd_monolithic_start(struct nd_service *s)
+{
+	int n = s->workers ? s->workers : s->ncpus, i, c = 0, err;
+
+	s->copies = calloc(n, sizeof(*s->copies));
+	if (!s->copies)
+		return -1;
+	for (i = 0; i < n; i++) {
+		while (!CPU_ISSET(c % CPU_SETSIZE, &s->cpus))
+			c++;
+		s->copies[i].cpu = c % CPU_SETSIZE;
+		c++;
+		s->copies[i].lfd = nd_listen_socket(s);
+		if (s->copies[i].lfd < 0)
+			goto fail;
+		s->ncopies++;
+		s->copies[i].backoff_ms = BACKOFF_MIN_MS;
+	}
+	/* All members listen before the first copy runs. */
+	for (i = 0; i < n; i++)
+		s->copies[i].restart_at.tv_sec = 1;
+	nd_monolithic_tick(s);
+	return 0;
+fail:
+	err = errno;
+	while (s->ncopies)
+		close(s->copies[--s->ncopies].lfd);
+	errno = err;
+	return -1;
+}
+
+static void start_copy(struct nd_service *s, int i)
+{
+	struct nd_copy *c = &s->copies[i];
+	struct nd_proc *p = nd_proc_add(s);
+
+	c->restart_at.tv_sec = 0;
+	c->restart_at.tv_nsec = 0;
+	if (!p)
+		goto later;
+	p->slot = i;
+	p->cpu = c->cpu;
+	p->pid = nd_spawn(s, c->cpu, -1, c->lfd, 0);
+	if (p->pid < 0) {
+		nd_log("service %s: fork: %s", s->name, strerror(errno));
+		nd_proc_del(s, p);
+		goto later;
+	}
+	c->pid = p->pid;
+	nd_now(&c->started);
+	s->cpu[c->cpu].pid = p->pid;
+	return;
+later:
+	nd_now(&c->restart_at);
+	c->restart_at.tv_sec += 1;
+}
+
+/* A copy exited: restart it, at once when it had run a while. */
+void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status)
+{
+	struct nd_copy *c = &s->copies[p->slot];
+	long long up = -nd_ms_until(&c->started);
+
+	nd_proc_del(s, p);
+	c->pid = 0;
+	s->cpu[c->cpu].pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125) {
+		s->failed++;
+		s->cpu[c->cpu].failed++;
+	}
+	if (WIFSIGNALED(status))
+		nd_log("service %s: copy on CPU %d killed by signal %d; restarting",
+		       s->name, c->cpu, WTERMSIG(status));
+	else
+		nd_log("service %s: copy on CPU %d exited %d; restarting",
+		       s->name, c->cpu, WEXITSTATUS(status));
+	s->restarts++;
+	s->cpu[c->cpu].restarts++;
+	if (up >= STABLE_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	nd_now(&c->restart_at);
+	c->restart_at.tv_nsec += (long)(up >= STABLE_MS ? 0 : c->backoff_ms) * 1000000L;
+	c->restart_at.tv_sec += c->restart_at.tv_nsec / 1000000000L;
+	c->restart_at.tv_nsec %= 1000000000L;
+	if (up < STABLE_MS && c->backoff_ms < BACKOFF_MAX_MS)
+		c->backoff_ms *= 2;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* Starts the copies whose time has come; ms until the next, or -1. */
+long long nd_monolithic_tick(struct nd_service *s)
+{
+	long long next = -1, t;
+	int i;
+
+	for (i = 0; i < s->ncopies; i++) {
+		struct nd_copy *c = &s->copies[i];
+
+		if (c->pid || (!c->restart_at.tv_sec && !c->restart_at.tv_nsec))
+			continue;
+		t = nd_ms_until(&c->restart_at);
+		if (t <= 0) {
+			start_copy(s, i);
+			continue;
+		}
+		if (next < 0 || t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* The index of column @name in the header's @cols words, or -1. */
+static int column(char **cols, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(cols[i], name))
+			return i;
+	return -1;
+}
+
+/* Splits @line into at most @max words in place; their number. */
+static int words(char *line, char **w, int max)
+{
+	char *save, *t;
+	int n = 0;
+
+	for (t = strtok_r(line, " \t\n", &save); t && n < max;
+	     t = strtok_r(NULL, " \t\n", &save))
+		w[n++] = t;
+	return n;
+}
+
+/*
+ * Queued and accepted connections of the port per CPU instance, from
+ * /proc/net/nstcp_listen (columns found by the header's names).
+ */
+void nd_monolithic_proc(struct nd_service *s)
+{
+	int port = ntohs(((struct sockaddr_in *)&s->addr)->sin_port);
+	int ca, cc, cq, cx, n, cpu;
+	char line[512], hdr[512], want[16], *w[32], *h[32];
+	size_t al, wl;
+	FILE *f;
+
+	f = fopen("/proc/net/nstcp_listen", "re");
+	if (!f)
+		return;
+	if (!fgets(hdr, sizeof(hdr), f))
+		goto out;
+	n = words(hdr, h, 32);
+	ca = column(h, n, "addr");
+	cc = column(h, n, "cpu");
+	cq = column(h, n, "queued");
+	cx = column(h, n, "accepted");
+	if (ca < 0 || cc < 0 || cq < 0 || cx < 0)
+		goto out;
+	snprintf(want, sizeof(want), ":%d", port);
+	wl = strlen(want);
+	while (fgets(line, sizeof(line), f)) {
+		if (words(line, w, 32) != n)
+			continue;
+		al = strlen(w[ca]);
+		if (al < wl || strcmp(w[ca] + al - wl, want))
+			continue;
+		cpu = atoi(w[cc]);
+		if (cpu < 0 || cpu >= ND_MAX_CPUS)
+			continue;
+		s->cpu[cpu].queued = strtoull(w[cq], NULL, 10);
+		s->cpu[cpu].accepted = strtoull(w[cx], NULL, 10);
+	}
+out:
+	fclose(f);
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nstcpd: the listener helper (Documentation/nstcpd.rst).  Shared
+ * definitions of its files: config.c (the configuration file), service.c
+ * (processes: spawn, pin, supervise), standard.c and monolithic.c (the
+ * models), status.c (the status file and `nstcpd status`), main.c.
+ */
+#ifndef NSTCPD_H
+#define NSTCPD_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define ND_MAX_ARGS	32
+#define ND_NAME_MAX	32
+#define ND_KEY_MAX	8
+#define ND_MAX_CPUS	1024
+#define ND_STATUS_DEF	"/run/nstcpd/status.json"
+#define ND_REGIVE_MAX	3	/* re-gives of one connection before dropping it */
+
+enum nd_model {
+	ND_MODEL_NONE,
+	ND_MODEL_STANDARD,
+	ND_MODEL_MONOLITHIC,
+};
+
+/* A process nstcpd started: a monolithic copy or a standard server. */
+struct nd_proc {
+	pid_t pid;
+	int cpu;		/* pinned on */
+	int slot;		/* monolithic: the copy's index */
+	uint64_t token;		/* standard: the connection handed to it */
+	struct sockaddr_storage peer;
+	int gives;		/* standard: gives of this connection so far */
+	int taken;		/* standard: the take was reported */
+	struct timespec started;
+};
+
+/* Per CPU counters of a service (status "workers"). */
+struct nd_cpu {
+	unsigned long long given, taken, served, refused, regiven, local;
+	unsigned long long restarts, failed;
+	unsigned int active;
+	pid_t pid;		/* monolithic: the copy's pid, 0 while down */
+	unsigned long long queued, accepted;	/* monolithic: from /proc */
+};
+
+/* A monolithic copy's place: its CPU, listening socket and backoff. */
+struct nd_copy {
+	int cpu;
+	int lfd;
+	pid_t pid;
+	unsigned int backoff_ms;
+	struct timespec restart_at;	/* 0: not waiting */
+	struct timespec started;
+};
+
+struct nd_service {
+	char name[ND_NAME_MAX + 1];
+	int line;			/* of its [service NAME] */
+	int listen_line, exec_line, model_line;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char listen_text[80];
+	enum nd_model model;
+	char exec_text[512];
+	char *argv[ND_MAX_ARGS + 1];
+	char exec_buf[512];
+	char program[512];		/* argv[0] resolved on PATH */
+	cpu_set_t cpus;
+	int ncpus;
+	int workers;			/* monolithic: copies (0: one per CPU) */
+	char key[ND_KEY_MAX + 1];
+	int policy;			/* NSTCP_POLICY_*, 0: the default */
+	int stdio;			/* standard: connection on stdin/stdout */
+	int take_program;		/* standard: the program takes the token */
+	unsigned int max_conns, per_source, cps;
+	unsigned int timeout_ms;
+	int backlog;
+
+	/* run time */
+	int lfd;			/* standard: the listening socket */
+	struct nd_proc *procs;		/* running processes */
+	int nprocs, procs_cap;
+	struct nd_copy *copies;		/* monolithic */
+	int ncopies;
+	int rr;				/* next CPU for flows of unknown CPU */
+	time_t cps_sec;
+	unsigned int cps_count;
+	struct nd_cpu *cpu;		/* ND_MAX_CPUS entries */
+	unsigned long long served, given, taken, refused, regiven;
+	unsigned long long restarts, failed, lost;
+};
+
+struct nd_config {
+	char path[512];
+	char status_path[512];
+	struct nd_service *svc;
+	int nsvc;
+};
+
+/* config.c */
+int nd_config_load(struct nd_config *cfg, const char *path);
+void nd_config_free(struct nd_config *cfg);
+const char *nd_model_name(enum nd_model m);
+const char *nd_policy_name(int policy);
+
+/* service.c */
+extern int nd_status_pipe;		/* read end: take reports */
+void nd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nd_now(struct timespec *t);
+long long nd_ms_until(const struct timespec *t);
+int nd_pin(int cpu);
+int nd_listen_socket(const struct nd_service *s);
+pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
+	       uint64_t token);
+struct nd_proc *nd_proc_add(struct nd_service *s);
+void nd_proc_del(struct nd_service *s, struct nd_proc *p);
+int nd_services_start(struct nd_config *cfg);
+void nd_services_stop(struct nd_config *cfg);
+void nd_reap(struct nd_config *cfg);
+long long nd_services_tick(struct nd_config *cfg);
+
+/* standard.c */
+int nd_standard_start(struct nd_service *s);
+void nd_standard_accept(struct nd_service *s);
+void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status);
+void nd_standard_reports(struct nd_config *cfg);
+
+/* monolithic.c */
+int nd_monolithic_start(struct nd_service *s);
+void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status);
+long long nd_monolithic_tick(struct nd_service *s);
+void nd_monolithic_proc(struct nd_service *s);
+
+/* status.c */
+int nd_status_write(const struct nd_config *cfg);
+int nd_status_main(int argc, char **argv);
+
+#endif /* NSTCPD_H */

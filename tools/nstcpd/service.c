@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcpd's processes: listening sockets, spawning a program pinned on a
+ * CPU with its socket passed by the systemd convention, reaping.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+#include "nstcpd.h"
+
+int nd_status_pipe = -1;	/* read end; children write take reports */
+static int report_wr = -1;	/* write end, inherited until exec */
+
+void nd_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "nstcpd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void nd_now(struct timespec *t)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+}
+
+/* Milliseconds from now to @t (negative when past). */
+long long nd_ms_until(const struct timespec *t)
+{
+	struct timespec n;
+
+	nd_now(&n);
+	return (t->tv_sec - n.tv_sec) * 1000LL +
+	       (t->tv_nsec - n.tv_nsec) / 1000000;
+}
+
+int nd_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* An AF_NSTCP listening socket of @s's port, a member of its share key. */
+int nd_listen_socket(const struct nd_service *s)
+{
+	int fd, one = 1, err;
+
+	fd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto fail;
+	if (s->model == ND_MODEL_MONOLITHIC &&
+	    setsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, s->key, strlen(s->key)))
+		goto fail;
+	if (s->policy &&
+	    setsockopt(fd, SOL_NSTCP, NSTCP_POLICY, &s->policy, sizeof(int)))
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&s->addr, s->addrlen) ||
+	    listen(fd, s->backlog))
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* Puts @fd on descriptor @to without close-on-exec. */
+static int place_fd(int fd, int to)
+{
+	if (fd == to)
+		return fcntl(fd, F_SETFD, 0);
+	return dup2(fd, to) < 0 ? -1 : 0;
+}
+
+/* In the child: the connection of @token, or exit 125. */
+static int child_take(struct nd_service *s, uint64_t token)
+{
+	int fd = nstcp_take(token);
+	int rep[3];
+
+	if (fd < 0) {
+		fprintf(stderr, "nstcpd[%s]: take: %s\n", s->name, strerror(errno));
+		_exit(125);
+	}
+	rep[0] = getpid();
+	rep[1] = sched_getcpu();
+	rep[2] = nstcp_home_cpu(fd);
+	if (report_wr >= 0 && write(report_wr, rep, sizeof(rep)) != sizeof(rep))
+		fprintf(stderr, "nstcpd[%s]: take report: %s\n", s->name,
+			strerror(errno));
+	return fd;
+}
+
+/*
+ * Starts @s's program pinned on @cpu.  The standard model passes the
+ * connection of @token (taken here, in the child, on its CPU; or by the
+ * program itself, with NSTCP_TOKEN), the monolithic model @listen_fd.
+ */
+pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
+	       uint64_t token)
+{
+	sigset_t none;
+	char buf[32];
+	pid_t pid;
+	int fd = listen_fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid)
+		return pid;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (nd_pin(cpu))
+		fprintf(stderr, "nstcpd[%s]: pin on CPU %d: %s\n", s->name, cpu,
+			strerror(errno));
+	if (conn_fd >= 0)
+		fd = conn_fd;
+	else if (token && !s->take_program)
+		fd = child_take(s, token);
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("NSTCP_TOKEN");
+	if (token && s->take_program) {
+		snprintf(buf, sizeof(buf), "%llx", (unsigned long long)token);
+		setenv("NSTCP_TOKEN", buf, 1);
+	} else if (s->stdio) {
+		if (place_fd(fd, 0) || place_fd(fd, 1))
+			_exit(126);
+	} else {
+		if (place_fd(fd, NSTCP_LISTEN_FDS_START))
+			_exit(126);
+		snprintf(buf, sizeof(buf), "%d", getpid());
+		setenv("LISTEN_PID", buf, 1);
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_FDNAMES", s->model == ND_MODEL_STANDARD ?
+		       "connection" : s->name, 1);
+	}
+	snprintf(buf, sizeof(buf), "%d", cpu);
+	setenv("NSTCPD_CPU", buf, 1);
+	setenv("NSTCPD_SERVICE", s->name, 1);
+	/* Everything else of nstcpd's is close-on-exec. */
+	execv(s->program, s->argv);
+	fprintf(stderr, "nstcpd[%s]: exec %s: %s\n", s->name, s->program,
+		strerror(errno));
+	_exit(127);
+}
+
+struct nd_proc *nd_proc_add(struct nd_service *s)
+{
+	struct nd_proc *p;
+
+	if (s->nprocs == s->procs_cap) {
+		int cap = s->procs_cap ? s->procs_cap * 2 : 16;
+
+		p = realloc(s->procs, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->procs = p;
+		s->procs_cap = cap;
+	}
+	p = &s->procs[s->nprocs++];
+	memset(p, 0, sizeof(*p));
+	nd_now(&p->started);
+	return p;
+}
+
+void nd_proc_del(struct nd_service *s, struct nd_proc *p)
+{
+	*p = s->procs[--s->nprocs];
+}
+
+int nd_services_start(struct nd_config *cfg)
+{
+	int pfd[2], i;
+
+	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK))
+		return -1;
+	nd_status_pipe = pfd[0];
+	report_wr = pfd[1];
+	/* Children keep the write end until exec (cleared in the child). */
+	fcntl(report_wr, F_SETFL, 0);
+	for (i = 0; i < cfg->nsvc; i++) {
+		struct nd_service *s = &cfg->svc[i];
+		int r;
+
+		s->cpu = calloc(ND_MAX_CPUS, sizeof(*s->cpu));
+		if (!s->cpu)
+			return -1;
+		if (s->model == ND_MODEL_STANDARD)
+			r = nd_standard_start(s);
+		else
+			r = nd_monolithic_start(s);
+		if (r) {
+			nd_log("service %s (line %d): listen on %s: %s", s->name,
+			       s->line, s->listen_text, strerror(errno));
+			return -1;
+		}
+		nd_log("service %s: %s model on %s, %d CPUs, %s", s->name,
+		       nd_model_name(s->model), s->listen_text, s->ncpus,
+		       s->exec_text);
+	}
+	return 0;
+}
+
+/* SIGTERM to every child, SIGKILL to those left after 2 s; then closes. */
+void nd_services_stop(struct nd_config *cfg)
+{
+	struct timespec end;
+	int i, j, left;
+
+	for (i = 0; i < cfg->nsvc; i++)
+		for (j = 0; j < cfg->svc[i].nprocs; j++)
+			kill(cfg->svc[i].procs[j].pid, SIGTERM);
+	nd_now(&end);
+	end.tv_sec += 2;
+	do {
+		left = 0;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		for (i = 0; i < cfg->nsvc; i++)
+			for (j = 0; j < cfg->svc[i].nprocs; j++)
+				left += !kill(cfg->svc[i].procs[j].pid, 0);
+		if (left)
+			usleep(20000);
+	} while (left && nd_ms_until(&end) > 0);
+	for (i = 0; i < cfg->nsvc; i++) {
+		struct nd_service *s = &cfg->svc[i];
+
+		for (j = 0; j < s->nprocs; j++)
+			kill(s->procs[j].pid, SIGKILL);
+		for (j = 0; j < s->ncopies; j++)
+			close(s->copies[j].lfd);
+		if (s->lfd >= 0)
+			close(s->lfd);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+/* Reaps every exited child and hands it to its model. */
+void nd_reap(struct nd_config *cfg)
+{
+	int status, i, j;
+	pid_t pid;
+
+	/* Take reports first: a child may have reported and exited. */
+	nd_standard_reports(cfg);
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < cfg->nsvc; i++) {
+			struct nd_service *s = &cfg->svc[i];
+
+			for (j = 0; j < s->nprocs; j++) {
+				if (j == 0)
+					nd_standard_reports(cfg);
+				if (s->procs[j].pid != pid)
+					continue;
+				if (s->model == ND_MODEL_STANDARD)
+					nd_standard_exited(s, &s->procs[j], status);
+				else
+					nd_monolithic_exited(s, &s->procs[j], status);
+				goto next;
+			}
+		}
+next:
+		;
+	}
+}
+
+/* Timed work (restarts); the milliseconds until the next, -1 for none. */
+long long nd_services_tick(struct nd_config *cfg)
+{
+	long long next = -1, t;
+	int i;
+
+	for (i = 0; i < cfg->nsvc; i++) {
+		if (cfg->svc[i].model != ND_MODEL_MONOLITHIC)
+			continue;
+		t = nd_monolithic_tick(&cfg->svc[i]);
+		if (t >= 0 && (next < 0 || t < next))
+			next = t;
+	}
+	return next;
+}

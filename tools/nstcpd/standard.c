@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The standard model (inetd; NonStop's LISTNER): nstcpd listens, accepts
+ * each connection as a token (split accept: the flow's CPU comes back with
+ * it) and starts the program pinned on that CPU, where the connection is
+ * taken: by nstcpd's code in the new process before the exec (passed as
+ * LISTEN_FDS=1 or as stdin/stdout), or by the program (NSTCP_TOKEN).  A
+ * server that exits without taking its connection has it re-given.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+#include "nstcpd.h"
+
+int nd_standard_start(struct nd_service *s)
+{
+	s->lfd = nd_listen_socket(s);
+	if (s->lfd < 0)
+		return -1;
+	return 0;
+}
+
+/* The CPU to serve a flow of @cpu on: its own when configured. */
+static int pick_cpu(struct nd_service *s, int cpu)
+{
+	int i, n;
+
+	if (cpu >= 0 && cpu < ND_MAX_CPUS && CPU_ISSET(cpu, &s->cpus))
+		return cpu;
+	for (n = 0; n < CPU_SETSIZE; n++) {
+		i = (s->rr + n) % CPU_SETSIZE;
+		if (i < ND_MAX_CPUS && CPU_ISSET(i, &s->cpus)) {
+			s->rr = i + 1;
+			return i;
+		}
+	}
+	return 0;
+}
+
+static int same_source(const struct sockaddr_storage *a,
+		       const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr,
+		       sizeof(struct in6_addr));
+}
+
+/* Why a new connection from @peer is refused, or NULL. */
+static const char *limit(struct nd_service *s,
+			 const struct sockaddr_storage *peer)
+{
+	time_t now = time(NULL);
+	unsigned int n = 0;
+	int i;
+
+	if (s->max_conns && (unsigned int)s->nprocs >= s->max_conns)
+		return "max_conns";
+	if (s->per_source) {
+		for (i = 0; i < s->nprocs; i++)
+			n += same_source(&s->procs[i].peer, peer);
+		if (n >= s->per_source)
+			return "per_source";
+	}
+	if (s->cps) {
+		if (now != s->cps_sec) {
+			s->cps_sec = now;
+			s->cps_count = 0;
+		}
+		if (s->cps_count >= s->cps)
+			return "cps";
+		s->cps_count++;
+	}
+	return NULL;
+}
+
+/* Starts a server for the connection of @token, the flow on @cpu. */
+static int serve(struct nd_service *s, uint64_t token, int cpu,
+		 const struct sockaddr_storage *peer, int gives)
+{
+	struct nd_proc *p = nd_proc_add(s);
+	int c = pick_cpu(s, cpu);
+
+	if (!p)
+		return -1;
+	p->token = token;
+	p->cpu = c;
+	p->gives = gives;
+	p->peer = *peer;
+	p->pid = nd_spawn(s, c, -1, -1, token);
+	if (p->pid < 0) {
+		nd_log("service %s: fork: %s", s->name, strerror(errno));
+		nd_proc_del(s, p);
+		return -1;
+	}
+	s->cpu[c].active++;
+	return 0;
+}
+
+/* Takes the connection of @token here and closes it: a refusal. */
+static void refuse(struct nd_service *s, uint64_t token, int cpu)
+{
+	int fd = nstcp_take(token);
+
+	if (fd >= 0)
+		close(fd);
+	s->refused++;
+	if (cpu >= 0 && cpu < ND_MAX_CPUS)
+		s->cpu[cpu].refused++;
+}
+
+/* Accepts every queued connection as a token and serves it. */
+void nd_standard_accept(struct nd_service *s)
+{
+	int round;
+
+	for (round = 0; round < 64; round++) {
+		struct nstcp_accept_token at;
+		socklen_t len = sizeof(at);
+		const char *why;
+		int cpu;
+
+		memset(&at, 0, sizeof(at));
+		at.nat_give.ng_flags = NSTCP_GIVE_UID;
+		at.nat_give.ng_id = geteuid();
+		at.nat_give.ng_timeout_ms = s->timeout_ms;
+		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				nd_log("service %s: split accept: %s", s->name,
+				       strerror(errno));
+			return;
+		}
+		cpu = at.nat_cpu;
+		s->given++;
+		if (cpu >= 0 && cpu < ND_MAX_CPUS)
+			s->cpu[cpu].given++;
+		why = limit(s, (struct sockaddr_storage *)&at.nat_peer);
+		if (why) {
+			refuse(s, at.nat_give.ng_token, cpu);
+			continue;
+		}
+		if (serve(s, at.nat_give.ng_token, cpu,
+			  (struct sockaddr_storage *)&at.nat_peer, 1))
+			refuse(s, at.nat_give.ng_token, cpu);
+	}
+}
+
+/* Reads the children's take reports: {pid, CPU at the take, home CPU}. */
+void nd_standard_reports(struct nd_config *cfg)
+{
+	int rep[3], i, j;
+
+	if (nd_status_pipe < 0)
+		return;
+	while (read(nd_status_pipe, rep, sizeof(rep)) == sizeof(rep)) {
+		for (i = 0; i < cfg->nsvc; i++) {
+			struct nd_service *s = &cfg->svc[i];
+
+			for (j = 0; j < s->nprocs; j++) {
+				struct nd_proc *p = &s->procs[j];
+
+				if (p->pid != rep[0] || p->taken)
+					continue;
+				p->taken = 1;
+				s->taken++;
+				s->cpu[p->cpu].taken++;
+				if (rep[1] == rep[2] || rep[2] < 0)
+					s->cpu[p->cpu].local++;
+			}
+		}
+	}
+}
+
+/*
+ * A server exited.  Its connection is served when taken; one it never
+ * took is still pending under its token: nstcpd takes it back and gives it
+ * to a new server (ND_REGIVE_MAX times at most).
+ */
+void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status)
+{
+	struct nd_proc dead = *p;
+	struct nstcp_give g;
+	socklen_t len = sizeof(g);
+	int fd;
+
+	nd_proc_del(s, p);
+	if (s->cpu[dead.cpu].active)
+		s->cpu[dead.cpu].active--;
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125) {
+		s->failed++;
+		s->cpu[dead.cpu].failed++;
+	}
+	fd = nstcp_take(dead.token);
+	if (fd < 0) {
+		/*
+		 * Taken by the server, or expired.  A server taking it itself
+		 * (take = program) does not report: its token gone is its take.
+		 */
+		if (!dead.taken && !s->take_program) {
+			nd_log("service %s: a connection expired untaken",
+			       s->name);
+			s->lost++;
+			return;
+		}
+		if (!dead.taken) {
+			s->taken++;
+			s->cpu[dead.cpu].taken++;
+		}
+		s->served++;
+		s->cpu[dead.cpu].served++;
+		return;
+	}
+	if (dead.gives > ND_REGIVE_MAX) {
+		nd_log("service %s: a connection given %d times was never taken; closed",
+		       s->name, dead.gives);
+		s->lost++;
+		close(fd);
+		return;
+	}
+	memset(&g, 0, sizeof(g));
+	g.ng_flags = NSTCP_GIVE_UID;
+	g.ng_id = geteuid();
+	g.ng_timeout_ms = s->timeout_ms;
+	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
+		nd_log("service %s: re-give: %s", s->name, strerror(errno));
+		s->lost++;
+		close(fd);
+		return;
+	}
+	close(fd);
+	s->regiven++;
+	s->cpu[dead.cpu].regiven++;
+	if (serve(s, g.ng_token, dead.cpu, &dead.peer, dead.gives + 1)) {
+		fd = nstcp_take(g.ng_token);
+		if (fd >= 0)
+			close(fd);
+		s->lost++;
+	}
+}

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcpd's status: a JSON file (json-c) rewritten while services run, and
+ * `nstcpd status`, which prints it as a table or as JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+
+#include "nstcpd.h"
+
+static void add_u64(json_object *o, const char *k, unsigned long long v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static json_object *service_json(struct nd_service *s)
+{
+	json_object *o = json_object_new_object(), *ws = json_object_new_array();
+	int c;
+
+	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "model",
+			       json_object_new_string(nd_model_name(s->model)));
+	json_object_object_add(o, "listen", json_object_new_string(s->listen_text));
+	json_object_object_add(o, "exec", json_object_new_string(s->exec_text));
+	json_object_object_add(o, "key", json_object_new_string(s->key));
+	json_object_object_add(o, "policy",
+			       json_object_new_string(nd_policy_name(s->policy)));
+	add_u64(o, "active", s->nprocs);
+	add_u64(o, "served", s->served);
+	add_u64(o, "given", s->given);
+	add_u64(o, "taken", s->taken);
+	add_u64(o, "refused", s->refused);
+	add_u64(o, "regiven", s->regiven);
+	add_u64(o, "lost", s->lost);
+	add_u64(o, "restarts", s->restarts);
+	add_u64(o, "failed", s->failed);
+	if (s->model == ND_MODEL_MONOLITHIC)
+		nd_monolithic_proc(s);
+	for (c = 0; c < ND_MAX_CPUS; c++) {
+		struct nd_cpu *k = &s->cpu[c];
+		json_object *w;
+
+		if (!CPU_ISSET(c, &s->cpus))
+			continue;
+		w = json_object_new_object();
+		add_u64(w, "cpu", c);
+		if (s->model == ND_MODEL_MONOLITHIC) {
+			add_u64(w, "pid", k->pid);
+			add_u64(w, "queued", k->queued);
+			add_u64(w, "accepted", k->accepted);
+		} else {
+			add_u64(w, "active", k->active);
+			add_u64(w, "served", k->served);
+			add_u64(w, "given", k->given);
+			add_u64(w, "taken", k->taken);
+			add_u64(w, "local", k->local);
+			add_u64(w, "refused", k->refused);
+			add_u64(w, "regiven", k->regiven);
+		}
+		add_u64(w, "restarts", k->restarts);
+		add_u64(w, "failed", k->failed);
+		json_object_array_add(ws, w);
+	}
+	json_object_object_add(o, "workers", ws);
+	return o;
+}
+
+/* Writes the status file (a new file renamed over the old one). */
+int nd_status_write(const struct nd_config *cfg)
+{
+	json_object *root = json_object_new_object();
+	json_object *svcs = json_object_new_array();
+	char tmp[600], dir[512], *slash;
+	int i, r;
+
+	add_u64(root, "pid", getpid());
+	json_object_object_add(root, "config", json_object_new_string(cfg->path));
+	add_u64(root, "time", time(NULL));
+	for (i = 0; i < cfg->nsvc; i++)
+		json_object_array_add(svcs, service_json(&cfg->svc[i]));
+	json_object_object_add(root, "services", svcs);
+	snprintf(dir, sizeof(dir), "%s", cfg->status_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%d", cfg->status_path, getpid());
+	r = json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PRETTY);
+	if (!r && rename(tmp, cfg->status_path))
+		r = -1;
+	if (r)
+		unlink(tmp);
+	json_object_put(root);
+	return r;
+}
+
+static unsigned long long get_u64(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return 0;
+	return (unsigned long long)json_object_get_int64(v);
+}
+
+static const char *get_str(json_object *o, const char *k)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v))
+		return "-";
+	return json_object_get_string(v);
+}
+
+static void print_table(json_object *root)
+{
+	json_object *svcs, *ws;
+	size_t i, j;
+
+	printf("nstcpd pid %llu, config %s\n", get_u64(root, "pid"),
+	       get_str(root, "config"));
+	if (!json_object_object_get_ex(root, "services", &svcs))
+		return;
+	for (i = 0; i < json_object_array_length(svcs); i++) {
+		json_object *s = json_object_array_get_idx(svcs, i);
+		int mono = !strcmp(get_str(s, "model"), "monolithic");
+
+		printf("\nservice %s  model %s  listen %s  exec %s\n",
+		       get_str(s, "name"), get_str(s, "model"),
+		       get_str(s, "listen"), get_str(s, "exec"));
+		printf("  active %llu served %llu given %llu taken %llu refused %llu regiven %llu lost %llu restarts %llu failed %llu\n",
+		       get_u64(s, "active"), get_u64(s, "served"),
+		       get_u64(s, "given"), get_u64(s, "taken"),
+		       get_u64(s, "refused"), get_u64(s, "regiven"),
+		       get_u64(s, "lost"), get_u64(s, "restarts"),
+		       get_u64(s, "failed"));
+		if (mono)
+			printf("  %4s %8s %8s %9s %8s %6s\n", "cpu", "pid",
+			       "queued", "accepted", "restarts", "failed");
+		else
+			printf("  %4s %6s %8s %8s %8s %8s %8s %8s %6s\n", "cpu",
+			       "active", "served", "given", "taken", "local",
+			       "refused", "regiven", "failed");
+		if (!json_object_object_get_ex(s, "workers", &ws))
+			continue;
+		for (j = 0; j < json_object_array_length(ws); j++) {
+			json_object *w = json_object_array_get_idx(ws, j);
+
+			if (mono)
+				printf("  %4llu %8llu %8llu %9llu %8llu %6llu\n",
+				       get_u64(w, "cpu"), get_u64(w, "pid"),
+				       get_u64(w, "queued"), get_u64(w, "accepted"),
+				       get_u64(w, "restarts"), get_u64(w, "failed"));
+			else
+				printf("  %4llu %6llu %8llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
+				       get_u64(w, "cpu"), get_u64(w, "active"),
+				       get_u64(w, "served"), get_u64(w, "given"),
+				       get_u64(w, "taken"), get_u64(w, "local"),
+				       get_u64(w, "refused"), get_u64(w, "regiven"),
+				       get_u64(w, "failed"));
+		}
+	}
+}
+
+/* nstcpd status [-s FILE] [-j]: the status of a running nstcpd. */
+int nd_status_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "status-file", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = ND_STATUS_DEF;
+	json_object *root;
+	int json = 0, c;
+
+	while ((c = getopt_long(argc, argv, "s:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			path = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: nstcpd status [-s FILE] [-j]\n");
+			return 2;
+		}
+	}
+	root = json_object_from_file(path);
+	if (!root) {
+		fprintf(stderr, "nstcpd status: %s: %s\n", path,
+			access(path, R_OK) ? strerror(errno) :
+			"not a status file");
+		return 1;
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(root,
+			JSON_C_TO_STRING_PRETTY));
+	else
+		print_table(root);
+	json_object_put(root);
+	return 0;
+}
