@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The clients of the nstcpd selftests (plain AF_INET, as any client).
+ *
+ *   nstcpd_client echo ADDR PORT CONNS BYTES PAR
+ *	PAR processes make CONNS connections in all, one after the other
+ *	each: BYTES of data seeded by the connection's number sent, the
+ *	write side shut, the echo read to EOF and compared (length and a
+ *	64-bit FNV-1a sum).  Prints "conns N ok N bad N resets N refused N".
+ *   nstcpd_client hold ADDR PORT CONNS SECONDS
+ *	opens CONNS connections at once and holds them SECONDS: those the
+ *	server closes (EOF or reset) within the time are refused, the
+ *	others served.  Prints "conns N served N refused N".
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct counts {
+	int ok, bad, resets, refused;
+};
+
+static struct sockaddr_in dst;
+
+static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
+{
+	while (n--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int dial(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One echoed connection: 0 ok, 1 bad data, 2 reset, 3 refused. */
+static int one(unsigned int seed, size_t bytes)
+{
+	unsigned char *out = malloc(bytes), in[16384];
+	uint64_t hs = 0xcbf29ce484222325ULL, hr = hs;
+	size_t sent = 0, got = 0, i;
+	int fd, r = 1, wr_shut = 0;
+
+	if (!out)
+		return 1;
+	for (i = 0; i < bytes; i++) {
+		seed = seed * 1103515245 + 12345;
+		out[i] = seed >> 16;
+	}
+	hs = fnv(hs, out, bytes);
+	fd = dial();
+	if (fd < 0) {
+		free(out);
+		return errno == ECONNRESET ? 2 : 3;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (!wr_shut)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, 20000) <= 0)
+			break;
+		if (p.revents & POLLIN || p.revents & (POLLHUP | POLLERR)) {
+			n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
+			if (n < 0 && errno == EAGAIN)
+				continue;
+			if (n < 0) {
+				r = errno == ECONNRESET ? 2 : 1;
+				break;
+			}
+			if (n == 0) {
+				r = got == bytes && hr == hs ? 0 : 1;
+				if (!got && sent < bytes)
+					r = 3;
+				break;
+			}
+			hr = fnv(hr, in, n);
+			got += n;
+			continue;
+		}
+		if (p.revents & POLLOUT) {
+			n = send(fd, out + sent, bytes - sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN) {
+				r = errno == ECONNRESET ? 2 : 1;
+				break;
+			}
+			if (n > 0)
+				sent += n;
+			if (sent == bytes) {
+				shutdown(fd, SHUT_WR);
+				wr_shut = 1;
+			}
+		}
+	}
+	close(fd);
+	free(out);
+	return r;
+}
+
+static int echo(int conns, size_t bytes, int par)
+{
+	struct counts total = { 0 };
+	int pfd[2], i;
+
+	if (pipe(pfd))
+		return 1;
+	for (i = 0; i < par; i++) {
+		if (fork() == 0) {
+			struct counts c = { 0 };
+			int k;
+
+			close(pfd[0]);
+			for (k = i; k < conns; k += par) {
+				switch (one(k + 1, bytes)) {
+				case 0:
+					c.ok++;
+					break;
+				case 2:
+					c.resets++;
+					break;
+				case 3:
+					c.refused++;
+					break;
+				default:
+					c.bad++;
+				}
+			}
+			if (write(pfd[1], &c, sizeof(c)) != sizeof(c))
+				_exit(1);
+			_exit(0);
+		}
+	}
+	close(pfd[1]);
+	for (i = 0; i < par; i++) {
+		struct counts c;
+
+		if (read(pfd[0], &c, sizeof(c)) != sizeof(c))
+			break;
+		total.ok += c.ok;
+		total.bad += c.bad;
+		total.resets += c.resets;
+		total.refused += c.refused;
+	}
+	while (wait(NULL) > 0)
+		;
+	printf("conns %d ok %d bad %d resets %d refused %d\n", conns, total.ok,
+	       total.bad, total.resets, total.refused);
+	return total.ok != conns;
+}
+
+static int hold(int conns, int seconds)
+{
+	int *fd = calloc(conns, sizeof(int)), i, served = 0, refused = 0;
+	struct timespec end, now;
+
+	if (!fd)
+		return 1;
+	for (i = 0; i < conns; i++)
+		fd[i] = dial();
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	do {
+		usleep(50000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	for (i = 0; i < conns; i++) {
+		struct pollfd p = { .fd = fd[i], .events = POLLIN };
+		char c;
+
+		if (fd[i] < 0) {
+			refused++;
+			continue;
+		}
+		if (poll(&p, 1, 0) == 1 && recv(fd[i], &c, 1, MSG_DONTWAIT) <= 0)
+			refused++;
+		else
+			served++;
+		close(fd[i]);
+	}
+	printf("conns %d served %d refused %d\n", conns, served, refused);
+	free(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 6) {
+		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR | hold ADDR PORT CONNS SECONDS\n",
+			argv[0]);
+		return 2;
+	}
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons(atoi(argv[3]));
+	if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1)
+		return 2;
+	if (!strcmp(argv[1], "echo") && argc == 7)
+		return echo(atoi(argv[4]), strtoul(argv[5], NULL, 10),
+			    atoi(argv[6]));
+	if (!strcmp(argv[1], "hold"))
+		return hold(atoi(argv[4]), atoi(argv[5]));
+	return 2;
+}

@@ -1,0 +1,96 @@
+# Shell helpers of the nstcpd selftests (nstcpd_*.sh); sourced after lib.sh.
+# shellcheck shell=bash
+nd_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+nd_bin=$nd_top/tools/out/nstcpd
+nd_helpers=${NSTCP_SELFTEST_OUT:-$nd_top/tests/selftests/out}/helpers
+nd_client=$nd_helpers/nstcpd_client
+nd_srv=nd-srv-$$ nd_cli=nd-cli-$$
+nd_srv_ip=198.18.9.1 nd_cli_ip=198.18.9.2
+nd_pid=
+nd_saved_flows=$(cat /proc/sys/net/core/rps_sock_flow_entries)
+
+# nd_pair_setup: namespaces $nd_srv and $nd_cli joined by a veth whose srv
+# side spreads arriving flows over every CPU with RPS, with RFS on (the
+# take re-homes a flow's steering to the taker's CPU).
+nd_pair_setup() {
+	local ncpu mask
+	ncpu=$(nproc)
+	mask=$(printf '%x' $(( (1 << ncpu) - 1 )))
+	ip netns add "$nd_srv" && ip netns add "$nd_cli" &&
+	ip -n "$nd_srv" link add ndv$$s type veth peer name ndv$$c netns "$nd_cli" &&
+	ip -n "$nd_srv" addr add $nd_srv_ip/24 dev ndv$$s &&
+	ip -n "$nd_cli" addr add $nd_cli_ip/24 dev ndv$$c &&
+	ip -n "$nd_srv" link set ndv$$s up && ip -n "$nd_srv" link set lo up &&
+	ip -n "$nd_cli" link set ndv$$c up && ip -n "$nd_cli" link set lo up &&
+	echo 4096 >/proc/sys/net/core/rps_sock_flow_entries &&
+	ip netns exec "$nd_srv" sh -c "echo $mask > /sys/class/net/ndv$$s/queues/rx-0/rps_cpus &&
+		echo 4096 > /sys/class/net/ndv$$s/queues/rx-0/rps_flow_cnt"
+}
+
+nd_pair_cleanup() {
+	[ -n "$nd_pid" ] && kill -KILL "$nd_pid" 2>/dev/null
+	ip netns del "$nd_srv" 2>/dev/null
+	ip netns del "$nd_cli" 2>/dev/null
+	echo "$nd_saved_flows" >/proc/sys/net/core/rps_sock_flow_entries
+	[ ! -e "/run/netns/$nd_srv" ] && [ ! -e "/run/netns/$nd_cli" ]
+}
+
+# nd_start CONF STATUS LOG: nstcpd in the foreground in $nd_srv; waits up
+# to 20 s for its status file.
+nd_start() {
+	local i
+	ulimit -c 0
+	ip netns exec "$nd_srv" "$nd_bin" -f -c "$1" -s "$2" 2>"$3" &
+	nd_pid=$!
+	for i in $(seq 200); do
+		[ -s "$2" ] && return 0
+		kill -0 "$nd_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# nd_stop: SIGTERM; nstcpd's exit status.
+nd_stop() {
+	local rc
+	kill -TERM "$nd_pid"
+	wait "$nd_pid"
+	rc=$?
+	nd_pid=
+	return $rc
+}
+
+# nd_json FILE EXPR: EXPR evaluated by python3 on the JSON in FILE as d
+# (s(NAME) is service NAME, w(NAME) its workers).
+nd_json() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+def s(n):
+    return [x for x in d["services"] if x["name"] == n][0]
+def w(n):
+    return s(n)["workers"]
+print(eval(sys.argv[2]))
+PY
+}
+
+# nd_wait_json FILE EXPR: waits up to 20 s for EXPR to be True.
+nd_wait_json() {
+	local i
+	for i in $(seq 100); do
+		[ "$(nd_json "$1" "$2" 2>/dev/null)" = True ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# nd_run_client ARGS...: the client in $nd_cli; its output line.
+nd_run_client() {
+	ip netns exec "$nd_cli" "$nd_client" "$@"
+}
+
+# nd_listening PORT: 0 when /proc/net/nstcp_listen of $nd_srv has the port.
+nd_listening() {
+	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen" 2>/dev/null &&
+		nstcp_proc_col "$tmp/listen" addr | grep -q ":$1\$"
+}

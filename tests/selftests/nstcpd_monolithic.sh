@@ -1,0 +1,93 @@
+#!/bin/bash
+# Selftest: nstcpd's monolithic model end to end, clients in another
+# namespace over a veth whose receive queue spreads flows with RPS.  A copy
+# of an unmodified LISTEN_FDS server (helpers/nstcpd_sdecho) per CPU,
+# pinned, each passed a listening socket of the shared port: connections
+# echoed and checksummed, served on their flow's CPU, spread over the
+# copies.  Copies that crash every 3 connections, and one killed: each
+# restarted on its held socket, no connection lost or reset.  SIGTERM
+# stops the copies and closes the port.  Build first: make tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/helpers/nstcpd_lib.sh"
+tmp=$(mktemp -d)
+cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
+trap cleanup EXIT
+st=$tmp/status.json
+conns=40 bytes=32768 ncpu=$(nproc)
+
+tap_plan 17
+nd_pair_setup
+tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
+
+cat >"$tmp/nstcpd.conf" <<CONF
+[service mono]
+listen = 7201
+model = monolithic
+exec = /usr/bin/env SDECHO_LOG=$tmp/mono.log $nd_helpers/nstcpd_sdecho
+
+[service crash]
+listen = 7202
+model = monolithic
+key = crashy
+exec = /usr/bin/env SDECHO_CRASH_AFTER=3 SDECHO_LOG=$tmp/crash.log $nd_helpers/nstcpd_sdecho
+CONF
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
+tap_ok $? "nstcpd started, status file written"
+nd_wait_json "$st" "all(x['pid'] > 0 for x in w('mono') + w('crash')) and len(w('mono')) == $ncpu"
+tap_ok $? "a copy per CPU of each service running: $(nd_json "$st" "[x['pid'] for x in w('mono')]")"
+
+# Each copy pinned on its CPU, passed fd 3 by LISTEN_FDS.
+bad=0
+for c in $(seq 0 $((ncpu - 1))); do
+	pid=$(nd_json "$st" "[x['pid'] for x in w('mono') if x['cpu'] == $c][0]")
+	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
+	tr '\0' '\n' </proc/"$pid"/environ | grep -qx "LISTEN_PID=$pid" &&
+		tr '\0' '\n' </proc/"$pid"/environ | grep -qx "LISTEN_FDS=1" &&
+		[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo "# copy $pid of CPU $c: affinity $aff"; }
+done
+tap_ok $bad "each copy pinned on its CPU with LISTEN_PID (its pid) and LISTEN_FDS=1"
+ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
+n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
+	awk '$1 ~ /:7201$/ { print $2 }' | sort -u)
+tap_ok $([ "$n" = "$ncpu" ]; echo $?) "the port has $ncpu listening members (key nd7201): $n"
+
+out=$(nd_run_client echo $nd_srv_ip 7201 $conns $bytes 4)
+tap_ok $(( $? != 0 )) "echo through the copies: $out"
+sleep 0.5
+lines=$(wc -l <"$tmp/mono.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/mono.log" | wc -l)
+tap_ok $(( lines != conns || full != conns )) "each connection logged with all $bytes bytes ($full of $lines)"
+local_n=$(awk '$1 == $2' "$tmp/mono.log" | wc -l)
+cpus=$(awk '{ print $1 }' "$tmp/mono.log" | sort -u | wc -l)
+tap_ok $(( local_n * 4 < conns * 3 )) "served on the CPU processing the flow: $local_n of $conns (at least 3/4)"
+tap_ok $(( cpus < 2 )) "the connections spread over $cpus copies"
+nd_wait_json "$st" "sum(x['accepted'] for x in w('mono')) >= $conns"
+tap_ok $? "status: accepted per CPU $(nd_json "$st" "[x['accepted'] for x in w('mono')]")"
+
+# Crashing copies: every connection still served, none reset.
+out=$(nd_run_client echo $nd_srv_ip 7202 $conns $bytes 4)
+tap_ok $(( $? != 0 )) "copies crashing every 3 connections: $out"
+nd_wait_json "$st" "s('crash')['restarts'] >= 10"
+tap_ok $? "status: crash restarts $(nd_json "$st" "s('crash')['restarts']") (at least 10)"
+
+old=$(nd_json "$st" "w('mono')[0]['pid']")
+kill -KILL "$old"
+nd_wait_json "$st" "w('mono')[0]['pid'] not in (0, $old) and s('mono')['restarts'] == 1"
+tap_ok $? "a killed copy is restarted: pid $old -> $(nd_json "$st" "w('mono')[0]['pid']")"
+out=$(nd_run_client echo $nd_srv_ip 7201 20 $bytes 4)
+tap_ok $(( $? != 0 )) "served after the restart: $out"
+
+pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('crash'))")
+nd_stop
+rc=$?
+alive=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, copies left $alive"
+nd_listening 7201 || nd_listening 7202
+tap_ok $(( $? == 0 )) "the ports are closed"
+[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
+nd_pair_cleanup
+tap_ok $? "namespaces deleted"
+trap 'rm -rf "$tmp"' EXIT
+tap_done
