@@ -20,7 +20,7 @@ trap cleanup EXIT
 st=$tmp/status.json
 conns=40 bytes=32768
 
-tap_plan 23
+tap_plan 22
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $(nproc) CPUs and RFS"
 
@@ -69,8 +69,11 @@ nd_wait_json "$st" "s('cat')['served'] == $conns"
 tap_ok $? "status: cat served $(nd_json "$st" "s('cat')['served']") of $conns"
 r=$(nd_json "$st" "(s('cat')['given'], s('cat')['taken'], s('cat')['refused'], s('cat')['lost'], s('cat')['active'])")
 tap_ok $([ "$r" = "($conns, $conns, 0, 0, 0)" ]; echo $?) "status: cat given, taken, refused, lost, active $r"
-r=$(nd_json "$st" "sum(x['local'] for x in w('cat'))")
-tap_ok $(( r != conns )) "every take ran on the flow's CPU ($r of $conns)"
+# At the take the flow's home CPU may still be nstcpd's: the split accept
+# records the flow for RFS on the accepting CPU (the kernel's inet_accept),
+# so data arriving before the take is processed there.  Shown, not judged;
+# after the take, the sd case below checks where the flow is served.
+echo "# takes on the flow's home CPU at the take: $(nd_json "$st" "sum(x['local'] for x in w('cat'))") of $conns"
 
 # An unmodified LISTEN_FDS=1 program.
 out=$(nd_run_client echo $nd_srv_ip 7102 $conns $bytes 4)

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +140,81 @@ int nstcp_home_cpu(int fd)
 	if (getsockopt(fd, SOL_NSTCP, NSTCP_HOME_CPU, &cpu, &len))
 		return -2;
 	return cpu;
+}
+
+/* The channel to nstcpd of a hybrid worker, -1 when there is none. */
+static int worker_fd(void)
+{
+	static int fd = -2;
+	unsigned long long v;
+
+	if (fd == -2)
+		fd = parse_u64(getenv("NSTCP_WORKER_FD"), 10, &v) || v > 65535 ?
+		     -1 : (int)v;
+	return fd;
+}
+
+static int worker_send(const struct nstcp_worker_msg *m)
+{
+	int fd = worker_fd();
+
+	if (fd < 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	return send(fd, m, sizeof(*m), MSG_NOSIGNAL) == sizeof(*m) ? 0 : -1;
+}
+
+int nstcp_worker_next(int *cpu)
+{
+	struct nstcp_worker_msg m;
+	ssize_t n;
+	int fd, err;
+
+	if (worker_fd() < 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	for (;;) {
+		n = recv(worker_fd(), &m, sizeof(m), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!n)
+				errno = ENOTCONN;
+			return -1;
+		}
+		if (n != sizeof(m) || m.nwm_type != NSTCP_WMSG_TOKEN)
+			continue;
+		fd = nstcp_take(m.nwm_token);
+		if (fd < 0) {
+			err = errno;
+			m.nwm_type = NSTCP_WMSG_FAILED;
+			m.nwm_cpu = sched_getcpu();
+			m.nwm_home = -1;
+			m.nwm_err = err;
+			worker_send(&m);
+			continue;
+		}
+		if (cpu)
+			*cpu = m.nwm_cpu;
+		m.nwm_type = NSTCP_WMSG_TAKEN;
+		m.nwm_cpu = sched_getcpu();
+		m.nwm_home = nstcp_home_cpu(fd);
+		m.nwm_err = 0;
+		if (worker_send(&m)) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
+		return fd;
+	}
+}
+
+int nstcp_worker_done(void)
+{
+	struct nstcp_worker_msg m = { .nwm_type = NSTCP_WMSG_DONE };
+
+	return worker_send(&m);
 }

@@ -58,6 +58,39 @@ int nstcp_listen_fdname(int i, char *buf, unsigned int len);
  */
 int nstcp_home_cpu(int fd);
 
+/*
+ * Hybrid-model workers (Documentation/nstcpd.rst): nstcpd sends each
+ * worker its connections' tokens over the channel named by NSTCP_WORKER_FD
+ * (a SOCK_SEQPACKET socket, one struct nstcp_worker_msg a message) and
+ * counts the worker's load from its replies.
+ */
+enum {
+	NSTCP_WMSG_TOKEN = 1,	/* nstcpd to worker: take nwm_token */
+	NSTCP_WMSG_TAKEN,	/* worker: taken; nwm_cpu its CPU, nwm_home the flow's */
+	NSTCP_WMSG_FAILED,	/* worker: the take failed (nwm_err) */
+	NSTCP_WMSG_DONE,	/* worker: a connection finished */
+};
+
+struct nstcp_worker_msg {
+	uint32_t nwm_type;	/* NSTCP_WMSG_* */
+	int32_t nwm_cpu;	/* TOKEN: the flow's CPU; TAKEN: the worker's */
+	int32_t nwm_home;	/* TAKEN: the flow's home CPU after the take */
+	int32_t nwm_err;	/* FAILED: the take's errno */
+	uint64_t nwm_token;
+};
+
+/*
+ * The next connection handed to this worker, taken on a fresh socket
+ * (SOCK_CLOEXEC); its flow's CPU in *@cpu when @cpu is not NULL.  Blocks
+ * until nstcpd sends one; a token that can no longer be taken (nstcpd
+ * gave the connection to another worker meanwhile) is skipped.  -1 with
+ * errno ENOTCONN when nstcpd closed the channel or there is none.
+ */
+int nstcp_worker_next(int *cpu);
+
+/* Tells nstcpd a connection of this worker's finished: its load drops. */
+int nstcp_worker_done(void);
+
 #ifdef __cplusplus
 }
 #endif

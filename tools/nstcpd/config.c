@@ -52,6 +52,8 @@ const char *nd_model_name(enum nd_model m)
 		return "standard";
 	case ND_MODEL_MONOLITHIC:
 		return "monolithic";
+	case ND_MODEL_HYBRID:
+		return "hybrid";
 	default:
 		return "none";
 	}
@@ -272,13 +274,13 @@ static int parse_exec(struct parser *p, const char *v, struct nd_service *s)
 enum {
 	K_LISTEN, K_MODEL, K_EXEC, K_CPUS, K_WORKERS, K_KEY, K_POLICY,
 	K_MAX_CONNS, K_PER_SOURCE, K_CPS, K_STDIO, K_TAKE, K_TIMEOUT,
-	K_BACKLOG, K_NKEYS
+	K_BACKLOG, K_BUSY, K_NKEYS
 };
 
 static const char *const keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
-	"backlog",
+	"backlog", "busy",
 };
 
 static void service_key(struct parser *p, const char *k, const char *v)
@@ -311,11 +313,12 @@ static void service_key(struct parser *p, const char *k, const char *v)
 			s->model = ND_MODEL_STANDARD;
 		else if (!strcmp(v, "monolithic"))
 			s->model = ND_MODEL_MONOLITHIC;
-		else if (!strcmp(v, "distributor") || !strcmp(v, "hybrid") ||
-			 !strcmp(v, "broker"))
+		else if (!strcmp(v, "hybrid"))
+			s->model = ND_MODEL_HYBRID;
+		else if (!strcmp(v, "distributor") || !strcmp(v, "broker"))
 			perr(p, p->line, "model: \"%s\" is not implemented yet", v);
 		else
-			perr(p, p->line, "model: \"%s\" is not standard or monolithic", v);
+			perr(p, p->line, "model: \"%s\" is not standard, monolithic or hybrid", v);
 		break;
 	case K_EXEC:
 		s->exec_line = p->line;
@@ -382,6 +385,12 @@ static void service_key(struct parser *p, const char *k, const char *v)
 		else
 			s->timeout_ms = u;
 		break;
+	case K_BUSY:
+		if (parse_uint(v, 65535, &u) || !u)
+			perr(p, p->line, "busy: \"%s\" is not 1 to 65535", v);
+		else
+			s->busy = u;
+		break;
 	case K_BACKLOG:
 		if (parse_uint(v, 65535, &u) || !u)
 			perr(p, p->line, "backlog: \"%s\" is not 1 to 65535", v);
@@ -405,14 +414,23 @@ static void service_end(struct parser *p)
 		perr(p, s->line, "service %s: no \"exec\"", s->name);
 	if (!s->model_line)
 		perr(p, s->line, "service %s: no \"model\"", s->name);
-	if (s->model == ND_MODEL_MONOLITHIC && (p->seen & (1u << K_STDIO)))
-		perr(p, s->line, "service %s: \"stdio\" is for the standard model",
+	if (s->model != ND_MODEL_STANDARD && s->model != ND_MODEL_NONE) {
+		static const int std_only[] = { K_STDIO, K_TAKE, K_PER_SOURCE };
+
+		for (i = 0; i < 3; i++)
+			if (p->seen & (1u << std_only[i]))
+				perr(p, s->line, "service %s: \"%s\" is for the standard model",
+				     s->name, keys[std_only[i]]);
+	}
+	if (s->model == ND_MODEL_MONOLITHIC &&
+	    (p->seen & ((1u << K_MAX_CONNS) | (1u << K_CPS))))
+		perr(p, s->line, "service %s: the monolithic model's copies accept themselves: no max_conns or cps",
 		     s->name);
-	if (s->model == ND_MODEL_MONOLITHIC && (p->seen & (1u << K_TAKE)))
-		perr(p, s->line, "service %s: \"take\" is for the standard model",
+	if (s->model != ND_MODEL_HYBRID && (p->seen & (1u << K_BUSY)))
+		perr(p, s->line, "service %s: \"busy\" is for the hybrid model",
 		     s->name);
 	if (s->model == ND_MODEL_STANDARD && (p->seen & (1u << K_WORKERS)))
-		perr(p, s->line, "service %s: \"workers\" is for the monolithic model (standard starts one per connection)",
+		perr(p, s->line, "service %s: \"workers\" is not for the standard model (one process per connection)",
 		     s->name);
 	if (s->stdio && s->take_program)
 		perr(p, s->line, "service %s: \"stdio = yes\" needs \"take = nstcpd\"",
@@ -473,6 +491,7 @@ static void section(struct parser *p, char *text)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->line = p->line;
 	s->timeout_ms = 5000;
+	s->busy = 1;
 	s->backlog = 128;
 	s->lfd = -1;
 	p->cur = s;

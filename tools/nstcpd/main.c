@@ -30,6 +30,10 @@ static void usage(void)
 /* Runs the services until SIGTERM or SIGINT. */
 static int run(struct nd_config *cfg)
 {
+	struct owner {
+		struct nd_service *s;
+		int slot;		/* a hybrid worker's channel, -1: listener */
+	} *own;
 	struct pollfd *pfd;
 	struct timespec last = { 0, 0 };
 	sigset_t set;
@@ -43,10 +47,17 @@ static int run(struct nd_config *cfg)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	pfd = calloc(cfg->nsvc + 2, sizeof(*pfd));
-	if (sfd < 0 || !pfd)
+	if (sfd < 0)
 		return 1;
 	if (nd_services_start(cfg)) {
+		nd_services_stop(cfg);
+		return 1;
+	}
+	for (i = 0, n = 2; i < cfg->nsvc; i++)
+		n += 1 + cfg->svc[i].ncopies;
+	pfd = calloc(n, sizeof(*pfd));
+	own = calloc(n, sizeof(*own));
+	if (!pfd || !own) {
 		nd_services_stop(cfg);
 		return 1;
 	}
@@ -70,10 +81,21 @@ static int run(struct nd_config *cfg)
 		pfd[n].fd = nd_status_pipe;
 		pfd[n++].events = POLLIN;
 		for (i = 0; i < cfg->nsvc; i++) {
-			if (cfg->svc[i].lfd < 0)
-				continue;
-			pfd[n].fd = cfg->svc[i].lfd;
-			pfd[n++].events = POLLIN;
+			struct nd_service *s = &cfg->svc[i];
+			int k;
+
+			if (s->lfd >= 0) {
+				own[n] = (struct owner){ s, -1 };
+				pfd[n].fd = s->lfd;
+				pfd[n++].events = POLLIN;
+			}
+			for (k = 0; k < s->ncopies && s->model == ND_MODEL_HYBRID; k++) {
+				if (s->copies[k].chan < 0)
+					continue;
+				own[n] = (struct owner){ s, k };
+				pfd[n].fd = s->copies[k].chan;
+				pfd[n++].events = POLLIN;
+			}
 		}
 		if (poll(pfd, n, wait > 1000 || wait < 0 ? 1000 : (int)wait) < 0 &&
 		    errno != EINTR)
@@ -86,13 +108,12 @@ static int run(struct nd_config *cfg)
 			dirty = 1;
 		}
 		for (i = 2; i < n; i++) {
-			int j;
-
 			if (!pfd[i].revents)
 				continue;
-			for (j = 0; j < cfg->nsvc; j++)
-				if (cfg->svc[j].lfd == pfd[i].fd)
-					nd_standard_accept(&cfg->svc[j]);
+			if (own[i].slot < 0)
+				nd_standard_accept(own[i].s);
+			else if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
+				nd_hybrid_read(own[i].s, own[i].slot);
 			dirty = 1;
 		}
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -113,6 +134,7 @@ static int run(struct nd_config *cfg)
 	nd_services_stop(cfg);
 	unlink(cfg->status_path);
 	free(pfd);
+	free(own);
 	close(sfd);
 	return 0;
 }

@@ -17,10 +17,6 @@
 
 #include "nstcpd.h"
 
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
-#define STABLE_MS	10000	/* a copy up this long restarts at once */
-
 int nd_monolithic_start(struct nd_service *s)
 {
 	int n = s->workers ? s->workers : s->ncpus, i, c = 0, err;
@@ -33,11 +29,11 @@ int nd_monolithic_start(struct nd_service *s)
 			c++;
 		s->copies[i].cpu = c % CPU_SETSIZE;
 		c++;
+		s->copies[i].chan = -1;
 		s->copies[i].lfd = nd_listen_socket(s);
 		if (s->copies[i].lfd < 0)
 			goto fail;
 		s->ncopies++;
-		s->copies[i].backoff_ms = BACKOFF_MIN_MS;
 	}
 	/* All members listen before the first copy runs. */
 	for (i = 0; i < n; i++)
@@ -63,7 +59,7 @@ static void start_copy(struct nd_service *s, int i)
 		goto later;
 	p->slot = i;
 	p->cpu = c->cpu;
-	p->pid = nd_spawn(s, c->cpu, -1, c->lfd, 0);
+	p->pid = nd_spawn(s, c->cpu, c->lfd, 0);
 	if (p->pid < 0) {
 		nd_log("service %s: fork: %s", s->name, strerror(errno));
 		nd_proc_del(s, p);
@@ -82,7 +78,6 @@ later:
 void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status)
 {
 	struct nd_copy *c = &s->copies[p->slot];
-	long long up = -nd_ms_until(&c->started);
 
 	nd_proc_del(s, p);
 	c->pid = 0;
@@ -99,16 +94,7 @@ void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status)
 		       s->name, c->cpu, WEXITSTATUS(status));
 	s->restarts++;
 	s->cpu[c->cpu].restarts++;
-	if (up >= STABLE_MS)
-		c->backoff_ms = BACKOFF_MIN_MS;
-	nd_now(&c->restart_at);
-	c->restart_at.tv_nsec += (long)(up >= STABLE_MS ? 0 : c->backoff_ms) * 1000000L;
-	c->restart_at.tv_sec += c->restart_at.tv_nsec / 1000000000L;
-	c->restart_at.tv_nsec %= 1000000000L;
-	if (up < STABLE_MS && c->backoff_ms < BACKOFF_MAX_MS)
-		c->backoff_ms *= 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
+	nd_backoff(c);
 }
 
 /* Starts the copies whose time has come; ms until the next, or -1. */

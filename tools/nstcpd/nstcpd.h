@@ -25,6 +25,7 @@ enum nd_model {
 	ND_MODEL_NONE,
 	ND_MODEL_STANDARD,
 	ND_MODEL_MONOLITHIC,
+	ND_MODEL_HYBRID,
 };
 
 /* A process nstcpd started: a monolithic copy or a standard server. */
@@ -43,15 +44,30 @@ struct nd_proc {
 struct nd_cpu {
 	unsigned long long given, taken, served, refused, regiven, local;
 	unsigned long long restarts, failed;
-	unsigned int active;
+	unsigned int active, load;
 	pid_t pid;		/* monolithic: the copy's pid, 0 while down */
 	unsigned long long queued, accepted;	/* monolithic: from /proc */
 };
 
-/* A monolithic copy's place: its CPU, listening socket and backoff. */
+/* A connection handed to a hybrid worker and not yet taken. */
+struct nd_pending {
+	uint64_t token;
+	int cpu;			/* the flow's */
+	int gives;
+	struct timespec deadline;	/* taken back then, given to another */
+};
+
+/*
+ * A monolithic copy's or hybrid worker's place: its CPU, listening socket
+ * or channel, backoff; a hybrid worker's load and untaken connections.
+ */
 struct nd_copy {
 	int cpu;
-	int lfd;
+	int lfd;			/* monolithic */
+	int chan;			/* hybrid: nstcpd's end, -1 while down */
+	unsigned int load;		/* hybrid: handed, not done */
+	struct nd_pending *pend;
+	int npend, pend_cap;
 	pid_t pid;
 	unsigned int backoff_ms;
 	struct timespec restart_at;	/* 0: not waiting */
@@ -78,6 +94,7 @@ struct nd_service {
 	int stdio;			/* standard: connection on stdin/stdout */
 	int take_program;		/* standard: the program takes the token */
 	unsigned int max_conns, per_source, cps;
+	unsigned int busy;		/* hybrid: load at which a worker is busy */
 	unsigned int timeout_ms;
 	int backlog;
 
@@ -85,14 +102,16 @@ struct nd_service {
 	int lfd;			/* standard: the listening socket */
 	struct nd_proc *procs;		/* running processes */
 	int nprocs, procs_cap;
-	struct nd_copy *copies;		/* monolithic */
+	struct nd_copy *copies;		/* monolithic, hybrid */
 	int ncopies;
+	struct nd_pending *wait;	/* hybrid: waiting for a worker up */
+	int nwait, wait_cap;
 	int rr;				/* next CPU for flows of unknown CPU */
 	time_t cps_sec;
 	unsigned int cps_count;
 	struct nd_cpu *cpu;		/* ND_MAX_CPUS entries */
 	unsigned long long served, given, taken, refused, regiven;
-	unsigned long long restarts, failed, lost;
+	unsigned long long restarts, failed, lost, dropped;
 };
 
 struct nd_config {
@@ -115,8 +134,8 @@ void nd_now(struct timespec *t);
 long long nd_ms_until(const struct timespec *t);
 int nd_pin(int cpu);
 int nd_listen_socket(const struct nd_service *s);
-pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
-	       uint64_t token);
+pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
+void nd_backoff(struct nd_copy *c);
 struct nd_proc *nd_proc_add(struct nd_service *s);
 void nd_proc_del(struct nd_service *s, struct nd_proc *p);
 int nd_services_start(struct nd_config *cfg);
@@ -135,6 +154,14 @@ int nd_monolithic_start(struct nd_service *s);
 void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_monolithic_tick(struct nd_service *s);
 void nd_monolithic_proc(struct nd_service *s);
+
+/* hybrid.c */
+int nd_hybrid_start(struct nd_service *s);
+void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
+unsigned int nd_hybrid_load(const struct nd_service *s);
+void nd_hybrid_read(struct nd_service *s, int slot);
+void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
+long long nd_hybrid_tick(struct nd_service *s);
 
 /* status.c */
 int nd_status_write(const struct nd_config *cfg);

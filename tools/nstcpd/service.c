@@ -114,15 +114,14 @@ static int child_take(struct nd_service *s, uint64_t token)
 /*
  * Starts @s's program pinned on @cpu.  The standard model passes the
  * connection of @token (taken here, in the child, on its CPU; or by the
- * program itself, with NSTCP_TOKEN), the monolithic model @listen_fd.
+ * program itself, with NSTCP_TOKEN), the monolithic model its listening
+ * socket @fd, the hybrid model its worker channel @fd.
  */
-pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
-	       uint64_t token)
+pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token)
 {
 	sigset_t none;
 	char buf[32];
 	pid_t pid;
-	int fd = listen_fd;
 
 	fflush(NULL);
 	pid = fork();
@@ -134,20 +133,24 @@ pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
 	if (nd_pin(cpu))
 		fprintf(stderr, "nstcpd[%s]: pin on CPU %d: %s\n", s->name, cpu,
 			strerror(errno));
-	if (conn_fd >= 0)
-		fd = conn_fd;
-	else if (token && !s->take_program)
+	if (token && !s->take_program)
 		fd = child_take(s, token);
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
 	unsetenv("NSTCP_TOKEN");
+	unsetenv("NSTCP_WORKER_FD");
 	if (token && s->take_program) {
 		snprintf(buf, sizeof(buf), "%llx", (unsigned long long)token);
 		setenv("NSTCP_TOKEN", buf, 1);
 	} else if (s->stdio) {
 		if (place_fd(fd, 0) || place_fd(fd, 1))
 			_exit(126);
+	} else if (s->model == ND_MODEL_HYBRID) {
+		if (place_fd(fd, NSTCP_LISTEN_FDS_START))
+			_exit(126);
+		snprintf(buf, sizeof(buf), "%d", NSTCP_LISTEN_FDS_START);
+		setenv("NSTCP_WORKER_FD", buf, 1);
 	} else {
 		if (place_fd(fd, NSTCP_LISTEN_FDS_START))
 			_exit(126);
@@ -165,6 +168,34 @@ pid_t nd_spawn(struct nd_service *s, int cpu, int conn_fd, int listen_fd,
 	fprintf(stderr, "nstcpd[%s]: exec %s: %s\n", s->name, s->program,
 		strerror(errno));
 	_exit(127);
+}
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define STABLE_MS	10000	/* a process up this long restarts at once */
+
+/*
+ * Schedules the restart of @c's process, which just exited: at once when
+ * it had run STABLE_MS, else after a delay doubling from BACKOFF_MIN_MS to
+ * BACKOFF_MAX_MS.
+ */
+void nd_backoff(struct nd_copy *c)
+{
+	long long up = -nd_ms_until(&c->started);
+	long delay = 0;
+
+	if (!c->backoff_ms || up >= STABLE_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	else
+		delay = c->backoff_ms;
+	if (up < STABLE_MS && c->backoff_ms < BACKOFF_MAX_MS)
+		c->backoff_ms *= 2;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+	nd_now(&c->restart_at);
+	c->restart_at.tv_nsec += delay * 1000000L;
+	c->restart_at.tv_sec += c->restart_at.tv_nsec / 1000000000L;
+	c->restart_at.tv_nsec %= 1000000000L;
 }
 
 struct nd_proc *nd_proc_add(struct nd_service *s)
@@ -210,6 +241,8 @@ int nd_services_start(struct nd_config *cfg)
 			return -1;
 		if (s->model == ND_MODEL_STANDARD)
 			r = nd_standard_start(s);
+		else if (s->model == ND_MODEL_HYBRID)
+			r = nd_hybrid_start(s);
 		else
 			r = nd_monolithic_start(s);
 		if (r) {
@@ -250,8 +283,12 @@ void nd_services_stop(struct nd_config *cfg)
 
 		for (j = 0; j < s->nprocs; j++)
 			kill(s->procs[j].pid, SIGKILL);
-		for (j = 0; j < s->ncopies; j++)
-			close(s->copies[j].lfd);
+		for (j = 0; j < s->ncopies; j++) {
+			if (s->copies[j].lfd >= 0)
+				close(s->copies[j].lfd);
+			if (s->copies[j].chan >= 0)
+				close(s->copies[j].chan);
+		}
 		if (s->lfd >= 0)
 			close(s->lfd);
 	}
@@ -278,6 +315,8 @@ void nd_reap(struct nd_config *cfg)
 					continue;
 				if (s->model == ND_MODEL_STANDARD)
 					nd_standard_exited(s, &s->procs[j], status);
+				else if (s->model == ND_MODEL_HYBRID)
+					nd_hybrid_exited(s, &s->procs[j], status);
 				else
 					nd_monolithic_exited(s, &s->procs[j], status);
 				goto next;
@@ -295,9 +334,12 @@ long long nd_services_tick(struct nd_config *cfg)
 	int i;
 
 	for (i = 0; i < cfg->nsvc; i++) {
-		if (cfg->svc[i].model != ND_MODEL_MONOLITHIC)
+		if (cfg->svc[i].model == ND_MODEL_MONOLITHIC)
+			t = nd_monolithic_tick(&cfg->svc[i]);
+		else if (cfg->svc[i].model == ND_MODEL_HYBRID)
+			t = nd_hybrid_tick(&cfg->svc[i]);
+		else
 			continue;
-		t = nd_monolithic_tick(&cfg->svc[i]);
 		if (t >= 0 && (next < 0 || t < next))
 			next = t;
 	}

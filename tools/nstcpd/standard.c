@@ -8,6 +8,7 @@
  * server that exits without taking its connection has it re-given.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,8 +23,14 @@
 
 int nd_standard_start(struct nd_service *s)
 {
+	int fl;
+
 	s->lfd = nd_listen_socket(s);
 	if (s->lfd < 0)
+		return -1;
+	/* Split accept follows O_NONBLOCK: accept what poll() announced. */
+	fl = fcntl(s->lfd, F_GETFL);
+	if (fl < 0 || fcntl(s->lfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
 	return 0;
 }
@@ -66,8 +73,11 @@ static const char *limit(struct nd_service *s,
 	unsigned int n = 0;
 	int i;
 
-	if (s->max_conns && (unsigned int)s->nprocs >= s->max_conns)
+	n = s->model == ND_MODEL_HYBRID ? nd_hybrid_load(s) :
+	    (unsigned int)s->nprocs;
+	if (s->max_conns && n >= s->max_conns)
 		return "max_conns";
+	n = 0;
 	if (s->per_source) {
 		for (i = 0; i < s->nprocs; i++)
 			n += same_source(&s->procs[i].peer, peer);
@@ -99,7 +109,7 @@ static int serve(struct nd_service *s, uint64_t token, int cpu,
 	p->cpu = c;
 	p->gives = gives;
 	p->peer = *peer;
-	p->pid = nd_spawn(s, c, -1, -1, token);
+	p->pid = nd_spawn(s, c, -1, token);
 	if (p->pid < 0) {
 		nd_log("service %s: fork: %s", s->name, strerror(errno));
 		nd_proc_del(s, p);
@@ -150,6 +160,10 @@ void nd_standard_accept(struct nd_service *s)
 		why = limit(s, (struct sockaddr_storage *)&at.nat_peer);
 		if (why) {
 			refuse(s, at.nat_give.ng_token, cpu);
+			continue;
+		}
+		if (s->model == ND_MODEL_HYBRID) {
+			nd_hybrid_give(s, at.nat_give.ng_token, cpu, 1);
 			continue;
 		}
 		if (serve(s, at.nat_give.ng_token, cpu,

@@ -41,6 +41,7 @@ static json_object *service_json(struct nd_service *s)
 	add_u64(o, "lost", s->lost);
 	add_u64(o, "restarts", s->restarts);
 	add_u64(o, "failed", s->failed);
+	add_u64(o, "dropped", s->dropped);
 	if (s->model == ND_MODEL_MONOLITHIC)
 		nd_monolithic_proc(s);
 	for (c = 0; c < ND_MAX_CPUS; c++) {
@@ -55,6 +56,13 @@ static json_object *service_json(struct nd_service *s)
 			add_u64(w, "pid", k->pid);
 			add_u64(w, "queued", k->queued);
 			add_u64(w, "accepted", k->accepted);
+		} else if (s->model == ND_MODEL_HYBRID) {
+			add_u64(w, "pid", k->pid);
+			add_u64(w, "load", k->load);
+			add_u64(w, "served", k->served);
+			add_u64(w, "taken", k->taken);
+			add_u64(w, "local", k->local);
+			add_u64(w, "regiven", k->regiven);
 		} else {
 			add_u64(w, "active", k->active);
 			add_u64(w, "served", k->served);
@@ -132,17 +140,22 @@ static void print_table(json_object *root)
 	for (i = 0; i < json_object_array_length(svcs); i++) {
 		json_object *s = json_object_array_get_idx(svcs, i);
 		int mono = !strcmp(get_str(s, "model"), "monolithic");
+		int hyb = !strcmp(get_str(s, "model"), "hybrid");
 
 		printf("\nservice %s  model %s  listen %s  exec %s\n",
 		       get_str(s, "name"), get_str(s, "model"),
 		       get_str(s, "listen"), get_str(s, "exec"));
-		printf("  active %llu served %llu given %llu taken %llu refused %llu regiven %llu lost %llu restarts %llu failed %llu\n",
+		printf("  active %llu served %llu given %llu taken %llu refused %llu regiven %llu lost %llu restarts %llu failed %llu dropped %llu\n",
 		       get_u64(s, "active"), get_u64(s, "served"),
 		       get_u64(s, "given"), get_u64(s, "taken"),
 		       get_u64(s, "refused"), get_u64(s, "regiven"),
 		       get_u64(s, "lost"), get_u64(s, "restarts"),
-		       get_u64(s, "failed"));
-		if (mono)
+		       get_u64(s, "failed"), get_u64(s, "dropped"));
+		if (hyb)
+			printf("  %4s %8s %6s %8s %8s %8s %8s %8s %6s\n", "cpu",
+			       "pid", "load", "served", "taken", "local",
+			       "regiven", "restarts", "failed");
+		else if (mono)
 			printf("  %4s %8s %8s %9s %8s %6s\n", "cpu", "pid",
 			       "queued", "accepted", "restarts", "failed");
 		else
@@ -154,7 +167,14 @@ static void print_table(json_object *root)
 		for (j = 0; j < json_object_array_length(ws); j++) {
 			json_object *w = json_object_array_get_idx(ws, j);
 
-			if (mono)
+			if (hyb)
+				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
+				       get_u64(w, "cpu"), get_u64(w, "pid"),
+				       get_u64(w, "load"), get_u64(w, "served"),
+				       get_u64(w, "taken"), get_u64(w, "local"),
+				       get_u64(w, "regiven"), get_u64(w, "restarts"),
+				       get_u64(w, "failed"));
+			else if (mono)
 				printf("  %4llu %8llu %8llu %9llu %8llu %6llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
 				       get_u64(w, "queued"), get_u64(w, "accepted"),

@@ -1,0 +1,91 @@
+#!/bin/bash
+# Selftest: nstcpd's hybrid model end to end, clients in another namespace
+# over a veth whose receive queue spreads flows with RPS (RFS on).  A
+# worker per CPU (helpers/nstcpd_worker, libnstcp), pinned; nstcpd accepts
+# each connection as a token and hands it to the worker on the flow's CPU,
+# or the least loaded one when that one is busy; the worker takes it and
+# serves it on its own CPU.  Data checksummed; served where the flow is
+# processed; a worker that never takes (its connections handed to others
+# at half the timeout); workers crashing every 3 connections (restarted,
+# nothing lost); SIGTERM.  Build first: make tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/helpers/nstcpd_lib.sh"
+tmp=$(mktemp -d)
+cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
+trap cleanup EXIT
+st=$tmp/status.json
+conns=40 bytes=32768 ncpu=$(nproc)
+worker=$nd_helpers/nstcpd_worker
+
+tap_plan 15
+nd_pair_setup
+tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
+
+cat >"$tmp/nstcpd.conf" <<CONF
+[service hyb]
+listen = 7301
+model = hybrid
+exec = /usr/bin/env SDECHO_LOG=$tmp/hyb.log $worker
+
+[service stall]
+listen = 7302
+model = hybrid
+timeout_ms = 2000
+exec = /usr/bin/env WORKER_NOTAKE_CPU=1 SDECHO_LOG=$tmp/stall.log $worker
+
+[service crash]
+listen = 7303
+model = hybrid
+exec = /usr/bin/env WORKER_CRASH_AFTER=3 SDECHO_LOG=$tmp/crash.log $worker
+CONF
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
+tap_ok $? "nstcpd started, status file written"
+nd_wait_json "$st" "all(x['pid'] > 0 for x in w('hyb') + w('stall') + w('crash')) and len(w('hyb')) == $ncpu"
+tap_ok $? "a worker per CPU of each service running: $(nd_json "$st" "[x['pid'] for x in w('hyb')]")"
+bad=0
+for c in $(seq 0 $((ncpu - 1))); do
+	pid=$(nd_json "$st" "[x['pid'] for x in w('hyb') if x['cpu'] == $c][0]")
+	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
+	tr '\0' '\n' </proc/"$pid"/environ | grep -qx "NSTCP_WORKER_FD=3" &&
+		[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo "# worker $pid of CPU $c: affinity $aff"; }
+done
+tap_ok $bad "each worker pinned on its CPU with its channel (NSTCP_WORKER_FD=3)"
+
+out=$(nd_run_client echo $nd_srv_ip 7301 $conns $bytes 4)
+tap_ok $(( $? != 0 )) "echo through the workers: $out"
+nd_wait_json "$st" "s('hyb')['served'] == $conns"
+r=$(nd_json "$st" "(s('hyb')['given'], s('hyb')['taken'], s('hyb')['served'], s('hyb')['lost'])")
+tap_ok $([ "$r" = "($conns, $conns, $conns, 0)" ]; echo $?) "status: given, taken, served, lost $r"
+lines=$(wc -l <"$tmp/hyb.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/hyb.log" | wc -l)
+tap_ok $(( lines != conns || full != conns )) "each connection logged with all $bytes bytes ($full of $lines)"
+local_n=$(awk '$1 == $2' "$tmp/hyb.log" | wc -l)
+cpus=$(awk '{ print $1 }' "$tmp/hyb.log" | sort -u | wc -l)
+tap_ok $(( local_n != conns || cpus < 2 )) "served on the CPU processing the flow: $local_n of $conns, by $cpus workers"
+
+out=$(nd_run_client echo $nd_srv_ip 7302 20 $bytes 4)
+tap_ok $(( $? != 0 )) "the worker of CPU 1 never takes: $out"
+nd_wait_json "$st" "s('stall')['served'] == 20"
+r=$(nd_json "$st" "(s('stall')['served'], s('stall')['regiven'] >= 1, s('stall')['lost'], [x['served'] for x in w('stall')][1])")
+tap_ok $([ "$r" = "(20, True, 0, 0)" ]; echo $?) "status: served, re-given, lost, served by CPU 1's worker $r"
+
+out=$(nd_run_client echo $nd_srv_ip 7303 $conns $bytes 4)
+tap_ok $(( $? != 0 )) "workers crashing every 3 connections: $out"
+nd_wait_json "$st" "s('crash')['restarts'] >= 10 and s('crash')['lost'] == 0"
+tap_ok $? "status: restarts $(nd_json "$st" "s('crash')['restarts']") (at least 10), lost $(nd_json "$st" "s('crash')['lost']")"
+
+pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('hyb') + w('stall') + w('crash'))")
+nd_stop
+rc=$?
+sleep 0.2
+alive=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, workers left $alive"
+nd_listening 7301 || nd_listening 7302 || nd_listening 7303
+tap_ok $(( $? == 0 )) "the ports are closed"
+[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
+nd_pair_cleanup
+tap_ok $? "namespaces deleted"
+trap 'rm -rf "$tmp"' EXIT
+tap_done

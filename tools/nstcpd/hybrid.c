@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hybrid model: a pool of workers pinned one per CPU, started and
+ * supervised by nstcpd, which listens, accepts each connection as a token
+ * (split accept) and hands the token to the worker on the flow's CPU, or,
+ * when that one is busy (its load at `busy`) or down, to the least loaded
+ * other worker.  The worker takes the connection (libnstcp:
+ * nstcp_worker_next()) and serves it on its own CPU; data never flows
+ * through nstcpd.  A token a worker has not taken by half the hand-off
+ * timeout, or when it dies, is taken back and handed to another worker.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+#include "nstcpd.h"
+
+static void flush_wait(struct nd_service *s);
+
+static void start_worker(struct nd_service *s, int i)
+{
+	struct nd_copy *c = &s->copies[i];
+	struct nd_proc *p;
+	int sv[2];
+
+	c->restart_at.tv_sec = 0;
+	c->restart_at.tv_nsec = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		goto later;
+	p = nd_proc_add(s);
+	if (!p)
+		goto close;
+	p->slot = i;
+	p->cpu = c->cpu;
+	p->pid = nd_spawn(s, c->cpu, sv[1], 0);
+	if (p->pid < 0) {
+		nd_log("service %s: fork: %s", s->name, strerror(errno));
+		nd_proc_del(s, p);
+		goto close;
+	}
+	close(sv[1]);
+	c->chan = sv[0];
+	c->pid = p->pid;
+	c->load = 0;
+	nd_now(&c->started);
+	s->cpu[c->cpu].pid = p->pid;
+	flush_wait(s);
+	return;
+close:
+	close(sv[0]);
+	close(sv[1]);
+later:
+	nd_now(&c->restart_at);
+	c->restart_at.tv_sec += 1;
+}
+
+int nd_hybrid_start(struct nd_service *s)
+{
+	int n = s->workers ? s->workers : s->ncpus, i, c = 0;
+
+	if (nd_standard_start(s))
+		return -1;
+	s->copies = calloc(n, sizeof(*s->copies));
+	if (!s->copies)
+		return -1;
+	for (i = 0; i < n; i++) {
+		while (!CPU_ISSET(c % CPU_SETSIZE, &s->cpus))
+			c++;
+		s->copies[i].cpu = c % CPU_SETSIZE;
+		s->copies[i].lfd = -1;
+		s->copies[i].chan = -1;
+		c++;
+	}
+	s->ncopies = n;
+	for (i = 0; i < n; i++)
+		start_worker(s, i);
+	return 0;
+}
+
+/* The worker for a flow on @cpu, not @avoid: its own, else the least loaded. */
+static int pick(struct nd_service *s, int cpu, int avoid)
+{
+	int i, best = -1;
+
+	for (i = 0; i < s->ncopies; i++) {
+		struct nd_copy *c = &s->copies[i];
+
+		if (c->chan < 0 || i == avoid)
+			continue;
+		if (c->cpu == cpu && c->load < s->busy)
+			return i;
+		if (best < 0 || c->load < s->copies[best].load ||
+		    (c->load == s->copies[best].load && c->cpu == cpu))
+			best = i;
+	}
+	return best;
+}
+
+static void drop_token(struct nd_service *s, uint64_t token)
+{
+	int fd = nstcp_take(token);
+
+	if (fd >= 0) {
+		close(fd);
+		s->lost++;
+	}
+}
+
+/* Sends @token to worker @i; 0, or -1 when its channel failed. */
+static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
+		      int gives)
+{
+	struct nstcp_worker_msg m = {
+		.nwm_type = NSTCP_WMSG_TOKEN, .nwm_cpu = cpu, .nwm_token = token,
+	};
+	struct nd_copy *c = &s->copies[i];
+	struct nd_pending *p;
+
+	if (c->npend == c->pend_cap) {
+		int cap = c->pend_cap ? c->pend_cap * 2 : 16;
+
+		p = realloc(c->pend, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		c->pend = p;
+		c->pend_cap = cap;
+	}
+	if (send(c->chan, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	    sizeof(m))
+		return -1;
+	p = &c->pend[c->npend++];
+	p->token = token;
+	p->cpu = cpu;
+	p->gives = gives;
+	nd_now(&p->deadline);
+	p->deadline.tv_nsec += (long)(s->timeout_ms / 2) * 1000000L;
+	p->deadline.tv_sec += p->deadline.tv_nsec / 1000000000L;
+	p->deadline.tv_nsec %= 1000000000L;
+	c->load++;
+	s->cpu[c->cpu].load = c->load;
+	return 0;
+}
+
+/* Keeps @token until a worker is up (all are down or restarting). */
+static void wait_worker(struct nd_service *s, uint64_t token, int cpu,
+			int gives)
+{
+	struct nd_pending *p;
+
+	if (s->nwait == s->wait_cap) {
+		int cap = s->wait_cap ? s->wait_cap * 2 : 16;
+
+		p = realloc(s->wait, cap * sizeof(*p));
+		if (!p) {
+			drop_token(s, token);
+			return;
+		}
+		s->wait = p;
+		s->wait_cap = cap;
+	}
+	p = &s->wait[s->nwait++];
+	p->token = token;
+	p->cpu = cpu;
+	p->gives = gives;
+	nd_now(&p->deadline);
+	p->deadline.tv_nsec += (long)(s->timeout_ms / 2) * 1000000L;
+	p->deadline.tv_sec += p->deadline.tv_nsec / 1000000000L;
+	p->deadline.tv_nsec %= 1000000000L;
+}
+
+static void give_to(struct nd_service *s, uint64_t token, int cpu, int gives,
+		    int avoid)
+{
+	int i = pick(s, cpu, avoid);
+
+	if (i < 0 && avoid >= 0)
+		i = pick(s, cpu, -1);
+	if (i < 0 || send_token(s, i, token, cpu, gives))
+		wait_worker(s, token, cpu, gives);
+}
+
+/* Hands the connections waiting for a worker to the workers up. */
+static void flush_wait(struct nd_service *s)
+{
+	int n = s->nwait, k;
+	struct nd_pending *w = s->wait;
+
+	if (!n)
+		return;
+	s->wait = NULL;
+	s->nwait = 0;
+	s->wait_cap = 0;
+	for (k = 0; k < n; k++)
+		give_to(s, w[k].token, w[k].cpu, w[k].gives, -1);
+	free(w);
+}
+
+unsigned int nd_hybrid_load(const struct nd_service *s)
+{
+	unsigned int load = s->nwait;
+	int i;
+
+	for (i = 0; i < s->ncopies; i++)
+		load += s->copies[i].load;
+	return load;
+}
+
+void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
+{
+	give_to(s, token, cpu, gives, -1);
+}
+
+/* Takes back pending connection @k of worker @i and hands it on. */
+static void reclaim(struct nd_service *s, int i, int k)
+{
+	struct nd_copy *c = &s->copies[i];
+	struct nd_pending p = c->pend[k];
+	struct nstcp_give g;
+	socklen_t len = sizeof(g);
+	int fd;
+
+	c->pend[k] = c->pend[--c->npend];
+	if (c->load)
+		c->load--;
+	s->cpu[c->cpu].load = c->load;
+	fd = nstcp_take(p.token);
+	if (fd < 0)
+		return;	/* taken meanwhile: its TAKEN report is on the way */
+	if (p.gives > ND_REGIVE_MAX) {
+		close(fd);
+		s->lost++;
+		return;
+	}
+	memset(&g, 0, sizeof(g));
+	g.ng_flags = NSTCP_GIVE_UID;
+	g.ng_id = geteuid();
+	g.ng_timeout_ms = s->timeout_ms;
+	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
+		close(fd);
+		s->lost++;
+		return;
+	}
+	close(fd);
+	s->regiven++;
+	s->cpu[c->cpu].regiven++;
+	give_to(s, g.ng_token, p.cpu, p.gives + 1, i);
+}
+
+static int find_pending(struct nd_copy *c, uint64_t token)
+{
+	int k;
+
+	for (k = 0; k < c->npend; k++)
+		if (c->pend[k].token == token)
+			return k;
+	return -1;
+}
+
+/* Reads worker @i's reports. */
+void nd_hybrid_read(struct nd_service *s, int i)
+{
+	struct nd_copy *c = &s->copies[i];
+	struct nstcp_worker_msg m;
+	ssize_t n;
+	int k;
+
+	while ((n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
+		struct nd_cpu *w = &s->cpu[c->cpu];
+
+		switch (m.nwm_type) {
+		case NSTCP_WMSG_TAKEN:
+			k = find_pending(c, m.nwm_token);
+			if (k < 0)
+				break;
+			c->pend[k] = c->pend[--c->npend];
+			s->taken++;
+			w->taken++;
+			if (m.nwm_cpu == m.nwm_home || m.nwm_home < 0)
+				w->local++;
+			break;
+		case NSTCP_WMSG_FAILED:
+			/* Taken back already (ENOENT); or refused: hand it on. */
+			k = find_pending(c, m.nwm_token);
+			if (k >= 0)
+				reclaim(s, i, k);
+			break;
+		case NSTCP_WMSG_DONE:
+			if (c->load > (unsigned int)c->npend)
+				c->load--;
+			w->load = c->load;
+			s->served++;
+			w->served++;
+			break;
+		}
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* The worker is gone; SIGCHLD does the rest. */
+		close(c->chan);
+		c->chan = -1;
+	}
+}
+
+/* A worker exited: its untaken connections to others, then a restart. */
+void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
+{
+	struct nd_copy *c = &s->copies[p->slot];
+	int i = p->slot;
+
+	nd_proc_del(s, p);
+	if (c->chan >= 0) {
+		nd_hybrid_read(s, i);
+		if (c->chan >= 0)
+			close(c->chan);
+		c->chan = -1;
+	}
+	c->pid = 0;
+	s->cpu[c->cpu].pid = 0;
+	while (c->npend)
+		reclaim(s, i, c->npend - 1);
+	/* What it had taken and not finished went with it. */
+	s->dropped += c->load;
+	c->load = 0;
+	s->cpu[c->cpu].load = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125) {
+		s->failed++;
+		s->cpu[c->cpu].failed++;
+	}
+	nd_log("service %s: worker on CPU %d %s %d; restarting", s->name,
+	       c->cpu, WIFSIGNALED(status) ? "killed by signal" : "exited",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	s->restarts++;
+	s->cpu[c->cpu].restarts++;
+	nd_backoff(c);
+}
+
+/* Restarts and expired hand-offs; ms until the next, or -1. */
+long long nd_hybrid_tick(struct nd_service *s)
+{
+	long long next = -1, t;
+	int i, k;
+
+	for (k = s->nwait - 1; k >= 0; k--) {
+		t = nd_ms_until(&s->wait[k].deadline);
+		if (t <= 0) {
+			nd_log("service %s: no worker up for a connection; closed",
+			       s->name);
+			drop_token(s, s->wait[k].token);
+			s->wait[k] = s->wait[--s->nwait];
+		} else if (next < 0 || t < next) {
+			next = t;
+		}
+	}
+	for (i = 0; i < s->ncopies; i++) {
+		struct nd_copy *c = &s->copies[i];
+
+		if (!c->pid && (c->restart_at.tv_sec || c->restart_at.tv_nsec)) {
+			t = nd_ms_until(&c->restart_at);
+			if (t <= 0)
+				start_worker(s, i);
+			else if (next < 0 || t < next)
+				next = t;
+		}
+		for (k = c->npend - 1; k >= 0; k--) {
+			t = nd_ms_until(&c->pend[k].deadline);
+			if (t <= 0) {
+				nd_log("service %s: worker on CPU %d did not take a connection in %u ms; handed to another",
+				       s->name, c->cpu, s->timeout_ms / 2);
+				reclaim(s, i, k);
+				continue;
+			}
+			if (next < 0 || t < next)
+				next = t;
+		}
+	}
+	return next;
+}
