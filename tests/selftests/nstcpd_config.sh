@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-tap_plan 16
+tap_plan 17
 ip netns add "$nd_srv" && ip -n "$nd_srv" link set lo up
 tap_ok $? "namespace $nd_srv"
 
@@ -39,6 +39,16 @@ frobnicate = 1
 listen = 7001
 [weird]
 no equals sign here
+[service h]
+listen = 7010
+model = hybrid
+exec = cat
+stdio = yes
+[service m]
+listen = 7011
+model = monolithic
+exec = cat
+busy = 2
 CONF
 want=(
 	"4:unknown key \"colour\" in [global]"
@@ -55,6 +65,8 @@ want=(
 	"17:service echo: no \"model\""
 	"19:unknown section [weird]"
 	"20:expected \"key = value\""
+	"25:\"stdio\" is for the standard model (service h is hybrid)"
+	"30:\"busy\" is for the hybrid model"
 )
 "$nd_bin" -c "$tmp/bad.conf" --check >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -64,7 +76,9 @@ for w in "${want[@]}"; do
 	grep -qF "$tmp/bad.conf:${w%%:*}: ${w#*:}" "$tmp/err" || { echo "# missing: $w"; missing=$((missing + 1)); }
 done
 errs=$(grep -c "^$tmp/bad.conf:[0-9]*: " "$tmp/err")
+sorted=$(grep -o "^$tmp/bad.conf:[0-9]*:" "$tmp/err" | cut -d: -f2 | sort -n -c 2>&1 && echo yes)
 tap_ok $(( missing != 0 || errs != ${#want[@]} )) "each of the ${#want[@]} errors named with its line ($errs errors printed, $missing missing)"
+tap_ok $([ "$sorted" = yes ]; echo $?) "the errors in line order"
 [ $missing -ne 0 ] && sed 's/^/# /' "$tmp/err"
 
 ip netns exec "$nd_srv" "$nd_bin" -f -c "$tmp/bad.conf" >"$tmp/out" 2>"$tmp/err2"

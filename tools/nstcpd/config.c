@@ -20,6 +20,12 @@
 
 #include "nstcpd.h"
 
+enum {
+	K_LISTEN, K_MODEL, K_EXEC, K_CPUS, K_WORKERS, K_KEY, K_POLICY,
+	K_MAX_CONNS, K_PER_SOURCE, K_CPS, K_STDIO, K_TAKE, K_TIMEOUT,
+	K_BACKLOG, K_BUSY, K_NKEYS
+};
+
 struct parser {
 	struct nd_config *cfg;
 	const char *file;
@@ -28,6 +34,11 @@ struct parser {
 	struct nd_service *cur;		/* NULL in [global] or before any */
 	int in_global;
 	unsigned int seen;		/* keys seen in the current block */
+	int key_line[K_NKEYS];		/* and their lines */
+	struct perror {
+		int line, seq;
+		char text[240];
+	} *err;				/* printed in line order at the end */
 };
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
@@ -35,14 +46,43 @@ static void perr(struct parser *p, int line, const char *fmt, ...)
 
 static void perr(struct parser *p, int line, const char *fmt, ...)
 {
+	struct perror *e = realloc(p->err, (p->errors + 1) * sizeof(*e));
 	va_list ap;
 
-	fprintf(stderr, "%s:%d: ", p->file, line);
+	if (!e) {
+		fprintf(stderr, "%s:%d: (out of memory for the message)\n",
+			p->file, line);
+		return;
+	}
+	p->err = e;
+	e = &e[p->errors];
+	e->line = line;
+	e->seq = p->errors++;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	p->errors++;
+}
+
+static int perror_cmp(const void *a, const void *b)
+{
+	const struct perror *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Prints the errors as FILE:LINE: message, in line order. */
+static void perr_flush(struct parser *p)
+{
+	int i;
+
+	qsort(p->err, p->errors, sizeof(*p->err), perror_cmp);
+	for (i = 0; i < p->errors; i++)
+		fprintf(stderr, "%s:%d: %s\n", p->file, p->err[i].line,
+			p->err[i].text);
+	free(p->err);
+	p->err = NULL;
 }
 
 const char *nd_model_name(enum nd_model m)
@@ -271,11 +311,6 @@ static int parse_exec(struct parser *p, const char *v, struct nd_service *s)
 	return 0;
 }
 
-enum {
-	K_LISTEN, K_MODEL, K_EXEC, K_CPUS, K_WORKERS, K_KEY, K_POLICY,
-	K_MAX_CONNS, K_PER_SOURCE, K_CPS, K_STDIO, K_TAKE, K_TIMEOUT,
-	K_BACKLOG, K_BUSY, K_NKEYS
-};
 
 static const char *const keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
@@ -301,6 +336,7 @@ static void service_key(struct parser *p, const char *k, const char *v)
 		return;
 	}
 	p->seen |= 1u << i;
+	p->key_line[i] = p->line;
 	switch (i) {
 	case K_LISTEN:
 		s->listen_line = p->line;
@@ -419,22 +455,29 @@ static void service_end(struct parser *p)
 
 		for (i = 0; i < 3; i++)
 			if (p->seen & (1u << std_only[i]))
-				perr(p, s->line, "service %s: \"%s\" is for the standard model",
-				     s->name, keys[std_only[i]]);
+				perr(p, p->key_line[std_only[i]],
+				     "\"%s\" is for the standard model (service %s is %s)",
+				     keys[std_only[i]], s->name,
+				     nd_model_name(s->model));
 	}
-	if (s->model == ND_MODEL_MONOLITHIC &&
-	    (p->seen & ((1u << K_MAX_CONNS) | (1u << K_CPS))))
-		perr(p, s->line, "service %s: the monolithic model's copies accept themselves: no max_conns or cps",
-		     s->name);
-	if (s->model != ND_MODEL_HYBRID && (p->seen & (1u << K_BUSY)))
-		perr(p, s->line, "service %s: \"busy\" is for the hybrid model",
-		     s->name);
+	if (s->model == ND_MODEL_MONOLITHIC) {
+		static const int no_mono[] = { K_MAX_CONNS, K_CPS };
+
+		for (i = 0; i < 2; i++)
+			if (p->seen & (1u << no_mono[i]))
+				perr(p, p->key_line[no_mono[i]],
+				     "\"%s\" is not for the monolithic model (its copies accept by themselves)",
+				     keys[no_mono[i]]);
+	}
+	if (s->model != ND_MODEL_HYBRID && s->model != ND_MODEL_NONE &&
+	    (p->seen & (1u << K_BUSY)))
+		perr(p, p->key_line[K_BUSY], "\"busy\" is for the hybrid model");
 	if (s->model == ND_MODEL_STANDARD && (p->seen & (1u << K_WORKERS)))
-		perr(p, s->line, "service %s: \"workers\" is not for the standard model (one process per connection)",
-		     s->name);
+		perr(p, p->key_line[K_WORKERS],
+		     "\"workers\" is not for the standard model (a process per connection)");
 	if (s->stdio && s->take_program)
-		perr(p, s->line, "service %s: \"stdio = yes\" needs \"take = nstcpd\"",
-		     s->name);
+		perr(p, p->key_line[K_TAKE], "\"take = program\" cannot go with \"stdio = yes\" (line %d)",
+		     p->key_line[K_STDIO]);
 	if (!s->listen_line)
 		return;
 	for (i = 0; i < p->cfg->nsvc - 1; i++) {
@@ -596,6 +639,7 @@ int nd_config_load(struct nd_config *cfg, const char *path)
 	if (!p.errors && !cfg->nsvc)
 		perr(&p, p.line, "no service defined");
 	if (p.errors) {
+		perr_flush(&p);
 		nd_config_free(cfg);
 		return -1;
 	}
