@@ -8,7 +8,7 @@
 # (helpers/nstcpd_taker), whose first copy dies without taking (re-given,
 # no connection lost).  Data checksummed by the clients; each connection
 # served on the CPU processing its flow; max_conns and per_source refusals
-# counted; the status file and `nstcpd status`; SIGTERM.  Build first:
+# counted, and cps; the status file and `nstcpd status`; SIGTERM.  Build first:
 # make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +20,7 @@ trap cleanup EXIT
 st=$tmp/status.json
 conns=40 bytes=32768
 
-tap_plan 22
+tap_plan 24
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $(nproc) CPUs and RFS"
 
@@ -55,12 +55,19 @@ model = standard
 exec = sleep 4
 stdio = yes
 per_source = 1
+
+[service rate]
+listen = 7106
+model = standard
+exec = sleep 4
+stdio = yes
+cps = 3
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
 n=0
-for p in 7101 7102 7103 7104 7105; do nd_listening $p && n=$((n + 1)); done
-tap_ok $(( n != 5 )) "its 5 ports listen on AF_NSTCP ($n)"
+for p in 7101 7102 7103 7104 7105 7106; do nd_listening $p && n=$((n + 1)); done
+tap_ok $(( n != 6 )) "its 6 ports listen on AF_NSTCP ($n)"
 
 # inetd style: cat on the connection.
 out=$(nd_run_client echo $nd_srv_ip 7101 $conns $bytes 4)
@@ -107,16 +114,23 @@ tap_ok $([ "$out" = "conns 3 served 1 refused 2" ]; echo $?) "per_source 1: $out
 nd_wait_json "$st" "s('persrc')['refused'] == 2"
 tap_ok $? "status: persrc refused $(nd_json "$st" "s('persrc')['refused']")"
 
+# 3 a second: 8 connections at once straddle at most one second boundary.
+out=$(nd_run_client hold $nd_srv_ip 7106 8 2)
+served=$(echo "$out" | awk '{ print $4 }') refused=$(echo "$out" | awk '{ print $6 }')
+tap_ok $(( served < 3 || served > 6 || served + refused != 8 )) "cps 3: $out (3 to 6 served)"
+nd_wait_json "$st" "s('rate')['refused'] == $refused"
+tap_ok $? "status: rate refused $(nd_json "$st" "s('rate')['refused']") (the client saw $refused)"
+
 "$nd_bin" status -s "$st" >"$tmp/table" && "$nd_bin" status -s "$st" -j >"$tmp/json.out"
 rc=$?
 n=$(grep -c '^service ' "$tmp/table")
 nd_json "$tmp/json.out" "len(d['services'])" >"$tmp/n" 2>/dev/null
-tap_ok $(( rc != 0 || n != 5 || $(cat "$tmp/n") != 5 )) "nstcpd status: a table of 5 services and the same as JSON"
+tap_ok $(( rc != 0 || n != 6 || $(cat "$tmp/n") != 6 )) "nstcpd status: a table of 6 services and the same as JSON"
 
 nd_stop
 rc=$?
 n=0
-for p in 7101 7102 7103 7104 7105; do nd_listening $p && n=$((n + 1)); done
+for p in 7101 7102 7103 7104 7105 7106; do nd_listening $p && n=$((n + 1)); done
 tap_ok $(( rc != 0 || n != 0 )) "SIGTERM: exit $rc, ports listening after: $n"
 tap_ok $([ ! -e "$st" ]; echo $?) "status file removed"
 [ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
