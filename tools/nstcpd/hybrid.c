@@ -304,7 +304,10 @@ void nd_hybrid_read(struct nd_service *s, int i)
 		/* The worker is gone; SIGCHLD does the rest. */
 		close(c->chan);
 		c->chan = -1;
+		return;
 	}
+	/* A channel that was full may take what waits. */
+	flush_wait(s);
 }
 
 /* A worker exited: its untaken connections to others, then a restart. */
