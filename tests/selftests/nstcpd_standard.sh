@@ -20,7 +20,7 @@ trap cleanup EXIT
 st=$tmp/status.json
 conns=40 bytes=32768
 
-tap_plan 24
+tap_plan 25
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $(nproc) CPUs and RFS"
 
@@ -76,11 +76,12 @@ nd_wait_json "$st" "s('cat')['served'] == $conns"
 tap_ok $? "status: cat served $(nd_json "$st" "s('cat')['served']") of $conns"
 r=$(nd_json "$st" "(s('cat')['given'], s('cat')['taken'], s('cat')['refused'], s('cat')['lost'], s('cat')['active'])")
 tap_ok $([ "$r" = "($conns, $conns, 0, 0, 0)" ]; echo $?) "status: cat given, taken, refused, lost, active $r"
-# At the take the flow's home CPU may still be nstcpd's: the split accept
-# records the flow for RFS on the accepting CPU (the kernel's inet_accept),
-# so data arriving before the take is processed there.  Shown, not judged;
-# after the take, the sd case below checks where the flow is served.
-echo "# takes on the flow's home CPU at the take: $(nd_json "$st" "sum(x['local'] for x in w('cat'))") of $conns"
+# nstcpd accepts on the flow's CPU (an acceptor thread per CPU), so the
+# accept records the flow for RFS there and the take finds it home.  An
+# acceptor of another CPU may still take a connection whose own acceptor is
+# slow to wake (accept_steal): at least 3/4.
+r=$(nd_json "$st" "sum(x['local'] for x in w('cat'))")
+tap_ok $(( r * 4 < conns * 3 )) "takes with the flow's home CPU the taker's: $r of $conns (at least 3/4)"
 
 # An unmodified LISTEN_FDS=1 program.
 out=$(nd_run_client echo $nd_srv_ip 7102 $conns $bytes 4)

@@ -32,7 +32,7 @@ static int run(struct nd_config *cfg)
 {
 	struct owner {
 		struct nd_service *s;
-		int slot;		/* a hybrid worker's channel, -1: listener */
+		int slot;		/* the hybrid worker of the channel */
 	} *own;
 	struct pollfd *pfd;
 	struct timespec last = { 0, 0 };
@@ -49,11 +49,12 @@ static int run(struct nd_config *cfg)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return 1;
-	if (nd_services_start(cfg)) {
+	if (nd_services_start(cfg) || nd_acceptors_start(cfg)) {
+		nd_log("cannot start: %s", strerror(errno));
 		nd_services_stop(cfg);
 		return 1;
 	}
-	for (i = 0, n = 2; i < cfg->nsvc; i++)
+	for (i = 0, n = 3; i < cfg->nsvc; i++)
 		n += 1 + cfg->svc[i].ncopies;
 	pfd = calloc(n, sizeof(*pfd));
 	own = calloc(n, sizeof(*own));
@@ -80,15 +81,12 @@ static int run(struct nd_config *cfg)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = nd_status_pipe;
 		pfd[n++].events = POLLIN;
+		pfd[n].fd = nd_arrival_pipe;
+		pfd[n++].events = POLLIN;
 		for (i = 0; i < cfg->nsvc; i++) {
 			struct nd_service *s = &cfg->svc[i];
 			int k;
 
-			if (s->lfd >= 0) {
-				own[n] = (struct owner){ s, -1 };
-				pfd[n].fd = s->lfd;
-				pfd[n++].events = POLLIN;
-			}
 			for (k = 0; k < s->ncopies && s->model == ND_MODEL_HYBRID; k++) {
 				if (s->copies[k].chan < 0)
 					continue;
@@ -107,12 +105,14 @@ static int run(struct nd_config *cfg)
 			nd_standard_reports(cfg);
 			dirty = 1;
 		}
-		for (i = 2; i < n; i++) {
+		if (pfd[2].revents) {
+			nd_arrivals(cfg);
+			dirty = 1;
+		}
+		for (i = 3; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
-			if (own[i].slot < 0)
-				nd_standard_accept(own[i].s);
-			else if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
+			if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
 				nd_hybrid_read(own[i].s, own[i].slot);
 			dirty = 1;
 		}

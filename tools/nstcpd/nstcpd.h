@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * nstcpd: the listener helper (Documentation/nstcpd.rst).  Shared
- * definitions of its files: config.c (the configuration file), service.c
- * (processes: spawn, pin, supervise), standard.c and monolithic.c (the
- * models), status.c (the status file and `nstcpd status`), main.c.
+ * definitions of its files: config.c and config_keys.c (the configuration
+ * file), service.c (processes: spawn, pin, supervise), acceptor.c (the
+ * accepting threads), standard.c, monolithic.c and hybrid.c (the models),
+ * status.c (the status file and `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
 #define NSTCPD_H
@@ -145,7 +146,8 @@ long long nd_services_tick(struct nd_config *cfg);
 
 /* standard.c */
 int nd_standard_start(struct nd_service *s);
-void nd_standard_accept(struct nd_service *s);
+void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
+			 const struct sockaddr_storage *peer);
 void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status);
 void nd_standard_reports(struct nd_config *cfg);
 
@@ -154,6 +156,11 @@ int nd_monolithic_start(struct nd_service *s);
 void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_monolithic_tick(struct nd_service *s);
 void nd_monolithic_proc(struct nd_service *s);
+
+/* acceptor.c */
+extern int nd_arrival_pipe;
+int nd_acceptors_start(struct nd_config *cfg);
+void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
 int nd_hybrid_start(struct nd_service *s);

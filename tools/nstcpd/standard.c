@@ -28,7 +28,7 @@ int nd_standard_start(struct nd_service *s)
 	s->lfd = nd_listen_socket(s);
 	if (s->lfd < 0)
 		return -1;
-	/* Split accept follows O_NONBLOCK: accept what poll() announced. */
+	/* Split accept follows O_NONBLOCK: the acceptors poll, then accept. */
 	fl = fcntl(s->lfd, F_GETFL);
 	if (fl < 0 || fcntl(s->lfd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -1;
@@ -131,45 +131,23 @@ static void refuse(struct nd_service *s, uint64_t token, int cpu)
 		s->cpu[cpu].refused++;
 }
 
-/* Accepts every queued connection as a token and serves it. */
-void nd_standard_accept(struct nd_service *s)
+/* A connection an acceptor took as @token, its flow on @cpu: serve it. */
+void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
+			 const struct sockaddr_storage *peer)
 {
-	int round;
-
-	for (round = 0; round < 64; round++) {
-		struct nstcp_accept_token at;
-		socklen_t len = sizeof(at);
-		const char *why;
-		int cpu;
-
-		memset(&at, 0, sizeof(at));
-		at.nat_give.ng_flags = NSTCP_GIVE_UID;
-		at.nat_give.ng_id = geteuid();
-		at.nat_give.ng_timeout_ms = s->timeout_ms;
-		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				nd_log("service %s: split accept: %s", s->name,
-				       strerror(errno));
-			return;
-		}
-		cpu = at.nat_cpu;
-		s->given++;
-		if (cpu >= 0 && cpu < ND_MAX_CPUS)
-			s->cpu[cpu].given++;
-		why = limit(s, (struct sockaddr_storage *)&at.nat_peer);
-		if (why) {
-			refuse(s, at.nat_give.ng_token, cpu);
-			continue;
-		}
-		if (s->model == ND_MODEL_HYBRID) {
-			nd_hybrid_give(s, at.nat_give.ng_token, cpu, 1);
-			continue;
-		}
-		if (serve(s, at.nat_give.ng_token, cpu,
-			  (struct sockaddr_storage *)&at.nat_peer, 1))
-			refuse(s, at.nat_give.ng_token, cpu);
+	s->given++;
+	if (cpu >= 0 && cpu < ND_MAX_CPUS)
+		s->cpu[cpu].given++;
+	if (limit(s, peer)) {
+		refuse(s, token, cpu);
+		return;
 	}
+	if (s->model == ND_MODEL_HYBRID) {
+		nd_hybrid_give(s, token, cpu, 1);
+		return;
+	}
+	if (serve(s, token, cpu, peer, 1))
+		refuse(s, token, cpu);
 }
 
 /* Reads the children's take reports: {pid, CPU at the take, home CPU}. */

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcpd's acceptors (standard and hybrid models): a thread per service
+ * and CPU, pinned there, accepting the service's connections as tokens
+ * (split accept).  Per-CPU listening gives each thread the connections
+ * whose packets its CPU processes, so the flow's CPU is where it is
+ * accepted: the kernel's accept records the flow for RFS on the accepting
+ * CPU, which is then the flow's own, and data arriving before the take is
+ * processed there too.  The threads only accept; each arrival goes by a
+ * pipe to the main thread, which owns every other piece of state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcpd.h"
+
+int nd_arrival_pipe = -1;	/* read end, the main thread's */
+static int arrival_wr = -1;
+
+struct nd_arrival {
+	int svc;
+	int cpu;			/* the flow's */
+	uint64_t token;
+	struct sockaddr_storage peer;
+};
+
+struct acceptor {
+	const struct nd_service *s;
+	int svc;
+	int cpu;
+};
+
+static void *acceptor(void *arg)
+{
+	struct acceptor a = *(struct acceptor *)arg;
+	const struct nd_service *s = a.s;
+
+	free(arg);
+	if (nd_pin(a.cpu))
+		nd_log("service %s: acceptor on CPU %d: %s", s->name, a.cpu,
+		       strerror(errno));
+	for (;;) {
+		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
+		struct nstcp_accept_token at;
+		struct nd_arrival ar;
+		socklen_t len = sizeof(at);
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return NULL;
+		memset(&at, 0, sizeof(at));
+		at.nat_give.ng_flags = NSTCP_GIVE_UID;
+		at.nat_give.ng_id = geteuid();
+		at.nat_give.ng_timeout_ms = s->timeout_ms;
+		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED) {
+				nd_log("service %s: split accept: %s", s->name,
+				       strerror(errno));
+				usleep(10000);
+			}
+			continue;
+		}
+		memset(&ar, 0, sizeof(ar));
+		ar.svc = a.svc;
+		ar.cpu = at.nat_cpu;
+		ar.token = at.nat_give.ng_token;
+		memcpy(&ar.peer, &at.nat_peer, sizeof(ar.peer));
+		/* At most PIPE_BUF: written whole, never interleaved. */
+		if (write(arrival_wr, &ar, sizeof(ar)) != sizeof(ar))
+			nd_log("service %s: arrival: %s", s->name, strerror(errno));
+	}
+}
+
+/* Starts the acceptors of every service nstcpd listens for. */
+int nd_acceptors_start(struct nd_config *cfg)
+{
+	pthread_attr_t attr;
+	int pfd[2], i, c, r = 0;
+
+	_Static_assert(sizeof(struct nd_arrival) <= PIPE_BUF,
+		       "an arrival is written whole");
+	if (pipe2(pfd, O_CLOEXEC))
+		return -1;
+	if (fcntl(pfd[0], F_SETFL, O_NONBLOCK)) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	nd_arrival_pipe = pfd[0];
+	arrival_wr = pfd[1];
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (i = 0; i < cfg->nsvc && !r; i++) {
+		struct nd_service *s = &cfg->svc[i];
+
+		if (s->lfd < 0)
+			continue;
+		for (c = 0; c < ND_MAX_CPUS && c < CPU_SETSIZE && !r; c++) {
+			struct acceptor *a;
+			pthread_t t;
+
+			if (!CPU_ISSET(c, &s->cpus))
+				continue;
+			a = malloc(sizeof(*a));
+			if (!a) {
+				r = -1;
+				break;
+			}
+			*a = (struct acceptor){ .s = s, .svc = i, .cpu = c };
+			r = pthread_create(&t, &attr, acceptor, a);
+			if (r) {
+				free(a);
+				errno = r;
+				r = -1;
+			}
+		}
+	}
+	pthread_attr_destroy(&attr);
+	return r;
+}
+
+/* In the main thread: the connections the acceptors took. */
+void nd_arrivals(struct nd_config *cfg)
+{
+	struct nd_arrival ar;
+
+	while (read(nd_arrival_pipe, &ar, sizeof(ar)) == sizeof(ar)) {
+		if (ar.svc < 0 || ar.svc >= cfg->nsvc)
+			continue;
+		nd_standard_arrival(&cfg->svc[ar.svc], ar.token, ar.cpu,
+				    &ar.peer);
+	}
+}
