@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * nstcpd's acceptors (standard and hybrid models): a thread per service
- * and CPU, pinned there, accepting the service's connections as tokens
- * (split accept).  Per-CPU listening gives each thread the connections
+ * and CPU, pinned there, blocked accepting the service's connections as
+ * tokens (split accept).  Per-CPU listening gives each thread the connections
  * whose packets its CPU processes, so the flow's CPU is where it is
  * accepted: the kernel's accept records the flow for RFS on the accepting
  * CPU, which is then the flow's own, and data arriving before the take is
@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,18 +49,21 @@ static void *acceptor(void *arg)
 		nd_log("service %s: acceptor on CPU %d: %s", s->name, a.cpu,
 		       strerror(errno));
 	for (;;) {
-		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
 		struct nstcp_accept_token at;
 		struct nd_arrival ar;
 		socklen_t len = sizeof(at);
 
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return NULL;
+		/*
+		 * Blocking: a thread asleep in accept on its CPU is that CPU's
+		 * acceptor, woken for the connections queued there.
+		 */
 		memset(&at, 0, sizeof(at));
 		at.nat_give.ng_flags = NSTCP_GIVE_UID;
 		at.nat_give.ng_id = geteuid();
 		at.nat_give.ng_timeout_ms = s->timeout_ms;
 		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
+			if (errno == EINVAL)
+				return NULL;	/* no longer listening */
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED) {
 				nd_log("service %s: split accept: %s", s->name,

@@ -8,7 +8,6 @@
  * server that exits without taking its connection has it re-given.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,18 +20,11 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
+/* The listening socket; its acceptors block in split accept (acceptor.c). */
 int nd_standard_start(struct nd_service *s)
 {
-	int fl;
-
 	s->lfd = nd_listen_socket(s);
-	if (s->lfd < 0)
-		return -1;
-	/* Split accept follows O_NONBLOCK: the acceptors poll, then accept. */
-	fl = fcntl(s->lfd, F_GETFL);
-	if (fl < 0 || fcntl(s->lfd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	return 0;
+	return s->lfd < 0 ? -1 : 0;
 }
 
 /* The CPU to serve a flow of @cpu on: its own when configured. */
