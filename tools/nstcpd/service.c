@@ -257,12 +257,19 @@ int nd_services_start(struct nd_config *cfg)
 	return 0;
 }
 
-/* SIGTERM to every child, SIGKILL to those left after 2 s; then closes. */
+/*
+ * Stops listening, SIGTERM to every child, SIGKILL to those left after
+ * 2 s; then closes the sockets.
+ */
 void nd_services_stop(struct nd_config *cfg)
 {
 	struct timespec end;
 	int i, j, left;
 
+	/* The acceptors' blocked split accepts fail EINVAL: they return. */
+	for (i = 0; i < cfg->nsvc; i++)
+		if (cfg->svc[i].lfd >= 0)
+			shutdown(cfg->svc[i].lfd, SHUT_RD);
 	for (i = 0; i < cfg->nsvc; i++)
 		for (j = 0; j < cfg->svc[i].nprocs; j++)
 			kill(cfg->svc[i].procs[j].pid, SIGTERM);
