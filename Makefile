@@ -71,3 +71,12 @@ tools/out/libnstcp.so: $(patsubst tools/libnstcp/%.c,tools/out/libnstcp/%.o,$(LI
 
 tools/out/nstcpd: $(NSTCPD_SRCS) $(NSTCPD_DEPS) tools/out/libnstcp.a
 	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itools/libnstcp -pthread -o $@ $(NSTCPD_SRCS) tools/out/libnstcp.a -ljson-c
+
+# make install-tools (Makefile.install): nstcpd as a daemon in sbin, the
+# library and its header, the systemd unit as an example.
+TOOLS_BUILD += tools/out/nstcpd tools/out/libnstcp.a tools/out/libnstcp.so
+TOOLS_INSTALL += tools/out/nstcpd:$(PREFIX)/sbin/nstcpd:0755
+TOOLS_INSTALL += tools/out/libnstcp.a:$(LIBDIR)/libnstcp.a
+TOOLS_INSTALL += tools/out/libnstcp.so:$(LIBDIR)/libnstcp.so:0755
+TOOLS_INSTALL += tools/libnstcp/nstcp.h:$(PREFIX)/include/nstcp.h
+TOOLS_INSTALL += tools/nstcpd/nstcpd.service:$(DOCDIR)/examples/nstcpd.service
