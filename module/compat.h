@@ -192,9 +192,11 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 #include <net/hotdata.h>
 #include <net/rps.h>
 #define compat_rps_sock_flow_table	(net_hotdata.rps_sock_flow_table)
+#define compat_rps_cpu_mask		(net_hotdata.rps_cpu_mask)
 #else
 #include <linux/netdevice.h>
 #define compat_rps_sock_flow_table	rps_sock_flow_table
+#define compat_rps_cpu_mask		rps_cpu_mask
 #endif
 
 #endif /* _NSTCP_COMPAT_H */

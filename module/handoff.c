@@ -415,6 +415,35 @@ static void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
 }
 
 /*
+ * Point @sk's RFS entry at @cpu: a split accept runs on the dispatcher's
+ * CPU, and the accept it goes through records the flow there (the
+ * kernel's helper writes the calling CPU); until the take the flow's
+ * packets stay on their own CPU instead.
+ */
+static void nstcp_rfs_point(struct sock *sk, int cpu)
+{
+#ifdef CONFIG_RPS
+	struct rps_sock_flow_table *tab;
+	u32 hash = READ_ONCE(sk->sk_rxhash);
+	unsigned int i;
+	u32 val;
+
+	if (!hash || cpu < 0 || cpu >= nr_cpu_ids ||
+	    !static_branch_unlikely(&rfs_needed))
+		return;
+	rcu_read_lock();
+	tab = rcu_dereference(compat_rps_sock_flow_table);
+	if (tab) {
+		i = hash & tab->mask;
+		val = (hash & ~compat_rps_cpu_mask) | cpu;
+		if (READ_ONCE(tab->ents[i]) != val)
+			WRITE_ONCE(tab->ents[i], val);
+	}
+	rcu_read_unlock();
+#endif
+}
+
+/*
  * sock_graft() onto a socket that holds another sock until now: its
  * lockless readers see the one or the other, never none.
  */
@@ -566,6 +595,7 @@ static int nstcp_split_accept(struct socket *sock,
 	}
 	at->nat_addrlen = len;
 	at->nat_cpu = READ_ONCE(newsock->sk->sk_incoming_cpu);
+	nstcp_rfs_point(newsock->sk, at->nat_cpu);
 	err = nstcp_give_sock(newsock, &at->nat_give, true);
 	if (err)
 		goto out;
