@@ -20,13 +20,23 @@ all: module
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-tools: $(TOOL_BINS)
+tools: $(TOOL_BINS) tools/out/libnstcp-run.so tools/out/nstcp-run
 	$(MAKE) -C tests/selftests TOP=$(CURDIR)
 	$(MAKE) -C tests/bench TOP=$(CURDIR)
 
 tools/out/%: tools/%.c include/uapi/linux/nstcp.h
 	@mkdir -p tools/out
 	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# nstcp-run: the LD_PRELOAD library and its launcher (Documentation/nstcp-run.rst).
+SHIM_SRCS := $(wildcard tools/nstcp-run/*.c)
+tools/out/libnstcp-run.so: $(SHIM_SRCS) tools/nstcp-run/shim.h include/uapi/linux/nstcp.h
+	@mkdir -p tools/out
+	$(CC) $(TOOLS_CFLAGS) -fPIC -shared -fvisibility=default -o $@ $(SHIM_SRCS) -ldl -lpthread
+
+tools/out/nstcp-run: tools/nstcp-run/nstcp-run.sh
+	@mkdir -p tools/out
+	install -m 755 $< $@
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
