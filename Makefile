@@ -38,6 +38,12 @@ tools/out/nstcp-run: tools/nstcp-run/nstcp-run.sh
 	@mkdir -p tools/out
 	install -m 755 $< $@
 
+# For install-tools and the packages: the launcher goes to BINDIR with the
+# tools, the library where it looks for it.
+TOOLS_BUILD += tools/out/libnstcp-run.so tools/out/nstcp-run
+TOOLS_INSTALL += tools/out/libnstcp-run.so:$(LIBDIR)/nstcp/libnstcp-run.so
+TOOLS_INSTALL += tools/nstcp-run/nstcp-run.conf:$(DOCDIR)/examples/nstcp-run.conf
+
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a
