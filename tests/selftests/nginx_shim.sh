@@ -54,7 +54,7 @@ missing=
 for p in nginx wrk curl; do command -v "$p" >/dev/null || missing="$missing $p"; done
 if [ -n "$missing" ]; then
 	echo "# missing:$missing (tests/check installs them)"
-	for i in $(seq 19); do tap_ok 1 "nginx under nstcp-run: needs nginx, wrk, curl"; done
+	for _ in $(seq 19); do tap_ok 1 "nginx under nstcp-run: needs nginx, wrk, curl"; done
 	tap_done
 fi
 

@@ -135,6 +135,6 @@ if rmmod nstcp; then
 	insmod "$NSTCP_KO"
 	tap_ok $? "the module loads again"
 else
-	for i in 1 2 3 4 5; do tap_ok 1 "rmmod nstcp for the fall-back case"; done
+	for _ in 1 2 3 4 5; do tap_ok 1 "rmmod nstcp for the fall-back case"; done
 fi
 tap_done

@@ -188,14 +188,26 @@ static int is_tcp(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP);
 }
 
-/* A socket of the family in force, or -1 with errno (module absent). */
+/*
+ * A socket of the family in force, or -1 with errno.  Once the family is
+ * found missing (module not loaded nor loadable) it is not asked again:
+ * each try would run modprobe through the net-pf alias.
+ */
 static int nstcp_socket(int type, int protocol)
 {
+	static int absent;
 	int fd, err;
 
-	fd = REAL(socket)(shim_family(), type, protocol);
-	if (fd < 0) {
+	if (__atomic_load_n(&absent, __ATOMIC_RELAXED)) {
+		fd = -1;
+		err = EAFNOSUPPORT;
+	} else {
+		fd = REAL(socket)(shim_family(), type, protocol);
 		err = errno;
+		if (fd < 0 && err == EAFNOSUPPORT)
+			__atomic_store_n(&absent, 1, __ATOMIC_RELAXED);
+	}
+	if (fd < 0) {
 		shim_count(&shim_stats.fallback);
 		shim_log("AF_NSTCP unavailable (%s): the socket stays as asked",
 			 strerror(err));
