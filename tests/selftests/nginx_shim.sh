@@ -16,7 +16,8 @@
 # shim against plain nginx (the goal is 0.97x) are printed as figures: under
 # TCG, wrk shares the guest's CPUs with nginx and the vCPUs share two host
 # cores, so neither is a pass criterion here.
-# NGINX_SHIM_SECS (default 6) sets each wrk run's length and
+# NGINX_SHIM_SECS (default 5) sets each wrk run's length, NGINX_SHIM_ROUNDS
+# (default 2) how many times plain and shim runs alternate, and
 # NGINX_SHIM_STEAL_DELAY_MS, when set, net.nstcp.accept_steal_delay_ms in
 # the server's namespace.  Needs nginx, wrk and curl (tests/check installs
 # them).
@@ -25,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 . "$here/lib.sh"
 run=$top/tools/out/nstcp-run
-SECS=${NGINX_SHIM_SECS:-6}
+SECS=${NGINX_SHIM_SECS:-5}
 srv=nstcp-ngx-srv-$$ cli=nstcp-ngx-cli-$$ sdev=ngx$$s cdev=ngx$$c
 SRV_IP=198.18.0.1 CLI_IP=198.18.0.2
 ncpu=$(nproc)
@@ -164,7 +165,7 @@ nginx_start() {
 wrk_run() {
 	local secs=$1 t wpid
 	shift
-	ip netns exec "$cli" wrk -t2 -c16 -d"${secs}s" -H 'Connection: close' \
+	ip netns exec "$cli" wrk -t2 -c16 -d"${secs}s" --latency -H 'Connection: close' \
 		-s "$d/check.lua" "http://$SRV_IP/f4k.txt" -- "$d/www/f4k.txt" >"$d/wrk.out" 2>&1 &
 	wpid=$!
 	for t in "$@"; do
@@ -182,6 +183,7 @@ wrk_run() {
 	}' "$d/wrk.out"
 }
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$d/wrk.out"; }
+p99() { awk '$1 == "99%" { print $2 }' "$d/wrk.out"; }
 
 # curl_sums: every file fetched whole, by checksum.
 curl_sums() {
@@ -195,34 +197,57 @@ curl_sums() {
 	return $ok
 }
 
+# Each variant: plain and shim alternate ROUNDS times per variant, SECS each, so a
+# change of the host's load between them weighs on both.
+ROUNDS=${NGINX_SHIM_ROUNDS:-2}
 for reuseport in 0 1; do
 	v=$([ $reuseport = 1 ] && echo "listen reuseport" || echo "one listening socket")
-	nginx_conf $reuseport
-
-	# Plain nginx, the comparison.
-	if nginx_start plain && wrk_run "$SECS"; then plain_rps=$(rps); else plain_rps=; fi
-	nginx_stop
-	[ -n "$plain_rps" ]
-	tap_ok $? "$v: plain nginx serves every request right ($plain_rps req/s)"
-
-	# Under nstcp-run.
-	before=$(nstcp_counters)
-	nginx_start shim
-	tap_ok $? "$v: nginx starts under nstcp-run"
-	conv=$(grep -c 'socket made AF_NSTCP' "$d/start.err")
 	want=$([ $reuseport = 1 ] && echo "$ncpu" || echo 1)
-	[ "$conv" -eq "$want" ]
-	tap_ok $? "$v: nstcp-run converted $conv listening socket(s), want $want"
-	wrk_run "$SECS"
-	tap_ok $? "$v: every request answered 200 with the file's bytes under nstcp-run"
-	shim_rps=$(rps)
-	curl_sums
-	tap_ok $? "$v: 4 KiB, 64 KiB and 1 MiB files fetched whole (sha256)"
+	nginx_conf $reuseport
+	plain_ok=0 start_ok=0 conv_ok=0 wrk_ok=0 plain_sum=0 shim_sum=0 acc=0 stolen=0
+	before=$(nstcp_counters)
+	for round in $(seq "$ROUNDS"); do
+		# Plain nginx, the comparison.
+		if nginx_start plain && wrk_run "$SECS"; then
+			plain_sum=$(awk -v a="$plain_sum" -v b="$(rps)" 'BEGIN { print a + b }')
+			echo "# plain round $round: $(rps) req/s, p99 $(p99)"
+		else
+			plain_ok=1
+		fi
+		nginx_stop
+
+		# Under nstcp-run.
+		nginx_start shim || start_ok=1
+		conv=$(grep -c 'socket made AF_NSTCP' "$d/start.err")
+		[ "$conv" -eq "$want" ] || { conv_ok=1; echo "# round $round: $conv converted"; }
+		if wrk_run "$SECS"; then
+			shim_sum=$(awk -v a="$shim_sum" -v b="$(rps)" 'BEGIN { print a + b }')
+			echo "# nstcp-run round $round: $(rps) req/s, p99 $(p99)"
+		else
+			wrk_ok=1
+		fi
+		[ "$round" -eq 1 ] && { curl_sums; curl_ok=$?; }
+		nstcp_listen_counters >"$d/listen"
+		echo "# /proc/net/nstcp_listen, round $round (cpu accepted stolen):"
+		for c in $(nstcp_proc_col "$d/listen" cpu | sort -un); do
+			printf '#   cpu%s %s %s\n' "$c" \
+				"$(nstcp_proc_col "$d/listen" accepted cpu "$c" | paste -sd+ | bc)" \
+				"$(nstcp_proc_col "$d/listen" stolen cpu "$c" | paste -sd+ | bc)"
+		done
+		a=$(nstcp_proc_sum "$d/listen" accepted) || a=0
+		s=$(nstcp_proc_sum "$d/listen" stolen) || s=0
+		acc=$((acc + a)) stolen=$((stolen + s))
+		[ "$round" -lt "$ROUNDS" ] && nginx_stop
+	done
 	after=$(nstcp_counters)
-	listen=$(nstcp_listen_counters)
-	echo "# /proc/net/nstcp accepts per CPU during the run:"
+	tap_ok $plain_ok "$v: plain nginx serves every request right, $ROUNDS rounds"
+	tap_ok $start_ok "$v: nginx starts under nstcp-run"
+	tap_ok $conv_ok "$v: nstcp-run converted $want listening socket(s)"
+	tap_ok $wrk_ok "$v: every request answered 200 with the file's bytes under nstcp-run"
+	tap_ok "$curl_ok" "$v: 4 KiB, 64 KiB and 1 MiB files fetched whole (sha256)"
+	echo "# /proc/net/nstcp accepts per CPU during the runs:"
 	# The accepts per CPU, after minus before; every CPU must have some.
-	python3 - "$before" "$after" "$ncpu" <<'EOF' | sed 's/^/#   /'
+	python3 - "$before" "$after" "$ncpu" <<'PY' | sed 's/^/#   /'
 import sys
 def rows(t):
 	l = [x.split() for x in t.splitlines() if x.strip()]
@@ -234,19 +259,14 @@ d = {c: a[c] - b.get(c, 0) for c in a}
 print(" ".join("cpu%s=%d" % (c, d[c]) for c in sorted(d, key=int)))
 print("total %d on %d CPUs" % (sum(d.values()), len(d)))
 sys.exit(0 if len(d) == int(sys.argv[3]) and min(d.values()) > 0 else 1)
-EOF
+PY
 	tap_ok "${PIPESTATUS[0]}" "$v: connections on AF_NSTCP on every CPU"
-	printf '%s\n' "$listen" >"$d/listen"
-	acc=$(nstcp_proc_sum "$d/listen" accepted) stolen=$(nstcp_proc_sum "$d/listen" stolen)
-	local_pct=$(awk -v a="${acc:-0}" -v s="${stolen:-0}" 'BEGIN { printf "%.2f", (a > 0 ? 100 * (a - s) / a : 0) }')
-	echo "# /proc/net/nstcp_listen (cpu accepted stolen):"
-	for c in $(nstcp_proc_col "$d/listen" cpu); do
-		printf '#   cpu%s %s %s\n' "$c" "$(nstcp_proc_col "$d/listen" accepted cpu "$c" | paste -sd+ | bc)" \
-			"$(nstcp_proc_col "$d/listen" stolen cpu "$c" | paste -sd+ | bc)"
-	done | sort -u
+	local_pct=$(awk -v a="$acc" -v s="$stolen" 'BEGIN { printf "%.2f", (a > 0 ? 100 * (a - s) / a : 0) }')
 	echo "# $v: $acc accepted, $stolen on another CPU than their receive CPU: $local_pct% local (goal 99%)"
 	awk -v p="$local_pct" -v m="$min_local_pct" 'BEGIN { exit !(p >= m) }'
 	tap_ok $? "$v: more accepted on their receive CPU than chance: $local_pct% (want >= $min_local_pct%)"
+	shim_rps=$(awk -v s="$shim_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", s / n }')
+	plain_rps=$(awk -v s="$plain_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", s / n }')
 	ratio=$(awk -v s="$shim_rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? s / p : 0) }')
 	echo "# $v: requests/s: nstcp-run $shim_rps, plain $plain_rps, ratio ${ratio}x (goal 0.97x)"
 	figures+=("$v: $local_pct% local, ${ratio}x plain nginx's requests/s ($shim_rps / $plain_rps)")
@@ -259,6 +279,6 @@ EOF
 	tap_ok $? "$v: no alert in nginx's error log"
 	nginx_stop
 done
-echo "# figures on $ncpu CPUs, $(uname -r):"
+echo "# figures on $ncpu CPUs, $(uname -r), accept_steal_delay_ms $(ip netns exec "$srv" cat /proc/sys/net/nstcp/accept_steal_delay_ms):"
 printf '#   %s\n' "${figures[@]}"
 tap_done
