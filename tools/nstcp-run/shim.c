@@ -42,145 +42,6 @@
 #define TCP_ULP 31
 #endif
 
-#define SHIM_MAX_FD	(1 << 20)	/* descriptors tracked: 0 to this - 1 */
-#define SHIM_OPT_MAX	256		/* bytes of one recorded option */
-
-enum { FD_NONE, FD_TCP, FD_NSTCP, FD_OTHER };
-
-struct shim_opt {
-	struct shim_opt *next;
-	int level, name;
-	socklen_t len;
-	unsigned char val[];
-};
-
-struct shim_fd {
-	ino_t ino;		/* the socket's inode: the entry is for it */
-	unsigned char state;	/* FD_* */
-	unsigned char family;	/* AF_INET or AF_INET6, as asked */
-	unsigned char keep;	/* an option that cannot be replayed was set */
-	int protocol;
-	struct shim_opt *opts;	/* FD_TCP: options set so far, in order */
-};
-
-static struct shim_fd shim_fds[SHIM_MAX_FD];
-static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct shim_real real;
-
-#define REAL(fn) (real.fn ? real.fn : (shim_resolve(), real.fn))
-
-static void shim_resolve(void)
-{
-	real.socket = dlsym(RTLD_NEXT, "socket");
-	real.bind = dlsym(RTLD_NEXT, "bind");
-	real.listen = dlsym(RTLD_NEXT, "listen");
-	real.connect = dlsym(RTLD_NEXT, "connect");
-	real.accept = dlsym(RTLD_NEXT, "accept");
-	real.accept4 = dlsym(RTLD_NEXT, "accept4");
-	real.setsockopt = dlsym(RTLD_NEXT, "setsockopt");
-	real.getsockopt = dlsym(RTLD_NEXT, "getsockopt");
-	real.getsockname = dlsym(RTLD_NEXT, "getsockname");
-	real.getpeername = dlsym(RTLD_NEXT, "getpeername");
-	real.close = dlsym(RTLD_NEXT, "close");
-	real.dup = dlsym(RTLD_NEXT, "dup");
-	real.dup2 = dlsym(RTLD_NEXT, "dup2");
-	real.dup3 = dlsym(RTLD_NEXT, "dup3");
-}
-
-__attribute__((constructor)) static void shim_init(void)
-{
-	shim_resolve();
-	shim_config_load();
-}
-
-__attribute__((destructor)) static void shim_fini(void)
-{
-	if (shim_stats.converted + shim_stats.fallback + shim_stats.skipped)
-		shim_log("exit: %lu converted, %lu fell back, %lu left to the program",
-			 shim_stats.converted, shim_stats.fallback, shim_stats.skipped);
-}
-
-static ino_t fd_ino(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode))
-		return 0;
-	return st.st_ino;
-}
-
-static void opts_free(struct shim_opt *o)
-{
-	struct shim_opt *n;
-
-	for (; o; o = n) {
-		n = o->next;
-		free(o);
-	}
-}
-
-/* Forgets fd; called with the lock held. */
-static void fd_clear(int fd)
-{
-	struct shim_fd *e = &shim_fds[fd];
-
-	opts_free(e->opts);
-	memset(e, 0, sizeof(*e));
-}
-
-static void fd_track(int fd, ino_t ino, int state, int family, int protocol)
-{
-	struct shim_fd *e = &shim_fds[fd];
-
-	fd_clear(fd);
-	e->ino = ino;
-	e->state = state;
-	e->family = family;
-	e->protocol = protocol;
-}
-
-static int fd_ok(int fd)
-{
-	return fd >= 0 && fd < SHIM_MAX_FD;
-}
-
-/*
- * The state of fd and the family the program asked for; an entry whose
- * socket is gone (closed behind the shim's back) is forgotten.  A socket
- * the shim has not seen (inherited through exec) is asked: an AF_NSTCP
- * socket answers NSTCP_INFO and is taken for its wire family.
- */
-static int fd_lookup(int fd, int *family)
-{
-	struct nstcp_info ni;
-	socklen_t len = sizeof(ni);
-	struct shim_fd *e;
-	int state = FD_NONE;
-	ino_t ino;
-
-	if (!fd_ok(fd))
-		return FD_NONE;
-	ino = fd_ino(fd);
-	if (!ino)
-		return FD_NONE;
-	pthread_mutex_lock(&shim_lock);
-	e = &shim_fds[fd];
-	if (e->state != FD_NONE && e->ino == ino) {
-		state = e->state;
-		*family = e->family;
-	} else if (REAL(getsockopt)(fd, SOL_NSTCP, NSTCP_INFO, &ni, &len) == 0 &&
-		   len >= sizeof(ni)) {
-		fd_track(fd, ino, FD_NSTCP, ni.nsi_family, IPPROTO_TCP);
-		state = FD_NSTCP;
-		*family = ni.nsi_family;
-	} else {
-		fd_track(fd, ino, FD_OTHER, 0, 0);
-		state = FD_OTHER;
-	}
-	pthread_mutex_unlock(&shim_lock);
-	return state;
-}
-
 static int is_tcp(int domain, int type, int protocol)
 {
 	return (domain == AF_INET || domain == AF_INET6) &&
@@ -216,7 +77,7 @@ static int nstcp_socket(int type, int protocol)
 	return fd;
 }
 
-int socket(int domain, int type, int protocol)
+SHIM_EXPORT int socket(int domain, int type, int protocol)
 {
 	int err = errno, fd;
 
@@ -261,7 +122,7 @@ static int opt_unreplayable(int level, int name)
 	return 0;
 }
 
-int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
 	struct shim_opt *o, **p;
 	struct shim_fd *e;
@@ -386,14 +247,14 @@ out:
 	pthread_mutex_unlock(&shim_lock);
 }
 
-int bind(int fd, const struct sockaddr *addr, socklen_t len)
+SHIM_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	if (addr && fd_ok(fd) && shim_fds[fd].state == FD_TCP)
 		maybe_convert(fd, addr, len);
 	return REAL(bind)(fd, addr, len);
 }
 
-int listen(int fd, int backlog)
+SHIM_EXPORT int listen(int fd, int backlog)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -405,7 +266,7 @@ int listen(int fd, int backlog)
 	return REAL(listen)(fd, backlog);
 }
 
-int connect(int fd, const struct sockaddr *addr, socklen_t len)
+SHIM_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	/* A client socket: never converted, its options not kept. */
 	if (fd_ok(fd) && shim_fds[fd].state == FD_TCP) {
@@ -455,12 +316,12 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *alen,
 	return nfd;
 }
 
-int accept(int fd, struct sockaddr *addr, socklen_t *alen)
+SHIM_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	return do_accept(fd, addr, alen, 0, 0);
 }
 
-int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
+SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
 {
 	return do_accept(fd, addr, alen, flags, 1);
 }
@@ -483,17 +344,17 @@ static int do_name(int fd, struct sockaddr *addr, socklen_t *alen, int peer)
 	return 0;
 }
 
-int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)
+SHIM_EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	return do_name(fd, addr, alen, 0);
 }
 
-int getpeername(int fd, struct sockaddr *addr, socklen_t *alen)
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *alen)
 {
 	return do_name(fd, addr, alen, 1);
 }
 
-int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	int ret, family = 0;
 
@@ -503,52 +364,4 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 		return ret;
 	*(int *)val = family;
 	return 0;
-}
-
-int close(int fd)
-{
-	if (fd_ok(fd) && __atomic_load_n(&shim_fds[fd].state, __ATOMIC_RELAXED)) {
-		pthread_mutex_lock(&shim_lock);
-		fd_clear(fd);
-		pthread_mutex_unlock(&shim_lock);
-	}
-	return REAL(close)(fd);
-}
-
-/* The new descriptor names the same socket: it gets the same entry. */
-static int dup_entry(int from, int to)
-{
-	struct shim_fd *e, *n;
-	int err = errno;
-
-	if (to < 0 || !fd_ok(from) || !fd_ok(to) || from == to)
-		return to;
-	pthread_mutex_lock(&shim_lock);
-	e = &shim_fds[from];
-	fd_clear(to);
-	if (e->state == FD_NSTCP || e->state == FD_OTHER) {
-		n = &shim_fds[to];
-		n->ino = e->ino;
-		n->state = e->state;
-		n->family = e->family;
-		n->protocol = e->protocol;
-	}
-	pthread_mutex_unlock(&shim_lock);
-	errno = err;
-	return to;
-}
-
-int dup(int fd)
-{
-	return dup_entry(fd, REAL(dup)(fd));
-}
-
-int dup2(int fd, int to)
-{
-	return dup_entry(fd, REAL(dup2)(fd, to));
-}
-
-int dup3(int fd, int to, int flags)
-{
-	return dup_entry(fd, REAL(dup3)(fd, to, flags));
 }

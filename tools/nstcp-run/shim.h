@@ -3,7 +3,12 @@
 #ifndef NSTCP_RUN_SHIM_H
 #define NSTCP_RUN_SHIM_H
 
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+
+/* The wrapped libc functions; everything else stays inside the library. */
+#define SHIM_EXPORT __attribute__((visibility("default")))
 
 enum { SHIM_MODE_LISTEN, SHIM_MODE_ALL, SHIM_MODE_OFF };
 
@@ -43,6 +48,43 @@ struct shim_real {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 };
+
+#define SHIM_MAX_FD	(1 << 20)	/* descriptors tracked: 0 to this - 1 */
+#define SHIM_OPT_MAX	256		/* bytes of one recorded option */
+
+enum { FD_NONE, FD_TCP, FD_NSTCP, FD_OTHER };
+
+struct shim_opt {
+	struct shim_opt *next;
+	int level, name;
+	socklen_t len;
+	unsigned char val[];
+};
+
+/* One descriptor; changed under shim_lock. */
+struct shim_fd {
+	ino_t ino;		/* the socket's inode: the entry is for it */
+	unsigned char state;	/* FD_* */
+	unsigned char family;	/* AF_INET or AF_INET6, as asked */
+	unsigned char keep;	/* an option that cannot be replayed was set */
+	int protocol;
+	struct shim_opt *opts;	/* FD_TCP: options set so far, in order */
+};
+
+extern struct shim_fd shim_fds[SHIM_MAX_FD];
+extern pthread_mutex_t shim_lock;
+extern struct shim_real shim_real;
+
+/* A libc function, looked up first if a wrapper runs before the constructor. */
+#define REAL(fn) (shim_real.fn ? shim_real.fn : (shim_resolve(), shim_real.fn))
+
+void shim_resolve(void);
+ino_t fd_ino(int fd);
+void opts_free(struct shim_opt *o);
+void fd_clear(int fd);
+void fd_track(int fd, ino_t ino, int state, int family, int protocol);
+int fd_ok(int fd);
+int fd_lookup(int fd, int *family);
 
 extern struct shim_config shim_cfg;
 extern struct shim_stats shim_stats;
