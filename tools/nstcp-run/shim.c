@@ -14,7 +14,6 @@
  * program asked for.  Anything that fails leaves the program's own socket
  * in place: the shim never breaks a program.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/nstcp.h>
 
