@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-tap_plan 39
+tap_plan 40
 
 accepts() { nstcp_proc_sum /proc/net/nstcp accepts; }
 # nstcp_of FILE WHAT: the 0/1 the probe printed for WHAT ("nstcp WHAT N").
@@ -112,6 +112,17 @@ NSTCP_RUN_PORTS=bogus,$port rule_case "a bad port entry is ignored, the good one
 grep -q 'ignoring port "bogus"' "$tmp/rule.err"
 tap_ok $? "a bad port entry is reported"
 NSTCP_RUN_PORTS=bogus rule_case "a port rule with no valid entry converts nothing" 0
+
+# listen() without bind(): decided at listen(), with the port the kernel picks.
+out=$("$run" -p all python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6)
+s.listen()
+print(s.getsockname()[1] > 0, len(s.getsockopt(0x4e53, 2, 16)) == 16,
+      s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN) == socket.AF_INET6)' 2>&1)
+[ "$out" = "True True True" ] || echo "# $out"
+[ "$out" = "True True True" ]
+tap_ok $? "listen() unbound (python3): AF_NSTCP on a port the kernel picked, SO_DOMAIN AF_INET6"
 
 "$run" >/dev/null 2>&1
 [ $? -eq 2 ]
