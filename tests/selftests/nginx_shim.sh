@@ -263,8 +263,16 @@ PY
 	tap_ok "${PIPESTATUS[0]}" "$v: connections on AF_NSTCP on every CPU"
 	local_pct=$(awk -v a="$acc" -v s="$stolen" 'BEGIN { printf "%.2f", (a > 0 ? 100 * (a - s) / a : 0) }')
 	echo "# $v: $acc accepted, $stolen on another CPU than their receive CPU: $local_pct% local (goal 99%)"
-	awk -v p="$local_pct" -v m="$min_local_pct" 'BEGIN { exit !(p >= m) }'
-	tap_ok $? "$v: more accepted on their receive CPU than chance: $local_pct% (want >= $min_local_pct%)"
+	desc="$v: more accepted on their receive CPU than chance: $local_pct% (want >= $min_local_pct%)"
+	if [ "${NSTCP_KERNEL:-}" = debug ]; then
+		# KASAN and lockdep make a worker's round trip far longer than
+		# the steal delay: the share says nothing there.
+		_tap_n=$((_tap_n + 1))
+		echo "ok $_tap_n - $desc # SKIP debug kernel"
+	else
+		awk -v p="$local_pct" -v m="$min_local_pct" 'BEGIN { exit !(p >= m) }'
+		tap_ok $? "$desc"
+	fi
 	shim_rps=$(awk -v s="$shim_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", s / n }')
 	plain_rps=$(awk -v s="$plain_sum" -v n="$ROUNDS" 'BEGIN { printf "%.1f", s / n }')
 	ratio=$(awk -v s="$shim_rps" -v p="$plain_rps" 'BEGIN { printf "%.3f", (p > 0 ? s / p : 0) }')
