@@ -243,7 +243,7 @@ for reuseport in 0 1; do
 		[ "$round" -lt "$ROUNDS" ] && nginx_stop
 	done
 	after=$(nstcp_counters)
-	tap_ok $plain_ok "$v: plain nginx serves every request right, $ROUNDS rounds"
+	tap_ok $plain_ok "$v: plain nginx serves every request right ($ROUNDS round(s))"
 	tap_ok $start_ok "$v: nginx starts under nstcp-run"
 	tap_ok $conv_ok "$v: nstcp-run converted $want listening socket(s)"
 	tap_ok $wrk_ok "$v: every request answered 200 with the file's bytes under nstcp-run"
