@@ -32,7 +32,7 @@ tools/out/%: tools/%.c include/uapi/linux/nstcp.h
 SHIM_SRCS := $(wildcard tools/nstcp-run/*.c)
 tools/out/libnstcp-run.so: $(SHIM_SRCS) tools/nstcp-run/shim.h include/uapi/linux/nstcp.h
 	@mkdir -p tools/out
-	$(CC) $(TOOLS_CFLAGS) -fPIC -shared -fvisibility=hidden -o $@ $(SHIM_SRCS) -ldl -lpthread
+	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -shared -fvisibility=hidden $(LDFLAGS) -o $@ $(SHIM_SRCS) -ldl -lpthread
 
 tools/out/nstcp-run: tools/nstcp-run/nstcp-run.sh
 	@mkdir -p tools/out
