@@ -199,4 +199,18 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 #define compat_rps_cpu_mask		rps_cpu_mask
 #endif
 
+/*
+ * 6.2 split the generic netlink ops and moved a dump's parsed attributes
+ * into a struct genl_info in its genl_dumpit_info (genl_info_dump() since
+ * 6.7); before, they were the dumpit info's own.  NULL-free either way.
+ */
+#include <net/genetlink.h>
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define nstcp_genl_dump_attrs(cb)	(genl_info_dump(cb)->attrs)
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define nstcp_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->info.attrs)
+#else
+#define nstcp_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
+#endif
+
 #endif /* _NSTCP_COMPAT_H */

@@ -44,6 +44,7 @@ static int __net_init nstcp_net_init(struct net *net)
 	mutex_init(&nn->lg_lock);
 	INIT_LIST_HEAD(&nn->lgroups);
 	nstcp_tokens_init(nn);
+	nstcp_qmap_net_init(nn);
 	err = -ENOMEM;
 	if (!proc_create_net_single("nstcp_listen", 0444, net->proc_net,
 				    nstcp_listen_show, NULL))
@@ -71,6 +72,7 @@ static void __net_exit nstcp_net_exit(struct net *net)
 	remove_proc_entry("nstcp_tokens", net->proc_net);
 	remove_proc_entry("nstcp_listen", net->proc_net);
 	nstcp_tokens_exit(nn);
+	nstcp_qmap_net_exit(nn);
 	nstcp_proc_exit(net);
 	nstcp_sysctl_exit(nn);
 	nstcp_instances_exit(nn);
@@ -104,6 +106,9 @@ static int __init nstcp_init(void)
 	err = register_pernet_subsys(&nstcp_net_ops);
 	if (err)
 		goto err_pernet;
+	err = nstcp_netlink_init();
+	if (err)
+		goto err_netlink;
 	err = nstcp_family_init();
 	if (err)
 		goto err_family;
@@ -111,6 +116,8 @@ static int __init nstcp_init(void)
 	return 0;
 
 err_family:
+	nstcp_netlink_exit();
+err_netlink:
 	unregister_pernet_subsys(&nstcp_net_ops);
 err_pernet:
 	nstcp_cpuhp_exit();
@@ -124,6 +131,7 @@ err_listen:
 static void __exit nstcp_exit(void)
 {
 	nstcp_family_exit();
+	nstcp_netlink_exit();
 	unregister_pernet_subsys(&nstcp_net_ops);
 	nstcp_cpuhp_exit();
 	nstcp_listen_exit();

@@ -70,6 +70,8 @@ struct nstcp_net {
 	spinlock_t			tok_lock;	/* tok_hash, ntokens */
 	DECLARE_HASHTABLE(tok_hash, 8);			/* pending hand-offs */
 	unsigned int			ntokens;
+	struct mutex			qmap_lock;	/* qmaps */
+	struct list_head		qmaps;		/* queue maps, netlink.c */
 };
 
 extern unsigned int nstcp_net_id;
@@ -319,5 +321,11 @@ bool nstcp_handoff_release(struct socket *sock);
 int nstcp_tokens_show(struct seq_file *seq, void *v);
 int nstcp_handoff_init(void);
 void nstcp_handoff_exit(void);
+
+/* netlink.c: the generic netlink family, the queue maps */
+int nstcp_netlink_init(void);
+void nstcp_netlink_exit(void);
+void nstcp_qmap_net_init(struct nstcp_net *nn);
+void nstcp_qmap_net_exit(struct nstcp_net *nn);
 
 #endif /* _NSTCP_H */

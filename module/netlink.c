@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_NSTCP generic netlink family "nstcp" (Documentation/netlink.rst):
+ * dumps of the CPU instances, the listening ports and the pending
+ * hand-offs of the requester's network namespace, and the queue <-> instance
+ * maps that `nstcp queue bind` records.  The messages' attributes are put
+ * by nlfill.c.
+ */
+#include <linux/cpumask.h>
+#include <linux/cred.h>
+#include <linux/jiffies.h>
+#include <linux/netdevice.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/slab.h>
+#include <net/genetlink.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <kunit/visibility.h>
+#include <linux/nstcp.h>
+#include <linux/nstcp_netlink.h>
+
+#include "nstcp.h"
+#include "netlink.h"
+
+/* A device's queue map (nstcp_net.qmaps, under qmap_lock). */
+struct nstcp_qmap {
+	struct list_head	node;
+	u32			ifindex;
+	unsigned int		n;
+	struct nstcp_qent	ent[];
+};
+
+/* Request policies: only what a request may carry; the rest is refused. */
+const struct nla_policy nstcp_inst_policy[NSTCP_A_INST_MAX + 1] = {
+	[NSTCP_A_INST_CPU]	= { .type = NLA_U32 },
+};
+EXPORT_SYMBOL_IF_KUNIT(nstcp_inst_policy);
+
+const struct nla_policy nstcp_listen_policy[NSTCP_A_LISTEN_MAX + 1] = {
+	[NSTCP_A_LISTEN_PORT]	= NLA_POLICY_MIN(NLA_U16, 1),
+};
+EXPORT_SYMBOL_IF_KUNIT(nstcp_listen_policy);
+
+const struct nla_policy nstcp_qent_policy[NSTCP_A_QENT_MAX + 1] = {
+	[NSTCP_A_QENT_QUEUE]	= { .type = NLA_U32 },
+	[NSTCP_A_QENT_CPU]	= { .type = NLA_U32 },
+};
+EXPORT_SYMBOL_IF_KUNIT(nstcp_qent_policy);
+
+const struct nla_policy nstcp_queue_policy[NSTCP_A_QUEUE_MAX + 1] = {
+	[NSTCP_A_QUEUE_IFINDEX]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[NSTCP_A_QUEUE_ENTRY]	= NLA_POLICY_NESTED(nstcp_qent_policy),
+};
+EXPORT_SYMBOL_IF_KUNIT(nstcp_queue_policy);
+
+static struct genl_family nstcp_genl_family;
+
+static void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			       u8 cmd)
+{
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   &nstcp_genl_family, NLM_F_MULTI, cmd);
+}
+
+/* ---- instances ---- */
+
+/* Puts the queues mapped to cpu, as a nest; 0 or -EMSGSIZE. */
+static int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
+				    u32 cpu)
+{
+	struct nlattr *nest, *ent;
+	struct nstcp_qmap *m;
+	unsigned int i;
+	int err = 0;
+
+	mutex_lock(&nn->qmap_lock);
+	if (list_empty(&nn->qmaps))
+		goto out;
+	nest = nla_nest_start(skb, NSTCP_A_INST_QUEUES);
+	if (!nest) {
+		err = -EMSGSIZE;
+		goto out;
+	}
+	list_for_each_entry(m, &nn->qmaps, node) {
+		for (i = 0; i < m->n; i++) {
+			if (m->ent[i].cpu != cpu)
+				continue;
+			ent = nla_nest_start(skb, NSTCP_A_QUEUE_ENTRY);
+			if (!ent ||
+			    nla_put_u32(skb, NSTCP_A_QENT_IFINDEX, m->ifindex) ||
+			    nla_put_u32(skb, NSTCP_A_QENT_QUEUE,
+					m->ent[i].queue) ||
+			    nla_put_u32(skb, NSTCP_A_QENT_CPU, cpu)) {
+				err = -EMSGSIZE;
+				goto out;
+			}
+			nla_nest_end(skb, ent);
+		}
+	}
+	nla_nest_end(skb, nest);
+out:
+	mutex_unlock(&nn->qmap_lock);
+	return err;
+}
+
+/* The values of CPU cpu's instance. */
+static void nstcp_nl_inst_read(struct nstcp_net *nn, u32 cpu,
+			       struct nstcp_nl_inst *v)
+{
+	struct nstcp_lgroup *g;
+	int s;
+
+	memset(v, 0, sizeof(*v));
+	v->cpu = cpu;
+	v->online = READ_ONCE(per_cpu_ptr(nn->inst, cpu)->online);
+	for (s = 0; s < NSTCP_STAT_MAX; s++)
+		v->stats[s] = nstcp_stat_read(nn, cpu, s);
+	mutex_lock(&nn->lg_lock);
+	list_for_each_entry(g, &nn->lgroups, node) {
+		if (READ_ONCE(g->dead) || cpu >= g->nr)
+			continue;
+		v->listeners++;
+		v->queued += nstcp_qlen(&g->q[cpu]);
+		v->stolen += atomic_long_read(&g->q[cpu].stolen);
+	}
+	mutex_unlock(&nn->lg_lock);
+}
+
+static int nstcp_nl_inst_msg(struct sk_buff *skb, struct nstcp_net *nn,
+			     u32 cpu)
+{
+	struct nstcp_nl_inst v;
+
+	nstcp_nl_inst_read(nn, cpu, &v);
+	if (nstcp_nl_fill_inst(skb, &v))
+		return -EMSGSIZE;
+	return nstcp_nl_put_inst_queues(skb, nn, cpu);
+}
+
+static int nstcp_nl_inst_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
+	unsigned int cpu;
+	void *hdr;
+
+	for (cpu = cb->args[0]; cpu < nr_cpu_ids; cpu++) {
+		if (!cpu_possible(cpu))
+			continue;
+		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_INSTANCE_GET);
+		if (!hdr)
+			break;
+		if (nstcp_nl_inst_msg(skb, nn, cpu)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = cpu;
+	return skb->len;
+}
+
+static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
+	struct sk_buff *msg;
+	void *hdr;
+	u32 cpu;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_INST_CPU))
+		return -EINVAL;
+	cpu = nla_get_u32(info->attrs[NSTCP_A_INST_CPU]);
+	if (cpu >= nr_cpu_ids || !cpu_possible(cpu)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NSTCP_A_INST_CPU],
+				    "no such CPU");
+		return -ENOENT;
+	}
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &nstcp_genl_family, 0,
+				NSTCP_CMD_INSTANCE_GET);
+	err = -EMSGSIZE;
+	if (!hdr)
+		goto err_free;
+	err = nstcp_nl_inst_msg(msg, nn, cpu);
+	if (err)
+		goto err_free;
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+err_free:
+	nlmsg_free(msg);
+	return err;
+}
+
+/* ---- listening ports ---- */
+
+/*
+ * The requester, once per dump (the first call runs in its sendmsg): its
+ * euid, as the opener of the netlink socket, and whether it has
+ * CAP_NET_ADMIN in the namespace.  cb->args[1] is 1 once set, args[2] the
+ * admin flag, args[3] the kuid.
+ */
+static void nstcp_nl_requester(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct sock *nlsk = NETLINK_CB(cb->skb).sk;
+	struct net *net = sock_net(skb->sk);
+
+	if (cb->args[1])
+		return;
+	cb->args[1] = 1;
+	cb->args[2] = netlink_ns_capable(cb->skb, net->user_ns, CAP_NET_ADMIN);
+	cb->args[3] = __kuid_val(nlsk->sk_socket->file->f_cred->euid);
+}
+
+static void nstcp_nl_listen_read(struct nstcp_lgroup *g,
+				 struct netlink_callback *cb,
+				 struct user_namespace *uns,
+				 struct nstcp_nl_listen *v)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(&v->addr, &g->addr, g->addrlen);
+	nstcp_addr_out(&v->addr, g->addrlen);
+	v->keylen = g->keylen;
+	memcpy(v->key, g->key, g->keylen);
+	v->key_hidden = g->keylen && !cb->args[2] &&
+			!uid_eq(KUIDT_INIT(cb->args[3]), g->owner);
+	if (v->key_hidden)
+		memset(v->key, 0, sizeof(v->key));
+	v->reuseport = g->reuseport;
+	v->v6only = g->v6only;
+	v->policy = READ_ONCE(g->policy);
+	v->listeners = g->nmembers;
+	v->migrated = atomic_long_read(&g->migrated);
+	v->owner = from_kuid_munged(uns, g->owner);
+	v->ifindex = g->bound_dev_if;
+}
+
+static int nstcp_nl_listen_msg(struct sk_buff *skb, struct nstcp_lgroup *g,
+			       struct netlink_callback *cb,
+			       struct user_namespace *uns)
+{
+	struct nstcp_nl_listen v;
+	struct nstcp_nl_lcpu c;
+	unsigned int i;
+
+	nstcp_nl_listen_read(g, cb, uns, &v);
+	if (nstcp_nl_fill_listen(skb, &v))
+		return -EMSGSIZE;
+	for (i = 0; i < g->nr; i++) {
+		c.cpu = i;
+		c.queued = nstcp_qlen(&g->q[i]);
+		c.accepted = atomic_long_read(&g->q[i].accepted);
+		c.stolen = atomic_long_read(&g->q[i].stolen);
+		if (nstcp_nl_fill_lcpu(skb, &c))
+			return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/* The port of a group, in host order. */
+static u16 nstcp_nl_group_port(const struct nstcp_lgroup *g)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&g->addr;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&g->addr;
+
+	return ntohs(g->addr.ss_family == AF_INET6 ? sin6->sin6_port :
+		     sin->sin_port);
+}
+
+static int nstcp_nl_listen_dump(struct sk_buff *skb,
+				struct netlink_callback *cb)
+{
+	struct nlattr **attrs = nstcp_genl_dump_attrs(cb);
+	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
+	struct user_namespace *uns = sk_user_ns(NETLINK_CB(cb->skb).sk);
+	struct nstcp_lgroup *g;
+	long idx = 0;
+	int port = 0;
+	void *hdr;
+
+	nstcp_nl_requester(skb, cb);
+	if (attrs && attrs[NSTCP_A_LISTEN_PORT])
+		port = nla_get_u16(attrs[NSTCP_A_LISTEN_PORT]);
+	mutex_lock(&nn->lg_lock);
+	list_for_each_entry(g, &nn->lgroups, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		if (port && nstcp_nl_group_port(g) != port)
+			continue;
+		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_LISTEN_GET);
+		if (!hdr) {
+			idx--;
+			break;
+		}
+		if (nstcp_nl_listen_msg(skb, g, cb, uns)) {
+			genlmsg_cancel(skb, hdr);
+			idx--;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	mutex_unlock(&nn->lg_lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+/* ---- pending hand-offs ---- */
+
+static void nstcp_nl_sk_addr(const struct sock *sk, bool peer,
+			     struct sockaddr_storage *ss)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	__be16 port = peer ? inet->inet_dport : inet->inet_sport;
+
+	memset(ss, 0, sizeof(*ss));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6) {
+		const struct in6_addr *a = peer ? &sk->sk_v6_daddr :
+						  &sk->sk_v6_rcv_saddr;
+
+		if (!ipv6_addr_v4mapped(a)) {
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = *a;
+			sin6->sin6_port = port;
+			return;
+		}
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = a->s6_addr32[3];
+		sin->sin_port = port;
+		return;
+	}
+#endif
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = peer ? inet->inet_daddr : inet->inet_rcv_saddr;
+	sin->sin_port = port;
+}
+
+static void nstcp_nl_handoff_read(const struct nstcp_token *t,
+				  unsigned long now,
+				  struct pid_namespace *pidns,
+				  struct user_namespace *uns,
+				  struct nstcp_nl_handoff *v)
+{
+	unsigned long age = now - t->since;
+
+	memset(v, 0, sizeof(*v));
+	v->giver = pid_nr_ns(t->giver, pidns);
+	v->taker_is_pid = !!t->taker;
+	v->taker = t->taker ? pid_nr_ns(t->taker, pidns) :
+			      from_kuid_munged(uns, t->uid);
+	v->age_ms = jiffies_to_msecs(age);
+	v->left_ms = t->timeout > age ? jiffies_to_msecs(t->timeout - age) : 0;
+	v->cpu = t->cpu;
+	if (t->sk) {
+		nstcp_nl_sk_addr(t->sk, false, &v->local);
+		nstcp_nl_sk_addr(t->sk, true, &v->peer);
+	}
+}
+
+static int nstcp_nl_handoff_dump(struct sk_buff *skb,
+				 struct netlink_callback *cb)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
+	struct user_namespace *uns = sk_user_ns(NETLINK_CB(cb->skb).sk);
+	struct pid_namespace *pidns = task_active_pid_ns(current);
+	struct nstcp_nl_handoff v;
+	struct nstcp_token *t;
+	unsigned long now = jiffies;
+	long idx = 0;
+	void *hdr;
+	int bkt;
+
+	spin_lock(&nn->tok_lock);
+	hash_for_each(nn->tok_hash, bkt, t, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		nstcp_nl_handoff_read(t, now, pidns, uns, &v);
+		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_HANDOFF_GET);
+		if (!hdr) {
+			idx--;
+			break;
+		}
+		if (nstcp_nl_fill_handoff(skb, &v)) {
+			genlmsg_cancel(skb, hdr);
+			idx--;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	spin_unlock(&nn->tok_lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+/* ---- queue maps ---- */
+
+static struct nstcp_qmap *nstcp_qmap_find(struct nstcp_net *nn, u32 ifindex)
+{
+	struct nstcp_qmap *m;
+
+	list_for_each_entry(m, &nn->qmaps, node)
+		if (m->ifindex == ifindex)
+			return m;
+	return NULL;
+}
+
+static int nstcp_nl_queue_dump(struct sk_buff *skb,
+			       struct netlink_callback *cb)
+{
+	struct nlattr **attrs = nstcp_genl_dump_attrs(cb);
+	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
+	struct nstcp_qmap *m;
+	u32 ifindex = 0;
+	long idx = 0;
+	void *hdr;
+
+	if (attrs && attrs[NSTCP_A_QUEUE_IFINDEX])
+		ifindex = nla_get_u32(attrs[NSTCP_A_QUEUE_IFINDEX]);
+	mutex_lock(&nn->qmap_lock);
+	list_for_each_entry(m, &nn->qmaps, node) {
+		if (idx++ < cb->args[0])
+			continue;
+		if (ifindex && m->ifindex != ifindex)
+			continue;
+		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_QUEUE_GET);
+		if (!hdr) {
+			idx--;
+			break;
+		}
+		if (nstcp_nl_fill_qmap(skb, m->ifindex, m->ent, m->n)) {
+			genlmsg_cancel(skb, hdr);
+			idx--;
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	mutex_unlock(&nn->qmap_lock);
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+/* The device of a request, which must exist in the namespace; held. */
+static struct net_device *nstcp_nl_queue_dev(struct genl_info *info)
+{
+	struct nlattr *a = info->attrs[NSTCP_A_QUEUE_IFINDEX];
+	struct net_device *dev;
+
+	dev = dev_get_by_index(genl_info_net(info), nla_get_u32(a));
+	if (!dev)
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "no such device");
+	return dev;
+}
+
+static int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
+	struct nstcp_qmap *m, *old;
+	struct net_device *dev;
+	unsigned int nq;
+	int i, n, err;
+
+	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
+		return -EINVAL;
+	dev = nstcp_nl_queue_dev(info);
+	if (!dev)
+		return -ENODEV;
+	nq = max(dev->real_num_rx_queues, dev->real_num_tx_queues);
+	m = kzalloc(struct_size(m, ent, NSTCP_QUEUE_MAP_MAX), GFP_KERNEL);
+	err = -ENOMEM;
+	if (!m)
+		goto out_dev;
+	n = nstcp_nl_parse_qmap(genlmsg_data(info->genlhdr),
+				genlmsg_len(info->genlhdr), m->ent,
+				info->extack);
+	err = n;
+	if (n < 0)
+		goto out_free;
+	err = -EINVAL;
+	if (!n) {
+		NL_SET_ERR_MSG(info->extack, "no queue entry");
+		goto out_free;
+	}
+	for (i = 0; i < n; i++) {
+		if (m->ent[i].queue >= nq) {
+			NL_SET_ERR_MSG(info->extack, "no such queue on the device");
+			goto out_free;
+		}
+		if (m->ent[i].cpu >= nr_cpu_ids ||
+		    !cpu_possible(m->ent[i].cpu)) {
+			NL_SET_ERR_MSG(info->extack, "no such CPU");
+			goto out_free;
+		}
+	}
+	m->ifindex = dev->ifindex;
+	m->n = n;
+	mutex_lock(&nn->qmap_lock);
+	old = nstcp_qmap_find(nn, m->ifindex);
+	if (old)
+		list_replace(&old->node, &m->node);
+	else
+		list_add_tail(&m->node, &nn->qmaps);
+	mutex_unlock(&nn->qmap_lock);
+	kfree(old);
+	dev_put(dev);
+	return 0;
+
+out_free:
+	kfree(m);
+out_dev:
+	dev_put(dev);
+	return err;
+}
+
+static int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
+	struct nlattr *a = info->attrs[NSTCP_A_QUEUE_IFINDEX];
+	struct nstcp_qmap *m;
+
+	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
+		return -EINVAL;
+	mutex_lock(&nn->qmap_lock);
+	m = nstcp_qmap_find(nn, nla_get_u32(a));
+	if (m)
+		list_del(&m->node);
+	mutex_unlock(&nn->qmap_lock);
+	if (!m) {
+		NL_SET_ERR_MSG_ATTR(info->extack, a, "no map for this device");
+		return -ENOENT;
+	}
+	kfree(m);
+	return 0;
+}
+
+/* A device leaving the namespace takes its map with it. */
+static int nstcp_nl_netdev_event(struct notifier_block *nb,
+				 unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	struct nstcp_net *nn;
+	struct nstcp_qmap *m;
+
+	if (event != NETDEV_UNREGISTER)
+		return NOTIFY_DONE;
+	nn = nstcp_pernet(dev_net(dev));
+	mutex_lock(&nn->qmap_lock);
+	m = nstcp_qmap_find(nn, dev->ifindex);
+	if (m)
+		list_del(&m->node);
+	mutex_unlock(&nn->qmap_lock);
+	kfree(m);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block nstcp_nl_netdev_nb = {
+	.notifier_call = nstcp_nl_netdev_event,
+};
+
+void nstcp_qmap_net_init(struct nstcp_net *nn)
+{
+	mutex_init(&nn->qmap_lock);
+	INIT_LIST_HEAD(&nn->qmaps);
+}
+
+void nstcp_qmap_net_exit(struct nstcp_net *nn)
+{
+	struct nstcp_qmap *m, *tmp;
+
+	list_for_each_entry_safe(m, tmp, &nn->qmaps, node) {
+		list_del(&m->node);
+		kfree(m);
+	}
+}
+
+/* ---- the family ---- */
+
+static const struct genl_ops nstcp_genl_ops[] = {
+	{
+		.cmd	= NSTCP_CMD_INSTANCE_GET,
+		.doit	= nstcp_nl_inst_doit,
+		.dumpit	= nstcp_nl_inst_dump,
+		.policy	= nstcp_inst_policy,
+		.maxattr = NSTCP_A_INST_MAX,
+	},
+	{
+		.cmd	= NSTCP_CMD_LISTEN_GET,
+		.dumpit	= nstcp_nl_listen_dump,
+		.policy	= nstcp_listen_policy,
+		.maxattr = NSTCP_A_LISTEN_MAX,
+	},
+	{
+		.cmd	= NSTCP_CMD_HANDOFF_GET,
+		.dumpit	= nstcp_nl_handoff_dump,
+	},
+	{
+		.cmd	= NSTCP_CMD_QUEUE_GET,
+		.dumpit	= nstcp_nl_queue_dump,
+		.policy	= nstcp_queue_policy,
+		.maxattr = NSTCP_A_QUEUE_MAX,
+	},
+	{
+		.cmd	= NSTCP_CMD_QUEUE_SET,
+		.doit	= nstcp_nl_queue_set,
+		.policy	= nstcp_queue_policy,
+		.maxattr = NSTCP_A_QUEUE_MAX,
+		.flags	= GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd	= NSTCP_CMD_QUEUE_DEL,
+		.doit	= nstcp_nl_queue_del,
+		.policy	= nstcp_queue_policy,
+		.maxattr = NSTCP_A_QUEUE_MAX,
+		.flags	= GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static struct genl_family nstcp_genl_family __ro_after_init = {
+	.name		= NSTCP_GENL_NAME,
+	.version	= NSTCP_GENL_VERSION,
+	.netnsok	= true,
+	.parallel_ops	= true,
+	.module		= THIS_MODULE,
+	.ops		= nstcp_genl_ops,
+	.n_ops		= ARRAY_SIZE(nstcp_genl_ops),
+	.resv_start_op	= 0,	/* every command validated strictly */
+};
+
+int nstcp_netlink_init(void)
+{
+	int err;
+
+	err = register_netdevice_notifier(&nstcp_nl_netdev_nb);
+	if (err)
+		return err;
+	err = genl_register_family(&nstcp_genl_family);
+	if (err)
+		goto err_family;
+	return 0;
+
+err_family:
+	unregister_netdevice_notifier(&nstcp_nl_netdev_nb);
+	return err;
+}
+
+void nstcp_netlink_exit(void)
+{
+	genl_unregister_family(&nstcp_genl_family);
+	unregister_netdevice_notifier(&nstcp_nl_netdev_nb);
+}
