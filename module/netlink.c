@@ -24,14 +24,6 @@
 #include "nstcp.h"
 #include "netlink.h"
 
-/* A device's queue map (nstcp_net.qmaps, under qmap_lock). */
-struct nstcp_qmap {
-	struct list_head	node;
-	u32			ifindex;
-	unsigned int		n;
-	struct nstcp_qent	ent[];
-};
-
 /* Request policies: only what a request may carry; the rest is refused. */
 const struct nla_policy nstcp_inst_policy[NSTCP_A_INST_MAX + 1] = {
 	[NSTCP_A_INST_CPU]	= { .type = NLA_U32 },
@@ -55,55 +47,14 @@ const struct nla_policy nstcp_queue_policy[NSTCP_A_QUEUE_MAX + 1] = {
 };
 EXPORT_SYMBOL_IF_KUNIT(nstcp_queue_policy);
 
-static struct genl_family nstcp_genl_family;
-
-static void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
-			       u8 cmd)
+void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			u8 cmd)
 {
 	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
 			   &nstcp_genl_family, NLM_F_MULTI, cmd);
 }
 
 /* ---- instances ---- */
-
-/* Puts the queues mapped to cpu, as a nest; 0 or -EMSGSIZE. */
-static int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
-				    u32 cpu)
-{
-	struct nlattr *nest, *ent;
-	struct nstcp_qmap *m;
-	unsigned int i;
-	int err = 0;
-
-	mutex_lock(&nn->qmap_lock);
-	if (list_empty(&nn->qmaps))
-		goto out;
-	nest = nla_nest_start(skb, NSTCP_A_INST_QUEUES);
-	if (!nest) {
-		err = -EMSGSIZE;
-		goto out;
-	}
-	list_for_each_entry(m, &nn->qmaps, node) {
-		for (i = 0; i < m->n; i++) {
-			if (m->ent[i].cpu != cpu)
-				continue;
-			ent = nla_nest_start(skb, NSTCP_A_QUEUE_ENTRY);
-			if (!ent ||
-			    nla_put_u32(skb, NSTCP_A_QENT_IFINDEX, m->ifindex) ||
-			    nla_put_u32(skb, NSTCP_A_QENT_QUEUE,
-					m->ent[i].queue) ||
-			    nla_put_u32(skb, NSTCP_A_QENT_CPU, cpu)) {
-				err = -EMSGSIZE;
-				goto out;
-			}
-			nla_nest_end(skb, ent);
-		}
-	}
-	nla_nest_end(skb, nest);
-out:
-	mutex_unlock(&nn->qmap_lock);
-	return err;
-}
 
 /* The values of CPU cpu's instance. */
 static void nstcp_nl_inst_read(struct nstcp_net *nn, u32 cpu,
@@ -398,186 +349,6 @@ static int nstcp_nl_handoff_dump(struct sk_buff *skb,
 	return skb->len;
 }
 
-/* ---- queue maps ---- */
-
-static struct nstcp_qmap *nstcp_qmap_find(struct nstcp_net *nn, u32 ifindex)
-{
-	struct nstcp_qmap *m;
-
-	list_for_each_entry(m, &nn->qmaps, node)
-		if (m->ifindex == ifindex)
-			return m;
-	return NULL;
-}
-
-static int nstcp_nl_queue_dump(struct sk_buff *skb,
-			       struct netlink_callback *cb)
-{
-	struct nlattr **attrs = nstcp_genl_dump_attrs(cb);
-	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
-	struct nstcp_qmap *m;
-	u32 ifindex = 0;
-	long idx = 0;
-	void *hdr;
-
-	if (attrs && attrs[NSTCP_A_QUEUE_IFINDEX])
-		ifindex = nla_get_u32(attrs[NSTCP_A_QUEUE_IFINDEX]);
-	mutex_lock(&nn->qmap_lock);
-	list_for_each_entry(m, &nn->qmaps, node) {
-		if (idx++ < cb->args[0])
-			continue;
-		if (ifindex && m->ifindex != ifindex)
-			continue;
-		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_QUEUE_GET);
-		if (!hdr) {
-			idx--;
-			break;
-		}
-		if (nstcp_nl_fill_qmap(skb, m->ifindex, m->ent, m->n)) {
-			genlmsg_cancel(skb, hdr);
-			idx--;
-			break;
-		}
-		genlmsg_end(skb, hdr);
-	}
-	mutex_unlock(&nn->qmap_lock);
-	cb->args[0] = idx;
-	return skb->len;
-}
-
-/* The device of a request, which must exist in the namespace; held. */
-static struct net_device *nstcp_nl_queue_dev(struct genl_info *info)
-{
-	struct nlattr *a = info->attrs[NSTCP_A_QUEUE_IFINDEX];
-	struct net_device *dev;
-
-	dev = dev_get_by_index(genl_info_net(info), nla_get_u32(a));
-	if (!dev)
-		NL_SET_ERR_MSG_ATTR(info->extack, a, "no such device");
-	return dev;
-}
-
-static int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
-{
-	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
-	struct nstcp_qmap *m, *old;
-	struct net_device *dev;
-	unsigned int nq;
-	int i, n, err;
-
-	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
-		return -EINVAL;
-	dev = nstcp_nl_queue_dev(info);
-	if (!dev)
-		return -ENODEV;
-	nq = max(dev->real_num_rx_queues, dev->real_num_tx_queues);
-	m = kzalloc(struct_size(m, ent, NSTCP_QUEUE_MAP_MAX), GFP_KERNEL);
-	err = -ENOMEM;
-	if (!m)
-		goto out_dev;
-	n = nstcp_nl_parse_qmap(genlmsg_data(info->genlhdr),
-				genlmsg_len(info->genlhdr), m->ent,
-				info->extack);
-	err = n;
-	if (n < 0)
-		goto out_free;
-	err = -EINVAL;
-	if (!n) {
-		NL_SET_ERR_MSG(info->extack, "no queue entry");
-		goto out_free;
-	}
-	for (i = 0; i < n; i++) {
-		if (m->ent[i].queue >= nq) {
-			NL_SET_ERR_MSG(info->extack, "no such queue on the device");
-			goto out_free;
-		}
-		if (m->ent[i].cpu >= nr_cpu_ids ||
-		    !cpu_possible(m->ent[i].cpu)) {
-			NL_SET_ERR_MSG(info->extack, "no such CPU");
-			goto out_free;
-		}
-	}
-	m->ifindex = dev->ifindex;
-	m->n = n;
-	mutex_lock(&nn->qmap_lock);
-	old = nstcp_qmap_find(nn, m->ifindex);
-	if (old)
-		list_replace(&old->node, &m->node);
-	else
-		list_add_tail(&m->node, &nn->qmaps);
-	mutex_unlock(&nn->qmap_lock);
-	kfree(old);
-	dev_put(dev);
-	return 0;
-
-out_free:
-	kfree(m);
-out_dev:
-	dev_put(dev);
-	return err;
-}
-
-static int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info)
-{
-	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
-	struct nlattr *a = info->attrs[NSTCP_A_QUEUE_IFINDEX];
-	struct nstcp_qmap *m;
-
-	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
-		return -EINVAL;
-	mutex_lock(&nn->qmap_lock);
-	m = nstcp_qmap_find(nn, nla_get_u32(a));
-	if (m)
-		list_del(&m->node);
-	mutex_unlock(&nn->qmap_lock);
-	if (!m) {
-		NL_SET_ERR_MSG_ATTR(info->extack, a, "no map for this device");
-		return -ENOENT;
-	}
-	kfree(m);
-	return 0;
-}
-
-/* A device leaving the namespace takes its map with it. */
-static int nstcp_nl_netdev_event(struct notifier_block *nb,
-				 unsigned long event, void *ptr)
-{
-	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
-	struct nstcp_net *nn;
-	struct nstcp_qmap *m;
-
-	if (event != NETDEV_UNREGISTER)
-		return NOTIFY_DONE;
-	nn = nstcp_pernet(dev_net(dev));
-	mutex_lock(&nn->qmap_lock);
-	m = nstcp_qmap_find(nn, dev->ifindex);
-	if (m)
-		list_del(&m->node);
-	mutex_unlock(&nn->qmap_lock);
-	kfree(m);
-	return NOTIFY_DONE;
-}
-
-static struct notifier_block nstcp_nl_netdev_nb = {
-	.notifier_call = nstcp_nl_netdev_event,
-};
-
-void nstcp_qmap_net_init(struct nstcp_net *nn)
-{
-	mutex_init(&nn->qmap_lock);
-	INIT_LIST_HEAD(&nn->qmaps);
-}
-
-void nstcp_qmap_net_exit(struct nstcp_net *nn)
-{
-	struct nstcp_qmap *m, *tmp;
-
-	list_for_each_entry_safe(m, tmp, &nn->qmaps, node) {
-		list_del(&m->node);
-		kfree(m);
-	}
-}
-
 /* ---- the family ---- */
 
 static const struct genl_ops nstcp_genl_ops[] = {
@@ -620,7 +391,7 @@ static const struct genl_ops nstcp_genl_ops[] = {
 	},
 };
 
-static struct genl_family nstcp_genl_family __ro_after_init = {
+struct genl_family nstcp_genl_family __ro_after_init = {
 	.name		= NSTCP_GENL_NAME,
 	.version	= NSTCP_GENL_VERSION,
 	.netnsok	= true,
@@ -635,7 +406,7 @@ int nstcp_netlink_init(void)
 {
 	int err;
 
-	err = register_netdevice_notifier(&nstcp_nl_netdev_nb);
+	err = nstcp_qmap_init();
 	if (err)
 		return err;
 	err = genl_register_family(&nstcp_genl_family);
@@ -644,12 +415,12 @@ int nstcp_netlink_init(void)
 	return 0;
 
 err_family:
-	unregister_netdevice_notifier(&nstcp_nl_netdev_nb);
+	nstcp_qmap_exit();
 	return err;
 }
 
 void nstcp_netlink_exit(void)
 {
 	genl_unregister_family(&nstcp_genl_family);
-	unregister_netdevice_notifier(&nstcp_nl_netdev_nb);
+	nstcp_qmap_exit();
 }

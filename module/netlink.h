@@ -69,6 +69,22 @@ extern const struct nla_policy nstcp_lcpu_policy[NSTCP_A_LCPU_MAX + 1];
 extern const struct nla_policy nstcp_queue_policy[NSTCP_A_QUEUE_MAX + 1];
 extern const struct nla_policy nstcp_qent_policy[NSTCP_A_QENT_MAX + 1];
 
+/* netlink.c */
+extern struct genl_family nstcp_genl_family;
+struct netlink_callback;
+void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
+			u8 cmd);
+
+/* qmap.c */
+struct genl_info;
+int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
+			     u32 cpu);
+int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb);
+int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info);
+int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info);
+int nstcp_qmap_init(void);
+void nstcp_qmap_exit(void);
+
 /* nlfill.c */
 u16 nstcp_nl_stat_attr_of(enum nstcp_stat s);
 int nstcp_nl_fill_inst(struct sk_buff *skb, const struct nstcp_nl_inst *v);
