@@ -20,7 +20,13 @@ all: module
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-tools: $(TOOL_BINS) tools/out/libnstcp-run.so tools/out/nstcp-run
+# tools/nstcp/: the control tool, over the module's generic netlink
+# family with libmnl, JSON with json-c.
+NSTCP_SRCS := $(wildcard tools/nstcp/*.c)
+NSTCP_LIBS := $(shell pkg-config --libs libmnl json-c 2>/dev/null || echo -lmnl -ljson-c)
+NSTCP_CFLAGS := $(shell pkg-config --cflags libmnl json-c 2>/dev/null)
+
+tools: $(TOOL_BINS) tools/out/libnstcp-run.so tools/out/nstcp-run tools/out/nstcp
 	$(MAKE) -C tests/selftests TOP=$(CURDIR)
 	$(MAKE) -C tests/bench TOP=$(CURDIR)
 
@@ -43,6 +49,10 @@ tools/out/nstcp-run: tools/nstcp-run/nstcp-run.sh
 TOOLS_BUILD += tools/out/libnstcp-run.so tools/out/nstcp-run
 TOOLS_INSTALL += tools/out/libnstcp-run.so:$(LIBDIR)/nstcp/libnstcp-run.so
 TOOLS_INSTALL += tools/nstcp-run/nstcp-run.conf:$(DOCDIR)/examples/nstcp-run.conf
+
+tools/out/nstcp: $(NSTCP_SRCS) tools/nstcp/nstcp.h include/uapi/linux/nstcp.h include/uapi/linux/nstcp_netlink.h
+	@mkdir -p tools/out
+	$(CC) $(TOOLS_CFLAGS) $(NSTCP_CFLAGS) -o $@ $(NSTCP_SRCS) $(NSTCP_LIBS)
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
