@@ -168,7 +168,7 @@ static inline int ho_reap(pid_t pid, int ms)
 	return -1;
 }
 
-/* A /proc/net/nstcp counter (PROC_GIVEN, ...) summed over the CPUs, or -1. */
+/* An instance counter (PROC_GIVEN, ...) summed over the CPUs, or -1. */
 static inline long ho_stat(int col)
 {
 	struct proc_stats st;
@@ -178,19 +178,10 @@ static inline long ho_stat(int col)
 	return st.sum[col];
 }
 
-/* Rows of /proc/net/nstcp_tokens (pending tokens), or -1. */
+/* Pending hand-off tokens in the namespace (netlink), or -1. */
 static inline int ho_pending(void)
 {
-	char line[PROC_LINE];
-	FILE *fp = fopen("/proc/thread-self/net/nstcp_tokens", "r");
-	int n = -1;
-
-	if (!fp)
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		n++;
-	fclose(fp);
-	return n;
+	return nl_handoffs_pending();
 }
 
 /* Wait until cond holds, polling, at most ms; its last value. */
