@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Traffic helper of tools_stat.sh, and a selftest of its own.
+ * Traffic helper of tools_nstcp.sh, and a selftest of its own.
  *
- * tools_stat_traffic CONNS ROUNDS
+ * tools_nstcp_traffic CONNS ROUNDS
  *	makes a known amount of AF_NSTCP traffic on 127.0.0.1 in the caller's
  *	network namespace: CONNS connections, each ROUNDS one-byte ping-pongs
  *	in both directions, then an orderly shutdown.  It prints what the
  *	instance counters of the namespace must have grown by, summed over the
  *	CPUs, as NAME=VALUE words.
  *
- * tools_stat_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]
- *	listens with AF_NSTCP on 127.0.0.1 (a free port) for nstcp-stat -l:
+ * tools_nstcp_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]
+ *	listens with AF_NSTCP on 127.0.0.1 (a free port) for nstcp listen show:
  *	makes CONNS connections, connection i from CPU i mod CPUs (on
  *	loopback a connection is queued on the listener of the CPU it comes
  *	from), accepts them on the first CPU, then makes QUEUED more that it
@@ -26,9 +26,9 @@
  *	net.nstcp.accept_steal is 0, each connection is accepted on the CPU it
  *	came from instead.
  *
- * tools_stat_traffic
+ * tools_nstcp_traffic
  *	(as the selftest runner starts it) checks, in TAP, that the sums of
- *	/proc/net/nstcp grow by exactly that much.
+ *	the instance counters (read over netlink) grow by exactly that much.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,7 +46,7 @@
 #include "tap.h"
 #include "proc_util.h"
 
-/* The counters a run predicts, in the order of /proc/net/nstcp. */
+/* The counters a run predicts, in the order of the instance counters. */
 static const char *const names[] = {
 	"sockets", "closes", "accepts", "connects", "calls",
 };
@@ -67,7 +67,7 @@ static int family(void)
 
 static void die(const char *what)
 {
-	fprintf(stderr, "tools_stat_traffic: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "tools_nstcp_traffic: %s: %s\n", what, strerror(errno));
 	exit(1);
 }
 
@@ -133,7 +133,7 @@ static void traffic(long conns, long rounds, long want[NCOUNT])
 }
 
 /*
- * Column sums of /proc/net/nstcp for @names and of hops; false if
+ * Sums of the instance counters (netlink) for @names and of hops; false if
  * unreadable or a column is missing.
  */
 static int read_sums(long sums[NCOUNT], long *hops)
@@ -153,7 +153,7 @@ static int read_sums(long sums[NCOUNT], long *hops)
 }
 
 
-/* ---- listen: a listening port for nstcp-stat -l ---- */
+/* ---- listen: a listening port for nstcp listen show ---- */
 
 #define MAX_MEMBERS	8
 #define MAX_CPU		256
@@ -188,7 +188,7 @@ static void hold(int fd)
 	L.held[L.nheld++] = fd;
 }
 
-/* Sum of the queued column of our port in /proc/net/nstcp_listen; -1: none. */
+/* Sum of our port's queued connections (netlink); -1: none. */
 static long port_queued(void)
 {
 	static struct proc_listen_row rows[4 * MAX_CPU];
@@ -296,7 +296,7 @@ static int listen_main(int argc, char **argv)
 	FILE *f;
 
 	if (conns < 0 || queued < 0 || (argc != 4 && argc != 7)) {
-		fprintf(stderr, "usage: tools_stat_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]\n");
+		fprintf(stderr, "usage: tools_nstcp_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]\n");
 		return 2;
 	}
 	L.nmembers = 1;
@@ -311,7 +311,7 @@ static int listen_main(int argc, char **argv)
 			policy = -1;
 		L.nmembers = atoi(argv[6]);
 		if (policy < 0 || L.nmembers < 1 || L.nmembers > MAX_MEMBERS) {
-			fprintf(stderr, "tools_stat_traffic: bad POLICY or MEMBERS\n");
+			fprintf(stderr, "tools_nstcp_traffic: bad POLICY or MEMBERS\n");
 			return 2;
 		}
 	}
@@ -364,7 +364,7 @@ static int listen_main(int argc, char **argv)
 			connect_accept(k);
 			print_state();
 		} else {
-			fprintf(stderr, "tools_stat_traffic: unknown command %s",
+			fprintf(stderr, "tools_nstcp_traffic: unknown command %s",
 				line);
 		}
 	}
@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 		conns = atol(argv[1]);
 		rounds = atol(argv[2]);
 		if (conns < 1 || rounds < 0) {
-			fprintf(stderr, "usage: tools_stat_traffic [CONNS ROUNDS]\n");
+			fprintf(stderr, "usage: tools_nstcp_traffic [CONNS ROUNDS]\n");
 			return 2;
 		}
 		traffic(conns, rounds, want);
@@ -399,12 +399,12 @@ int main(int argc, char **argv)
 
 	tap_plan(NCOUNT + 1);
 	if (!read_sums(before, &hops_before)) {
-		tap_ok(0, "read /proc/net/nstcp: %s", strerror(errno));
+		tap_ok(0, "read the instance counters: %s", strerror(errno));
 		return tap_done();
 	}
 	traffic(4, 10, want);
 	if (!read_sums(after, &hops_after)) {
-		tap_ok(0, "read /proc/net/nstcp again: %s", strerror(errno));
+		tap_ok(0, "read the instance counters again: %s", strerror(errno));
 		return tap_done();
 	}
 	for (i = 0; i < NCOUNT; i++)
