@@ -13,7 +13,7 @@ tap_plan 14
 out=${NSTCP_SELFTEST_OUT:-$here/out}
 peer=$out/helpers/hotplug_peer
 N=4	# connections a step and CPU
-row() { nstcp_proc_col /proc/net/nstcp online cpu "$1"; }
+row() { nstcp_nl instance online cpu "$1"; }
 cpu=$(($(nproc --all) - 1))
 ctl=/sys/devices/system/cpu/cpu$cpu/online
 if [ "$cpu" -lt 1 ] || [ ! -w "$ctl" ]; then
@@ -87,7 +87,7 @@ same() {
 		{ [ -z "$qf" ] || [ "$qf" = 0 ]; }
 }
 socks() {	# AF_NSTCP sockets open now: sockets made minus closed
-	echo $(($(nstcp_proc_sum /proc/net/nstcp sockets) - $(nstcp_proc_sum /proc/net/nstcp closes)))
+	echo $(($(nstcp_nl_sum instance sockets) - $(nstcp_nl_sum instance closes)))
 }
 
 open0=$(socks)
@@ -105,9 +105,9 @@ tap_ok "$([ $ok1 -eq 0 ] && [ $ok2 -eq 0 ]; echo $?)" \
 echo 0 >"$ctl"
 tap_ok $? "CPU $cpu taken offline"
 tap_ok "$([ "$(row "$cpu")" = 0 ]; echo $?)" "instance $cpu goes offline with its CPU"
-lrows=$(nstcp_proc_col /proc/net/nstcp_listen addr | grep -c ":$nport\$")
+lrows=$(nstcp_nl listen cpu port "$nport" | wc -l)
 tap_ok "$([ "$lrows" -ge 1 ]; echo $?)" \
-	"the AF_NSTCP listener stays in /proc/net/nstcp_listen ($lrows rows for port $nport)"
+	"the AF_NSTCP listener stays listed (nstcp listen show: $lrows CPU instances for port $nport)"
 same check
 tap_ok $? "with CPU $cpu offline its flows carry data and its queued connections are accepted, as with AF_INET ($said)"
 same "new $N"

@@ -32,3 +32,45 @@ nstcp_proc_sum() {
 	for v in $v; do s=$((s + v)); done
 	echo "$s"
 }
+
+# nstcp_nl OBJECT FIELD [WHERE VALUE]: the values of FIELD, one a line, of
+# what `nstcp -j OBJECT show` lists (instance, listen, handoff: the module's
+# state over its netlink family, parsed as JSON), of the entries whose
+# WHERE is VALUE.  A listening port is one entry per CPU instance, with the
+# port's fields and that CPU's (cpu, queued, accepted, stolen), as the rows
+# of /proc/net/nstcp_listen.  Booleans print as 1 and 0.  Returns 1 if the
+# tool fails or FIELD is unknown.  The shell tests' one reader of counters.
+nstcp_nl() {
+	local tool
+	tool=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/tools/out/nstcp
+	"$tool" -j "$1" show | python3 -c '
+import json, sys
+obj, field, where, value = sys.argv[1:5]
+rows = []
+for o in json.load(sys.stdin):
+	if obj == "listen":
+		for c in o["cpus"]:
+			r = dict(o)
+			del r["cpus"]
+			r.update(c)
+			rows.append(r)
+	else:
+		rows.append(o)
+def s(v):
+	return str(int(v)) if isinstance(v, bool) else str(v)
+for r in rows:
+	if where and s(r.get(where)) != value:
+		continue
+	if field not in r:
+		sys.exit(1)
+	print(s(r[field]))
+' "$1" "$2" "${3-}" "${4-}"
+}
+
+# nstcp_nl_sum OBJECT FIELD: the sum of FIELD over the entries; 1 on failure.
+nstcp_nl_sum() {
+	local v s=0
+	v=$(nstcp_nl "$1" "$2") || return 1
+	for v in $v; do s=$((s + v)); done
+	echo "$s"
+}

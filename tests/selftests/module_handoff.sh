@@ -13,8 +13,8 @@ insmod "$NSTCP_KO"
 tap_ok $? "insmod nstcp.ko"
 r=$("$helper" 1500)
 tap_ok "$([ "$r" = pending ]; echo $?)" "a process left a token pending and exited ($r)"
-pending=$(($(wc -l </proc/net/nstcp_tokens) - 1))
-tap_ok "$([ "$pending" -eq 1 ]; echo $?)" "/proc/net/nstcp_tokens shows it ($pending)"
+pending=$(nstcp_nl handoff cpu | wc -l)
+tap_ok "$([ "$pending" -eq 1 ]; echo $?)" "nstcp handoff show lists it ($pending)"
 r=$(unshare -n sh -c "ip link set lo up && '$helper' 1500")
 tap_ok "$([ "$r" = pending ]; echo $?)" "... and one in a namespace whose last process exited ($r)"
 err=$(rmmod nstcp 2>&1)
