@@ -159,12 +159,15 @@ static void nstcp_nl_requester(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct sock *nlsk = NETLINK_CB(cb->skb).sk;
 	struct net *net = sock_net(skb->sk);
+	const struct cred *cred = current_cred();
 
 	if (cb->args[1])
 		return;
+	if (nlsk && nlsk->sk_socket && nlsk->sk_socket->file)
+		cred = nlsk->sk_socket->file->f_cred;
 	cb->args[1] = 1;
 	cb->args[2] = netlink_ns_capable(cb->skb, net->user_ns, CAP_NET_ADMIN);
-	cb->args[3] = __kuid_val(nlsk->sk_socket->file->f_cred->euid);
+	cb->args[3] = __kuid_val(cred->euid);
 }
 
 static void nstcp_nl_listen_read(struct nstcp_lgroup *g,
