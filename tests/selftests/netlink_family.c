@@ -615,6 +615,12 @@ static void test_queues(void)
 	fails(req(NSTCP_CMD_QUEUE_SET, true), EOPNOTSUPP, "QUEUE_SET as a dump");
 	fails(req(NSTCP_CMD_QUEUE_DEL, false), EINVAL,
 	      "QUEUE_DEL without NSTCP_A_QUEUE_IFINDEX");
+	nlh = req(NSTCP_CMD_QUEUE_DEL, false);
+	mnl_attr_put_u16(nlh, NSTCP_A_QUEUE_IFINDEX, 1);
+	fails(nlh, EINVAL, "QUEUE_DEL with a 2-byte ifindex");
+	nlh = req(NSTCP_CMD_QUEUE_GET, true);
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, 0);
+	fails(nlh, ERANGE, "QUEUE_GET with ifindex 0");
 }
 
 static void test_queues_end(void)
@@ -636,7 +642,7 @@ int main(void)
 	int lport, kport, lfd, kfd, res[NCHILD], port = 0, err;
 	char c = 'x';
 
-	fam_start(49, 120);
+	fam_start(51, 120);
 	err = nl_open(&nls);
 	if (!tap_ok(!err, "the family \"%s\" is there (%s)", NSTCP_GENL_NAME,
 		    strerror(-err)))
