@@ -226,8 +226,8 @@ static inline int lst_member(const char *ip, int port, const char *key,
 }
 
 /*
- * The rows of /proc/net/nstcp_listen for one port (read by proc_util.h),
- * summed and per CPU.
+ * The listening rows of one port, one per CPU (read over netlink by
+ * proc_util.h), summed and per CPU.
  */
 struct lst_port {
 	int rows;			/* 0: port not listed; -1: unreadable */
@@ -607,26 +607,15 @@ static inline void lst_client_join(struct lst_client *cl)
 	cl->tid = 0;
 }
 
-/* All rows of /proc/net/nstcp_listen (any port); -1 if unreadable. */
+/* All listening rows, one per port and CPU (any port); -1 if unreadable. */
 static inline int lst_proc_rows(void)
 {
-	char line[512];
-	int n = 0;
-	FILE *f = fopen("/proc/thread-self/net/nstcp_listen", "r");
+	static struct proc_listen_row rows[LST_MAXCPU * 64];
 
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
+	return proc_read_listen(-1, rows, LST_MAXCPU * 64);
 }
 
-/* Waits up to ms for the port to leave /proc/net/nstcp_listen; its rows. */
+/* Waits up to ms for the port to be listed no more; its rows. */
 static inline int lst_wait_unlisted(int port, int ms)
 {
 	long long end = lst_now_ms() + ms;

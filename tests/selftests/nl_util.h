@@ -389,9 +389,9 @@ static inline int nl_listen_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /*
- * The listening ports (port > 0: that port's only, filtered by the
- * kernel) as rows of one port and CPU into rows[0..max-1]; how many, or
- * -1 (unreadable, or more than max).
+ * The listening ports (port < 0: all; else that port's only, filtered by
+ * the kernel) as rows of one port and CPU into rows[0..max-1]; how many,
+ * or -1 (unreadable, or more than max).
  */
 static inline int nl_read_listen(int port, struct proc_listen_row *rows,
 				 int max)
@@ -403,6 +403,8 @@ static inline int nl_read_listen(int port, struct proc_listen_row *rows,
 	struct nl_sock s;
 	int err;
 
+	if (port == 0)
+		return 0;	/* nothing listens on port 0 */
 	err = nl_open(&s);
 	if (!err) {
 		nlh = nl_req(&s, buf, NSTCP_CMD_LISTEN_GET, true);
