@@ -92,7 +92,7 @@ elif int(total[1 + head.index("CALLS") - 2]) != sum(int(r["calls"]) for r in row
 ' "$tmp/inst.txt" "$tmp/proc2"
 tap_ok $? "the table's rows and total line match /proc/net/nstcp"
 
-last=$(($(nstcp_proc_col /proc/net/nstcp cpu | wc -l) - 1))
+last=$(nstcp_nl instance cpu | tail -n 1)
 "$nstcp" -j instance show cpu "$last" >"$tmp/one.json"
 py '
 o = json.load(open(sys.argv[1]))
@@ -203,12 +203,17 @@ hfd=${HELPER[1]}
 exec {hfd}>&-
 wait "$helper_pid" 2>/dev/null
 helper_pid=
-"$nstcp" -j listen show port "$port" >"$tmp/gone.json"
+# The port's group goes after a grace period: wait up to 5 s.
+for _ in $(seq 50); do
+	"$nstcp" -j listen show port "$port" >"$tmp/gone.json"
+	[ "$(cat "$tmp/gone.json")" = "[]" ] && break
+	sleep 0.1
+done
 [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$tmp/gone.json")" = 0 ]
 tap_ok $? "the port closed: listen show port $port is empty"
 
 # --- handoff show ---
-"$pending" 5000
+"$pending" 2000 >/dev/null
 "$nstcp" -j handoff show >"$tmp/ho.json"
 rc=$?
 cp /proc/net/nstcp_tokens "$tmp/tokens"
@@ -270,6 +275,12 @@ rc=$?
 tap_ok $? "instance show cpu 99999: exit 1 ($err)"
 
 # --- the module not loaded ---
+# (once the hand-off has expired: a pending token holds the module)
+ip netns del "$ns"
+for _ in $(seq 100); do
+	[ "$(nstcp_nl handoff cpu | wc -l)" -eq 0 ] && break
+	sleep 0.1
+done
 rmmod nstcp
 err=$("$nstcp" instance show 2>&1 >"$tmp/stdout")
 rc=$?
