@@ -109,7 +109,7 @@ static int nstcp_nl_inst_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		genlmsg_end(skb, hdr);
 	}
 	cb->args[0] = cpu;
-	return skb->len;
+	return cpu < nr_cpu_ids && !skb->len ? -EMSGSIZE : skb->len;
 }
 
 static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
@@ -232,6 +232,7 @@ static int nstcp_nl_listen_dump(struct sk_buff *skb,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
 	struct user_namespace *uns = sk_user_ns(NETLINK_CB(cb->skb).sk);
 	struct nstcp_lgroup *g;
+	bool full = false;
 	long idx = 0;
 	int port = 0;
 	void *hdr;
@@ -248,18 +249,21 @@ static int nstcp_nl_listen_dump(struct sk_buff *skb,
 		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_LISTEN_GET);
 		if (!hdr) {
 			idx--;
+			full = true;
 			break;
 		}
 		if (nstcp_nl_listen_msg(skb, g, cb, uns)) {
 			genlmsg_cancel(skb, hdr);
 			idx--;
+			full = true;
 			break;
 		}
 		genlmsg_end(skb, hdr);
 	}
 	mutex_unlock(&nn->lg_lock);
 	cb->args[0] = idx;
-	return skb->len;
+	/* A message that does not fit even alone: fail, never end short. */
+	return full && !skb->len ? -EMSGSIZE : skb->len;
 }
 
 /* ---- pending hand-offs ---- */
@@ -326,6 +330,7 @@ static int nstcp_nl_handoff_dump(struct sk_buff *skb,
 	struct nstcp_nl_handoff v;
 	struct nstcp_token *t;
 	unsigned long now = jiffies;
+	bool full = false;
 	long idx = 0;
 	void *hdr;
 	int bkt;
@@ -338,18 +343,21 @@ static int nstcp_nl_handoff_dump(struct sk_buff *skb,
 		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_HANDOFF_GET);
 		if (!hdr) {
 			idx--;
+			full = true;
 			break;
 		}
 		if (nstcp_nl_fill_handoff(skb, &v)) {
 			genlmsg_cancel(skb, hdr);
 			idx--;
+			full = true;
 			break;
 		}
 		genlmsg_end(skb, hdr);
 	}
 	spin_unlock(&nn->tok_lock);
 	cb->args[0] = idx;
-	return skb->len;
+	/* A message that does not fit even alone: fail, never end short. */
+	return full && !skb->len ? -EMSGSIZE : skb->len;
 }
 
 /* ---- the family ---- */

@@ -78,6 +78,7 @@ int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
 	struct nstcp_qmap *m;
 	u32 ifindex = 0;
+	bool full = false;
 	long idx = 0;
 	void *hdr;
 
@@ -92,18 +93,21 @@ int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		hdr = nstcp_nl_put_dump(skb, cb, NSTCP_CMD_QUEUE_GET);
 		if (!hdr) {
 			idx--;
+			full = true;
 			break;
 		}
 		if (nstcp_nl_fill_qmap(skb, m->ifindex, m->ent, m->n)) {
 			genlmsg_cancel(skb, hdr);
 			idx--;
+			full = true;
 			break;
 		}
 		genlmsg_end(skb, hdr);
 	}
 	mutex_unlock(&nn->qmap_lock);
 	cb->args[0] = idx;
-	return skb->len;
+	/* A message that does not fit even alone: fail, never end short. */
+	return full && !skb->len ? -EMSGSIZE : skb->len;
 }
 
 /* The device of a request, which must exist in the namespace; held. */

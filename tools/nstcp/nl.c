@@ -36,7 +36,8 @@ static int ctrl_cb(const struct nlmsghdr *nlh, void *data)
 static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		   void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/* Room for the largest dump message the kernel makes (32 KiB). */
+	static char buf[65536];
 	unsigned int seq = nlh->nlmsg_seq;
 	ssize_t n;
 	int ret;
