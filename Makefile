@@ -52,7 +52,10 @@ TOOLS_INSTALL += tools/nstcp-run/nstcp-run.conf:$(DOCDIR)/examples/nstcp-run.con
 
 tools/out/nstcp: $(NSTCP_SRCS) tools/nstcp/nstcp.h include/uapi/linux/nstcp.h include/uapi/linux/nstcp_netlink.h
 	@mkdir -p tools/out
-	$(CC) $(TOOLS_CFLAGS) $(NSTCP_CFLAGS) -o $@ $(NSTCP_SRCS) $(NSTCP_LIBS)
+	$(CC) $(TOOLS_CFLAGS) $(NSTCP_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(NSTCP_SRCS) $(NSTCP_LIBS)
+
+# Installed by install-tools (Makefile.install) like the one-file tools.
+TOOLS_BUILD += tools/out/nstcp
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
