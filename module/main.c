@@ -13,6 +13,7 @@
 #include <linux/nstcp.h>
 
 #include "nstcp.h"
+#include "steer.h"
 
 unsigned int nstcp_net_id __read_mostly;
 EXPORT_SYMBOL_IF_KUNIT(nstcp_net_id);
@@ -32,6 +33,7 @@ static int __net_init nstcp_net_init(struct net *net)
 	nn->listen_policy = NSTCP_POLICY_CPU;
 	nn->accept_steal = 1;
 	nn->accept_steal_delay = 20;
+	nn->local_connect = 1;
 	err = nstcp_instances_init(nn);
 	if (err)
 		return err;
@@ -104,6 +106,9 @@ static int __init nstcp_init(void)
 	err = register_pernet_subsys(&nstcp_net_ops);
 	if (err)
 		goto err_pernet;
+	err = nstcp_steer_init();
+	if (err)
+		goto err_steer;
 	err = nstcp_family_init();
 	if (err)
 		goto err_family;
@@ -111,6 +116,8 @@ static int __init nstcp_init(void)
 	return 0;
 
 err_family:
+	nstcp_steer_exit();
+err_steer:
 	unregister_pernet_subsys(&nstcp_net_ops);
 err_pernet:
 	nstcp_cpuhp_exit();
@@ -124,6 +131,7 @@ err_listen:
 static void __exit nstcp_exit(void)
 {
 	nstcp_family_exit();
+	nstcp_steer_exit();
 	unregister_pernet_subsys(&nstcp_net_ops);
 	nstcp_cpuhp_exit();
 	nstcp_listen_exit();

@@ -127,11 +127,13 @@ static inline int proc_read_header(const char *path, char *buf, size_t len)
 /* The counters, in the order of the file today (not relied on). */
 enum { PROC_SOCKETS, PROC_CLOSES, PROC_ACCEPTS, PROC_CONNECTS, PROC_CALLS,
        PROC_HOPS, PROC_GIVEN, PROC_TAKEN, PROC_EXPIRED, PROC_REFUSED,
-       PROC_REHOMED, PROC_UNSTEERED, PROC_NSTATS };
+       PROC_REHOMED, PROC_UNSTEERED, PROC_LCONNECTS, PROC_LFALLBACKS,
+       PROC_LMISSES, PROC_NSTATS };
 
 static const char *const proc_stat_names[PROC_NSTATS] = {
 	"sockets", "closes", "accepts", "connects", "calls", "hops",
 	"given", "taken", "expired", "refused", "rehomed", "unsteered",
+	"lconnects", "lfallbacks", "lmisses",
 };
 
 struct proc_cpu {
