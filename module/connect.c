@@ -149,8 +149,9 @@ static bool nstcp_lc_dest(const struct sockaddr *addr, int len, __be32 *daddr,
 }
 
 /*
- * The candidate ports of a connect from the calling CPU; 0 when none fits
- * or the path is not predictable.  @pred_q gets the first one's queue.
+ * The candidate ports of a connect from the calling CPU: how many, 0 when
+ * none fits or the path is not predictable, -1 when there is no unicast
+ * route (the connect itself will fail as AF_INET's does).
  */
 static int nstcp_lc_ports(struct sock *sk, __be32 daddr, __be16 dport,
 			  int cpu, u16 *ports, int *ifindex)
@@ -162,14 +163,14 @@ static int nstcp_lc_ports(struct sock *sk, __be32 daddr, __be16 dport,
 	int low, high, n = 0;
 
 	if (ipv4_is_multicast(daddr) || ipv4_is_lbcast(daddr) || !dport)
-		return 0;
+		return -1;
 	rt = ip_route_output_ports(net, &fl4, sk, daddr,
 				   inet_sk(sk)->inet_saddr, dport, 0,
 				   IPPROTO_TCP, compat_rt_conn_tos(sk),
 				   sk->sk_bound_dev_if);
 	if (IS_ERR(rt))
-		return 0;
-	if (rt->rt_type != RTN_UNICAST)
+		return -1;
+	if (rt->rt_type != RTN_UNICAST)	/* local: loopback */
 		goto out;
 	compat_sk_port_range(sk, &low, &high);
 	rcu_read_lock();
@@ -276,6 +277,8 @@ int nstcp_local_connect(struct socket *sock, struct sockaddr *addr, int len,
 		return 0;
 	}
 	n = nstcp_lc_ports(sk, daddr, dport, cpu, ports, &ifindex);
+	if (n < 0)
+		return 0;
 	if (!n) {
 		nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LFALLBACKS);
 		return 0;
