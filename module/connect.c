@@ -232,6 +232,26 @@ static bool nstcp_lc_verify(struct sock *sk, int cpu, int ifindex)
 	return true;
 }
 
+/*
+ * An accepted connection's first packets teach its device's queue map too
+ * (the queue they came in on, the CPU that processed them).
+ */
+void nstcp_steer_learn_sk(const struct sock *sk)
+{
+	int q = sk_rx_queue_get(sk), cpu = READ_ONCE(sk->sk_incoming_cpu);
+	struct net_device *dev;
+	struct nstcp_ndev *nd;
+
+	if (q < 0 || cpu < 0)
+		return;
+	rcu_read_lock();
+	dev = dev_get_by_index_rcu(sock_net(sk), READ_ONCE(sk->sk_rx_dst_ifindex));
+	nd = dev ? nstcp_steer_dev(dev) : NULL;
+	if (nd)
+		nstcp_steer_learn(nd, -1, q, cpu);
+	rcu_read_unlock();
+}
+
 /* A non-blocking local connect's check, at a later call on the socket. */
 void nstcp_local_check(struct sock *sk)
 {

@@ -180,6 +180,7 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	if (err)
 		return err;
 	home = nstcp_home_cpu(newsock->sk);
+	nstcp_steer_learn_sk(newsock->sk);
 	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_ACCEPTS);
 	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_SOCKETS);
 	nstcp_count_call(newsock->sk);

@@ -80,5 +80,6 @@ void nstcp_steer_exit(void);
 int nstcp_local_connect(struct socket *sock, struct sockaddr *addr, int len,
 			int flags, bool *done);
 void nstcp_local_check(struct sock *sk);
+void nstcp_steer_learn_sk(const struct sock *sk);
 
 #endif /* _NSTCP_STEER_H */
