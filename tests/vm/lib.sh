@@ -185,24 +185,28 @@ vm_nic_host_cmd() {
 	printf '%s\n' "$!" >"$1/nic.pid"
 }
 
-# vm_nic_down RUNDIR: kills the host command's session, shows its last
-# output and removes the tap and the namespace; safe to call twice.
+# vm_nic_down RUNDIR: kills the host command's session and whatever still
+# runs in the namespace, shows the command's last output and removes the
+# tap and the namespace; safe to call twice, never fails (an EXIT trap).
 vm_nic_down() {
 	local ns pid
 	pid=$(cat "$1/nic.pid" 2>/dev/null || true)
+	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
 	if [ -n "$pid" ]; then
-		kill -TERM -- "-$pid" 2>/dev/null
+		kill -TERM -- "-$pid" 2>/dev/null || true
 		sleep 0.2
-		kill -KILL -- "-$pid" 2>/dev/null
+		kill -KILL -- "-$pid" 2>/dev/null || true
 		rm -f "$1/nic.pid"
 		if [ -s "$1/nic-host.log" ]; then
 			vm_log "host command's last output:"
-			tail -n 20 "$1/nic-host.log" | sed 's/^/  host| /' >&2
+			tail -n 20 "$1/nic-host.log" | sed 's/^/  host| /' >&2 || true
 		fi
 	fi
-	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
 	[ -n "$ns" ] || return 0
-	ip -n "$ns" link del "$VM_NIC_TAP" 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
+	for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	ip -n "$ns" link del "$VM_NIC_TAP" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
 	rm -f "$1/nic.ns"
 }
