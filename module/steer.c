@@ -355,11 +355,21 @@ int nstcp_steer_bind_queues(struct net *net, int ifindex, const int *cpus,
  */
 void nstcp_steer_learn(struct nstcp_ndev *nd, int pred_q, int q, int cpu)
 {
-	if (q < 0 || q >= NSTCP_QUEUES_MAX || cpu < 0)
+	const struct rps_map *map = NULL;
+
+	if (q < 0 || q >= NSTCP_QUEUES_MAX || cpu < 0 ||
+	    q >= READ_ONCE(nd->nq))
 		return;
-	if (q != pred_q && pred_q >= 0)
+	/* At most one new read a second, however many flows missed. */
+	if (q != pred_q && pred_q >= 0 &&
+	    time_after(jiffies, READ_ONCE(nd->stamp) + HZ))
 		nstcp_ndev_stale(nd);
-	nstcp_steer_set_queue_cpu(nd, q, cpu, NSTCP_QSRC_LEARNT);
+#ifdef CONFIG_RPS
+	map = rcu_dereference(nd->dev->_rx[q].rps_map);
+#endif
+	/* Under RPS the CPU is the map's choice, not the queue's. */
+	if (!map || !map->len)
+		nstcp_steer_set_queue_cpu(nd, q, cpu, NSTCP_QSRC_LEARNT);
 }
 
 int nstcp_steer_init(void)
