@@ -154,7 +154,7 @@ static void case_locality(void)
 	       "AF_NSTCP: NSTCP_INFO home CPU is the caller's (%d of %d)", home, conns);
 	/* The NIC spreads flows: AF_INET is local about 1 time in ncpus. */
 	tap_ok(ncpus >= 2 && inet < 0.6,
-	       "AF_INET in the same run: %.1f%% local (RSS spreads them)", 100 * inet);
+	       "AF_INET in the same run: %.1f%% local (the NIC spreads them)", 100 * inet);
 	tap_ok(stat_sum(PROC_LCONNECTS) - lc0 >= conns,
 	       "lconnects counts them (%ld)", stat_sum(PROC_LCONNECTS) - lc0);
 	tap_ok(stat_sum(PROC_LMISSES) == miss0 && stat_sum(PROC_LFALLBACKS) == fb0,
