@@ -173,7 +173,7 @@ static void steer_search_skips_reserved(struct kunit *test)
 	fake_init(&m);
 	m.reserved_lo = 40000;
 	m.reserved_hi = 40999;
-	n = nstcp_port_search(fake_cpu_of, fake_skip, &m, 2, 39990, 41020, 0,
+	n = nstcp_port_search(fake_cpu_of, fake_skip, &m, 2, 39500, 41500, 0,
 			      ports, 8);
 	KUNIT_EXPECT_EQ(test, n, 8);
 	for (i = 0; i < n; i++)
