@@ -18,6 +18,7 @@
 #include <linux/version.h>
 #include <net/net_namespace.h>
 #include <net/inet_sock.h>
+#include <net/ip.h>
 #include <net/sock.h>
 
 /*
@@ -212,5 +213,90 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 #else
 #define nstcp_genl_dump_attrs(cb)	(genl_dumpit_info(cb)->attrs)
 #endif
+
+/*
+ * 6.6 moved struct netdev_rx_queue (a device's RPS map per queue) into
+ * <net/netdev_rx_queue.h>.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#include <net/netdev_rx_queue.h>
+#endif
+
+/*
+ * 6.8 gave ethtool_ops.get_rxfh a struct ethtool_rxfh_param; before, the
+ * table, key and function are separate arguments.  Caller holds RTNL.
+ */
+#include <linux/ethtool.h>
+static inline int compat_get_rxfh(struct net_device *dev, u32 *indir, u8 *key,
+				  u8 *hfunc)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	struct ethtool_rxfh_param p = {
+		.indir_size = dev->ethtool_ops->get_rxfh_indir_size(dev),
+		.indir = indir,
+		.key_size = dev->ethtool_ops->get_rxfh_key_size(dev),
+		.key = key,
+	};
+	int err = dev->ethtool_ops->get_rxfh(dev, &p);
+
+	*hfunc = p.hfunc;
+	return err;
+#else
+	return dev->ethtool_ops->get_rxfh(dev, indir, key, hfunc);
+#endif
+}
+
+/*
+ * The socket's own local port range (IP_LOCAL_PORT_RANGE): 6.8 packed it
+ * into one u32 (high << 16 | low) written locklessly; 6.1 (Debian's, which
+ * has the option) keeps two u16 under the socket lock.  Get, set and put
+ * back the raw value; compat_sk_port_range() reads the range a connect
+ * picks from (the namespace's, narrowed by the socket's).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+static inline u32 compat_sk_port_range_get(const struct sock *sk)
+{
+	return READ_ONCE(inet_sk(sk)->local_port_range);
+}
+
+static inline void compat_sk_port_range_put(struct sock *sk, u32 v)
+{
+	WRITE_ONCE(inet_sk(sk)->local_port_range, v);
+}
+#else
+static inline u32 compat_sk_port_range_get(const struct sock *sk)
+{
+	return (u32)inet_sk(sk)->local_port_range.hi << 16 |
+	       inet_sk(sk)->local_port_range.lo;
+}
+
+static inline void compat_sk_port_range_put(struct sock *sk, u32 v)
+{
+	inet_sk(sk)->local_port_range.lo = v & 0xffff;
+	inet_sk(sk)->local_port_range.hi = v >> 16;
+}
+#endif
+
+static inline void compat_sk_port_range_set(struct sock *sk, u16 lo, u16 hi)
+{
+	compat_sk_port_range_put(sk, (u32)hi << 16 | lo);
+}
+
+static inline void compat_sk_port_range(const struct sock *sk, int *low,
+					int *high)
+{
+	inet_sk_get_local_port_range(sk, low, high);
+}
+
+/* 6.3 replaced RT_CONN_FLAGS() (a route lookup's TOS) by ip_sock_rt_tos(). */
+#include <net/route.h>
+static inline u8 compat_rt_conn_tos(const struct sock *sk)
+{
+#ifdef RT_CONN_FLAGS
+	return RT_CONN_FLAGS(sk);
+#else
+	return ip_sock_rt_tos(sk);
+#endif
+}
 
 #endif /* _NSTCP_COMPAT_H */

@@ -24,6 +24,7 @@
 #include <linux/nstcp.h>
 
 #include "nstcp.h"
+#include "steer.h"
 
 /* The inet6 stream ops are not exported: learnt from a probe socket. */
 static const struct proto_ops *nstcp_inet6_ops __ro_after_init;
@@ -37,11 +38,12 @@ static const struct proto_ops *nstcp_base(const struct sock *sk)
  * A data-path call: count it on the calling CPU's instance, and as a hop
  * when the flow's packets are processed on another CPU.
  */
-static void nstcp_count_call(const struct sock *sk)
+static void nstcp_count_call(struct sock *sk)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
 	int home, cpu;
 
+	nstcp_local_check(sk);
 	if (!READ_ONCE(nn->hop_accounting))
 		return;
 	cpu = raw_smp_processor_id();
@@ -73,6 +75,7 @@ static int nstcp_release(struct socket *sock)
 		return 0;
 	}
 	sk = sock->sk;	/* a take may have left us another */
+	nstcp_local_check(sk);
 	nstcp_sk_release(sk);
 	nstcp_stat_inc_cpu(nstcp_pernet(sock_net(sk)), nstcp_home_cpu(sk),
 			   NSTCP_STAT_CLOSES);
@@ -131,6 +134,7 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 	struct sockaddr_storage addr;
 	bool fresh = sock->state == SS_UNCONNECTED &&
 		     READ_ONCE(sk->sk_state) == TCP_CLOSE;
+	bool done = false;
 	int err, alen;
 
 	err = nstcp_sk_check(sk);
@@ -147,7 +151,12 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 	}
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
-	err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr, alen, flags);
+	if (fresh)
+		err = nstcp_local_connect(sock, (struct sockaddr *)&addr, alen,
+					  flags, &done);
+	if (!done)
+		err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr,
+					      alen, flags);
 	if (fresh && addr.ss_family != AF_UNSPEC &&
 	    (!err || err == -EINPROGRESS))
 		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CONNECTS);
@@ -171,6 +180,7 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	if (err)
 		return err;
 	home = nstcp_home_cpu(newsock->sk);
+	nstcp_steer_learn_sk(newsock->sk);
 	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_ACCEPTS);
 	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_SOCKETS);
 	nstcp_count_call(newsock->sk);

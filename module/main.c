@@ -13,6 +13,7 @@
 #include <linux/nstcp.h>
 
 #include "nstcp.h"
+#include "steer.h"
 
 unsigned int nstcp_net_id __read_mostly;
 EXPORT_SYMBOL_IF_KUNIT(nstcp_net_id);
@@ -32,6 +33,7 @@ static int __net_init nstcp_net_init(struct net *net)
 	nn->listen_policy = NSTCP_POLICY_CPU;
 	nn->accept_steal = 1;
 	nn->accept_steal_delay = 20;
+	nn->local_connect = 1;
 	err = nstcp_instances_init(nn);
 	if (err)
 		return err;
@@ -109,6 +111,9 @@ static int __init nstcp_init(void)
 	err = nstcp_netlink_init();
 	if (err)
 		goto err_netlink;
+	err = nstcp_steer_init();
+	if (err)
+		goto err_steer;
 	err = nstcp_family_init();
 	if (err)
 		goto err_family;
@@ -116,6 +121,8 @@ static int __init nstcp_init(void)
 	return 0;
 
 err_family:
+	nstcp_steer_exit();
+err_steer:
 	nstcp_netlink_exit();
 err_netlink:
 	unregister_pernet_subsys(&nstcp_net_ops);
@@ -131,6 +138,7 @@ err_listen:
 static void __exit nstcp_exit(void)
 {
 	nstcp_family_exit();
+	nstcp_steer_exit();
 	nstcp_netlink_exit();
 	unregister_pernet_subsys(&nstcp_net_ops);
 	nstcp_cpuhp_exit();

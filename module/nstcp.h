@@ -45,6 +45,9 @@ enum nstcp_stat {
 	NSTCP_STAT_REFUSED,	/* takes refused: not the named taker */
 	NSTCP_STAT_REHOMED,	/* takes that aimed the flow's RFS entry here */
 	NSTCP_STAT_UNSTEERED,	/* takes that could not: RFS off, no hash */
+	NSTCP_STAT_LCONNECTS,	/* connects given a port local to the CPU */
+	NSTCP_STAT_LFALLBACKS,	/* ... that fell back to the ordinary choice */
+	NSTCP_STAT_LMISSES,	/* ... whose replies went to another CPU */
 	NSTCP_STAT_MAX
 };
 
@@ -72,6 +75,7 @@ struct nstcp_net {
 	unsigned int			ntokens;
 	struct mutex			qmap_lock;	/* qmaps */
 	struct list_head		qmaps;		/* queue maps, netlink.c */
+	int				local_connect;	/* 0 or 1 */
 };
 
 extern unsigned int nstcp_net_id;
@@ -215,6 +219,9 @@ struct nstcp_sk {
 	struct nstcp_optsnap	snap;		/* a member's, see sockopt.c */
 	struct nstcp_token	*token;		/* given, not yet taken */
 	bool			detached;	/* the giver's socket after the take */
+	bool			lc_pending;	/* a local connect to check */
+	int			lc_cpu;		/* ... the CPU it was made for */
+	int			lc_ifindex;	/* ... its device */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);

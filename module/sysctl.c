@@ -68,6 +68,14 @@ static struct ctl_table nstcp_sysctl_table[] = {
 		.extra1		= SYSCTL_ZERO,
 		.extra2		= SYSCTL_ONE_THOUSAND,
 	},
+	{
+		.procname	= "local_connect",
+		.maxlen		= sizeof(int),
+		.mode		= 0644,
+		.proc_handler	= proc_dointvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= SYSCTL_ONE,
+	},
 	{ }	/* the end, before 6.6; not in the size passed */
 };
 
@@ -85,6 +93,7 @@ int nstcp_sysctl_init(struct net *net, struct nstcp_net *nn)
 	table[2].data = &nn->listen_policy;
 	table[3].data = &nn->accept_steal;
 	table[4].data = &nn->accept_steal_delay;
+	table[5].data = &nn->local_connect;
 
 	nn->sysctl_hdr = register_net_sysctl_sz(net, "net/nstcp", table,
 						ARRAY_SIZE(nstcp_sysctl_table) - 1);

@@ -31,11 +31,13 @@
 
 enum { PROC_SOCKETS, PROC_CLOSES, PROC_ACCEPTS, PROC_CONNECTS, PROC_CALLS,
        PROC_HOPS, PROC_GIVEN, PROC_TAKEN, PROC_EXPIRED, PROC_REFUSED,
-       PROC_REHOMED, PROC_UNSTEERED, PROC_NSTATS };
+       PROC_REHOMED, PROC_UNSTEERED, PROC_LCONNECTS, PROC_LFALLBACKS,
+       PROC_LMISSES, PROC_NSTATS };
 
 static const char *const proc_stat_names[PROC_NSTATS] = {
 	"sockets", "closes", "accepts", "connects", "calls", "hops",
 	"given", "taken", "expired", "refused", "rehomed", "unsteered",
+	"lconnects", "lfallbacks", "lmisses",
 };
 
 /* The attribute of each counter. */
@@ -44,6 +46,7 @@ static const int nl_stat_attr[PROC_NSTATS] = {
 	NSTCP_A_INST_CONNECTS, NSTCP_A_INST_CALLS, NSTCP_A_INST_HOPS,
 	NSTCP_A_INST_GIVEN, NSTCP_A_INST_TAKEN, NSTCP_A_INST_EXPIRED,
 	NSTCP_A_INST_REFUSED, NSTCP_A_INST_REHOMED, NSTCP_A_INST_UNSTEERED,
+	NSTCP_A_INST_LCONNECTS, NSTCP_A_INST_LFALLBACKS, NSTCP_A_INST_LMISSES,
 };
 
 struct proc_cpu {

@@ -42,7 +42,8 @@ def proc(path):
 	return [dict(zip(lines[0], r)) for r in lines[1:]]
 NAMES = {"accepted": "accepts"}   # JSON name -> /proc column
 COUNTERS = ["accepted", "hops", "calls", "connects", "sockets", "closes",
-	    "given", "taken", "expired", "refused", "rehomed", "unsteered"]
+	    "given", "taken", "expired", "refused", "rehomed", "unsteered",
+	    "lconnects", "lfallbacks", "lmisses"]
 bad = []
 $script
 for b in bad:

@@ -154,3 +154,59 @@ vm_612_kdir() {
 	abi=$(vm_need_612) || exit 2
 	printf '/usr/src/linux-headers-%s\n' "$abi"
 }
+
+# The multi-queue test NIC (tests/vm/run --nic mq): a multi_queue tap in a
+# host network namespace of its own, addresses from 198.18.0.0/15.
+VM_NIC_PACKAGES=(iproute2 ethtool procps)
+VM_NIC_TAP=nstcptap0
+VM_NIC_HOST=198.18.0.1
+VM_NIC_GUEST=198.18.0.2
+
+# vm_nic_up RUNDIR QUEUES: the namespace (its name in RUNDIR/nic.ns, unique
+# per run) with the tap up at $VM_NIC_HOST/24.
+vm_nic_up() {
+	local ns
+	ns=nstcp-vm-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+	ip netns add "$ns" || vm_die "cannot create network namespace $ns"
+	printf '%s\n' "$ns" >"$1/nic.ns"
+	ip -n "$ns" link set lo up &&
+		ip -n "$ns" tuntap add dev "$VM_NIC_TAP" mode tap multi_queue &&
+		ip -n "$ns" addr add "$VM_NIC_HOST/24" dev "$VM_NIC_TAP" &&
+		ip -n "$ns" link set "$VM_NIC_TAP" up ||
+		vm_die "cannot set up the tap $VM_NIC_TAP in $ns"
+}
+
+# vm_nic_host_cmd RUNDIR CMD: CMD (bash -c) in the namespace, in the
+# background in a session of its own (its pid in RUNDIR/nic.pid).
+vm_nic_host_cmd() {
+	local ns
+	ns=$(cat "$1/nic.ns")
+	setsid ip netns exec "$ns" bash -c "$2" </dev/null >"$1/nic-host.log" 2>&1 &
+	printf '%s\n' "$!" >"$1/nic.pid"
+}
+
+# vm_nic_down RUNDIR: kills the host command's session and whatever still
+# runs in the namespace, shows the command's last output and removes the
+# tap and the namespace; safe to call twice, never fails (an EXIT trap).
+vm_nic_down() {
+	local ns pid
+	pid=$(cat "$1/nic.pid" 2>/dev/null || true)
+	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
+	if [ -n "$pid" ]; then
+		kill -TERM -- "-$pid" 2>/dev/null || true
+		sleep 0.2
+		kill -KILL -- "-$pid" 2>/dev/null || true
+		rm -f "$1/nic.pid"
+		if [ -s "$1/nic-host.log" ]; then
+			vm_log "host command's last output:"
+			tail -n 20 "$1/nic-host.log" | sed 's/^/  host| /' >&2 || true
+		fi
+	fi
+	[ -n "$ns" ] || return 0
+	for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	ip -n "$ns" link del "$VM_NIC_TAP" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
+	rm -f "$1/nic.ns"
+}

@@ -36,6 +36,9 @@ static const struct {
 	{ "refused", NSTCP_A_INST_REFUSED, false },
 	{ "rehomed", NSTCP_A_INST_REHOMED, false },
 	{ "unsteered", NSTCP_A_INST_UNSTEERED, false },
+	{ "lconnects", NSTCP_A_INST_LCONNECTS, false },
+	{ "lfallbacks", NSTCP_A_INST_LFALLBACKS, false },
+	{ "lmisses", NSTCP_A_INST_LMISSES, false },
 };
 #define NCOLS	(sizeof(cols) / sizeof(cols[0]))
 

@@ -121,7 +121,7 @@ struct nstcp_accept_token {
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
 	"cpu online sockets closes accepts connects calls hops given taken " \
-	"expired refused rehomed unsteered"
+	"expired refused rehomed unsteered lconnects lfallbacks lmisses"
 
 /*
  * Columns of /proc/net/nstcp_listen, one row per listening port and CPU

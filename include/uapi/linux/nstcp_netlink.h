@@ -70,6 +70,9 @@ enum nstcp_a_inst {
 	NSTCP_A_INST_QUEUES,		/* nest of NSTCP_A_QUEUE_ENTRY: the
 					 * device queues mapped to it
 					 */
+	NSTCP_A_INST_LCONNECTS,		/* u64: connects given a CPU-local port */
+	NSTCP_A_INST_LFALLBACKS,	/* ... that fell back to the usual choice */
+	NSTCP_A_INST_LMISSES,		/* ... whose replies came to another CPU */
 
 	__NSTCP_A_INST_MAX,
 	NSTCP_A_INST_MAX = __NSTCP_A_INST_MAX - 1
