@@ -7,6 +7,7 @@
  */
 #include <linux/cpumask.h>
 #include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
 #include <linux/nstcp.h>
@@ -110,13 +111,18 @@ int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return full && !skb->len ? -EMSGSIZE : skb->len;
 }
 
-/* The device of a request, which must exist in the namespace; held. */
+/*
+ * The device of a request, which must exist in the namespace.  Under RTNL,
+ * so that it cannot be unregistered (its map removed by the notifier)
+ * before its new map is on the list.
+ */
 static struct net_device *nstcp_nl_queue_dev(struct genl_info *info)
 {
 	struct nlattr *a = info->attrs[NSTCP_A_QUEUE_IFINDEX];
 	struct net_device *dev;
 
-	dev = dev_get_by_index(genl_info_net(info), nla_get_u32(a));
+	ASSERT_RTNL();
+	dev = __dev_get_by_index(genl_info_net(info), nla_get_u32(a));
 	if (!dev)
 		NL_SET_ERR_MSG_ATTR(info->extack, a, "no such device");
 	return dev;
@@ -132,14 +138,16 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
 		return -EINVAL;
+	rtnl_lock();
 	dev = nstcp_nl_queue_dev(info);
+	err = -ENODEV;
 	if (!dev)
-		return -ENODEV;
+		goto out_unlock;
 	nq = max(dev->real_num_rx_queues, dev->real_num_tx_queues);
 	m = kzalloc(struct_size(m, ent, NSTCP_QUEUE_MAP_MAX), GFP_KERNEL);
 	err = -ENOMEM;
 	if (!m)
-		goto out_dev;
+		goto out_unlock;
 	n = nstcp_nl_parse_qmap(genlmsg_data(info->genlhdr),
 				genlmsg_len(info->genlhdr), m->ent,
 				info->extack);
@@ -171,14 +179,14 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 	else
 		list_add_tail(&m->node, &nn->qmaps);
 	mutex_unlock(&nn->qmap_lock);
+	rtnl_unlock();
 	kfree(old);
-	dev_put(dev);
 	return 0;
 
 out_free:
 	kfree(m);
-out_dev:
-	dev_put(dev);
+out_unlock:
+	rtnl_unlock();
 	return err;
 }
 
