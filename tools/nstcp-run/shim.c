@@ -163,7 +163,7 @@ out:
 static int convert(int fd, const char *why)
 {
 	struct shim_fd *e = &shim_fds[fd];
-	int nfd, fl, fdfl, type = SOCK_STREAM;
+	int nfd, fl, fdfl, type = SOCK_STREAM | SOCK_CLOEXEC;
 	struct shim_opt *o;
 
 	fl = fcntl(fd, F_GETFL);
@@ -172,6 +172,10 @@ static int convert(int fd, const char *why)
 		return -1;
 	if (fl & O_NONBLOCK)
 		type |= SOCK_NONBLOCK;
+	/*
+	 * Close-on-exec until it is closed: another thread's fork and exec
+	 * must not inherit it.  dup3() gives fd the program's own flag.
+	 */
 	nfd = nstcp_socket(type, e->protocol);
 	if (nfd < 0)
 		return -1;
