@@ -48,9 +48,14 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
 			return -errno;
+		/*
+		 * errno is the kernel's error; a callback refusing a message
+		 * sets none, and its failure must not read as success.
+		 */
+		errno = 0;
 		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
 		if (ret < 0)
-			return -errno;
+			return errno ? -errno : -EPROTO;
 		if (ret == MNL_CB_STOP)
 			return 0;
 	}
