@@ -132,6 +132,7 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
 	struct nstcp_qmap *m, *old;
+	struct nstcp_qent *ent;
 	struct net_device *dev;
 	unsigned int nq;
 	int i, n, err;
@@ -144,13 +145,12 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 	if (!dev)
 		goto out_unlock;
 	nq = max(dev->real_num_rx_queues, dev->real_num_tx_queues);
-	m = kzalloc(struct_size(m, ent, NSTCP_QUEUE_MAP_MAX), GFP_KERNEL);
+	ent = kcalloc(NSTCP_QUEUE_MAP_MAX, sizeof(*ent), GFP_KERNEL);
 	err = -ENOMEM;
-	if (!m)
+	if (!ent)
 		goto out_unlock;
 	n = nstcp_nl_parse_qmap(genlmsg_data(info->genlhdr),
-				genlmsg_len(info->genlhdr), m->ent,
-				info->extack);
+				genlmsg_len(info->genlhdr), ent, info->extack);
 	err = n;
 	if (n < 0)
 		goto out_free;
@@ -160,16 +160,21 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 		goto out_free;
 	}
 	for (i = 0; i < n; i++) {
-		if (m->ent[i].queue >= nq) {
+		if (ent[i].queue >= nq) {
 			NL_SET_ERR_MSG(info->extack, "no such queue on the device");
 			goto out_free;
 		}
-		if (m->ent[i].cpu >= nr_cpu_ids ||
-		    !cpu_possible(m->ent[i].cpu)) {
+		if (ent[i].cpu >= nr_cpu_ids || !cpu_possible(ent[i].cpu)) {
 			NL_SET_ERR_MSG(info->extack, "no such CPU");
 			goto out_free;
 		}
 	}
+	/* Kept as long as the device: its own size, charged to the caller. */
+	m = kzalloc(struct_size(m, ent, n), GFP_KERNEL_ACCOUNT);
+	err = -ENOMEM;
+	if (!m)
+		goto out_free;
+	memcpy(m->ent, ent, array_size(n, sizeof(*ent)));
 	m->ifindex = dev->ifindex;
 	m->n = n;
 	mutex_lock(&nn->qmap_lock);
@@ -181,10 +186,11 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 	mutex_unlock(&nn->qmap_lock);
 	rtnl_unlock();
 	kfree(old);
+	kfree(ent);
 	return 0;
 
 out_free:
-	kfree(m);
+	kfree(ent);
 out_unlock:
 	rtnl_unlock();
 	return err;
