@@ -10,6 +10,7 @@
  * /proc/net/nstcp_listen, its own shown, the queue map commands EPERM).
  */
 #include <grp.h>
+#include <net/if.h>
 #include <sched.h>
 #include <sys/wait.h>
 
@@ -625,6 +626,38 @@ static void test_queues(void)
 	fails(nlh, ERANGE, "QUEUE_GET with ifindex 0");
 }
 
+/* A device's map goes with the device (the netdevice notifier). */
+static void test_queue_dev_gone(void)
+{
+	struct nlmsghdr *nlh;
+	struct nl_reply r;
+	struct qmaps q;
+	int ifindex;
+
+	if (system("ip link add nstcpq0 type veth peer name nstcpq1") != 0) {
+		tap_ok(0, "ip link add nstcpq0 type veth");
+		tap_ok(0, "(no device, no map to remove)");
+		return;
+	}
+	ifindex = if_nametoindex("nstcpq0");
+	r = run(qset(ifindex, 0, 0), NULL, NULL);
+	memset(&q, 0, sizeof(q));
+	nlh = req(NSTCP_CMD_QUEUE_GET, true);
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
+	run(nlh, qmaps_cb, &q);
+	tap_ok(ifindex > 0 && !r.err && q.n == 1 && q.ifindex == ifindex,
+	       "QUEUE_SET of veth nstcpq0 (ifindex %d): its map there (%s)",
+	       ifindex, strerror(-r.err));
+	if (system("ip link del nstcpq0") != 0)
+		tap_diag("ip link del nstcpq0 failed");
+	memset(&q, 0, sizeof(q));
+	nlh = req(NSTCP_CMD_QUEUE_GET, true);
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
+	r = run(nlh, qmaps_cb, &q);
+	tap_ok(!r.err && q.n == 0 && if_nametoindex("nstcpq0") == 0,
+	       "nstcpq0 deleted: its map went with it (%d left)", q.n);
+}
+
 static void test_queues_end(void)
 {
 	struct qmaps q;
@@ -644,7 +677,7 @@ int main(void)
 	int lport, kport, lfd, kfd, res[NCHILD], port = 0, err;
 	char c = 'x';
 
-	fam_start(51, 120);
+	fam_start(53, 120);
 	err = nl_open(&nls);
 	if (!tap_ok(!err, "the family \"%s\" is there (%s)", NSTCP_GENL_NAME,
 		    strerror(-err)))
@@ -653,6 +686,7 @@ int main(void)
 	test_listen(&lport, &kport, &lfd, &kfd);
 	test_handoff();
 	test_queues();
+	test_queue_dev_gone();
 
 	/* Another namespace: its own instances, ports and maps only. */
 	nsa.parent_port = lport;
