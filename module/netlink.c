@@ -382,6 +382,7 @@ static const struct genl_ops nstcp_genl_ops[] = {
 	},
 	{
 		.cmd	= NSTCP_CMD_QUEUE_GET,
+		.start	= nstcp_nl_queue_dump_start,
 		.dumpit	= nstcp_nl_queue_dump,
 		.policy	= nstcp_queue_policy,
 		.maxattr = NSTCP_A_QUEUE_MAX,

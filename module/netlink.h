@@ -79,6 +79,7 @@ void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
 struct genl_info;
 int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
 			     u32 cpu);
+int nstcp_nl_queue_dump_start(struct netlink_callback *cb);
 int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info);
 int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info);

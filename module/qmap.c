@@ -73,6 +73,20 @@ static struct nstcp_qmap *nstcp_qmap_find(struct nstcp_net *nn, u32 ifindex)
 	return NULL;
 }
 
+/*
+ * A device's map is one message, which must fit a dump's skb whole; the
+ * first skb of a dump is made before any recvmsg() sized the socket's
+ * buffer (NLMSG_GOODSIZE then), so ask for room for the largest map.
+ */
+int nstcp_nl_queue_dump_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = nlmsg_total_size(GENL_HDRLEN +
+			nla_total_size(sizeof(u32)) +
+			NSTCP_QUEUE_MAP_MAX *
+			nla_total_size(2 * nla_total_size(sizeof(u32))));
+	return 0;
+}
+
 int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct nlattr **attrs = nstcp_genl_dump_attrs(cb);
