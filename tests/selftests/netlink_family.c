@@ -658,6 +658,60 @@ static void test_queue_dev_gone(void)
 	       "nstcpq0 deleted: its map went with it (%d left)", q.n);
 }
 
+/*
+ * A map bigger than a dump's first skb would be without room asked for
+ * (NLMSG_GOODSIZE): dumped as the first request of a socket that never
+ * received (so its buffer size is not known yet).
+ */
+#define BIG_MAP 512
+
+static void test_queue_big_map(void)
+{
+	static char big[1 << 16];
+	struct nl_sock fresh = { 0 };
+	struct nl_reply r = { 0 };
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	struct qmaps q = { 0 };
+	int ifindex, i;
+
+	if (system("ip link add nstcpq2 numtxqueues 512 numrxqueues 512 type veth peer name nstcpq3") != 0) {
+		tap_ok(0, "ip link add nstcpq2 (512 queues) type veth");
+		tap_ok(0, "(no device, no big map)");
+		return;
+	}
+	ifindex = if_nametoindex("nstcpq2");
+	nlh = nl_req(&nls, big, NSTCP_CMD_QUEUE_SET, false);
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
+	for (i = 0; i < BIG_MAP; i++) {
+		nest = mnl_attr_nest_start(nlh, NSTCP_A_QUEUE_ENTRY);
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_QUEUE, i);
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_CPU, 0);
+		mnl_attr_nest_end(nlh, nest);
+	}
+	r = run(nlh, NULL, NULL);
+	tap_ok(!r.err, "QUEUE_SET of nstcpq2's %d queues (%s)", BIG_MAP,
+	       strerror(-r.err));
+	fresh.sk = mnl_socket_open(NETLINK_GENERIC);
+	if (fresh.sk && mnl_socket_bind(fresh.sk, 0, MNL_SOCKET_AUTOPID) == 0) {
+		fresh.portid = mnl_socket_get_portid(fresh.sk);
+		fresh.family = nls.family;
+		nlh = nl_req(&fresh, big, NSTCP_CMD_QUEUE_GET, true);
+		mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
+		r = (struct nl_reply){ .cb = qmaps_cb, .data = &q };
+		nl_talk(&fresh, nlh, &r);
+	} else {
+		r.err = -errno;
+	}
+	tap_ok(!r.err && q.n == 1 && q.nent == BIG_MAP,
+	       "QUEUE_GET of the %d-queue map, a new socket's first request (%s, %d entries)",
+	       BIG_MAP, strerror(-r.err), q.nent);
+	if (fresh.sk)
+		mnl_socket_close(fresh.sk);
+	if (system("ip link del nstcpq2") != 0)
+		tap_diag("ip link del nstcpq2 failed");
+}
+
 static void test_queues_end(void)
 {
 	struct qmaps q;
@@ -677,7 +731,7 @@ int main(void)
 	int lport, kport, lfd, kfd, res[NCHILD], port = 0, err;
 	char c = 'x';
 
-	fam_start(53, 120);
+	fam_start(55, 120);
 	err = nl_open(&nls);
 	if (!tap_ok(!err, "the family \"%s\" is there (%s)", NSTCP_GENL_NAME,
 		    strerror(-err)))
@@ -687,6 +741,7 @@ int main(void)
 	test_handoff();
 	test_queues();
 	test_queue_dev_gone();
+	test_queue_big_map();
 
 	/* Another namespace: its own instances, ports and maps only. */
 	nsa.parent_port = lport;
