@@ -260,15 +260,21 @@ static void report(const struct snap *s, const struct snap *prev, double dt)
 	fflush(stdout);
 }
 
+static int watch_read(struct nl *nl, const void *arg, void *snap)
+{
+	return read_snap(nl, *(const long *)arg, snap);
+}
+
+static void watch_report(const void *cur, const void *prev, double dt)
+{
+	report(cur, prev, dt);
+}
+
 int do_instance(int argc, char **argv)
 {
 	static struct snap a, b;
-	struct snap *cur = &a, *prev = &b, *t;
-	long cpu = -1, n = 0;
-	double t0, t1;
-	struct nl nl;
+	long cpu = -1;
 	char *end;
-	int ret = 1;
 
 	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
 		usage_error("unknown command \"%s\" for instance (show)", argv[0]);
@@ -285,31 +291,5 @@ int do_instance(int argc, char **argv)
 		}
 		usage_error("unexpected \"%s\" (instance show [cpu N])", argv[0]);
 	}
-	if (nl_open(&nl))
-		return 1;
-	if (read_snap(&nl, cpu, cur))
-		goto out;
-	t0 = out_now();
-	if (!opt.watch) {
-		report(cur, NULL, 0);
-		ret = 0;
-		goto out;
-	}
-	for (;;) {
-		t = prev;
-		prev = cur;
-		cur = t;
-		out_sleep(opt.watch);
-		if (read_snap(&nl, cpu, cur))
-			goto out;
-		t1 = out_now();
-		report(cur, prev, t1 - t0);
-		t0 = t1;
-		if (opt.count && ++n >= opt.count)
-			break;
-	}
-	ret = 0;
-out:
-	nl_close(&nl);
-	return ret;
+	return out_watch(watch_read, watch_report, &cpu, &a, &b);
 }

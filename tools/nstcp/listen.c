@@ -273,15 +273,21 @@ static int lsnap_alloc(struct lsnap *s)
 	return 0;
 }
 
+static int watch_read(struct nl *nl, const void *arg, void *snap)
+{
+	return read_lsnap(nl, *(const long *)arg, snap);
+}
+
+static void watch_report(const void *cur, const void *prev, double dt)
+{
+	lreport(cur, prev, dt);
+}
+
 int do_listen(int argc, char **argv)
 {
 	static struct lsnap a, b;
-	struct lsnap *cur = &a, *prev = &b, *t;
-	long port = 0, n = 0;
-	double t0, t1;
-	struct nl nl;
+	long port = 0;
 	char *end;
-	int ret = 1;
 
 	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
 		usage_error("unknown command \"%s\" for listen (show)", argv[0]);
@@ -302,31 +308,5 @@ int do_listen(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog);
 		return 1;
 	}
-	if (nl_open(&nl))
-		return 1;
-	if (read_lsnap(&nl, port, cur))
-		goto out;
-	t0 = out_now();
-	if (!opt.watch) {
-		lreport(cur, NULL, 0);
-		ret = 0;
-		goto out;
-	}
-	for (;;) {
-		t = prev;
-		prev = cur;
-		cur = t;
-		out_sleep(opt.watch);
-		if (read_lsnap(&nl, port, cur))
-			goto out;
-		t1 = out_now();
-		lreport(cur, prev, t1 - t0);
-		t0 = t1;
-		if (opt.count && ++n >= opt.count)
-			break;
-	}
-	ret = 0;
-out:
-	nl_close(&nl);
-	return ret;
+	return out_watch(watch_read, watch_report, &port, &a, &b);
 }

@@ -62,6 +62,15 @@ const char *out_policy(uint32_t p);
 void out_addr(char *buf, size_t len, int family, const void *addr,
 	      int port);
 void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * Reads a snapshot into a and reports it; in watch mode (opt.watch) reads
+ * again every opt.watch seconds into the other buffer and reports the
+ * rates against the one before, opt.count times or until killed.  Returns
+ * the exit status: 1 when a read fails.
+ */
+int out_watch(int (*read)(struct nl *nl, const void *arg, void *snap),
+	      void (*report)(const void *cur, const void *prev, double dt),
+	      const void *arg, void *a, void *b);
 
 /* Objects: argc/argv start after the object's name. */
 int do_instance(int argc, char **argv);

@@ -112,3 +112,42 @@ void usage_error(const char *fmt, ...)
 	fprintf(stderr, "\nTry \"%s help\".\n", prog);
 	exit(EXIT_USAGE);
 }
+
+int out_watch(int (*read)(struct nl *nl, const void *arg, void *snap),
+	      void (*report)(const void *cur, const void *prev, double dt),
+	      const void *arg, void *a, void *b)
+{
+	void *cur = a, *prev = b, *t;
+	double t0, t1;
+	struct nl nl;
+	int ret = 1;
+	long n = 0;
+
+	if (nl_open(&nl))
+		return 1;
+	if (read(&nl, arg, cur))
+		goto out;
+	t0 = out_now();
+	if (!opt.watch) {
+		report(cur, NULL, 0);
+		ret = 0;
+		goto out;
+	}
+	for (;;) {
+		t = prev;
+		prev = cur;
+		cur = t;
+		out_sleep(opt.watch);
+		if (read(&nl, arg, cur))
+			goto out;
+		t1 = out_now();
+		report(cur, prev, t1 - t0);
+		t0 = t1;
+		if (opt.count && ++n >= opt.count)
+			break;
+	}
+	ret = 0;
+out:
+	nl_close(&nl);
+	return ret;
+}
