@@ -112,6 +112,7 @@ int nstcp_token_insert(struct nstcp_net *nn, struct nstcp_token *t)
 	t->hashed = true;
 	hash_add(nn->tok_hash, &t->node, id);
 	nn->ntokens++;
+	nn->tok_gen++;
 	spin_unlock(&nn->tok_lock);
 	return 0;
 }
@@ -122,6 +123,7 @@ static void nstcp_token_unhash_locked(struct nstcp_token *t)
 	hash_del(&t->node);
 	t->hashed = false;
 	t->nn->ntokens--;
+	t->nn->tok_gen++;
 }
 
 /* Whether the caller removed @t from its table (and owns its reference). */

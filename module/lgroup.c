@@ -163,6 +163,7 @@ static void nstcp_lgroup_close(struct nstcp_lgroup *g)
 	unsigned int i;
 
 	list_del(&g->node);
+	nstcp_pernet(g->net)->lg_gen++;
 	WRITE_ONCE(g->dead, true);
 	for (i = 0; i < g->nr; i++) {
 		struct socket *s = g->q[i].sock;
@@ -383,6 +384,7 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 	}
 	sk->sk_reuse = reuse;
 	list_add(&g->node, &nn->lgroups);
+	nn->lg_gen++;
 	if (err) {
 		nstcp_lgroup_close(g);
 		return ERR_PTR(err);

@@ -24,6 +24,9 @@
 #include "nstcp.h"
 #include "netlink.h"
 
+/* The largest reply a doit builds (grown from a page, times 4). */
+#define NSTCP_NL_MSG_MAX	(256 * 1024)
+
 /* Request policies: only what a request may carry; the rest is refused. */
 const struct nla_policy nstcp_inst_policy[NSTCP_A_INST_MAX + 1] = {
 	[NSTCP_A_INST_CPU]	= { .type = NLA_U32 },
@@ -47,11 +50,22 @@ const struct nla_policy nstcp_queue_policy[NSTCP_A_QUEUE_MAX + 1] = {
 };
 EXPORT_SYMBOL_IF_KUNIT(nstcp_queue_policy);
 
+/*
+ * A dump's next message.  A dump over a list sets cb->seq to the list's
+ * generation (plus one, never 0) under the list's lock: when the list
+ * changed between two parts of the dump, the message carries
+ * NLM_F_DUMP_INTR and the reader knows to dump again.
+ */
 void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
 			u8 cmd)
 {
-	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			   &nstcp_genl_family, NLM_F_MULTI, cmd);
+	void *hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				cb->nlh->nlmsg_seq, &nstcp_genl_family,
+				NLM_F_MULTI, cmd);
+
+	if (hdr)
+		genl_dump_check_consistent(cb, hdr);
+	return hdr;
 }
 
 /* ---- instances ---- */
@@ -116,6 +130,7 @@ static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
 	struct sk_buff *msg;
+	size_t size;
 	void *hdr;
 	u32 cpu;
 	int err;
@@ -128,23 +143,22 @@ static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
 				    "no such CPU");
 		return -ENOENT;
 	}
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &nstcp_genl_family, 0,
-				NSTCP_CMD_INSTANCE_GET);
-	err = -EMSGSIZE;
-	if (!hdr)
-		goto err_free;
-	err = nstcp_nl_inst_msg(msg, nn, cpu);
-	if (err)
-		goto err_free;
+	/* Many mapped queues need more than a page: grow until it fits. */
+	for (size = NLMSG_DEFAULT_SIZE; ; size *= 4) {
+		msg = genlmsg_new(size, GFP_KERNEL);
+		if (!msg)
+			return -ENOMEM;
+		hdr = genlmsg_put_reply(msg, info, &nstcp_genl_family, 0,
+					NSTCP_CMD_INSTANCE_GET);
+		err = hdr ? nstcp_nl_inst_msg(msg, nn, cpu) : -EMSGSIZE;
+		if (!err)
+			break;
+		nlmsg_free(msg);
+		if (err != -EMSGSIZE || size >= NSTCP_NL_MSG_MAX)
+			return err;
+	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
-
-err_free:
-	nlmsg_free(msg);
-	return err;
 }
 
 /* ---- listening ports ---- */
@@ -241,6 +255,7 @@ static int nstcp_nl_listen_dump(struct sk_buff *skb,
 	if (attrs && attrs[NSTCP_A_LISTEN_PORT])
 		port = nla_get_u16(attrs[NSTCP_A_LISTEN_PORT]);
 	mutex_lock(&nn->lg_lock);
+	cb->seq = nn->lg_gen + 1;
 	list_for_each_entry(g, &nn->lgroups, node) {
 		if (idx++ < cb->args[0])
 			continue;
@@ -321,12 +336,29 @@ static void nstcp_nl_handoff_read(const struct nstcp_token *t,
 	}
 }
 
+/*
+ * Pids are given in the requester's pid namespace, taken when the dump
+ * starts (in its sendmsg): whoever reads the later parts sees the same.
+ * cb->args[4] holds it, with a reference, until the dump is done.
+ */
+static int nstcp_nl_handoff_dump_start(struct netlink_callback *cb)
+{
+	cb->args[4] = (long)get_pid_ns(task_active_pid_ns(current));
+	return 0;
+}
+
+static int nstcp_nl_handoff_dump_done(struct netlink_callback *cb)
+{
+	put_pid_ns((struct pid_namespace *)cb->args[4]);
+	return 0;
+}
+
 static int nstcp_nl_handoff_dump(struct sk_buff *skb,
 				 struct netlink_callback *cb)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
 	struct user_namespace *uns = sk_user_ns(NETLINK_CB(cb->skb).sk);
-	struct pid_namespace *pidns = task_active_pid_ns(current);
+	struct pid_namespace *pidns = (struct pid_namespace *)cb->args[4];
 	struct nstcp_nl_handoff v;
 	struct nstcp_token *t;
 	unsigned long now = jiffies;
@@ -336,6 +368,7 @@ static int nstcp_nl_handoff_dump(struct sk_buff *skb,
 	int bkt;
 
 	spin_lock(&nn->tok_lock);
+	cb->seq = nn->tok_gen + 1;
 	hash_for_each(nn->tok_hash, bkt, t, node) {
 		if (idx++ < cb->args[0])
 			continue;
@@ -378,7 +411,9 @@ static const struct genl_ops nstcp_genl_ops[] = {
 	},
 	{
 		.cmd	= NSTCP_CMD_HANDOFF_GET,
+		.start	= nstcp_nl_handoff_dump_start,
 		.dumpit	= nstcp_nl_handoff_dump,
+		.done	= nstcp_nl_handoff_dump_done,
 	},
 	{
 		.cmd	= NSTCP_CMD_QUEUE_GET,

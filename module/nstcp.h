@@ -69,12 +69,15 @@ struct nstcp_net {
 	int				accept_steal_delay; /* ms */
 	struct mutex			lg_lock;	/* lgroups, membership */
 	struct list_head		lgroups;	/* shared listening ports */
+	unsigned int			lg_gen;		/* lgroups changed, dumps */
 	struct list_head		node;		/* nstcp_nets, for cpuhp */
 	spinlock_t			tok_lock;	/* tok_hash, ntokens */
 	DECLARE_HASHTABLE(tok_hash, 8);			/* pending hand-offs */
 	unsigned int			ntokens;
+	unsigned int			tok_gen;	/* tok_hash changed, dumps */
 	struct mutex			qmap_lock;	/* qmaps */
 	struct list_head		qmaps;		/* queue maps, netlink.c */
+	unsigned int			qmap_gen;	/* qmaps changed, dumps */
 	int				local_connect;	/* 0 or 1 */
 };
 

@@ -100,6 +100,7 @@ int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	if (attrs && attrs[NSTCP_A_QUEUE_IFINDEX])
 		ifindex = nla_get_u32(attrs[NSTCP_A_QUEUE_IFINDEX]);
 	mutex_lock(&nn->qmap_lock);
+	cb->seq = nn->qmap_gen + 1;
 	list_for_each_entry(m, &nn->qmaps, node) {
 		if (idx++ < cb->args[0])
 			continue;
@@ -197,6 +198,7 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 		list_replace(&old->node, &m->node);
 	else
 		list_add_tail(&m->node, &nn->qmaps);
+	nn->qmap_gen++;
 	mutex_unlock(&nn->qmap_lock);
 	rtnl_unlock();
 	kfree(old);
@@ -220,8 +222,10 @@ int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	mutex_lock(&nn->qmap_lock);
 	m = nstcp_qmap_find(nn, nla_get_u32(a));
-	if (m)
+	if (m) {
 		list_del(&m->node);
+		nn->qmap_gen++;
+	}
 	mutex_unlock(&nn->qmap_lock);
 	if (!m) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a, "no map for this device");
@@ -244,8 +248,10 @@ static int nstcp_nl_netdev_event(struct notifier_block *nb,
 	nn = nstcp_pernet(dev_net(dev));
 	mutex_lock(&nn->qmap_lock);
 	m = nstcp_qmap_find(nn, dev->ifindex);
-	if (m)
+	if (m) {
 		list_del(&m->node);
+		nn->qmap_gen++;
+	}
 	mutex_unlock(&nn->qmap_lock);
 	kfree(m);
 	return NOTIFY_DONE;
