@@ -297,7 +297,12 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *alen,
 	socklen_t len = sizeof(ss);
 	int family = 0, nfd, err;
 
-	if (fd_lookup(fd, &family) != FD_NSTCP)
+	/*
+	 * Not ours, or an address without a usable length: the kernel
+	 * answers (EFAULT, EINVAL) exactly as it would without us.
+	 */
+	if (fd_lookup(fd, &family) != FD_NSTCP || (addr && !alen) ||
+	    (addr && (int)*alen < 0))
 		return four ? REAL(accept4)(fd, addr, alen, flags) :
 			      REAL(accept)(fd, addr, alen);
 	nfd = four ? REAL(accept4)(fd, (struct sockaddr *)&ss, &len, flags) :

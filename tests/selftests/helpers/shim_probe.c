@@ -293,6 +293,32 @@ int main(int argc, char **argv)
 	close(c);
 	client_wait(pid, "accept");
 
+	/* accept() with an address and no length: EFAULT, as the kernel says */
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons(port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		char b;
+		int k = socket(AF_INET, SOCK_STREAM, 0);
+
+		/* The server's accept fails after dequeuing: we see the close. */
+		if (k < 0 || connect(k, (struct sockaddr *)&a, sizeof(a)) ||
+		    read(k, &b, 1) > 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (wait_in(s)) {
+		ERR("no connection for the EFAULT case");
+		return 1;
+	}
+	c = accept(s, (struct sockaddr *)&ss, NULL);
+	printf("obs noalen accept=%d errno=%d\n", c, c < 0 ? errno : 0);
+	if (c >= 0)
+		close(c);
+	client_wait(pid, "noalen");
+
 	/* a forked child accepts on the inherited listener */
 	fflush(stdout);
 	pid = fork();
