@@ -3,11 +3,14 @@
  * Selftest: steering follows the taker.  With RFS configured on lo, a
  * connection given from CPU 0 to a taker pinned on CPU 1 is counted
  * rehomed, its packets are processed on CPU 1 from the first exchange on
- * (NSTCP_HOME_CPU), and the taker's calls make no hop.  The same over a
+ * (NSTCP_HOME_CPU), and the taker's calls make no hop; the taker sleeps
+ * in epoll_wait() before each read, its first included.  The same over a
  * veth pair whose receive side spreads flows with RPS, the client in the
  * other namespace.  Runs in the initial network namespace (RFS's table is
  * global, lo's queues are its) and puts the RFS settings back.
  */
+#include <sys/epoll.h>
+
 #include "handoff_util.h"
 #include "rps_pair.h"
 
@@ -40,8 +43,9 @@ static int file_rw(const char *path, char *old, size_t len, const char *val)
 static int taker(int in, int out)
 {
 	long calls, hops;
+	struct epoll_event ev = { .events = EPOLLIN };
 	struct ho_msg m;
-	int fd, home = -1, i;
+	int fd, home = -1, i, ep;
 	char c;
 
 	lst_pin(1);
@@ -52,9 +56,13 @@ static int taker(int in, int out)
 		return 11;
 	calls = ho_stat(PROC_CALLS);
 	hops = ho_stat(PROC_HOPS);
+	/* The taker sleeps in epoll_wait() until each request is here. */
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev))
+		return 14;
 	for (i = 0; i < NX; i++) {
 		/* Called once the request is here: its CPU is known. */
-		if (!(fam_wait(fd, POLLIN, FAM_TIMEOUT_MS) & POLLIN) ||
+		if (epoll_wait(ep, &ev, 1, FAM_TIMEOUT_MS) != 1 ||
 		    recv(fd, &c, 1, 0) != 1 || send(fd, &c, 1, 0) != 1)
 			return 12;
 		if (!i)
@@ -63,6 +71,7 @@ static int taker(int in, int out)
 	m.val = ho_stat(PROC_CALLS) - calls;
 	m.sum = ho_stat(PROC_HOPS) - hops;
 	m.token = home;
+	close(ep);
 	close(fd);
 	return ho_put(out, &m) ? 13 : 0;
 }
