@@ -223,12 +223,14 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 #endif
 
 /*
- * 6.8 gave ethtool_ops.get_rxfh a struct ethtool_rxfh_param; before, the
- * table, key and function are separate arguments.  Caller holds RTNL.
+ * 6.8 gave ethtool_ops.get_rxfh a struct ethtool_rxfh_param, with the
+ * input transform (a symmetric hash) beside the function; before, the
+ * table, key and function are separate arguments and there is no
+ * transform (*@xfrm 0).  Caller holds RTNL.
  */
 #include <linux/ethtool.h>
 static inline int compat_get_rxfh(struct net_device *dev, u32 *indir, u8 *key,
-				  u8 *hfunc)
+				  u8 *hfunc, u8 *xfrm)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
 	struct ethtool_rxfh_param p = {
@@ -240,8 +242,10 @@ static inline int compat_get_rxfh(struct net_device *dev, u32 *indir, u8 *key,
 	int err = dev->ethtool_ops->get_rxfh(dev, &p);
 
 	*hfunc = p.hfunc;
+	*xfrm = p.input_xfrm;
 	return err;
 #else
+	*xfrm = 0;
 	return dev->ethtool_ops->get_rxfh(dev, indir, key, hfunc);
 #endif
 }

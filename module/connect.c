@@ -16,6 +16,7 @@
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
+#include <linux/bpf-cgroup.h>
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/netdevice.h>
@@ -262,7 +263,8 @@ void nstcp_local_check(struct sock *sk)
 	if ((1 << READ_ONCE(sk->sk_state)) & (TCPF_SYN_SENT | TCPF_SYN_RECV))
 		return;
 	if (xchg(&ns->lc_pending, false) &&
-	    !nstcp_lc_verify(sk, ns->lc_cpu, ns->lc_ifindex) &&
+	    !nstcp_lc_verify(sk, READ_ONCE(ns->lc_cpu),
+			     READ_ONCE(ns->lc_ifindex)) &&
 	    READ_ONCE(sk->sk_state) == TCP_ESTABLISHED)
 		WRITE_ONCE(ns->lc_pending, true);
 }
@@ -291,6 +293,15 @@ int nstcp_local_connect(struct socket *sock, struct sockaddr *addr, int len,
 	    (sk->sk_userlocks & SOCK_BINDPORT_LOCK))
 		return 0;
 	cpu = raw_smp_processor_id();
+	/*
+	 * A cgroup connect hook may rewrite the destination, once per
+	 * connect(): the ports cannot be predicted for the address it picks,
+	 * and trying several would run it several times.
+	 */
+	if (BPF_CGROUP_PRE_CONNECT_ENABLED(sk)) {
+		nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LFALLBACKS);
+		return 0;
+	}
 	if (!nstcp_lc_dest(addr, len, &daddr, &dport)) {
 		if (addr->sa_family == AF_INET6)
 			nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LFALLBACKS);
@@ -329,17 +340,35 @@ int nstcp_local_connect(struct socket *sock, struct sockaddr *addr, int len,
 		release_sock(sk);
 		return err;
 	}
-	nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LCONNECTS);
-	if (err == -EINPROGRESS && !(flags & O_NONBLOCK))
+	/*
+	 * The port taken is the one tried, unless another thread changed the
+	 * range meanwhile (6.8 reads it without the socket lock): then it is
+	 * the ordinary choice.
+	 */
+	if (ntohs(inet_sk(sk)->inet_sport) != ports[i - 1]) {
+		nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LFALLBACKS);
+		ifindex = 0;
+	} else {
+		nstcp_stat_inc_cpu(nn, cpu, NSTCP_STAT_LCONNECTS);
+	}
+	if (err == -EINPROGRESS && !(flags & O_NONBLOCK)) {
 		err = __inet_stream_connect(sock, addr, len, flags, 0);
-	if ((err == 0 || err == -EINPROGRESS) &&
+		/*
+		 * It started in SS_CONNECTING: a send timeout says EALREADY
+		 * where AF_INET's one call says EINPROGRESS.
+		 */
+		if (err == -EALREADY)
+			err = -EINPROGRESS;
+	}
+	if (ifindex && (err == 0 || err == -EINPROGRESS) &&
 	    (err || !nstcp_lc_verify(sk, cpu, ifindex))) {
 		struct nstcp_sk *ns = nstcp_sk_alloc(sk);
 
 		if (!IS_ERR(ns)) {
-			ns->lc_cpu = cpu;
-			ns->lc_ifindex = ifindex;
-			WRITE_ONCE(ns->lc_pending, true);
+			WRITE_ONCE(ns->lc_cpu, cpu);
+			WRITE_ONCE(ns->lc_ifindex, ifindex);
+			/* Read after the xchg() in nstcp_local_check(). */
+			smp_store_release(&ns->lc_pending, true);
 		}
 	}
 	release_sock(sk);

@@ -104,6 +104,36 @@ static int nstcp_nl_inst_msg(struct sk_buff *skb, struct nstcp_net *nn,
 	return nstcp_nl_put_inst_queues(skb, nn, cpu);
 }
 
+/*
+ * Room for one message whole in every part of a dump, the first included
+ * (made before any recvmsg() sized the reader's buffer, so a page only):
+ * an instance with every mapped queue, a port with a nest per CPU.
+ */
+#define NSTCP_NL_OBJ_BASE	512	/* the fixed attributes, generously */
+#define NSTCP_NL_QENT_SIZE	nla_total_size(3 * nla_total_size(sizeof(u32)))
+#define NSTCP_NL_LCPU_SIZE	nla_total_size(2 * nla_total_size(sizeof(u32)) + \
+					       2 * nla_total_size_64bit(sizeof(u64)))
+
+static int nstcp_nl_dump_room(struct netlink_callback *cb, size_t payload)
+{
+	cb->min_dump_alloc = nlmsg_total_size(GENL_HDRLEN + NSTCP_NL_OBJ_BASE +
+			min_t(size_t, payload, NSTCP_NL_MSG_MAX));
+	return 0;
+}
+
+static int nstcp_nl_inst_dump_start(struct netlink_callback *cb)
+{
+	struct nstcp_net *nn = nstcp_pernet(sock_net(cb->skb->sk));
+
+	return nstcp_nl_dump_room(cb, (size_t)nstcp_qmap_entries(nn) *
+				  NSTCP_NL_QENT_SIZE);
+}
+
+static int nstcp_nl_listen_dump_start(struct netlink_callback *cb)
+{
+	return nstcp_nl_dump_room(cb, (size_t)nr_cpu_ids * NSTCP_NL_LCPU_SIZE);
+}
+
 static int nstcp_nl_inst_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(skb->sk));
@@ -144,7 +174,8 @@ static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
 		return -ENOENT;
 	}
 	/* Many mapped queues need more than a page: grow until it fits. */
-	for (size = NLMSG_DEFAULT_SIZE; ; size *= 4) {
+	size = NLMSG_DEFAULT_SIZE;
+	for (;;) {
 		msg = genlmsg_new(size, GFP_KERNEL);
 		if (!msg)
 			return -ENOMEM;
@@ -156,6 +187,7 @@ static int nstcp_nl_inst_doit(struct sk_buff *skb, struct genl_info *info)
 		nlmsg_free(msg);
 		if (err != -EMSGSIZE || size >= NSTCP_NL_MSG_MAX)
 			return err;
+		size = min_t(size_t, size * 4, NSTCP_NL_MSG_MAX);
 	}
 	genlmsg_end(msg, hdr);
 	return genlmsg_reply(msg, info);
@@ -399,12 +431,14 @@ static const struct genl_ops nstcp_genl_ops[] = {
 	{
 		.cmd	= NSTCP_CMD_INSTANCE_GET,
 		.doit	= nstcp_nl_inst_doit,
+		.start	= nstcp_nl_inst_dump_start,
 		.dumpit	= nstcp_nl_inst_dump,
 		.policy	= nstcp_inst_policy,
 		.maxattr = NSTCP_A_INST_MAX,
 	},
 	{
 		.cmd	= NSTCP_CMD_LISTEN_GET,
+		.start	= nstcp_nl_listen_dump_start,
 		.dumpit	= nstcp_nl_listen_dump,
 		.policy	= nstcp_listen_policy,
 		.maxattr = NSTCP_A_LISTEN_MAX,

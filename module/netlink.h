@@ -80,6 +80,7 @@ struct genl_info;
 int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
 			     u32 cpu);
 int nstcp_nl_queue_dump_start(struct netlink_callback *cb);
+unsigned int nstcp_qmap_entries(struct nstcp_net *nn);
 int nstcp_nl_queue_dump(struct sk_buff *skb, struct netlink_callback *cb);
 int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info);
 int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info);

@@ -15,6 +15,7 @@
 
 #include "nstcp.h"
 #include "netlink.h"
+#include "steer.h"
 
 /* A device's queue map (nstcp_net.qmaps, under qmap_lock). */
 struct nstcp_qmap {
@@ -57,10 +58,29 @@ int nstcp_nl_put_inst_queues(struct sk_buff *skb, struct nstcp_net *nn,
 			nla_nest_end(skb, ent);
 		}
 	}
+	/* An attribute's length is 16 bits: past that, the map cannot go. */
+	if (skb_tail_pointer(skb) - (unsigned char *)nest > U16_MAX) {
+		nla_nest_cancel(skb, nest);
+		err = -EMSGSIZE;
+		goto out;
+	}
 	nla_nest_end(skb, nest);
 out:
 	mutex_unlock(&nn->qmap_lock);
 	return err;
+}
+
+/* How many queues are mapped in all, for the instance dump's size. */
+unsigned int nstcp_qmap_entries(struct nstcp_net *nn)
+{
+	struct nstcp_qmap *m;
+	unsigned int n = 0;
+
+	mutex_lock(&nn->qmap_lock);
+	list_for_each_entry(m, &nn->qmaps, node)
+		n += m->n;
+	mutex_unlock(&nn->qmap_lock);
+	return n;
 }
 
 static struct nstcp_qmap *nstcp_qmap_find(struct nstcp_net *nn, u32 ifindex)
@@ -76,14 +96,23 @@ static struct nstcp_qmap *nstcp_qmap_find(struct nstcp_net *nn, u32 ifindex)
 /*
  * A device's map is one message, which must fit a dump's skb whole; the
  * first skb of a dump is made before any recvmsg() sized the socket's
- * buffer (NLMSG_GOODSIZE then), so ask for room for the largest map.
+ * buffer (NLMSG_GOODSIZE then), so ask for room for the largest map
+ * there is now (a map set during the dump may need more: it ends the dump
+ * with EMSGSIZE, to be read again).
  */
 int nstcp_nl_queue_dump_start(struct netlink_callback *cb)
 {
+	struct nstcp_net *nn = nstcp_pernet(sock_net(cb->skb->sk));
+	struct nstcp_qmap *m;
+	unsigned int n = 0;
+
+	mutex_lock(&nn->qmap_lock);
+	list_for_each_entry(m, &nn->qmaps, node)
+		n = max(n, m->n);
+	mutex_unlock(&nn->qmap_lock);
 	cb->min_dump_alloc = nlmsg_total_size(GENL_HDRLEN +
 			nla_total_size(sizeof(u32)) +
-			NSTCP_QUEUE_MAP_MAX *
-			nla_total_size(2 * nla_total_size(sizeof(u32))));
+			n * nla_total_size(2 * nla_total_size(sizeof(u32))));
 	return 0;
 }
 
@@ -143,6 +172,34 @@ static struct net_device *nstcp_nl_queue_dev(struct genl_info *info)
 	return dev;
 }
 
+/*
+ * The steering's explicit queue map (steer.c) follows the device's map:
+ * a local connect then picks ports by it.  @m NULL clears it.  Devices
+ * the steering keeps nothing for (virtual ones) have none.  Under RTNL.
+ */
+static void nstcp_qmap_steer(struct net *net, int ifindex,
+			     const struct nstcp_qmap *m)
+{
+	unsigned int i;
+	int *cpus;
+
+	ASSERT_RTNL();
+	if (!m) {
+		nstcp_steer_bind_queues(net, ifindex, NULL, 0);
+		return;
+	}
+	cpus = kmalloc_array(NSTCP_QUEUES_MAX, sizeof(*cpus), GFP_KERNEL);
+	if (!cpus)
+		return;
+	for (i = 0; i < NSTCP_QUEUES_MAX; i++)
+		cpus[i] = -1;
+	for (i = 0; i < m->n; i++)
+		if (m->ent[i].queue < NSTCP_QUEUES_MAX)
+			cpus[m->ent[i].queue] = m->ent[i].cpu;
+	nstcp_steer_bind_queues(net, ifindex, cpus, NSTCP_QUEUES_MAX);
+	kfree(cpus);
+}
+
 int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nstcp_net *nn = nstcp_pernet(genl_info_net(info));
@@ -200,6 +257,7 @@ int nstcp_nl_queue_set(struct sk_buff *skb, struct genl_info *info)
 		list_add_tail(&m->node, &nn->qmaps);
 	nn->qmap_gen++;
 	mutex_unlock(&nn->qmap_lock);
+	nstcp_qmap_steer(genl_info_net(info), m->ifindex, m);
 	rtnl_unlock();
 	kfree(old);
 	kfree(ent);
@@ -220,6 +278,7 @@ int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, NSTCP_A_QUEUE_IFINDEX))
 		return -EINVAL;
+	rtnl_lock();
 	mutex_lock(&nn->qmap_lock);
 	m = nstcp_qmap_find(nn, nla_get_u32(a));
 	if (m) {
@@ -227,6 +286,9 @@ int nstcp_nl_queue_del(struct sk_buff *skb, struct genl_info *info)
 		nn->qmap_gen++;
 	}
 	mutex_unlock(&nn->qmap_lock);
+	if (m)
+		nstcp_qmap_steer(genl_info_net(info), m->ifindex, NULL);
+	rtnl_unlock();
 	if (!m) {
 		NL_SET_ERR_MSG_ATTR(info->extack, a, "no map for this device");
 		return -ENOENT;

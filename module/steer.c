@@ -22,6 +22,7 @@
 #include <linux/ethtool.h>
 #include <linux/hashtable.h>
 #include <linux/netdevice.h>
+#include <linux/pm_runtime.h>
 #include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -105,8 +106,10 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_pred_hash);
 
 /*
  * Up to @max ports of [@low, @high] whose replies @cpu_of sends to @cpu,
- * scanning from @low + @start % the range's size round to where it began;
- * @skip (reserved ports) leaves a port out.  Returns how many it found.
+ * scanning from @low + @start % the range's size round to where it began,
+ * NSTCP_PORT_SCAN_MAX ports at most (a CPU that few flows reach costs a
+ * bounded search, then the ordinary choice); @skip (reserved ports) leaves
+ * a port out.  Returns how many it found.
  */
 int nstcp_port_search(int (*cpu_of)(const void *ctx, int port),
 		      bool (*skip)(const void *ctx, int port),
@@ -120,7 +123,8 @@ int nstcp_port_search(int (*cpu_of)(const void *ctx, int port),
 		return 0;
 	n = high - low + 1;
 	port = low + start % n;
-	for (i = 0; i < n && found < max; i++, port++) {
+	for (i = 0; i < n && i < NSTCP_PORT_SCAN_MAX && found < max;
+	     i++, port++) {
 		if (port > high)
 			port = low;
 		if (skip && skip(ctx, port))
@@ -132,11 +136,18 @@ int nstcp_port_search(int (*cpu_of)(const void *ctx, int port),
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_port_search);
 
+/* The table's key: devices of different namespaces share ifindexes. */
+static u32 nstcp_ndev_key(const struct net *net, int ifindex)
+{
+	return net_hash_mix(net) ^ ifindex;
+}
+
 static struct nstcp_ndev *nstcp_ndev_find(int ifindex, const struct net *net)
 {
 	struct nstcp_ndev *nd;
 
-	hash_for_each_possible_rcu(nstcp_ndevs, nd, node, ifindex,
+	hash_for_each_possible_rcu(nstcp_ndevs, nd, node,
+				   nstcp_ndev_key(net, ifindex),
 				   lockdep_rtnl_is_held())
 		if (nd->ifindex == ifindex && net_eq(dev_net(nd->dev), net))
 			return nd;
@@ -171,6 +182,40 @@ static void nstcp_ndev_seed_xps(struct nstcp_ndev *nd, struct net_device *dev)
 #endif
 }
 
+/*
+ * The device's key, table and function through its driver, with what
+ * ethtool's core does around any driver operation (the parent resumed,
+ * begin/complete); -EOPNOTSUPP when the hash input is not the plain
+ * 4-tuple (a symmetric transform, no ports for TCP over IPv4).
+ */
+static int nstcp_ndev_get_rxfh(struct net_device *dev, struct nstcp_rss *rss)
+{
+	const struct ethtool_ops *ops = dev->ethtool_ops;
+	struct ethtool_rxnfc nfc = { .cmd = ETHTOOL_GRXFH,
+				     .flow_type = TCP_V4_FLOW };
+	u8 xfrm = 0;
+	int err;
+
+	if (dev->dev.parent)
+		pm_runtime_get_sync(dev->dev.parent);
+	err = ops->begin ? ops->begin(dev) : 0;
+	if (err)
+		goto out;
+	err = compat_get_rxfh(dev, rss->indir, rss->key, &rss->hfunc, &xfrm);
+	if (!err && xfrm)
+		err = -EOPNOTSUPP;
+	if (!err && ops->get_rxnfc && !ops->get_rxnfc(dev, &nfc, NULL) &&
+	    (nfc.data & (RXH_L4_B_0_1 | RXH_L4_B_2_3)) !=
+	    (RXH_L4_B_0_1 | RXH_L4_B_2_3))
+		err = -EOPNOTSUPP;
+	if (ops->complete)
+		ops->complete(dev);
+out:
+	if (dev->dev.parent)
+		pm_runtime_put(dev->dev.parent);
+	return err;
+}
+
 /* Read the device's key and table into a new snapshot; under RTNL. */
 static void nstcp_ndev_read(struct nstcp_ndev *nd, struct net_device *dev)
 {
@@ -182,7 +227,8 @@ static void nstcp_ndev_read(struct nstcp_ndev *nd, struct net_device *dev)
 	WRITE_ONCE(nd->stamp, jiffies);
 	WRITE_ONCE(nd->stale, false);
 	if (!ops || !ops->get_rxfh || !ops->get_rxfh_indir_size ||
-	    !ops->get_rxfh_key_size || dev->real_num_rx_queues < 2)
+	    !ops->get_rxfh_key_size || dev->real_num_rx_queues < 2 ||
+	    !(dev->flags & IFF_UP) || !netif_device_present(dev))
 		goto publish;
 	isize = ops->get_rxfh_indir_size(dev);
 	ksize = ops->get_rxfh_key_size(dev);
@@ -194,8 +240,9 @@ static void nstcp_ndev_read(struct nstcp_ndev *nd, struct net_device *dev)
 		goto publish;
 	rss->indir_size = isize;
 	rss->key_size = ksize;
-	if (compat_get_rxfh(dev, rss->indir, rss->key, &rss->hfunc) ||
-	    (rss->hfunc && rss->hfunc != ETH_RSS_HASH_TOP)) {
+	if (nstcp_ndev_get_rxfh(dev, rss) ||
+	    (rss->hfunc && rss->hfunc != ETH_RSS_HASH_TOP) ||
+	    !memchr_inv(rss->key, 0, ksize)) {
 		kfree(rss);
 		rss = NULL;
 	}
@@ -213,18 +260,20 @@ static void nstcp_ndev_add(struct net_device *dev)
 	int q;
 
 	ASSERT_RTNL();
-	if (dev->flags & IFF_LOOPBACK)
+	/* Virtual devices (no parent) are never predicted: not kept. */
+	if ((dev->flags & IFF_LOOPBACK) || !dev->dev.parent)
 		return;
 	nd = nstcp_ndev_find(dev->ifindex, dev_net(dev));
 	if (!nd) {
-		nd = kzalloc(sizeof(*nd), GFP_KERNEL);
+		nd = kzalloc(sizeof(*nd), GFP_KERNEL_ACCOUNT);
 		if (!nd)
 			return;
 		nd->dev = dev;
 		nd->ifindex = dev->ifindex;
 		for (q = 0; q < NSTCP_QUEUES_MAX; q++)
 			nd->qcpu[q] = -1;
-		hash_add_rcu(nstcp_ndevs, &nd->node, nd->ifindex);
+		hash_add_rcu(nstcp_ndevs, &nd->node,
+			     nstcp_ndev_key(dev_net(dev), nd->ifindex));
 	}
 	nstcp_ndev_read(nd, dev);
 }
@@ -301,8 +350,6 @@ struct nstcp_ndev *nstcp_steer_dev(const struct net_device *dev)
 
 	if (nd && nd->dev != dev)
 		return NULL;
-	if (nd && time_after(jiffies, READ_ONCE(nd->stamp) + HZ))
-		nstcp_ndev_stale(nd);
 	return nd;
 }
 
@@ -313,12 +360,18 @@ struct nstcp_ndev *nstcp_steer_dev(const struct net_device *dev)
 void nstcp_steer_set_queue_cpu(struct nstcp_ndev *nd, unsigned int q, int cpu,
 			       int src)
 {
-	if (q >= NSTCP_QUEUES_MAX || cpu >= (int)nr_cpu_ids)
+	if (q >= NSTCP_QUEUES_MAX || cpu >= (int)nr_cpu_ids ||
+	    (cpu >= 0 && !cpu_possible(cpu)))
 		return;
 	if (READ_ONCE(nd->qsrc[q]) > src)
 		return;
-	WRITE_ONCE(nd->qcpu[q], cpu);
-	WRITE_ONCE(nd->qsrc[q], cpu < 0 ? NSTCP_QSRC_NONE : src);
+	if (cpu < 0)
+		src = NSTCP_QSRC_NONE;
+	/* Shared lines, written from every CPU: only when they change. */
+	if (READ_ONCE(nd->qcpu[q]) != cpu)
+		WRITE_ONCE(nd->qcpu[q], cpu);
+	if (READ_ONCE(nd->qsrc[q]) != src)
+		WRITE_ONCE(nd->qsrc[q], src);
 }
 
 /*
@@ -336,11 +389,12 @@ int nstcp_steer_bind_queues(struct net *net, int ifindex, const int *cpus,
 	if (!nd)
 		return -ENODEV;
 	if (n > NSTCP_QUEUES_MAX)
-		return -E2BIG;
+		n = NSTCP_QUEUES_MAX;	/* the rest are not cached */
 	for (q = 0; q < NSTCP_QUEUES_MAX; q++) {
 		if (READ_ONCE(nd->qsrc[q]) == NSTCP_QSRC_EXPLICIT)
-			WRITE_ONCE(nd->qsrc[q], NSTCP_QSRC_NONE);
-		if (q < n)
+			nstcp_steer_set_queue_cpu(nd, q, -1,
+						  NSTCP_QSRC_EXPLICIT);
+		if (q < n && cpus[q] >= 0)
 			nstcp_steer_set_queue_cpu(nd, q, cpus[q],
 						  NSTCP_QSRC_EXPLICIT);
 	}
@@ -366,6 +420,9 @@ void nstcp_steer_learn(struct nstcp_ndev *nd, int pred_q, int q, int cpu)
 		nstcp_ndev_stale(nd);
 #ifdef CONFIG_RPS
 	map = rcu_dereference(nd->dev->_rx[q].rps_map);
+	/* Under RFS the CPU is the application's: it says nothing. */
+	if (rcu_access_pointer(nd->dev->_rx[q].rps_flow_table))
+		return;
 #endif
 	/* Under RPS the CPU is the map's choice, not the queue's. */
 	if (!map || !map->len)

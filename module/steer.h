@@ -18,6 +18,8 @@ struct sockaddr;
 #define NSTCP_RSS_KEY_MAX	64
 #define NSTCP_RSS_INDIR_MAX	2048
 #define NSTCP_QUEUES_MAX	256
+/* Most ports a local connect's search looks at. */
+#define NSTCP_PORT_SCAN_MAX	4096
 
 /* One read of a device's RSS key and table; immutable once published. */
 struct nstcp_rss {

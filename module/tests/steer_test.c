@@ -209,7 +209,29 @@ static void steer_search_wraps_and_ends(struct kunit *test)
 						1000, 0, ports, 64), 0);
 }
 
+/* CPU 1 only from port 15000 on; CPU 0 below. */
+static int far_cpu_of(const void *ctx, int port)
+{
+	return port >= 15000;
+}
+
+static void steer_search_is_bounded(struct kunit *test)
+{
+	u16 ports[8];
+
+	/* 5000 ports to scan before the first fit: past the bound. */
+	KUNIT_EXPECT_EQ(test, nstcp_port_search(far_cpu_of, NULL, NULL, 1,
+						10000, 20000, 0, ports, 8), 0);
+	/* Within the bound it is found. */
+	KUNIT_EXPECT_EQ(test, nstcp_port_search(far_cpu_of, NULL, NULL, 1,
+						10000, 20000,
+						5000 - NSTCP_PORT_SCAN_MAX + 8,
+						ports, 8), 8);
+	KUNIT_EXPECT_EQ(test, ports[0], 15000);
+}
+
 static struct kunit_case steer_cases[] = {
+	KUNIT_CASE(steer_search_is_bounded),
 	KUNIT_CASE(steer_toeplitz_ipv4),
 	KUNIT_CASE(steer_toeplitz_ipv6),
 	KUNIT_CASE(steer_pred_matches_full_hash),

@@ -7,7 +7,8 @@
  * (SO_INCOMING_CPU, NSTCP_INFO's home CPU), an AF_INET one's wherever
  * RSS sends them (about 1/CPUs).  Also: no mismatch counted, the sysctl
  * off gives AF_INET's behaviour, a bound port is left alone, loopback and
- * veth fall back (counted), ports run out with AF_INET's errno.
+ * veth fall back (counted), ports run out with AF_INET's errno, a send
+ * timeout cuts a blocking connect with AF_INET's errno.
  * Skips without the NIC.
  */
 #include <arpa/inet.h>
@@ -296,16 +297,42 @@ static void case_ports_exhausted(void)
 	       strerror(e[1] > 0 ? e[1] : 0), strerror(e[0] > 0 ? e[0] : 0));
 }
 
+/*
+ * A blocking connect cut by SO_SNDTIMEO (a silent address on the NIC's
+ * subnet: no neighbour answers): AF_NSTCP's errno is AF_INET's, and the
+ * local connect was made for it.
+ */
+static void case_send_timeout(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tmo = { .tv_usec = 300000 };
+	long lc0 = stat_sum(PROC_LCONNECTS);
+	int e[2] = { 0, 0 }, fam, fd;
+
+	inet_pton(AF_INET, "198.18.0.99", &a.sin_addr);
+	for (fam = 0; fam < 2; fam++) {
+		fd = socket(fam ? AF_NSTCP : AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo));
+		errno = 0;
+		e[fam] = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+		close(fd);
+	}
+	tap_ok(e[0] == EINPROGRESS && e[1] == e[0] &&
+	       stat_sum(PROC_LCONNECTS) == lc0 + 1,
+	       "SO_SNDTIMEO cuts a blocking connect: AF_NSTCP's errno is AF_INET's (%s, %s), a local connect",
+	       strerror(e[1]), strerror(e[0]));
+}
+
 int main(void)
 {
 	const char *paddr = getenv("NSTCP_NIC_PEER");
 
-	tap_plan(13);
+	tap_plan(14);
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpus > 64)
 		ncpus = 64;
 	if (!paddr || !getenv("NSTCP_NIC_DEV")) {
-		for (int i = 0; i < 13; i++)
+		for (int i = 0; i < 14; i++)
 			tap_skip("no test NIC (tests/vm/run --nic mq)", "connect_local");
 		return 0;
 	}
@@ -330,6 +357,7 @@ int main(void)
 		case_loopback();
 		case_veth();
 		case_ports_exhausted();
+		case_send_timeout();
 	}
 	rps_sh("for f in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo 0 > $f; done",
 	       getenv("NSTCP_NIC_DEV"));
