@@ -59,7 +59,7 @@ static void *acceptor(void *arg)
 		 */
 		memset(&at, 0, sizeof(at));
 		at.nat_give.ng_flags = NSTCP_GIVE_UID;
-		at.nat_give.ng_id = geteuid();
+		at.nat_give.ng_id = nd_taker_uid(s);
 		at.nat_give.ng_timeout_ms = s->timeout_ms;
 		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 			if (errno == EINVAL)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
@@ -69,6 +70,8 @@ const char *nd_model_name(enum nd_model m)
 		return "monolithic";
 	case ND_MODEL_HYBRID:
 		return "hybrid";
+	case ND_MODEL_DISTRIBUTOR:
+		return "distributor";
 	default:
 		return "none";
 	}
@@ -120,6 +123,18 @@ static void service_end(struct parser *p)
 				     "\"%s\" is not for the monolithic model (its copies accept by themselves)",
 				     nd_keys[no_mono[i]]);
 	}
+	if (s->model == ND_MODEL_DISTRIBUTOR) {
+		static const int no_dist[] = { K_MAX_CONNS, K_CPS, K_TIMEOUT };
+
+		for (i = 0; i < 3; i++)
+			if (p->seen & (1u << no_dist[i]))
+				perr(p, p->key_line[no_dist[i]],
+				     "\"%s\" is not for the distributor model",
+				     nd_keys[no_dist[i]]);
+	} else if (s->model != ND_MODEL_NONE && (p->seen & (1u << K_BUFFER))) {
+		perr(p, p->key_line[K_BUFFER], "\"buffer_kb\" is for the distributor model");
+	}
+	nd_service_ids(p, s);
 	if (s->model != ND_MODEL_HYBRID && s->model != ND_MODEL_NONE &&
 	    (p->seen & (1u << K_BUSY)))
 		perr(p, p->key_line[K_BUSY], "\"busy\" is for the hybrid model");
@@ -188,6 +203,7 @@ static void section(struct parser *p, char *text)
 	s->busy = 1;
 	s->backlog = 128;
 	s->lfd = -1;
+	s->buf_kb = 64;
 	p->cur = s;
 }
 
@@ -222,6 +238,45 @@ static void finish(struct nd_config *cfg)
 	}
 }
 
+/*
+ * nstcpd run as root takes its programs and users from the file: refuse
+ * a file, or a directory holding it, that anyone but root may change (as
+ * sshd's StrictModes does).
+ */
+static int strict_modes(const char *path, int fd)
+{
+	char dir[512], *slash;
+	struct stat st;
+
+	if (geteuid() != 0)
+		return 0;
+	if (fstat(fd, &st))
+		return -1;
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
+		fprintf(stderr, "%s: refused: owned by uid %u, mode %04o: it must be root's and writable by root only\n",
+			path, (unsigned int)st.st_uid, st.st_mode & 07777);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+	if (stat(dir, &st)) {
+		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & 022)) {
+		fprintf(stderr, "%s: refused: its directory %s is owned by uid %u, mode %04o: it must be root's and writable by root only\n",
+			path, dir, (unsigned int)st.st_uid, st.st_mode & 07777);
+		return -1;
+	}
+	return 0;
+}
+
 int nd_config_load(struct nd_config *cfg, const char *path)
 {
 	struct parser p = { .cfg = cfg, .file = path };
@@ -234,6 +289,10 @@ int nd_config_load(struct nd_config *cfg, const char *path)
 	f = fopen(path, "re");
 	if (!f) {
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (strict_modes(path, fileno(f))) {
+		fclose(f);
 		return -1;
 	}
 	while (fgets(buf, sizeof(buf), f)) {

@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,8 +220,74 @@ static int parse_exec(struct parser *p, const char *v, struct nd_service *s)
 const char *const nd_keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
-	"backlog", "busy",
+	"backlog", "busy", "user", "group", "buffer_kb",
 };
+
+/* user = NAME|UID: a user of the passwd database, or a bare uid. */
+static void parse_user(struct parser *p, const char *v, struct nd_service *s)
+{
+	struct passwd *pw;
+	unsigned int u;
+
+	s->user_line = p->line;
+	pw = getpwnam(v);
+	if (!pw && !parse_uint(v, 0x7fffffff, &u)) {
+		pw = getpwuid(u);
+		if (!pw) {
+			s->uid = u;
+			s->user_name[0] = 0;
+			return;
+		}
+	}
+	if (!pw) {
+		perr(p, p->line, "user: \"%s\" is not a user of this system", v);
+		return;
+	}
+	s->uid = pw->pw_uid;
+	s->gid = pw->pw_gid;
+	snprintf(s->user_name, sizeof(s->user_name), "%s", pw->pw_name);
+}
+
+/* group = NAME|GID. */
+static void parse_group(struct parser *p, const char *v, struct nd_service *s)
+{
+	struct group *gr = getgrnam(v);
+	unsigned int u;
+
+	s->group_line = p->line;
+	if (gr)
+		s->gid = gr->gr_gid;
+	else if (!parse_uint(v, 0x7fffffff, &u))
+		s->gid = u;
+	else
+		perr(p, p->line, "group: \"%s\" is not a group of this system", v);
+}
+
+/*
+ * At the end of a block: the gid of its user (the group key's, else the
+ * user's own) and the user's supplementary groups, as initgroups() would
+ * set them, read now so that the child needs no lookup.
+ */
+void nd_service_ids(struct parser *p, struct nd_service *s)
+{
+	int n = ND_MAX_GROUPS;
+
+	if (!s->user_line)
+		return;
+	if (!s->user_name[0]) {
+		if (!s->group_line)
+			perr(p, s->user_line, "user: uid %u is not in the passwd database: give its \"group\"",
+			     (unsigned int)s->uid);
+		s->ngroups = 0;
+		return;
+	}
+	if (getgrouplist(s->user_name, s->gid, s->groups, &n) < 0) {
+		perr(p, s->user_line, "user: %s is in more than %d groups",
+		     s->user_name, ND_MAX_GROUPS);
+		return;
+	}
+	s->ngroups = n;
+}
 
 void nd_service_key(struct parser *p, const char *k, const char *v)
 {
@@ -254,10 +322,12 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 			s->model = ND_MODEL_MONOLITHIC;
 		else if (!strcmp(v, "hybrid"))
 			s->model = ND_MODEL_HYBRID;
-		else if (!strcmp(v, "distributor") || !strcmp(v, "broker"))
+		else if (!strcmp(v, "distributor"))
+			s->model = ND_MODEL_DISTRIBUTOR;
+		else if (!strcmp(v, "broker"))
 			perr(p, p->line, "model: \"%s\" is not implemented yet", v);
 		else
-			perr(p, p->line, "model: \"%s\" is not standard, monolithic or hybrid", v);
+			perr(p, p->line, "model: \"%s\" is not standard, monolithic, distributor or hybrid", v);
 		break;
 	case K_EXEC:
 		s->exec_line = p->line;
@@ -330,6 +400,18 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 		else
 			s->busy = u;
 		break;
+	case K_USER:
+		parse_user(p, v, s);
+		break;
+	case K_GROUP:
+		parse_group(p, v, s);
+		break;
+	case K_BUFFER:
+		if (parse_uint(v, 4096, &u) || u < 4)
+			perr(p, p->line, "buffer_kb: \"%s\" is not 4 to 4096", v);
+		else
+			s->buf_kb = u;
+		break;
 	case K_BACKLOG:
 		if (parse_uint(v, 65535, &u) || !u)
 			perr(p, p->line, "backlog: \"%s\" is not 1 to 65535", v);
@@ -338,5 +420,3 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 		break;
 	}
 }
-
-/* What a block needs as a whole, checked when it ends. */

@@ -105,7 +105,7 @@ static int pick(struct nd_service *s, int cpu, int avoid)
 
 static void drop_token(struct nd_service *s, uint64_t token)
 {
-	int fd = nstcp_take(token);
+	int fd = nd_take(s, token);
 
 	if (fd >= 0) {
 		close(fd);
@@ -230,7 +230,7 @@ static void reclaim(struct nd_service *s, int i, int k)
 	if (c->load)
 		c->load--;
 	s->cpu[c->cpu].load = c->load;
-	fd = nstcp_take(p.token);
+	fd = nd_take(s, p.token);
 	if (fd < 0)
 		return;	/* taken meanwhile: its TAKEN report is on the way */
 	if (p.gives > ND_REGIVE_MAX) {
@@ -240,7 +240,7 @@ static void reclaim(struct nd_service *s, int i, int k)
 	}
 	memset(&g, 0, sizeof(g));
 	g.ng_flags = NSTCP_GIVE_UID;
-	g.ng_id = geteuid();
+	g.ng_id = nd_taker_uid(s);
 	g.ng_timeout_ms = s->timeout_ms;
 	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
 		close(fd);

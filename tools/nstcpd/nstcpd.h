@@ -20,6 +20,7 @@
 #define ND_KEY_MAX	8
 #define ND_MAX_CPUS	1024
 #define ND_STATUS_DEF	"/run/nstcpd/status.json"
+#define ND_MAX_GROUPS	64	/* supplementary groups of a service's user */
 #define ND_REGIVE_MAX	3	/* re-gives of one connection before dropping it */
 
 enum nd_model {
@@ -27,6 +28,7 @@ enum nd_model {
 	ND_MODEL_STANDARD,
 	ND_MODEL_MONOLITHIC,
 	ND_MODEL_HYBRID,
+	ND_MODEL_DISTRIBUTOR,
 };
 
 /* A process nstcpd started: a monolithic copy or a standard server. */
@@ -98,6 +100,13 @@ struct nd_service {
 	unsigned int busy;		/* hybrid: load at which a worker is busy */
 	unsigned int timeout_ms;
 	int backlog;
+	int user_line, group_line;	/* 0: not given (root) */
+	char user_name[ND_NAME_MAX + 1];	/* "" for a uid not in passwd */
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[ND_MAX_GROUPS];	/* the user's supplementary groups */
+	int ngroups;
+	unsigned int buf_kb;		/* distributor: relay buffer per direction */
 
 	/* run time */
 	int lfd;			/* standard: the listening socket */
@@ -113,6 +122,7 @@ struct nd_service {
 	struct nd_cpu *cpu;		/* ND_MAX_CPUS entries */
 	unsigned long long served, given, taken, refused, regiven;
 	unsigned long long restarts, failed, lost, dropped;
+	struct nd_dist *dist;		/* distributor */
 };
 
 struct nd_config {
@@ -129,13 +139,13 @@ const char *nd_model_name(enum nd_model m);
 const char *nd_policy_name(int policy);
 
 /* service.c */
-extern int nd_status_pipe;		/* read end: take reports */
+extern int nd_status_pipe;
+extern int nd_report_wr;		/* read end: take reports */
 void nd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nd_now(struct timespec *t);
 long long nd_ms_until(const struct timespec *t);
 int nd_pin(int cpu);
 int nd_listen_socket(const struct nd_service *s);
-pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
 void nd_backoff(struct nd_copy *c);
 struct nd_proc *nd_proc_add(struct nd_service *s);
 void nd_proc_del(struct nd_service *s, struct nd_proc *p);
@@ -143,6 +153,18 @@ int nd_services_start(struct nd_config *cfg);
 void nd_services_stop(struct nd_config *cfg);
 void nd_reap(struct nd_config *cfg);
 long long nd_services_tick(struct nd_config *cfg);
+
+/* spawn.c */
+pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
+int nd_take(const struct nd_service *s, uint64_t token);
+uid_t nd_taker_uid(const struct nd_service *s);
+
+/* distributor.c */
+int nd_distributor_start(struct nd_service *s, const char *rundir);
+void nd_distributor_exited(struct nd_service *s, struct nd_proc *p, int status);
+long long nd_distributor_tick(struct nd_service *s);
+void nd_distributor_stop(struct nd_service *s);
+void nd_distributor_json(struct nd_service *s, void *workers);
 
 /* standard.c */
 int nd_standard_start(struct nd_service *s);

@@ -20,7 +20,7 @@
 #include "nstcpd.h"
 
 int nd_status_pipe = -1;	/* read end; children write take reports */
-static int report_wr = -1;	/* write end, inherited until exec */
+int nd_report_wr = -1;		/* write end, inherited until exec */
 
 void nd_log(const char *fmt, ...)
 {
@@ -84,92 +84,6 @@ fail:
 	return -1;
 }
 
-/* Puts @fd on descriptor @to without close-on-exec. */
-static int place_fd(int fd, int to)
-{
-	if (fd == to)
-		return fcntl(fd, F_SETFD, 0);
-	return dup2(fd, to) < 0 ? -1 : 0;
-}
-
-/* In the child: the connection of @token, or exit 125. */
-static int child_take(struct nd_service *s, uint64_t token)
-{
-	int fd = nstcp_take(token);
-	int rep[3];
-
-	if (fd < 0) {
-		fprintf(stderr, "nstcpd[%s]: take: %s\n", s->name, strerror(errno));
-		_exit(125);
-	}
-	rep[0] = getpid();
-	rep[1] = sched_getcpu();
-	rep[2] = nstcp_home_cpu(fd);
-	if (report_wr >= 0 && write(report_wr, rep, sizeof(rep)) != sizeof(rep))
-		fprintf(stderr, "nstcpd[%s]: take report: %s\n", s->name,
-			strerror(errno));
-	return fd;
-}
-
-/*
- * Starts @s's program pinned on @cpu.  The standard model passes the
- * connection of @token (taken here, in the child, on its CPU; or by the
- * program itself, with NSTCP_TOKEN), the monolithic model its listening
- * socket @fd, the hybrid model its worker channel @fd.
- */
-pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token)
-{
-	sigset_t none;
-	char buf[32];
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid)
-		return pid;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (nd_pin(cpu))
-		fprintf(stderr, "nstcpd[%s]: pin on CPU %d: %s\n", s->name, cpu,
-			strerror(errno));
-	if (token && !s->take_program)
-		fd = child_take(s, token);
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDNAMES");
-	unsetenv("NSTCP_TOKEN");
-	unsetenv("NSTCP_WORKER_FD");
-	if (token && s->take_program) {
-		snprintf(buf, sizeof(buf), "%llx", (unsigned long long)token);
-		setenv("NSTCP_TOKEN", buf, 1);
-	} else if (s->stdio) {
-		if (place_fd(fd, 0) || place_fd(fd, 1))
-			_exit(126);
-	} else if (s->model == ND_MODEL_HYBRID) {
-		if (place_fd(fd, NSTCP_LISTEN_FDS_START))
-			_exit(126);
-		snprintf(buf, sizeof(buf), "%d", NSTCP_LISTEN_FDS_START);
-		setenv("NSTCP_WORKER_FD", buf, 1);
-	} else {
-		if (place_fd(fd, NSTCP_LISTEN_FDS_START))
-			_exit(126);
-		snprintf(buf, sizeof(buf), "%d", getpid());
-		setenv("LISTEN_PID", buf, 1);
-		setenv("LISTEN_FDS", "1", 1);
-		setenv("LISTEN_FDNAMES", s->model == ND_MODEL_STANDARD ?
-		       "connection" : s->name, 1);
-	}
-	snprintf(buf, sizeof(buf), "%d", cpu);
-	setenv("NSTCPD_CPU", buf, 1);
-	setenv("NSTCPD_SERVICE", s->name, 1);
-	/* Everything else of nstcpd's is close-on-exec. */
-	execv(s->program, s->argv);
-	fprintf(stderr, "nstcpd[%s]: exec %s: %s\n", s->name, s->program,
-		strerror(errno));
-	_exit(127);
-}
-
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 #define STABLE_MS	10000	/* a process up this long restarts at once */
@@ -229,9 +143,9 @@ int nd_services_start(struct nd_config *cfg)
 	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK))
 		return -1;
 	nd_status_pipe = pfd[0];
-	report_wr = pfd[1];
+	nd_report_wr = pfd[1];
 	/* Children keep the write end until exec (cleared in the child). */
-	fcntl(report_wr, F_SETFL, 0);
+	fcntl(nd_report_wr, F_SETFL, 0);
 	for (i = 0; i < cfg->nsvc; i++) {
 		struct nd_service *s = &cfg->svc[i];
 		int r;
@@ -253,6 +167,9 @@ int nd_services_start(struct nd_config *cfg)
 		nd_log("service %s: %s model on %s, %d CPUs, %s", s->name,
 		       nd_model_name(s->model), s->listen_text, s->ncpus,
 		       s->exec_text);
+		if (!s->user_line && geteuid() == 0)
+			nd_log("warning: service %s (line %d) has no \"user\": its programs run as root",
+			       s->name, s->line);
 	}
 	return 0;
 }

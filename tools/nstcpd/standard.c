@@ -114,7 +114,7 @@ static int serve(struct nd_service *s, uint64_t token, int cpu,
 /* Takes the connection of @token here and closes it: a refusal. */
 static void refuse(struct nd_service *s, uint64_t token, int cpu)
 {
-	int fd = nstcp_take(token);
+	int fd = nd_take(s, token);
 
 	if (fd >= 0)
 		close(fd);
@@ -187,7 +187,7 @@ void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status)
 		s->failed++;
 		s->cpu[dead.cpu].failed++;
 	}
-	fd = nstcp_take(dead.token);
+	fd = nd_take(s, dead.token);
 	if (fd < 0) {
 		/*
 		 * Taken by the server, or expired.  A server taking it itself
@@ -216,7 +216,7 @@ void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status)
 	}
 	memset(&g, 0, sizeof(g));
 	g.ng_flags = NSTCP_GIVE_UID;
-	g.ng_id = geteuid();
+	g.ng_id = nd_taker_uid(s);
 	g.ng_timeout_ms = s->timeout_ms;
 	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
 		nd_log("service %s: re-give: %s", s->name, strerror(errno));
@@ -228,7 +228,7 @@ void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status)
 	s->regiven++;
 	s->cpu[dead.cpu].regiven++;
 	if (serve(s, g.ng_token, dead.cpu, &dead.peer, dead.gives + 1)) {
-		fd = nstcp_take(g.ng_token);
+		fd = nd_take(s, g.ng_token);
 		if (fd >= 0)
 			close(fd);
 		s->lost++;

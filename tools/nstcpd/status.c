@@ -4,6 +4,7 @@
  * `nstcpd status`, which prints it as a table or as JSON.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,13 +81,47 @@ static json_object *service_json(struct nd_service *s)
 	return o;
 }
 
-/* Writes the status file (a new file renamed over the old one). */
+/*
+ * The status file's directory: made 0755 when missing; when nstcpd runs as
+ * root it must be root's and writable by root only, since the file is
+ * replaced by a rename there.
+ */
+static int status_dir(const char *path)
+{
+	char dir[512], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -1;
+	if (stat(dir, &st))
+		return -1;
+	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 022))) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes the status file: a new file, made exclusively (O_EXCL, no
+ * symbolic link followed), renamed over the old one.
+ */
 int nd_status_write(const struct nd_config *cfg)
 {
 	json_object *root = json_object_new_object();
 	json_object *svcs = json_object_new_array();
-	char tmp[600], dir[512], *slash;
-	int i, r;
+	const char *text;
+	char tmp[600];
+	int i, fd, r = -1;
+	size_t len, done = 0;
 
 	add_u64(root, "pid", getpid());
 	json_object_object_add(root, "config", json_object_new_string(cfg->path));
@@ -94,18 +129,30 @@ int nd_status_write(const struct nd_config *cfg)
 	for (i = 0; i < cfg->nsvc; i++)
 		json_object_array_add(svcs, service_json(&cfg->svc[i]));
 	json_object_object_add(root, "services", svcs);
-	snprintf(dir, sizeof(dir), "%s", cfg->status_path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		mkdir(dir, 0755);
+	if (status_dir(cfg->status_path))
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", cfg->status_path, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0 && errno == EEXIST && !unlink(tmp))
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+			  O_CLOEXEC, 0644);
+	if (fd < 0)
+		goto out;
+	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
+	len = strlen(text);
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n <= 0)
+			break;
+		done += n;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.%d", cfg->status_path, getpid());
-	r = json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PRETTY);
-	if (!r && rename(tmp, cfg->status_path))
-		r = -1;
-	if (r)
+	if (close(fd) == 0 && done == len && !rename(tmp, cfg->status_path))
+		r = 0;
+	else
 		unlink(tmp);
+out:
 	json_object_put(root);
 	return r;
 }
