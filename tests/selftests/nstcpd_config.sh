@@ -10,11 +10,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-tmp=$(mktemp -d)
-cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
-trap cleanup EXIT
+nd_begin
 
-tap_plan 17
+tap_plan 22
 ip netns add "$nd_srv" && ip -n "$nd_srv" link set lo up
 tap_ok $? "namespace $nd_srv"
 
@@ -49,6 +47,19 @@ listen = 7011
 model = monolithic
 exec = cat
 busy = 2
+[service u]
+listen = 7012
+model = distributor
+exec = cat
+user = no-such-user-xyz
+group = no-such-group-xyz
+buffer_kb = 2
+[service v]
+listen = 7013
+model = monolithic
+exec = cat
+user = 4242
+buffer_kb = 8
 CONF
 want=(
 	"4:unknown key \"colour\" in [global]"
@@ -67,6 +78,11 @@ want=(
 	"20:expected \"key = value\""
 	"25:\"stdio\" is for the standard model (service h is hybrid)"
 	"30:\"busy\" is for the hybrid model"
+	"35:user: \"no-such-user-xyz\" is not a user of this system"
+	"36:group: \"no-such-group-xyz\" is not a group of this system"
+	"37:buffer_kb: \"2\" is not 4 to 4096"
+	"42:user: uid 4242 is not in the passwd database: give its \"group\""
+	"43:\"buffer_kb\" is for the distributor model"
 )
 "$nd_bin" -c "$tmp/bad.conf" --check >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -140,6 +156,42 @@ CONF
 rc=$?
 tap_ok $(( rc != 0 )) "--check on a valid file exits 0 ($(cat "$tmp/out" "$tmp/err"))"
 tap_ok $([ ! -e "$tmp/good-status.json" ] && ! nd_listening 7004; echo $?) "--check starts nothing"
+
+# StrictModes: nstcpd as root refuses a file anyone but root may change,
+# or one in such a directory, with --check as when run.
+cp "$tmp/good.conf" "$tmp/open.conf" && chmod 666 "$tmp/open.conf"
+"$nd_bin" -c "$tmp/open.conf" --check 2>"$tmp/err"
+rc=$?
+grep -q "^$tmp/open.conf: refused: owned by uid 0, mode 0666: it must be root's and writable by root only" "$tmp/err"
+tap_ok $(( rc != 1 || $? != 0 )) "a world-writable file refused (exit $rc): $(head -1 "$tmp/err")"
+cp "$tmp/good.conf" "$tmp/nobody.conf" && chown nobody "$tmp/nobody.conf"
+ip netns exec "$nd_srv" "$nd_bin" -f -c "$tmp/nobody.conf" -s "$tmp/nb-status.json" 2>"$tmp/err"
+rc=$?
+grep -q "^$tmp/nobody.conf: refused: owned by uid $(id -u nobody), mode 0644" "$tmp/err"
+tap_ok $(( rc != 1 || $? != 0 )) "a file of another user refused when run (exit $rc), nothing started"
+mkdir -m 777 "$tmp/opendir" && cp "$tmp/good.conf" "$tmp/opendir/x.conf"
+"$nd_bin" -c "$tmp/opendir/x.conf" --check 2>"$tmp/err"
+rc=$?
+grep -q "^$tmp/opendir/x.conf: refused: its directory $tmp/opendir is owned by uid 0, mode 0777" "$tmp/err"
+tap_ok $(( rc != 1 || $? != 0 )) "a file in a world-writable directory refused (exit $rc)"
+
+# The status file: replaced by a rename, never written through a symbolic
+# link; not written in a directory others may write to.
+echo keep >"$tmp/victim"
+ln -s "$tmp/victim" "$tmp/link.json"
+nd_start "$tmp/good.conf" "$tmp/link.json" "$tmp/nstcpd.log"
+for i in $(seq 100); do [ -L "$tmp/link.json" ] || break; sleep 0.1; done
+r=$(cat "$tmp/victim")
+[ -f "$tmp/link.json" ] && [ ! -L "$tmp/link.json" ] && nd_json "$tmp/link.json" "d['pid']" >/dev/null
+tap_ok $(( $? != 0 )) "a symbolic link at the status path replaced, its target untouched ($r)"
+nd_stop
+mkdir -m 777 "$tmp/openst"
+ip netns exec "$nd_srv" "$nd_bin" -f -c "$tmp/good.conf" -s "$tmp/openst/status.json" 2>"$tmp/openst.log" &
+nd_pid=$!
+sleep 2
+r=$(grep -c "status file $tmp/openst/status.json: Operation not permitted" "$tmp/openst.log")
+tap_ok $([ "$r" -ge 1 ] && [ ! -e "$tmp/openst/status.json" ]; echo $?) "no status file in a world-writable directory ($r errors logged)"
+nd_stop
 
 # A port already taken: nstcpd stops at start, naming the service.
 cat >"$tmp/busy.conf" <<CONF

@@ -12,10 +12,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-tmp=$(mktemp -d)
-cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
-trap cleanup EXIT
-st=$tmp/status.json
+nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 worker=$nd_helpers/nstcpd_worker
 
@@ -44,13 +41,7 @@ nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
 nd_wait_json "$st" "all(x['pid'] > 0 for x in w('hyb') + w('stall') + w('crash')) and len(w('hyb')) == $ncpu"
 tap_ok $? "a worker per CPU of each service running: $(nd_json "$st" "[x['pid'] for x in w('hyb')]")"
-bad=0
-for c in $(seq 0 $((ncpu - 1))); do
-	pid=$(nd_json "$st" "[x['pid'] for x in w('hyb') if x['cpu'] == $c][0]")
-	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
-	tr '\0' '\n' </proc/"$pid"/environ | grep -qx "NSTCP_WORKER_FD=3" &&
-		[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo "# worker $pid of CPU $c: affinity $aff"; }
-done
+bad=$(nd_check_pinned hyb NSTCP_WORKER_FD=3)
 tap_ok $bad "each worker pinned on its CPU with its channel (NSTCP_WORKER_FD=3)"
 
 out=$(nd_run_client echo $nd_srv_ip 7301 $conns $bytes 4)
@@ -87,8 +78,5 @@ for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, workers left $alive"
 nd_listening 7301 || nd_listening 7302 || nd_listening 7303
 tap_ok $(( $? == 0 )) "the ports are closed"
-[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
-nd_pair_cleanup
-tap_ok $? "namespaces deleted"
-trap 'rm -rf "$tmp"' EXIT
+nd_finish
 tap_done

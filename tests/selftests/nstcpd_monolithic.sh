@@ -11,10 +11,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-tmp=$(mktemp -d)
-cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
-trap cleanup EXIT
-st=$tmp/status.json
+nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 
 tap_plan 17
@@ -39,14 +36,7 @@ nd_wait_json "$st" "all(x['pid'] > 0 for x in w('mono') + w('crash')) and len(w(
 tap_ok $? "a copy per CPU of each service running: $(nd_json "$st" "[x['pid'] for x in w('mono')]")"
 
 # Each copy pinned on its CPU, passed fd 3 by LISTEN_FDS.
-bad=0
-for c in $(seq 0 $((ncpu - 1))); do
-	pid=$(nd_json "$st" "[x['pid'] for x in w('mono') if x['cpu'] == $c][0]")
-	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
-	tr '\0' '\n' </proc/"$pid"/environ | grep -qx "LISTEN_PID=$pid" &&
-		tr '\0' '\n' </proc/"$pid"/environ | grep -qx "LISTEN_FDS=1" &&
-		[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo "# copy $pid of CPU $c: affinity $aff"; }
-done
+bad=$(nd_check_pinned mono "LISTEN_PID=\$pid" LISTEN_FDS=1)
 tap_ok $bad "each copy pinned on its CPU with LISTEN_PID (its pid) and LISTEN_FDS=1"
 ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
 n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
@@ -86,8 +76,5 @@ for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, copies left $alive"
 nd_listening 7201 || nd_listening 7202
 tap_ok $(( $? == 0 )) "the ports are closed"
-[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
-nd_pair_cleanup
-tap_ok $? "namespaces deleted"
-trap 'rm -rf "$tmp"' EXIT
+nd_finish
 tap_done

@@ -14,10 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-tmp=$(mktemp -d)
-cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
-trap cleanup EXIT
-st=$tmp/status.json
+nd_begin
 conns=40 bytes=32768
 
 tap_plan 25
@@ -135,8 +132,5 @@ n=0
 for p in 7101 7102 7103 7104 7105 7106; do nd_listening $p && n=$((n + 1)); done
 tap_ok $(( rc != 0 || n != 0 )) "SIGTERM: exit $rc, ports listening after: $n"
 tap_ok $([ ! -e "$st" ]; echo $?) "status file removed"
-[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
-nd_pair_cleanup
-tap_ok $? "namespaces deleted"
-trap 'rm -rf "$tmp"' EXIT
+nd_finish
 tap_done

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+struct json_object;
+
 #define ND_MAX_ARGS	32
 #define ND_NAME_MAX	32
 #define ND_KEY_MAX	8
@@ -164,7 +166,9 @@ int nd_distributor_start(struct nd_service *s, const char *rundir);
 void nd_distributor_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_distributor_tick(struct nd_service *s);
 void nd_distributor_stop(struct nd_service *s);
-void nd_distributor_json(struct nd_service *s, void *workers);
+void nd_distributor_totals(struct nd_service *s);
+void nd_distributor_json(struct nd_service *s, struct json_object *o,
+			 struct json_object *ws);
 
 /* standard.c */
 int nd_standard_start(struct nd_service *s);

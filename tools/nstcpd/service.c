@@ -67,7 +67,8 @@ int nd_listen_socket(const struct nd_service *s)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
 		goto fail;
-	if (s->model == ND_MODEL_MONOLITHIC &&
+	if ((s->model == ND_MODEL_MONOLITHIC ||
+	     s->model == ND_MODEL_DISTRIBUTOR) &&
 	    setsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, s->key, strlen(s->key)))
 		goto fail;
 	if (s->policy &&
@@ -138,7 +139,19 @@ void nd_proc_del(struct nd_service *s, struct nd_proc *p)
 
 int nd_services_start(struct nd_config *cfg)
 {
+	char rundir[512], *slash;
 	int pfd[2], i;
+
+	/* The distributor's back-end sockets go by the status file. */
+	snprintf(rundir, sizeof(rundir), "%s", cfg->status_path);
+	slash = strrchr(rundir, '/');
+	if (!slash)
+		snprintf(rundir, sizeof(rundir), ".");
+	else if (slash == rundir)
+		rundir[1] = 0;
+	else
+		*slash = 0;
+	nstcp_family();		/* read now: children may not read files */
 
 	if (pipe2(pfd, O_CLOEXEC | O_NONBLOCK))
 		return -1;
@@ -157,6 +170,8 @@ int nd_services_start(struct nd_config *cfg)
 			r = nd_standard_start(s);
 		else if (s->model == ND_MODEL_HYBRID)
 			r = nd_hybrid_start(s);
+		else if (s->model == ND_MODEL_DISTRIBUTOR)
+			r = nd_distributor_start(s, rundir);
 		else
 			r = nd_monolithic_start(s);
 		if (r) {
@@ -215,6 +230,8 @@ void nd_services_stop(struct nd_config *cfg)
 		}
 		if (s->lfd >= 0)
 			close(s->lfd);
+		if (s->model == ND_MODEL_DISTRIBUTOR)
+			nd_distributor_stop(s);
 	}
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
@@ -241,6 +258,8 @@ void nd_reap(struct nd_config *cfg)
 					nd_standard_exited(s, &s->procs[j], status);
 				else if (s->model == ND_MODEL_HYBRID)
 					nd_hybrid_exited(s, &s->procs[j], status);
+				else if (s->model == ND_MODEL_DISTRIBUTOR)
+					nd_distributor_exited(s, &s->procs[j], status);
 				else
 					nd_monolithic_exited(s, &s->procs[j], status);
 				goto next;
@@ -262,6 +281,8 @@ long long nd_services_tick(struct nd_config *cfg)
 			t = nd_monolithic_tick(&cfg->svc[i]);
 		else if (cfg->svc[i].model == ND_MODEL_HYBRID)
 			t = nd_hybrid_tick(&cfg->svc[i]);
+		else if (cfg->svc[i].model == ND_MODEL_DISTRIBUTOR)
+			t = nd_distributor_tick(&cfg->svc[i]);
 		else
 			continue;
 		if (t >= 0 && (next < 0 || t < next))

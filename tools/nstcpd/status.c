@@ -25,6 +25,8 @@ static json_object *service_json(struct nd_service *s)
 	json_object *o = json_object_new_object(), *ws = json_object_new_array();
 	int c;
 
+	if (s->model == ND_MODEL_DISTRIBUTOR)
+		nd_distributor_totals(s);
 	json_object_object_add(o, "name", json_object_new_string(s->name));
 	json_object_object_add(o, "model",
 			       json_object_new_string(nd_model_name(s->model)));
@@ -45,7 +47,9 @@ static json_object *service_json(struct nd_service *s)
 	add_u64(o, "dropped", s->dropped);
 	if (s->model == ND_MODEL_MONOLITHIC)
 		nd_monolithic_proc(s);
-	for (c = 0; c < ND_MAX_CPUS; c++) {
+	if (s->model == ND_MODEL_DISTRIBUTOR)
+		nd_distributor_json(s, o, ws);
+	for (c = 0; c < ND_MAX_CPUS && s->model != ND_MODEL_DISTRIBUTOR; c++) {
 		struct nd_cpu *k = &s->cpu[c];
 		json_object *w;
 

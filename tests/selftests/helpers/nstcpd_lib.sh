@@ -94,3 +94,39 @@ nd_listening() {
 	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen" 2>/dev/null &&
 		nstcp_proc_col "$tmp/listen" addr | grep -q ":$1\$"
 }
+
+# nd_begin: the test's temporary directory $tmp (with $st, the status
+# file's path, in it) and its removal, with the namespaces, on exit.
+nd_begin() {
+	tmp=$(mktemp -d)
+	st=$tmp/status.json
+	trap 'nd_pair_cleanup; rm -rf "$tmp"' EXIT
+}
+
+# nd_finish: after nd_stop, nstcpd's log as TAP comments, the namespaces
+# deleted (a TAP line).
+nd_finish() {
+	[ -s "$tmp/nstcpd.log" ] && sed 's/^/# nstcpd: /' "$tmp/nstcpd.log"
+	nd_pair_cleanup
+	tap_ok $? "namespaces deleted"
+	trap 'rm -rf "$tmp"' EXIT
+}
+
+# nd_check_pinned SERVICE VAR=VALUE...: the number of SERVICE's workers
+# (from the status file) not pinned on their CPU alone or without each
+# VAR=VALUE in their environment ("$pid" in a VALUE is the worker's pid).
+nd_check_pinned() {
+	local svc=$1 bad=0 c pid aff kv
+	shift
+	for c in $(nd_json "$st" "' '.join(str(x['cpu']) for x in w('$svc'))"); do
+		pid=$(nd_json "$st" "[x['pid'] for x in w('$svc') if x['cpu'] == $c][0]")
+		aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
+		[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo >&2 "# $svc worker $pid of CPU $c: affinity $aff"; continue; }
+		for kv in "$@"; do
+			kv=${kv//\$pid/$pid}
+			tr '\0' '\n' </proc/"$pid"/environ | grep -qxF "$kv" ||
+				{ bad=$((bad + 1)); echo >&2 "# $svc worker $pid of CPU $c: no $kv"; break; }
+		done
+	done
+	echo $bad
+}

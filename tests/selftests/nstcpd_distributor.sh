@@ -1,0 +1,109 @@
+#!/bin/bash
+# Selftest: nstcpd's distributor model end to end, clients in another
+# namespace over a veth whose receive queue spreads flows with RPS.  A
+# front thread per CPU, pinned, each a member of the service's shared
+# port, accepts and relays both ways to a pool of back ends (an unmodified
+# LISTEN_FDS echo server, helpers/nstcpd_sdecho, passed an AF_UNIX
+# listening socket) chosen least loaded.  Data checksummed both ways, the
+# client's half-close passed on (the echo ends at the back end's EOF),
+# bounded 4 KiB buffers under 1 MiB streams; a back end killed while it
+# holds connections: those are closed, the others' are not, and it is
+# restarted and serves again; status counters; SIGTERM removes the back
+# ends' sockets.  Build first: make tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/helpers/nstcpd_lib.sh"
+nd_begin
+conns=40 bytes=32768 ncpu=$(nproc)
+sdecho=$nd_helpers/nstcpd_sdecho
+
+tap_plan 20
+nd_pair_setup
+tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
+
+cat >"$tmp/nstcpd.conf" <<CONF
+[service dist]
+listen = 7401
+model = distributor
+workers = 2
+exec = /usr/bin/env SDECHO_LOG=$tmp/dist.log $sdecho
+
+[service small]
+listen = 7402
+model = distributor
+workers = 1
+buffer_kb = 4
+exec = $sdecho
+CONF
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
+tap_ok $? "nstcpd started, status file written"
+nd_wait_json "$st" "all(b['pid'] > 0 for b in s('dist')['backends'] + s('small')['backends']) and len(s('dist')['backends']) == 2 and len(w('dist')) == $ncpu"
+tap_ok $? "2 back ends and $ncpu fronts: back-end pids $(nd_json "$st" "[b['pid'] for b in s('dist')['backends']]")"
+bad=0
+for b in 0 1; do
+	pid=$(nd_json "$st" "s('dist')['backends'][$b]['pid']")
+	cpu=$(nd_json "$st" "s('dist')['backends'][$b]['cpu']")
+	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
+	tr '\0' '\n' </proc/"$pid"/environ | grep -qx "LISTEN_FDS=1" &&
+		[ "$(stat -L -c %F /proc/"$pid"/fd/3)" = socket ] && [ "$aff" = "$cpu" ] ||
+		{ bad=$((bad + 1)); echo "# back end $pid of CPU $cpu: affinity $aff"; }
+done
+mode=$(stat -c %a "$tmp/dist.0.sock" 2>&1)
+tap_ok $(( bad != 0 )) "each back end pinned, passed its socket by LISTEN_FDS=1"
+tap_ok $([ "$mode" = 600 ]; echo $?) "the back ends' AF_UNIX sockets are root's only: mode $mode"
+ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
+members=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
+	awk '$1 ~ /:7401$/ { print $2 }' | sort -u)
+tap_ok $([ "$members" = "$ncpu" ]; echo $?) "the port has $ncpu listening members, one per front: $members"
+
+out=$(nd_run_client echo $nd_srv_ip 7401 $conns $bytes 4)
+tap_ok $(( $? != 0 )) "echo through the fronts, half-close passed on: $out"
+nd_wait_json "$st" "s('dist')['served'] == $conns and s('dist')['relaying'] == 0"
+r=$(nd_json "$st" "(s('dist')['given'], s('dist')['served'], s('dist')['refused'], s('dist')['dropped'])")
+tap_ok $([ "$r" = "($conns, $conns, 0, 0)" ]; echo $?) "status: accepted, served, refused, aborted $r"
+lines=$(wc -l <"$tmp/dist.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/dist.log" | wc -l)
+tap_ok $(( lines != conns || full != conns )) "the back ends saw each connection with all $bytes bytes ($full of $lines)"
+r=$(nd_json "$st" "[b['served'] for b in s('dist')['backends']]")
+tap_ok $(nd_json "$st" "0 if min(b['served'] for b in s('dist')['backends']) >= $conns // 4 else 1") \
+	"least loaded: both back ends served (each at least $((conns / 4))): $r"
+r=$(nd_json "$st" "(sum(x['bytes_in'] for x in w('dist')), sum(x['bytes_out'] for x in w('dist')))")
+tap_ok $([ "$r" = "($((conns * bytes)), $((conns * bytes)))" ]; echo $?) "status: bytes relayed in, out $r"
+# Each front accepts the connections its CPU processes (per-CPU listening);
+# an idle front may take another CPU's (accept_steal): at least 3/4 local.
+r=$(nd_json "$st" "(sum(x['local'] for x in w('dist')), sum(1 for x in w('dist') if x['accepted']))")
+set -- ${r//[(),]/ }
+tap_ok $(( $1 * 4 < conns * 3 || $2 < 2 )) "accepted on the flow's CPU: $1 of $conns (at least 3/4), by $2 fronts"
+
+out=$(nd_run_client echo $nd_srv_ip 7402 8 1048576 4)
+tap_ok $(( $? != 0 )) "1 MiB each way through 4 KiB buffers: $out"
+
+# A back end killed while it holds connections: its clients see the
+# connection closed, the other back end's do not.
+ip netns exec "$nd_cli" "$nd_client" hold $nd_srv_ip 7401 8 6 >"$tmp/hold" &
+hold=$!
+nd_wait_json "$st" "[b['active'] for b in s('dist')['backends']] == [4, 4]"
+tap_ok $? "8 held connections, 4 on each back end: $(nd_json "$st" "[b['active'] for b in s('dist')['backends']]")"
+old=$(nd_json "$st" "s('dist')['backends'][0]['pid']")
+kill -KILL "$old"
+wait $hold
+out=$(cat "$tmp/hold")
+tap_ok $([ "$out" = "conns 8 served 4 refused 4" ]; echo $?) "back end 0 killed: its 4 closed, the 4 others held: $out"
+nd_wait_json "$st" "s('dist')['backends'][0]['pid'] not in (0, $old) and s('dist')['restarts'] == 1 and s('dist')['relaying'] == 0"
+tap_ok $? "restarted: pid $old -> $(nd_json "$st" "s('dist')['backends'][0]['pid']"), restarts $(nd_json "$st" "s('dist')['restarts']")"
+before=$(nd_json "$st" "s('dist')['backends'][0]['served']")
+out=$(nd_run_client echo $nd_srv_ip 7401 20 $bytes 4)
+nd_wait_json "$st" "s('dist')['backends'][0]['served'] > $before and s('dist')['relaying'] == 0"
+tap_ok $(( $? != 0 )) "the restarted back end serves: $out, back end 0 served $before -> $(nd_json "$st" "s('dist')['backends'][0]['served']")"
+
+pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'])")
+nd_stop
+rc=$?
+alive=0
+for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+socks=$(find "$tmp" -name '*.sock' | wc -l)
+tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, back ends left $alive, sockets left $socks"
+nd_listening 7401 || nd_listening 7402
+tap_ok $(( $? == 0 )) "the ports are closed"
+nd_finish
+tap_done
