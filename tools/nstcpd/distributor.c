@@ -71,6 +71,7 @@ struct relay {
 	int fd[2];			/* 0 client, 1 back end */
 	int back;
 	int ended;
+	int gone[2];			/* side out of the epoll set */
 	struct relay *next_dead;
 	struct pipe_dir dir[2];		/* 0: client to back end, 1: back */
 	struct endp {
@@ -108,6 +109,15 @@ static void relay_events(int ep, struct relay *r)
 	for (side = 0; side < 2; side++) {
 		struct pipe_dir *in = &r->dir[side], *out = &r->dir[!side];
 		struct epoll_event ev = { .data.ptr = &r->end[side] };
+
+		if (r->gone[side])
+			continue;
+		/* Read to its end and written shut: nothing more to wait for. */
+		if (in->eof && out->shut) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, r->fd[side], NULL);
+			r->gone[side] = 1;
+			continue;
+		}
 
 		/* Read @side while its direction has room; write it what waits. */
 		if (!in->eof && in->len < r->f->d->buf)

@@ -78,11 +78,9 @@ static int env_build(struct child_env *e, const struct nd_service *s,
 	memset(e, 0, sizeof(*e));
 	if (token && s->take_program) {
 		env_add(e, "NSTCP_TOKEN=%llx", (unsigned long long)token);
-	} else if (s->stdio) {
-		;
 	} else if (s->model == ND_MODEL_HYBRID) {
 		env_add(e, "NSTCP_WORKER_FD=%d", NSTCP_LISTEN_FDS_START);
-	} else {
+	} else if (!s->stdio) {
 		env_add(e, "LISTEN_PID=%*s", PID_DIGITS, "");
 		e->pidvar = e->own[e->nown - 1];
 		env_add(e, "LISTEN_FDS=1");
@@ -220,12 +218,11 @@ pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token)
 		fd = child_take(s, token);
 	if (e.pidvar)
 		put_pid(e.pidvar + strlen("LISTEN_PID="), getpid());
-	if (token && s->take_program)
-		;
-	else if (s->stdio && (place_fd(fd, 0) || place_fd(fd, 1)))
-		_exit(126);
-	else if (!s->stdio && place_fd(fd, NSTCP_LISTEN_FDS_START))
-		_exit(126);
+	if (!token || !s->take_program) {
+		if (s->stdio ? place_fd(fd, 0) || place_fd(fd, 1) :
+		    place_fd(fd, NSTCP_LISTEN_FDS_START))
+			_exit(126);
+	}
 	/* Everything else of nstcpd's is close-on-exec. */
 	execve(s->program, s->argv, e.envp);
 	say(s, "exec", errno);

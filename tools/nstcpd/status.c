@@ -67,6 +67,7 @@ static json_object *service_json(struct nd_service *s)
 			add_u64(w, "served", k->served);
 			add_u64(w, "taken", k->taken);
 			add_u64(w, "local", k->local);
+			add_u64(w, "hops", k->taken - k->local);
 			add_u64(w, "regiven", k->regiven);
 		} else {
 			add_u64(w, "active", k->active);
@@ -74,6 +75,7 @@ static json_object *service_json(struct nd_service *s)
 			add_u64(w, "given", k->given);
 			add_u64(w, "taken", k->taken);
 			add_u64(w, "local", k->local);
+			add_u64(w, "hops", k->taken - k->local);
 			add_u64(w, "refused", k->refused);
 			add_u64(w, "regiven", k->regiven);
 		}
