@@ -177,16 +177,23 @@ tap_ok $(( rc != 1 || $? != 0 )) "a file in a world-writable directory refused (
 
 # The status file: replaced by a rename, never written through a symbolic
 # link; not written in a directory others may write to.
+cat >"$tmp/st.conf" <<CONF
+[service s]
+listen = 7008
+model = standard
+stdio = yes
+exec = cat
+CONF
 echo keep >"$tmp/victim"
 ln -s "$tmp/victim" "$tmp/link.json"
-nd_start "$tmp/good.conf" "$tmp/link.json" "$tmp/nstcpd.log"
+nd_start "$tmp/st.conf" "$tmp/link.json" "$tmp/nstcpd.log"
 for i in $(seq 100); do [ -L "$tmp/link.json" ] || break; sleep 0.1; done
 r=$(cat "$tmp/victim")
 [ -f "$tmp/link.json" ] && [ ! -L "$tmp/link.json" ] && nd_json "$tmp/link.json" "d['pid']" >/dev/null
 tap_ok $(( $? != 0 )) "a symbolic link at the status path replaced, its target untouched ($r)"
 nd_stop
 mkdir -m 777 "$tmp/openst"
-ip netns exec "$nd_srv" "$nd_bin" -f -c "$tmp/good.conf" -s "$tmp/openst/status.json" 2>"$tmp/openst.log" &
+ip netns exec "$nd_srv" "$nd_bin" -f -c "$tmp/st.conf" -s "$tmp/openst/status.json" 2>"$tmp/openst.log" &
 nd_pid=$!
 sleep 2
 r=$(grep -c "status file $tmp/openst/status.json: Operation not permitted" "$tmp/openst.log")
