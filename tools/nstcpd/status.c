@@ -194,6 +194,7 @@ static void print_table(json_object *root)
 		json_object *s = json_object_array_get_idx(svcs, i);
 		int mono = !strcmp(get_str(s, "model"), "monolithic");
 		int hyb = !strcmp(get_str(s, "model"), "hybrid");
+		int dist = !strcmp(get_str(s, "model"), "distributor");
 
 		printf("\nservice %s  model %s  listen %s  exec %s\n",
 		       get_str(s, "name"), get_str(s, "model"),
@@ -204,7 +205,11 @@ static void print_table(json_object *root)
 		       get_u64(s, "refused"), get_u64(s, "regiven"),
 		       get_u64(s, "lost"), get_u64(s, "restarts"),
 		       get_u64(s, "failed"), get_u64(s, "dropped"));
-		if (hyb)
+		if (dist)
+			printf("  %4s %8s %6s %8s %8s %8s %6s %12s %12s\n", "cpu",
+			       "accepted", "active", "served", "aborted", "refused",
+			       "hops", "bytes_in", "bytes_out");
+		else if (hyb)
 			printf("  %4s %8s %6s %8s %8s %8s %8s %8s %6s\n", "cpu",
 			       "pid", "load", "served", "taken", "local",
 			       "regiven", "restarts", "failed");
@@ -215,12 +220,28 @@ static void print_table(json_object *root)
 			printf("  %4s %6s %8s %8s %8s %8s %8s %8s %6s\n", "cpu",
 			       "active", "served", "given", "taken", "local",
 			       "refused", "regiven", "failed");
+		if (dist && json_object_object_get_ex(s, "backends", &ws))
+			for (j = 0; j < json_object_array_length(ws); j++) {
+				json_object *b = json_object_array_get_idx(ws, j);
+
+				printf("  back end %llu: cpu %llu pid %llu active %llu served %llu\n",
+				       get_u64(b, "backend"), get_u64(b, "cpu"),
+				       get_u64(b, "pid"), get_u64(b, "active"),
+				       get_u64(b, "served"));
+			}
 		if (!json_object_object_get_ex(s, "workers", &ws))
 			continue;
 		for (j = 0; j < json_object_array_length(ws); j++) {
 			json_object *w = json_object_array_get_idx(ws, j);
 
-			if (hyb)
+			if (dist)
+				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %6llu %12llu %12llu\n",
+				       get_u64(w, "cpu"), get_u64(w, "accepted"),
+				       get_u64(w, "active"), get_u64(w, "served"),
+				       get_u64(w, "aborted"), get_u64(w, "refused"),
+				       get_u64(w, "hops"), get_u64(w, "bytes_in"),
+				       get_u64(w, "bytes_out"));
+			else if (hyb)
 				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
 				       get_u64(w, "load"), get_u64(w, "served"),
