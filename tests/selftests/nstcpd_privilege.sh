@@ -65,7 +65,7 @@ CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
 warn=$(grep -c 'has no "user": its programs run as root' "$tmp/nstcpd.log")
-grep -q 'warning: service root (line 14) has no "user"' "$tmp/nstcpd.log"
+grep -q 'warning: service root (line 16) has no "user"' "$tmp/nstcpd.log"
 tap_ok $(( $? != 0 || warn != 1 )) "warned at start of the one service without a user ($warn)"
 
 ids_of() {

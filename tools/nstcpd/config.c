@@ -222,10 +222,21 @@ static char *trim(char *s)
 /* Defaults that depend on the machine, once the file parsed. */
 static void finish(struct nd_config *cfg)
 {
-	int i;
+	int i, k;
 
 	for (i = 0; i < cfg->nsvc; i++) {
 		struct nd_service *s = &cfg->svc[i];
+		char *w = s->exec_buf;
+
+		/*
+		 * The array of services moved as it grew: point argv at this
+		 * copy's words (exec_buf holds them one after the other).
+		 */
+		for (k = 0; k < s->argc; k++) {
+			s->argv[k] = w;
+			w += strlen(w) + 1;
+		}
+		s->argv[s->argc] = NULL;
 
 		if (!s->ncpus) {
 			if (sched_getaffinity(0, sizeof(s->cpus), &s->cpus))

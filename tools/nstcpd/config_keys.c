@@ -174,6 +174,7 @@ static int parse_exec(struct parser *p, const char *v, struct nd_service *s)
 		*d++ = 0;
 	}
 	s->argv[argc] = NULL;
+	s->argc = argc;
 	if (!argc) {
 		perr(p, p->line, "exec: no program");
 		return -1;

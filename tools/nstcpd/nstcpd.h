@@ -89,7 +89,8 @@ struct nd_service {
 	char listen_text[80];
 	enum nd_model model;
 	char exec_text[512];
-	char *argv[ND_MAX_ARGS + 1];
+	char *argv[ND_MAX_ARGS + 1];	/* into exec_buf: see nd_config_load */
+	int argc;
 	char exec_buf[512];
 	char program[512];		/* argv[0] resolved on PATH */
 	cpu_set_t cpus;

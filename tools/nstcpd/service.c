@@ -221,7 +221,9 @@ void nd_services_stop(struct nd_config *cfg)
 		struct nd_service *s = &cfg->svc[i];
 
 		for (j = 0; j < s->nprocs; j++)
-			kill(s->procs[j].pid, SIGKILL);
+			if (!kill(s->procs[j].pid, SIGKILL))
+				nd_log("service %s: pid %d not stopped in 2 s: SIGKILL",
+				       s->name, s->procs[j].pid);
 		for (j = 0; j < s->ncopies; j++) {
 			if (s->copies[j].lfd >= 0)
 				close(s->copies[j].lfd);
@@ -233,8 +235,11 @@ void nd_services_stop(struct nd_config *cfg)
 		if (s->model == ND_MODEL_DISTRIBUTOR)
 			nd_distributor_stop(s);
 	}
-	while (waitpid(-1, NULL, WNOHANG) > 0)
-		;
+	/* Reap those killed, so that none outlives nstcpd as a zombie. */
+	nd_now(&end);
+	end.tv_sec += 1;
+	while (waitpid(-1, NULL, WNOHANG) >= 0 && nd_ms_until(&end) > 0)
+		usleep(10000);
 }
 
 /* Reaps every exited child and hands it to its model. */
