@@ -304,6 +304,10 @@ static void *front(void *arg)
 				while ((c = accept4(f->lfd, NULL, NULL,
 						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
 					relay_start(f, ep, c);
+				/* Shut down (nstcpd stops): relay what is left. */
+				if (errno != EAGAIN && errno != EINTR &&
+				    errno != ECONNABORTED)
+					epoll_ctl(ep, EPOLL_CTL_DEL, f->lfd, NULL);
 				continue;
 			}
 			if (!e->r->ended && !relay_io(e->r, e->side, ev[i].events))
@@ -424,6 +428,15 @@ long long nd_distributor_tick(struct nd_service *s)
 		__atomic_store_n(&s->dist->back[i].up, s->copies[i].pid > 0,
 				 __ATOMIC_RELAXED);
 	return t;
+}
+
+/* Stops the fronts accepting: their listening sockets shut down. */
+void nd_distributor_quiesce(struct nd_service *s)
+{
+	int i;
+
+	for (i = 0; s->dist && i < s->dist->nfront; i++)
+		shutdown(s->dist->front[i].lfd, SHUT_RD);
 }
 
 /* Removes the back ends' sockets (the fronts end with nstcpd). */

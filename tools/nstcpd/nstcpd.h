@@ -167,6 +167,7 @@ uid_t nd_taker_uid(const struct nd_service *s);
 int nd_distributor_start(struct nd_service *s, const char *rundir);
 void nd_distributor_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_distributor_tick(struct nd_service *s);
+void nd_distributor_quiesce(struct nd_service *s);
 void nd_distributor_stop(struct nd_service *s);
 void nd_distributor_totals(struct nd_service *s);
 void nd_distributor_json(struct nd_service *s, struct json_object *o,

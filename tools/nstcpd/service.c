@@ -199,9 +199,12 @@ void nd_services_stop(struct nd_config *cfg)
 	int i, j, left;
 
 	/* The acceptors' blocked split accepts fail EINVAL: they return. */
-	for (i = 0; i < cfg->nsvc; i++)
+	for (i = 0; i < cfg->nsvc; i++) {
 		if (cfg->svc[i].lfd >= 0)
 			shutdown(cfg->svc[i].lfd, SHUT_RD);
+		if (cfg->svc[i].model == ND_MODEL_DISTRIBUTOR)
+			nd_distributor_quiesce(&cfg->svc[i]);
+	}
 	for (i = 0; i < cfg->nsvc; i++)
 		for (j = 0; j < cfg->svc[i].nprocs; j++)
 			kill(cfg->svc[i].procs[j].pid, SIGTERM);
