@@ -1,15 +1,15 @@
 #!/bin/bash
 # Selftest: nstcpd's distributor model end to end, clients in another
 # namespace over a veth whose receive queue spreads flows with RPS.  A
-# front thread per CPU, pinned, each a member of the service's shared
+# front process per CPU, pinned, each a member of the service's shared
 # port, accepts and relays both ways to a pool of back ends (an unmodified
 # LISTEN_FDS echo server, helpers/nstcpd_sdecho, passed an AF_UNIX
 # listening socket) chosen least loaded.  Data checksummed both ways, the
 # client's half-close passed on (the echo ends at the back end's EOF),
 # bounded 4 KiB buffers under 1 MiB streams; a back end killed while it
 # holds connections: those are closed, the others' are not, and it is
-# restarted and serves again; status counters; SIGTERM removes the back
-# ends' sockets.  Build first: make tools.
+# restarted and serves again; a front killed, restarted; status counters;
+# SIGTERM removes the back ends' sockets.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -18,7 +18,7 @@ nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 sdecho=$nd_helpers/nstcpd_sdecho
 
-tap_plan 20
+tap_plan 23
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -49,6 +49,8 @@ for b in 0 1; do
 		[ "$(stat -L -c %F /proc/"$pid"/fd/3)" = socket ] && [ "$aff" = "$cpu" ] ||
 		{ bad=$((bad + 1)); echo "# back end $pid of CPU $cpu: affinity $aff"; }
 done
+bad=$(nd_check_pinned dist)
+tap_ok $bad "a front process per CPU pinned there: $(nd_json "$st" "[(x['cpu'], x['pid']) for x in w('dist')]")"
 mode=$(stat -c %a "$tmp/dist.0.sock" 2>&1)
 tap_ok $(( bad != 0 )) "each back end pinned, passed its socket by LISTEN_FDS=1"
 tap_ok $([ "$mode" = 600 ]; echo $?) "the back ends' AF_UNIX sockets are root's only: mode $mode"
@@ -96,13 +98,21 @@ out=$(nd_run_client echo $nd_srv_ip 7401 20 $bytes 4)
 nd_wait_json "$st" "s('dist')['backends'][0]['served'] > $before and s('dist')['relaying'] == 0"
 tap_ok $(( $? != 0 )) "the restarted back end serves: $out, back end 0 served $before -> $(nd_json "$st" "s('dist')['backends'][0]['served']")"
 
-pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'])")
+# A front killed: restarted on its socket; the port serves throughout.
+old=$(nd_json "$st" "w('dist')[1]['pid']")
+kill -KILL "$old"
+nd_wait_json "$st" "w('dist')[1]['pid'] not in (0, $old) and w('dist')[1]['restarts'] == 1"
+tap_ok $? "a killed front is restarted: pid $old -> $(nd_json "$st" "w('dist')[1]['pid']")"
+out=$(nd_run_client echo $nd_srv_ip 7401 20 $bytes 4)
+tap_ok $(( $? != 0 )) "served after the front's restart: $out"
+
+pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + w('dist') + w('small'))")
 nd_stop
 rc=$?
 alive=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 socks=$(find "$tmp" -name '*.sock' | wc -l)
-tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, back ends left $alive, sockets left $socks"
+tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
 nd_listening 7401 || nd_listening 7402
 tap_ok $(( $? == 0 )) "the ports are closed"
 nd_finish

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "distributor.h"
 #include "nstcpd.h"
 
 #define CONFIG_DEF	"/etc/nstcp/nstcpd.conf"
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return nd_status_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "front"))
+		return nd_front_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:fs:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The distributor's shared counters (distributor.c, relay.c): a memfd that
+ * nstcpd and its front processes map.  After the header: the fronts'
+ * counters, then per back end whether it is up, its connections in relay
+ * and served, then per front and back end the connections in relay (what
+ * nstcpd takes off a back end's count when a front dies).
+ */
+#ifndef NSTCPD_DISTRIBUTOR_H
+#define NSTCPD_DISTRIBUTOR_H
+
+#include <stddef.h>
+
+struct nd_fctr {
+	unsigned long long accepted, active, served, aborted, refused, local;
+	unsigned long long bytes_in, bytes_out;
+};
+
+struct nd_dshm {
+	unsigned int nfront, nback;
+};
+
+struct nd_dview {
+	struct nd_dshm *m;
+	struct nd_fctr *front;		/* [nfront] */
+	unsigned long long *up;		/* [nback] */
+	unsigned long long *active;	/* [nback] */
+	unsigned long long *served;	/* [nback] */
+	unsigned long long *load;	/* [nfront * nback] */
+};
+
+static inline size_t nd_dshm_size(unsigned int nfront, unsigned int nback)
+{
+	return sizeof(struct nd_dshm) + nfront * sizeof(struct nd_fctr) +
+	       (3 * nback + (size_t)nfront * nback) * sizeof(unsigned long long);
+}
+
+static inline void nd_dview(struct nd_dview *v, void *base)
+{
+	v->m = base;
+	v->front = (struct nd_fctr *)(v->m + 1);
+	v->up = (unsigned long long *)(v->front + v->m->nfront);
+	v->active = v->up + v->m->nback;
+	v->served = v->active + v->m->nback;
+	v->load = v->served + v->m->nback;
+}
+
+#define ADD(x, v)	__atomic_add_fetch(&(x), (v), __ATOMIC_RELAXED)
+#define SUB(x, v)	__atomic_sub_fetch(&(x), (v), __ATOMIC_RELAXED)
+#define GET(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define SET(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* relay.c: `nstcpd front ...`, a front process's main. */
+int nd_front_main(int argc, char **argv);
+
+#endif /* NSTCPD_DISTRIBUTOR_H */

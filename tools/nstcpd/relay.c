@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A front process of the distributor model (distributor.c): nstcpd starts
+ * it, pinned on its CPU, with its AF_NSTCP listening socket; it accepts,
+ * picks the least loaded back end, connects to it over AF_UNIX and relays
+ * the data both ways (epoll, non-blocking, a bounded buffer per direction,
+ * a side's end of stream passed on as a shutdown of the other side's
+ * write, an error ending both with a reset to the client).  Its counters
+ * are in memory shared with nstcpd (distributor.h).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "distributor.h"
+
+/* One direction of a relayed connection: from @from to @to. */
+struct pipe_dir {
+	char *buf;
+	size_t head, len;
+	int eof;			/* read end saw EOF */
+	int shut;			/* write end shut */
+};
+
+/* A front process. */
+struct front {
+	const char *name;
+	int index;			/* in the shared counters */
+	int lfd;
+	int cpu;
+	size_t buf;
+	int nback;
+	char **path;			/* the back ends' sockets */
+	struct nd_dview v;
+	struct nd_fctr *c;		/* its counters */
+	struct relay *dead;		/* ended in this epoll batch */
+};
+
+struct relay {
+	struct front *f;
+	int fd[2];			/* 0 client, 1 back end */
+	int back;
+	int ended;
+	int gone[2];			/* side out of the epoll set */
+	struct relay *next_dead;
+	struct pipe_dir dir[2];		/* 0: client to back end, 1: back */
+	struct endp {
+		struct relay *r;
+		int side;
+	} end[2];
+};
+
+/*
+ * The back end for a new connection: the least loaded of those up.  The
+ * fronts pick concurrently: the count of the one picked is raised only if
+ * it did not change since it was read, else the pick starts again.
+ */
+static int pick(struct front *f)
+{
+	struct nd_dview *v = &f->v;
+	unsigned long long seen;
+	int i, best;
+
+	do {
+		best = -1;
+		for (i = 0; i < f->nback; i++) {
+			int up = !!GET(v->up[i]);
+
+			if (best < 0 || (up && !GET(v->up[best])) ||
+			    (up == !!GET(v->up[best]) &&
+			     GET(v->active[i]) < GET(v->active[best])))
+				best = i;
+		}
+		if (best < 0)
+			return -1;
+		seen = GET(v->active[best]);
+	} while (!__atomic_compare_exchange_n(&v->active[best], &seen, seen + 1,
+					      0, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	ADD(v->load[f->index * f->nback + best], 1);
+	return best;
+}
+
+static void relay_events(int ep, struct relay *r)
+{
+	int side;
+
+	for (side = 0; side < 2; side++) {
+		struct pipe_dir *in = &r->dir[side], *out = &r->dir[!side];
+		struct epoll_event ev = { .data.ptr = &r->end[side] };
+
+		if (r->gone[side])
+			continue;
+		/* Read to its end and written shut: nothing more to wait for. */
+		if (in->eof && out->shut) {
+			epoll_ctl(ep, EPOLL_CTL_DEL, r->fd[side], NULL);
+			r->gone[side] = 1;
+			continue;
+		}
+
+		/* Read @side while its direction has room; write it what waits. */
+		if (!in->eof && in->len < r->f->buf)
+			ev.events |= EPOLLIN;
+		if (out->len)
+			ev.events |= EPOLLOUT;
+		epoll_ctl(ep, EPOLL_CTL_MOD, r->fd[side], &ev);
+	}
+}
+
+static void relay_end(struct relay *r, int abort_client)
+{
+	struct front *f = r->f;
+	struct nd_dview *v = &f->v;
+	struct linger lg = { 1, 0 };
+
+	if (abort_client)
+		setsockopt(r->fd[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(r->fd[0]);
+	close(r->fd[1]);
+	SUB(v->load[f->index * f->nback + r->back], 1);
+	SUB(v->active[r->back], 1);
+	SUB(f->c->active, 1);
+	if (abort_client) {
+		ADD(f->c->aborted, 1);
+	} else {
+		ADD(f->c->served, 1);
+		ADD(v->served[r->back], 1);
+	}
+	/* Freed after the batch: later events of it may name @r. */
+	r->ended = 1;
+	r->next_dead = f->dead;
+	f->dead = r;
+}
+
+static void bury(struct front *f)
+{
+	while (f->dead) {
+		struct relay *r = f->dead;
+
+		f->dead = r->next_dead;
+		free(r->dir[0].buf);
+		free(r->dir[1].buf);
+		free(r);
+	}
+}
+
+/* Moves what it can on @r's side @side; 0, or -1 when @r ended. */
+static int relay_io(struct relay *r, int side, unsigned int events)
+{
+	size_t cap = r->f->buf;
+	int k;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		struct pipe_dir *in = &r->dir[side];
+
+		while (!in->eof && in->len < cap) {
+			size_t at = (in->head + in->len) % cap;
+			size_t room = cap - in->len;
+			ssize_t n;
+
+			if (room > cap - at)
+				room = cap - at;
+			n = recv(r->fd[side], in->buf + at, room, 0);
+			if (n > 0) {
+				in->len += n;
+				ADD(*(side ? &r->f->c->bytes_out : &r->f->c->bytes_in), n);
+			} else if (n == 0) {
+				in->eof = 1;
+			} else if (errno == EAGAIN || errno == EINTR) {
+				break;
+			} else {
+				goto abort;
+			}
+		}
+	}
+	/* Both directions: write what waits, pass a drained EOF on. */
+	for (k = 0; k < 2; k++) {
+		struct pipe_dir *dir = &r->dir[k];
+		int to = r->fd[!k];
+
+		while (dir->len) {
+			size_t chunk = dir->len;
+			ssize_t n;
+
+			if (chunk > cap - dir->head)
+				chunk = cap - dir->head;
+			n = send(to, dir->buf + dir->head, chunk,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				dir->head = (dir->head + n) % cap;
+				dir->len -= n;
+			} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				break;
+			} else {
+				goto abort;
+			}
+		}
+		if (dir->eof && !dir->len && !dir->shut) {
+			shutdown(to, SHUT_WR);
+			dir->shut = 1;
+		}
+	}
+	if (r->dir[0].shut && r->dir[1].shut) {
+		relay_end(r, 0);
+		return -1;
+	}
+	return 0;
+abort:
+	relay_end(r, 1);
+	return -1;
+}
+
+/* A connection accepted by front @f: connect its back end, relay. */
+static void relay_start(struct front *f, int ep, int cfd)
+{
+	struct nd_dview *v = &f->v;
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct relay *r = calloc(1, sizeof(*r));
+	struct epoll_event ev;
+	int cpu = -1, side;
+	socklen_t len = sizeof(cpu);
+
+	ADD(f->c->accepted, 1);
+	if (!getsockopt(cfd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) &&
+	    cpu == f->cpu)
+		ADD(f->c->local, 1);
+	if (!r)
+		goto refuse;
+	r->f = f;
+	r->fd[0] = cfd;
+	r->back = pick(f);
+	if (r->back < 0)
+		goto refuse;
+	r->dir[0].buf = malloc(f->buf);
+	r->dir[1].buf = malloc(f->buf);
+	r->fd[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", f->path[r->back]);
+	if (!r->dir[0].buf || !r->dir[1].buf || r->fd[1] < 0 ||
+	    connect(r->fd[1], (struct sockaddr *)&un, sizeof(un)))
+		goto unpick;
+	ADD(f->c->active, 1);
+	for (side = 0; side < 2; side++) {
+		r->end[side].r = r;
+		r->end[side].side = side;
+		ev.events = EPOLLIN;
+		ev.data.ptr = &r->end[side];
+		epoll_ctl(ep, EPOLL_CTL_ADD, r->fd[side], &ev);
+	}
+	return;
+unpick:
+	SUB(v->load[f->index * f->nback + r->back], 1);
+	SUB(v->active[r->back], 1);
+	if (r->fd[1] >= 0)
+		close(r->fd[1]);
+	free(r->dir[0].buf);
+	free(r->dir[1].buf);
+refuse:
+	free(r);
+	close(cfd);
+	ADD(f->c->refused, 1);
+}
+
+/* The front's loop: accept, relay. */
+static void run(struct front *f)
+{
+	struct epoll_event ev[64];
+	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
+
+	ev[0].events = EPOLLIN;
+	ev[0].data.ptr = NULL;
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, f->lfd, &ev[0])) {
+		fprintf(stderr, "nstcpd[%s]: front %d: epoll: %s\n", f->name,
+			f->index, strerror(errno));
+		exit(1);
+	}
+	for (;;) {
+		n = epoll_wait(ep, ev, 64, -1);
+		for (i = 0; i < n; i++) {
+			struct endp *e = ev[i].data.ptr;
+			int c;
+
+			if (!e) {
+				while ((c = accept4(f->lfd, NULL, NULL,
+						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+					relay_start(f, ep, c);
+				/* Shut down (nstcpd stops): relay what is left. */
+				if (errno != EAGAIN && errno != EINTR &&
+				    errno != ECONNABORTED)
+					epoll_ctl(ep, EPOLL_CTL_DEL, f->lfd, NULL);
+				continue;
+			}
+			if (!e->r->ended && !relay_io(e->r, e->side, ev[i].events))
+				relay_events(ep, e->r);
+		}
+		bury(f);
+	}
+}
+
+/*
+ * nstcpd front NAME INDEX BUFFER PATH...: a front of service NAME, with
+ * its listening socket on descriptor 3 and the shared counters on 4, as
+ * nstcpd starts it (pinned already), relaying to the back ends at PATH...
+ */
+int nd_front_main(int argc, char **argv)
+{
+	struct front f = { .lfd = 3 };
+	struct stat st;
+	void *base;
+
+	if (argc < 5 || fstat(4, &st)) {
+		fprintf(stderr, "nstcpd front: started by nstcpd only\n");
+		return 2;
+	}
+	f.name = argv[1];
+	f.index = atoi(argv[2]);
+	f.buf = strtoul(argv[3], NULL, 10);
+	f.path = argv + 4;
+	f.nback = argc - 4;
+	f.cpu = sched_getcpu();
+	base = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, 4, 0);
+	if (base == MAP_FAILED) {
+		perror("nstcpd front: mmap");
+		return 1;
+	}
+	close(4);
+	nd_dview(&f.v, base);
+	if (f.index < 0 || (unsigned int)f.index >= f.v.m->nfront ||
+	    (unsigned int)f.nback != f.v.m->nback || f.buf < 4096 ||
+	    (size_t)st.st_size < nd_dshm_size(f.v.m->nfront, f.v.m->nback)) {
+		fprintf(stderr, "nstcpd front: bad arguments\n");
+		return 2;
+	}
+	f.c = &f.v.front[f.index];
+	signal(SIGPIPE, SIG_IGN);
+	run(&f);
+	return 0;
+}
