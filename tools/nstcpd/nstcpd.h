@@ -4,8 +4,8 @@
  * definitions of its files: config.c and config_keys.c (the configuration
  * file), service.c (processes: pin, supervise), spawn.c (a program's
  * start: environment, privileges, exec), acceptor.c (the accepting
- * threads), standard.c, monolithic.c, distributor.c and hybrid.c (the
- * models), status.c (the status file and `nstcpd status`), main.c.
+ * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
+ * front processes) and hybrid.c (the models), status.c (the status file and `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
 #define NSTCPD_H
