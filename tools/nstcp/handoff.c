@@ -82,8 +82,7 @@ static int ho_cb(const struct nlmsghdr *nlh, void *data)
 int do_handoff(int argc, char **argv)
 {
 	struct ho_ctx c = { 0 };
-	struct nl nl;
-	int err;
+	char head[96];
 
 	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
 		usage_error("unknown command \"%s\" for handoff (show)", argv[0]);
@@ -91,23 +90,10 @@ int do_handoff(int argc, char **argv)
 		usage_error("unexpected \"%s\" (handoff show)", argv[1]);
 	if (opt.watch)
 		usage_error("handoff show has no watch mode");
-	if (nl_open(&nl))
-		return 1;
 	if (opt.json)
 		c.arr = json_object_new_array();
-	else
-		printf("%-8s %-12s %8s %8s %4s %-24s %s\n", "GIVER", "TAKER",
-		       "AGE_MS", "LEFT_MS", "CPU", "LOCAL", "PEER");
-	err = nl_request(&nl, NSTCP_CMD_HANDOFF_GET, true, NULL, NULL, ho_cb, &c);
-	nl_close(&nl);
-	if (err) {
-		fprintf(stderr, "%s: reading the hand-offs: %s\n", prog,
-			strerror(-err));
-		if (c.arr)
-			json_object_put(c.arr);
-		return 1;
-	}
-	if (c.arr)
-		out_json(c.arr);
-	return 0;
+	snprintf(head, sizeof(head), "%-8s %-12s %8s %8s %4s %-24s %s\n", "GIVER",
+		 "TAKER", "AGE_MS", "LEFT_MS", "CPU", "LOCAL", "PEER");
+	return nl_show(NSTCP_CMD_HANDOFF_GET, NULL, NULL, ho_cb, &c, c.arr, head,
+		       "the hand-offs");
 }

@@ -198,3 +198,30 @@ uint32_t nl_u32(const struct nlattr *a)
 {
 	return a && mnl_attr_get_payload_len(a) == 4 ? mnl_attr_get_u32(a) : 0;
 }
+
+int nl_show(uint8_t cmd, void (*fill)(struct nlmsghdr *nlh, const void *arg),
+	    const void *arg, nl_msg_cb cb, void *data, struct json_object *arr,
+	    const char *head, const char *what)
+{
+	struct nl nl;
+	int err;
+
+	if (nl_open(&nl)) {
+		if (arr)
+			json_object_put(arr);
+		return 1;
+	}
+	if (!arr && head)
+		fputs(head, stdout);
+	err = nl_request(&nl, cmd, true, fill, arg, cb, data);
+	nl_close(&nl);
+	if (err) {
+		fprintf(stderr, "%s: reading %s: %s\n", prog, what, strerror(-err));
+		if (arr)
+			json_object_put(arr);
+		return 1;
+	}
+	if (arr)
+		out_json(arr);
+	return 0;
+}

@@ -50,6 +50,15 @@ int nl_request(struct nl *nl, uint8_t cmd, bool dump,
 int nl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb, int max);
 int nl_parse_nested(const struct nlattr *nest, const struct nlattr **tb,
 		    int max);
+/*
+ * One dump of cmd shown: opens the family, runs the dump through cb
+ * (which fills arr with -j, or prints text after head), closes, and
+ * prints arr (freed).  Returns the exit status; what names the data in
+ * the error message.
+ */
+int nl_show(uint8_t cmd, void (*fill)(struct nlmsghdr *nlh, const void *arg),
+	    const void *arg, nl_msg_cb cb, void *data, struct json_object *arr,
+	    const char *head, const char *what);
 uint64_t nl_u64(const struct nlattr *a);
 uint32_t nl_u32(const struct nlattr *a);
 

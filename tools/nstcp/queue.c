@@ -75,8 +75,6 @@ int do_queue(int argc, char **argv)
 {
 	struct q_ctx c = { 0 };
 	uint32_t ifindex = 0;
-	struct nl nl;
-	int err;
 
 	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
 		usage_error("unknown command \"%s\" for queue (show)", argv[0]);
@@ -93,21 +91,8 @@ int do_queue(int argc, char **argv)
 	}
 	if (opt.watch)
 		usage_error("queue show has no watch mode");
-	if (nl_open(&nl))
-		return 1;
 	if (opt.json)
 		c.arr = json_object_new_array();
-	err = nl_request(&nl, NSTCP_CMD_QUEUE_GET, true, fill_dev, &ifindex,
-			 q_cb, &c);
-	nl_close(&nl);
-	if (err) {
-		fprintf(stderr, "%s: reading the queue maps: %s\n", prog,
-			strerror(-err));
-		if (c.arr)
-			json_object_put(c.arr);
-		return 1;
-	}
-	if (c.arr)
-		out_json(c.arr);
-	return 0;
+	return nl_show(NSTCP_CMD_QUEUE_GET, fill_dev, &ifindex, q_cb, &c, c.arr,
+		       NULL, "the queue maps");
 }
