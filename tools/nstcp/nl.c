@@ -61,14 +61,15 @@ static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 	}
 }
 
-int nl_open(struct nl *nl)
+int nl_open_family(struct nl *nl, const char *name, uint8_t version)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct genlmsghdr *g;
 	struct nlmsghdr *nlh;
-	int err;
+	int err, one = 1;
 
 	memset(nl, 0, sizeof(*nl));
+	nl->version = version;
 	nl->sock = mnl_socket_open(NETLINK_GENERIC);
 	if (!nl->sock) {
 		fprintf(stderr, "%s: netlink socket: %s\n", prog, strerror(errno));
@@ -81,11 +82,7 @@ int nl_open(struct nl *nl)
 	nl->portid = mnl_socket_get_portid(nl->sock);
 	nl->seq = time(NULL);
 	/* Extended acks: the kernel's reason for a refusal. */
-	{
-		int one = 1;
-
-		mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
-	}
+	mnl_socket_setsockopt(nl->sock, NETLINK_EXT_ACK, &one, sizeof(one));
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = GENL_ID_CTRL;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -93,16 +90,15 @@ int nl_open(struct nl *nl)
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->cmd = CTRL_CMD_GETFAMILY;
 	g->version = 1;
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, NSTCP_GENL_NAME);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name);
 	err = nl_talk(nl, nlh, ctrl_cb, &nl->family);
 	if (err == -ENOENT || (!err && !nl->family)) {
-		fprintf(stderr,
-			"%s: the generic netlink family \"%s\" is not there: is the nstcp module loaded? (modprobe nstcp)\n",
-			prog, NSTCP_GENL_NAME);
-		goto err;
+		mnl_socket_close(nl->sock);
+		nl->sock = NULL;
+		return -ENOENT;
 	}
 	if (err) {
-		fprintf(stderr, "%s: looking up the family: %s\n", prog,
+		fprintf(stderr, "%s: looking up the family %s: %s\n", prog, name,
 			strerror(-err));
 		goto err;
 	}
@@ -111,6 +107,17 @@ err:
 	mnl_socket_close(nl->sock);
 	nl->sock = NULL;
 	return -1;
+}
+
+int nl_open(struct nl *nl)
+{
+	int err = nl_open_family(nl, NSTCP_GENL_NAME, NSTCP_GENL_VERSION);
+
+	if (err == -ENOENT)
+		fprintf(stderr,
+			"%s: the generic netlink family \"%s\" is not there: is the nstcp module loaded? (modprobe nstcp)\n",
+			prog, NSTCP_GENL_NAME);
+	return err ? -1 : 0;
 }
 
 void nl_close(struct nl *nl)
@@ -150,7 +157,7 @@ int nl_request(struct nl *nl, uint8_t cmd, bool dump,
 	nlh->nlmsg_seq = ++nl->seq;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->cmd = cmd;
-	g->version = NSTCP_GENL_VERSION;
+	g->version = nl->version;
 	if (fill)
 		fill(nlh, arg);
 	return nl_talk(nl, nlh, req_cb, &c);

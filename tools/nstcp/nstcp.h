@@ -35,11 +35,16 @@ struct nl {
 	uint16_t family;
 	unsigned int seq;
 	unsigned int portid;
+	uint8_t version;
 };
 
 typedef int (*nl_msg_cb)(const struct nlmsghdr *nlh, void *data);
 
 int nl_open(struct nl *nl);
+/* Any generic netlink family: 0, -ENOENT (not there, nothing printed) or
+ * -1 (a message printed).
+ */
+int nl_open_family(struct nl *nl, const char *name, uint8_t version);
 void nl_close(struct nl *nl);
 /* A request of cmd with the attributes put by fill (may be NULL); each
  * answer goes to cb.  0, or -errno (with a message printed). */

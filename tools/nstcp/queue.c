@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nstcp.h"
+#include "qbind.h"
 
 struct q_ctx {
 	struct json_object *arr;
@@ -76,8 +76,13 @@ int do_queue(int argc, char **argv)
 	struct q_ctx c = { 0 };
 	uint32_t ifindex = 0;
 
+	if (argc > 0 && !strcmp(argv[0], "bind"))
+		return do_queue_bind(argc - 1, argv + 1);
+	if (argc > 0 && !strcmp(argv[0], "restore"))
+		return do_queue_restore(argc - 1, argv + 1);
 	if (argc > 0 && strcmp(argv[0], "show") && strcmp(argv[0], "list"))
-		usage_error("unknown command \"%s\" for queue (show)", argv[0]);
+		usage_error("unknown command \"%s\" for queue (show, bind, restore)",
+			    argv[0]);
 	argc -= argc > 0;
 	argv += 1;
 	if (argc == 2 && !strcmp(argv[0], "dev")) {

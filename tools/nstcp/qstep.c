@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcp queue bind|restore: each step's outcome (printed, or a JSON
+ * object with -j), the settings written through it, and the queue map
+ * told to the module.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "qbind.h"
+
+static const char *const results[] = {
+	[QB_DONE] = "done", [QB_UNCHANGED] = "unchanged",
+	[QB_SKIPPED] = "skipped", [QB_FAILED] = "failed",
+	[QB_PLANNED] = "planned",
+};
+
+void qb_step(struct qb_out *o, const char *what, const char *detail,
+	     enum qb_result r, const char *reason)
+{
+	if (r == QB_FAILED)
+		o->failed++;
+	if (o->steps) {
+		struct json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "step", json_object_new_string(what));
+		json_object_object_add(s, "detail", json_object_new_string(detail));
+		json_object_object_add(s, "result", json_object_new_string(results[r]));
+		if (reason)
+			json_object_object_add(s, "reason", json_object_new_string(reason));
+		json_object_array_add(o->steps, s);
+		return;
+	}
+	printf("  %-14s %-36s %s%s%s\n", what, detail, results[r],
+	       reason ? ": " : "", reason ? reason : "");
+}
+
+/* A mask as sysfs shows it, without its commas and leading zeros. */
+static void mask_norm(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (; *in && n + 1 < len; in++)
+		if (*in != ',' && (n || *in != '0'))
+			out[n++] = *in;
+	if (!n && len > 1)
+		out[n++] = '0';
+	out[n] = 0;
+}
+
+static bool same(const char *a, const char *b, bool mask)
+{
+	char x[300], y[300];
+
+	if (!mask)
+		return !strcmp(a, b);
+	mask_norm(a, x, sizeof(x));
+	mask_norm(b, y, sizeof(y));
+	return !strcmp(x, y);
+}
+
+void qb_write_step(struct qb_out *o, const char *what, const char *path,
+		   const char *value, bool mask)
+{
+	char cur[300], detail[360], why[400];
+	int err = qd_read(path, cur, sizeof(cur));
+
+	if (err) {
+		snprintf(why, sizeof(why), "%s: %s", path, strerror(-err));
+		snprintf(detail, sizeof(detail), "%s", value);
+		qb_step(o, what, detail, err == -ENOENT ? QB_SKIPPED : QB_FAILED, why);
+		return;
+	}
+	snprintf(detail, sizeof(detail), "%s -> %s", cur, value);
+	if (same(cur, value, mask)) {
+		qb_step(o, what, value, QB_UNCHANGED, NULL);
+		return;
+	}
+	if (o->dry_run) {
+		qb_step(o, what, detail, QB_PLANNED, NULL);
+		return;
+	}
+	err = qd_write(path, value);
+	snprintf(why, sizeof(why), "writing %s: %s", path, strerror(-err));
+	qb_step(o, what, detail, err ? QB_FAILED : QB_DONE, err ? why : NULL);
+}
+
+struct map {
+	uint32_t ifindex;
+	const int *cpu;
+	int nq;
+};
+
+static void fill_map(struct nlmsghdr *nlh, const void *arg)
+{
+	const struct map *p = arg;
+
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, p->ifindex);
+	for (int q = 0; q < p->nq; q++) {
+		struct nlattr *e = mnl_attr_nest_start(nlh, NSTCP_A_QUEUE_ENTRY);
+
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_QUEUE, q);
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_CPU, p->cpu[q]);
+		mnl_attr_nest_end(nlh, e);
+	}
+}
+
+static int no_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return 0;
+}
+
+/* The module's family, or a step saying why not. */
+static int map_open(struct nl *nl, struct qb_out *o, const char *d)
+{
+	int err = nl_open_family(nl, NSTCP_GENL_NAME, NSTCP_GENL_VERSION);
+
+	if (err)
+		qb_step(o, "module map", d, err == -ENOENT ? QB_SKIPPED : QB_FAILED,
+			err == -ENOENT ? "the nstcp module is not loaded" :
+			"the module's netlink family");
+	return err;
+}
+
+void qb_map_set(int ifindex, const int *cpu, int nq, struct qb_out *o)
+{
+	struct map m = { ifindex, cpu, nq }, *p = &m;
+	char d[128], why[128];
+	size_t at = 0;
+	struct nl nl;
+	int err;
+
+	at = snprintf(d, sizeof(d), "queue:cpu");
+	for (int q = 0; q < nq && at < sizeof(d) - 8; q++)
+		at += snprintf(d + at, sizeof(d) - at, " %d:%d", q, cpu[q]);
+	if (at >= sizeof(d) - 8)
+		snprintf(d + sizeof(d) - 8, 8, " ...");
+	if (o->dry_run) {
+		qb_step(o, "module map", d, QB_PLANNED, NULL);
+		return;
+	}
+	if (map_open(&nl, o, d))
+		return;
+	err = nl_request(&nl, NSTCP_CMD_QUEUE_SET, false, fill_map, p, no_cb, NULL);
+	nl_close(&nl);
+	snprintf(why, sizeof(why), "QUEUE_SET: %s", strerror(-err));
+	qb_step(o, "module map", d, err ? QB_FAILED : QB_DONE, err ? why : NULL);
+}
+
+static void fill_ifindex(struct nlmsghdr *nlh, const void *arg)
+{
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, *(const uint32_t *)arg);
+}
+
+void qb_map_del(int ifindex, struct qb_out *o)
+{
+	uint32_t idx = ifindex;
+	struct nl nl;
+	int err;
+
+	if (map_open(&nl, o, "-"))
+		return;
+	err = nl_request(&nl, NSTCP_CMD_QUEUE_DEL, false, fill_ifindex, &idx,
+			 no_cb, NULL);
+	nl_close(&nl);
+	if (err == -ENOENT)
+		qb_step(o, "module map", "removed", QB_UNCHANGED, NULL);
+	else
+		qb_step(o, "module map", "removed", err ? QB_FAILED : QB_DONE,
+			err ? strerror(-err) : NULL);
+}
