@@ -1,0 +1,283 @@
+#!/bin/bash
+# Selftest: `nstcp queue bind|restore` (Documentation/steering.rst).
+# Without a NIC: bad input (device, CPU lists, offline CPU, restore with
+# nothing saved) and an unprivileged caller fail with a clear message and
+# change nothing; a dummy device (no ethtool operations) is bound through
+# what it has (RPS, RFS, the module's map) with every other step skipped
+# and why; a veth's dry run changes nothing; a second bind keeps the first
+# bind's saved state; restore gives back byte-identical settings (a
+# snapshot of every file and ethtool value bind may change); irqbalance is
+# detected.  With the multi-queue test NIC (tests/vm/run --nic mq, with
+# `lc_peer connect 198.18.0.2 7101 200` on the host side): channels,
+# every queue's interrupts, the RSS table, XPS, RPS and the module's map
+# as intended after bind; the host's connections accepted on the CPU that
+# received them (>= 99%, one acceptor pinned per CPU); restore
+# byte-identical.  Build first: make tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+nstcp=$top/tools/out/nstcp
+out_dir=${NSTCP_SELFTEST_OUT:-$here/out}
+accept_helper=$out_dir/helpers/qb_accept
+tmp=$(mktemp -d)
+nic=${NSTCP_NIC_DEV:-}
+ncpu=$(nproc)
+last=$((ncpu - 1))
+fake_pid=
+saved_steal=$(cat /proc/sys/net/nstcp/accept_steal 2>/dev/null)
+nic_channels=
+cleanup() {
+	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
+	for d in qbdummy qbv0 "$nic"; do
+		[ -n "$d" ] && [ -e "/run/nstcp/queue-$d.json" ] &&
+			"$nstcp" queue restore dev "$d" >/dev/null 2>&1
+	done
+	ip link del qbdummy 2>/dev/null
+	ip link del qbv0 2>/dev/null
+	[ -n "$nic_channels" ] && ethtool -L "$nic" combined "$nic_channels" 2>/dev/null
+	[ -e /sys/devices/system/cpu/cpu$last/online ] &&
+		echo 1 >/sys/devices/system/cpu/cpu$last/online 2>/dev/null
+	[ -n "$saved_steal" ] && echo "$saved_steal" >/proc/sys/net/nstcp/accept_steal
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ -n "$nic" ]; then tap_plan 37; else tap_plan 24; fi
+
+# snap DEV: every value bind may change, one "name: value" a line.
+snap() {
+	local dev=$1 f irq
+	for f in /sys/class/net/"$dev"/queues/*/{rps_cpus,rps_flow_cnt,xps_cpus} \
+		/proc/sys/net/core/rps_sock_flow_entries; do
+		[ -e "$f" ] && echo "$f: $(cat "$f" 2>&1)"
+	done
+	for irq in $(ls /sys/class/net/"$dev"/device/msi_irqs /sys/class/net/"$dev"/device/../msi_irqs 2>/dev/null | grep -E '^[0-9]+$'); do
+		echo "irq $irq: $(cat /proc/irq/"$irq"/smp_affinity_list)"
+	done
+	ethtool -l "$dev" 2>&1
+	ethtool -x "$dev" 2>&1
+}
+# step FILE STEP: the result of a step of a -j bind or restore ("" if none).
+step() {
+	python3 -c '
+import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]:
+	if s["step"] == sys.argv[2]:
+		print(s["result"]); break' "$1" "$2"
+}
+state() { echo "/run/nstcp/queue-$1.json"; }
+# fails DESC WANT_RC WANT_TEXT DEV ARGS...: the command fails with that
+# exit status and message, and DEV's settings and saved state are as before.
+fails() {
+	local desc=$1 want_rc=$2 want=$3 dev=$4 err rc
+	shift 4
+	snap "$dev" >"$tmp/f.before"
+	err=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	snap "$dev" >"$tmp/f.after"
+	[ $rc -eq "$want_rc" ] && [[ "$err" == *"$want"* ]] &&
+		cmp -s "$tmp/f.before" "$tmp/f.after" && [ ! -e "$(state "$dev")" ]
+	tap_ok $? "$desc: exit $rc, nothing changed ($(head -1 <<<"$err"))"
+}
+
+[ -x "$nstcp" ] && [ -x "$accept_helper" ] && command -v ethtool >/dev/null
+tap_ok $? "tools are built and ethtool is there ($nstcp, $accept_helper)"
+
+# --- bad input, unprivileged: clear errors, nothing changed ---
+ip link add qbdummy type dummy && ip link set qbdummy up
+tap_ok $? "a dummy device qbdummy"
+fails "an unknown device" 1 'no device "nstcp-nodev"' qbdummy \
+	"$nstcp" queue bind dev nstcp-nodev
+fails "cpus 0-x" 2 'bad cpus list "0-x"' qbdummy \
+	"$nstcp" queue bind dev qbdummy cpus 0-x
+fails "cpus 3-1" 2 'bad cpus list' qbdummy "$nstcp" queue bind dev qbdummy cpus 3-1
+fails "cpus 9999" 1 'no such CPU' qbdummy "$nstcp" queue bind dev qbdummy cpus 9999
+fails "cpus 0,$ncpu (not an online CPU)" 1 "CPU $ncpu" qbdummy \
+	"$nstcp" queue bind dev qbdummy cpus 0,$ncpu
+if echo 0 >/sys/devices/system/cpu/cpu$last/online; then
+	fails "cpus $last while CPU $last is offline" 1 "CPU $last is offline" qbdummy \
+		"$nstcp" queue bind dev qbdummy cpus 0-$last
+	echo 1 >/sys/devices/system/cpu/cpu$last/online
+else
+	tap_ok 1 "CPU $last offline"
+fi
+fails "no dev" 2 "needs dev DEV" qbdummy "$nstcp" queue bind cpus 0
+fails "restore with nothing saved" 1 "nothing to restore" qbdummy \
+	"$nstcp" queue restore dev qbdummy
+fails "bind as uid 65534" 1 "Operation not permitted" qbdummy \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$nstcp" queue bind dev qbdummy
+
+# --- a dummy device: no ethtool operations, no interrupts ---
+snap qbdummy >"$tmp/d0"
+"$nstcp" -j queue bind dev qbdummy >"$tmp/d.json" 2>"$tmp/err"
+rc=$?
+python3 - "$tmp/d.json" "$ncpu" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1])); n = int(sys.argv[2])
+r = {s["step"]: s for s in o["steps"]}
+want = {"channels": "skipped", "irq": "skipped", "rss indir": "skipped",
+	"xps tx-0": "skipped", "rps rx-0": "done" if n > 1 else "unchanged",
+	"rfs rx-0": "done", "module map": "done"}
+bad = ["%s: %r" % (k, r.get(k)) for k, v in want.items() if k not in r or r[k]["result"] != v]
+bad += ["%s skipped without a reason" % k for k, s in r.items()
+	if s["result"] == "skipped" and not s.get("reason")]
+for b in bad: print("# " + b)
+sys.exit(1 if bad else 0)
+PY
+tap_ok $? "bind dummy: channels, irq, rss, xps skipped with reasons; rps, rfs, the map done (exit $rc $(cat "$tmp/err"))"
+all=$(printf '%x' $(( (1 << ncpu) - 1 )))
+[ "$(cat /sys/class/net/qbdummy/queues/rx-0/rps_cpus | tr -d ,0)" = "$(tr -d 0 <<<"$all")" ] &&
+	[ "$(cat /proc/sys/net/core/rps_sock_flow_entries)" -ge 32768 ] &&
+	[ "$(cat /sys/class/net/qbdummy/queues/rx-0/rps_flow_cnt)" -ge 32768 ]
+tap_ok $? "one queue: RPS over every CPU ($all), RFS on"
+"$nstcp" -j queue show dev qbdummy >"$tmp/map.json"
+[ "$(python3 -c 'import json,sys; print([(e["queue"], e["cpu"]) for d in json.load(open(sys.argv[1])) for e in d["queues"]])' "$tmp/map.json")" = "[(0, 0)]" ]
+tap_ok $? "queue show dev qbdummy: queue 0 on CPU 0 ($(cat "$tmp/map.json"))"
+[ "$(stat -c '%a %U %F' "$(state qbdummy)")" = "600 root regular file" ]
+tap_ok $? "the previous settings saved in $(state qbdummy), 0600"
+"$nstcp" queue restore dev qbdummy >"$tmp/r.txt" 2>&1
+rc=$?
+snap qbdummy >"$tmp/d1"
+[ $rc -eq 0 ] && cmp -s "$tmp/d0" "$tmp/d1" && [ ! -e "$(state qbdummy)" ] &&
+	[ "$("$nstcp" -j queue show dev qbdummy)" = "[]" ]
+tap_ok $? "restore dummy: byte-identical settings, the map and the file gone (exit $rc)"
+diff "$tmp/d0" "$tmp/d1" | sed 's/^/# /' | head -10
+
+# --- veth: dry run, two binds, restore ---
+ip link add qbv0 type veth peer name qbv1 && ip link set qbv0 up
+tap_ok $? "a veth pair qbv0/qbv1"
+echo 2048 >/sys/class/net/qbv0/queues/rx-0/rps_flow_cnt
+snap qbv0 >"$tmp/v0"
+"$nstcp" -j queue bind dev qbv0 dry-run >"$tmp/dry.json"
+rc=$?
+snap qbv0 >"$tmp/v1"
+python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+r = [s["result"] for s in o["steps"]]
+sys.exit(0 if o["dry_run"] and "planned" in r and not {"done", "failed"} & set(r) else 1)' "$tmp/dry.json" &&
+	[ $rc -eq 0 ] && cmp -s "$tmp/v0" "$tmp/v1" && [ ! -e "$(state qbv0)" ]
+tap_ok $? "dry-run: the plan printed (planned steps), nothing changed, nothing saved (exit $rc)"
+"$nstcp" queue bind dev qbv0 >"$tmp/b1.txt" 2>&1
+rc=$?
+cp "$(state qbv0)" "$tmp/state1" 2>/dev/null
+grep -q "rps rx-0 .* done" "$tmp/b1.txt" && [ $rc -eq 0 ]
+tap_ok $? "bind veth: RPS on its one queue (exit $rc)"
+sed 's/^/# /' "$tmp/b1.txt"
+"$nstcp" queue bind dev qbv0 cpus 0 >"$tmp/b2.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] && cmp -s "$tmp/state1" "$(state qbv0)" &&
+	grep -q "the settings of the first bind stay saved" "$tmp/b2.txt" &&
+	[ "$(tr -d ,0 </sys/class/net/qbv0/queues/rx-0/rps_cpus)" = "" ]
+tap_ok $? "a second bind (cpus 0: RPS off) keeps the first bind's saved state (exit $rc)"
+"$nstcp" -j queue restore dev qbv0 >"$tmp/vr.json"
+rc=$?
+snap qbv0 >"$tmp/v2"
+[ $rc -eq 0 ] && cmp -s "$tmp/v0" "$tmp/v2" && [ ! -e "$(state qbv0)" ]
+tap_ok $? "restore veth: the settings from before the first bind, byte-identical (exit $rc)"
+diff "$tmp/v0" "$tmp/v2" | sed 's/^/# /' | head -10
+fails "restore as uid 65534" 1 "Operation not permitted" qbv0 \
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$nstcp" queue restore dev qbv0
+
+# --- irqbalance: detected and explained, bind proceeds ---
+cp /bin/sleep "$tmp/irqbalance" && "$tmp/irqbalance" 60 &
+fake_pid=$!
+sleep 0.2
+"$nstcp" queue bind dev qbdummy >/dev/null 2>"$tmp/ib.err"
+rc=$?
+kill "$fake_pid"
+wait "$fake_pid" 2>/dev/null
+[ $rc -eq 0 ] && grep -q "irqbalance is running (pid $fake_pid)" "$tmp/ib.err" &&
+	grep -q "/etc/default/irqbalance" "$tmp/ib.err" && [ -e "$(state qbdummy)" ]
+tap_ok $? "irqbalance running: bind explains its ban settings and proceeds (exit $rc)"
+fake_pid=
+"$nstcp" queue restore dev qbdummy >/dev/null
+tap_ok $? "restore qbdummy"
+
+if [ -z "$nic" ]; then
+	tap_done
+fi
+
+# --- the multi-queue NIC ---
+nic_channels=$(ethtool -l "$nic" | awk '/^Current/ {c = 1} c && /^Combined:/ {print $2}')
+ethtool -L "$nic" combined 2
+tap_ok $? "$nic: 2 channels before the bind (it had $nic_channels)"
+snap "$nic" >"$tmp/n0"
+"$nstcp" queue bind dev "$nic" dry-run >"$tmp/ndry.txt"
+rc=$?
+snap "$nic" >"$tmp/n1"
+[ $rc -eq 0 ] && cmp -s "$tmp/n0" "$tmp/n1" && [ ! -e "$(state "$nic")" ] &&
+	grep -q "channels .*combined 2 -> $ncpu .*planned" "$tmp/ndry.txt"
+tap_ok $? "dry-run on $nic: channels 2 -> $ncpu planned, nothing changed (exit $rc)"
+"$nstcp" -j queue bind dev "$nic" >"$tmp/nb.json"
+rc=$?
+python3 -c '
+import json, sys
+for s in json.load(open(sys.argv[1]))["steps"]: print("# %(step)s %(detail)s: %(result)s" % s, s.get("reason", ""))' "$tmp/nb.json"
+[ $rc -eq 0 ] && [ "$(step "$tmp/nb.json" channels)" = done ] &&
+	[ "$(step "$tmp/nb.json" "rss indir")" = done ]
+tap_ok $? "bind $nic: exit $rc, channels and the RSS table changed"
+[ "$(ethtool -l "$nic" | awk '/^Current/ {c = 1} c && /^Combined:/ {print $2}')" = "$ncpu" ]
+tap_ok $? "$ncpu channels, one per CPU"
+bad=0 nirq=0
+for irq in $(ls /sys/class/net/"$nic"/device/../msi_irqs); do
+	name=$(awk -v i="$irq:" '$1 == i {print $NF}' /proc/interrupts)
+	q=$(sed -n 's/.*-\(input\|output\)\.\([0-9]*\)$/\2/p' <<<"$name")
+	[ -n "$q" ] && [ "$q" -lt "$ncpu" ] || continue
+	nirq=$((nirq + 1))
+	a=$(cat /proc/irq/"$irq"/smp_affinity_list)
+	e=$(cat /proc/irq/"$irq"/effective_affinity_list 2>/dev/null || echo "$a")
+	if [ "$a" != "$q" ] || [ "$e" != "$q" ]; then
+		echo "# irq $irq $name: affinity $a effective $e, want $q"
+		bad=1
+	fi
+done
+[ $bad -eq 0 ] && [ $nirq -eq $((2 * ncpu)) ]
+tap_ok $? "each queue's input and output interrupts on its CPU ($nirq interrupts)"
+ethtool -x "$nic" | awk -v n="$ncpu" '
+	/indirection table/ { t = 1; next }
+	/^RSS hash key/ { t = 0 }
+	t && /^ *[0-9]+:/ { for (i = 2; i <= NF; i++) { if ($i != e % n) bad = 1; e++ } }
+	END { exit bad || e == 0 }'
+tap_ok $? "RSS indirection even over the $ncpu queues (entry i -> queue i mod $ncpu)"
+bad=0
+for q in $(seq 0 "$last"); do
+	x=$(tr -d , </sys/class/net/"$nic"/queues/tx-$q/xps_cpus)
+	r=$(tr -d , </sys/class/net/"$nic"/queues/rx-$q/rps_cpus)
+	[ $((16#$x)) -eq $((1 << q)) ] && [ $((16#$r)) -eq 0 ] || { echo "# queue $q: xps $x rps $r"; bad=1; }
+done
+[ $bad -eq 0 ]
+tap_ok $? "XPS: CPU q transmits on tx-q; RPS off (the queues cover the CPUs)"
+"$nstcp" -j queue show dev "$nic" >"$tmp/nmap.json"
+[ "$(python3 -c 'import json,sys; print([(e["queue"], e["cpu"]) for d in json.load(open(sys.argv[1])) for e in d["queues"]])' "$tmp/nmap.json")" = \
+  "$(python3 -c "print([(q, q) for q in range($ncpu)])")" ]
+tap_ok $? "the module's map: queue q on CPU q ($(cat "$tmp/nmap.json"))"
+
+# Locality: the host side (lc_peer connect 198.18.0.2 7101 200) connects
+# once the port listens; an acceptor pinned per CPU.
+echo 0 >/proc/sys/net/nstcp/accept_steal
+res=$("$accept_helper" "${NSTCP_NIC_ADDR%/*}" 7101 200 150)
+echo "# $res"
+acc=$(sed -n 's/.*accepted=\([0-9]*\).*/\1/p' <<<"$res")
+loc=$(sed -n 's/.*local=\([0-9]*\).*/\1/p' <<<"$res")
+[ "${acc:-0}" -eq 200 ] && [ $((loc * 100)) -ge $((acc * 99)) ]
+tap_ok $? "200 connections from the host accepted, $loc on the CPU that received them (>= 99%)"
+python3 -c '
+import sys
+c = [int(x) for x in sys.argv[1].split("cpus=")[1].split(",")]
+sys.exit(0 if min(c) >= 5 else 1)' "$res"
+tap_ok $? "every CPU's queue received some of them ($res)"
+ethtool -S "$nic" | grep -E 'rx_queue_[0-9]+_packets' | sed 's/^/# /'
+
+"$nstcp" -j queue restore dev "$nic" >"$tmp/nr.json"
+rc=$?
+snap "$nic" >"$tmp/n2"
+[ $rc -eq 0 ] && cmp -s "$tmp/n0" "$tmp/n2" && [ ! -e "$(state "$nic")" ]
+tap_ok $? "restore $nic: byte-identical settings (2 channels, interrupts, RSS, XPS, RPS, RFS) (exit $rc)"
+diff "$tmp/n0" "$tmp/n2" | sed 's/^/# /' | head -20
+[ "$("$nstcp" -j queue show dev "$nic")" = "[]" ]
+tap_ok $? "the module's map removed"
+ethtool -L "$nic" combined "$nic_channels" && nic_channels=
+tap_ok $? "$nic back to its channels"
+tap_done
