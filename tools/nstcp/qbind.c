@@ -240,7 +240,7 @@ static int plan_cpus(struct plan *p, const char *list)
 	return 0;
 }
 
-static void irqbalance_note(const struct plan *p)
+static void irqbalance_note(const struct plan *p, const char *cpus)
 {
 	int pid = qd_irqbalance();
 	char bans[1024] = "";
@@ -255,8 +255,9 @@ static void irqbalance_note(const struct plan *p)
 	fprintf(stderr,
 		"%s: note: irqbalance is running (pid %d) and may move the bound interrupts again.\n"
 		"  Keep it off them (it is not stopped here): in /etc/default/irqbalance set\n"
-		"  IRQBALANCE_ARGS=\"%s\" (or IRQBALANCE_BANNED_CPULIST to keep it off\n"
-		"  these CPUs), then restart irqbalance.\n", prog, pid, bans);
+		"  IRQBALANCE_ARGS=\"%s\"\n"
+		"  (or IRQBALANCE_BANNED_CPULIST=%s to keep it off these CPUs),\n"
+		"  then restart irqbalance.\n", prog, pid, bans, cpus);
 }
 
 int do_queue_bind(int argc, char **argv)
@@ -296,6 +297,13 @@ int do_queue_bind(int argc, char **argv)
 			p->dev, strerror(EPERM));
 		goto out;
 	}
+	{
+		struct cpuset s = { 0 };
+
+		for (int i = 0; i < p->ncpu; i++)
+			cpuset_add(&s, p->cpu[i]);
+		cpuset_list(&s, cpus, sizeof(cpus));
+	}
 	p->nirq = qd_irqs(p->dev, p->irq, QB_IRQS);
 	if (p->nirq < 0)
 		p->nirq = 0;
@@ -315,14 +323,7 @@ int do_queue_bind(int argc, char **argv)
 	step_indir(p, &o);
 	step_queues(p, &o);
 	qb_map_set(p->ifindex, p->cpu, p->nq, &o);
-	irqbalance_note(p);
-	{
-		struct cpuset s = { 0 };
-
-		for (int i = 0; i < p->ncpu; i++)
-			cpuset_add(&s, p->cpu[i]);
-		cpuset_list(&s, cpus, sizeof(cpus));
-	}
+	irqbalance_note(p, cpus);
 	if (o.steps) {
 		struct json_object *r = json_object_new_object();
 

@@ -73,16 +73,10 @@ static struct json_object *snapshot(const char *dev, const struct qirq *irqs,
 		json_object_object_add(s, "channels", a);
 	}
 	if (!eth_indir_get(dev, &t, &n)) {
-		uint32_t rings = qd_queues(dev, true);
-		bool def = rings > 0;
-
 		a = json_object_new_array();
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t i = 0; i < n; i++)
 			json_object_array_add(a, json_object_new_int64(t[i]));
-			def &= rings && t[i] == i % rings;
-		}
 		json_object_object_add(s, "indir", a);
-		json_object_object_add(s, "indir_default", json_object_new_boolean(def));
 		free(t);
 	}
 	a = json_object_new_array();
@@ -185,16 +179,58 @@ static int64_t get_int(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
 }
 
+/* The saved table (malloc()ed). */
+static uint32_t *saved_indir(struct json_object *ind, uint32_t *n)
+{
+	uint32_t *t;
+
+	*n = json_object_array_length(ind);
+	t = calloc(*n ? *n : 1, sizeof(*t));
+	for (uint32_t i = 0; t && i < *n; i++)
+		t[i] = json_object_get_int64(json_object_array_get_idx(ind, i));
+	return t;
+}
+
+/* Whether t is the driver's default: the even spread over rings queues. */
+static bool even_over(const uint32_t *t, uint32_t n, uint32_t rings)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!rings || t[i] != i % rings)
+			return false;
+	return n > 0;
+}
+
+/* Whether the device's table is now the saved one. */
+static bool indir_is(const char *dev, const uint32_t *want, uint32_t n)
+{
+	uint32_t *t, m;
+	bool same;
+
+	if (eth_indir_get(dev, &t, &m))
+		return false;
+	same = m == n && !memcmp(t, want, n * sizeof(*t));
+	free(t);
+	return same;
+}
+
+/*
+ * Channels, then the table.  A table configured by bind may name queues
+ * the saved channel count drops, so it goes back to the driver's default
+ * first; when the saved table is that default, this is its restore (a
+ * driver such as 6.1's virtio_net keeps the table when channels change).
+ */
 static void restore_ethtool(const char *dev, struct json_object *s,
 			    struct qb_out *o)
 {
-	struct json_object *ch, *ind;
+	struct json_object *ch, *ind = NULL;
 	struct eth_channels want, cur;
-	bool has_ind = json_object_object_get_ex(s, "indir", &ind);
-	uint32_t *t = NULL, n;
+	uint32_t *t = NULL, n = 0;
+	bool even, reset = false;
 	char d[96];
 	int err;
 
+	if (json_object_object_get_ex(s, "indir", &ind))
+		t = saved_indir(ind, &n);
 	if (json_object_object_get_ex(s, "channels", &ch)) {
 		want.rx = get_int(ch, "rx");
 		want.tx = get_int(ch, "tx");
@@ -209,30 +245,28 @@ static void restore_ethtool(const char *dev, struct json_object *s,
 		    cur.combined == want.combined) {
 			qb_step(o, "channels", d, QB_UNCHANGED, NULL);
 		} else {
-			/* A configured table may hold queues about to go. */
-			if (has_ind)
-				eth_indir_set(dev, NULL, 0);
+			if (t)
+				reset = !eth_indir_set(dev, NULL, 0);
 			err = err ? err : eth_channels_set(dev, &want);
 			qb_step(o, "channels", d, err ? QB_FAILED : QB_DONE,
 				err ? strerror(-err) : NULL);
 		}
 	}
-	if (!has_ind)
+	if (!t)
 		return;
-	n = json_object_array_length(ind);
-	if (get_int(s, "indir_default") || !n) {
-		err = eth_indir_set(dev, NULL, 0);
-		snprintf(d, sizeof(d), "the driver's default");
-	} else {
-		t = calloc(n, sizeof(*t));
-		for (uint32_t i = 0; t && i < n; i++)
-			t[i] = json_object_get_int64(json_object_array_get_idx(ind, i));
-		err = t ? eth_indir_set(dev, t, n) : -ENOMEM;
-		snprintf(d, sizeof(d), "%u entries as saved", n);
+	snprintf(d, sizeof(d), "%u entries as saved", n);
+	if (indir_is(dev, t, n)) {
+		qb_step(o, "rss indir", d, reset ? QB_DONE : QB_UNCHANGED, NULL);
 		free(t);
+		return;
 	}
+	even = even_over(t, n, qd_queues(dev, true));
+	err = eth_indir_set(dev, t, even ? 0 : n);
+	if (even)
+		snprintf(d, sizeof(d), "the driver's default");
 	qb_step(o, "rss indir", d, err ? QB_FAILED : QB_DONE,
 		err ? strerror(-err) : NULL);
+	free(t);
 }
 
 static void restore_files(const char *dev, struct json_object *s,
