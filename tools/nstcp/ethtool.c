@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * nstcp queue bind: the device's ethtool operations.  Channels over
- * ethtool's generic netlink family (libmnl, as the rest of the tool),
- * the RSS indirection table through the SIOCETHTOOL ioctl, which every
- * kernel since 2.6.36 has.
+ * ethtool's generic netlink family (libmnl, as the rest of the tool), or
+ * the SIOCETHTOOL ioctl on a kernel built without it; the RSS
+ * indirection table through the ioctl, which every kernel since 2.6.36
+ * has.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,23 @@
 #include <linux/sockios.h>
 
 #include "qbind.h"
+
+static int eth_ioctl(const char *dev, void *cmd)
+{
+	struct ifreq ifr;
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ifr.ifr_data = cmd;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
 
 static void put_header(struct nlmsghdr *nlh, const char *dev)
 {
@@ -55,6 +73,40 @@ static int eth_open(struct nl *nl)
 	return err == -ENOENT ? -EOPNOTSUPP : err ? -EIO : 0;
 }
 
+/* The ioctl's channels, for a kernel without ethtool netlink. */
+static int channels_ioctl_get(const char *dev, struct eth_channels *ch)
+{
+	struct ethtool_channels c = { .cmd = ETHTOOL_GCHANNELS };
+	int err = eth_ioctl(dev, &c);
+
+	if (err)
+		return err;
+	ch->rx_max = c.max_rx;
+	ch->tx_max = c.max_tx;
+	ch->combined_max = c.max_combined;
+	ch->rx = c.rx_count;
+	ch->tx = c.tx_count;
+	ch->combined = c.combined_count;
+	return 0;
+}
+
+static int channels_ioctl_set(const char *dev, const struct eth_channels *ch)
+{
+	struct ethtool_channels c = { .cmd = ETHTOOL_GCHANNELS };
+	int err = eth_ioctl(dev, &c);
+
+	if (err)
+		return err;
+	c.cmd = ETHTOOL_SCHANNELS;
+	if (ch->combined_max)
+		c.combined_count = ch->combined;
+	if (ch->rx_max)
+		c.rx_count = ch->rx;
+	if (ch->tx_max)
+		c.tx_count = ch->tx;
+	return eth_ioctl(dev, &c);
+}
+
 int eth_channels_get(const char *dev, struct eth_channels *ch)
 {
 	struct nl nl;
@@ -62,6 +114,8 @@ int eth_channels_get(const char *dev, struct eth_channels *ch)
 
 	memset(ch, 0, sizeof(*ch));
 	err = eth_open(&nl);
+	if (err == -EOPNOTSUPP)
+		return channels_ioctl_get(dev, ch);
 	if (err)
 		return err;
 	err = nl_request(&nl, ETHTOOL_MSG_CHANNELS_GET, false, fill_get, dev,
@@ -105,28 +159,13 @@ int eth_channels_set(const char *dev, const struct eth_channels *want)
 	int err;
 
 	err = eth_open(&nl);
+	if (err == -EOPNOTSUPP)
+		return channels_ioctl_set(dev, want);
 	if (err)
 		return err;
 	err = nl_request(&nl, ETHTOOL_MSG_CHANNELS_SET, false, fill_set, &a,
 			 no_cb, NULL);
 	nl_close(&nl);
-	return err;
-}
-
-static int eth_ioctl(const char *dev, void *cmd)
-{
-	struct ifreq ifr;
-	int fd, err = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-	ifr.ifr_data = cmd;
-	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0)
-		err = -errno;
-	close(fd);
 	return err;
 }
 
