@@ -43,7 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 37; else tap_plan 24; fi
+if [ -n "$nic" ]; then tap_plan 41; else tap_plan 24; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -295,4 +295,57 @@ diff "$tmp/n0" "$tmp/n2" | sed 's/^/# /' | head -20
 tap_ok $? "the module's map removed"
 ethtool -L "$nic" combined "$nic_channels" && nic_channels=
 tap_ok $? "$nic back to its channels"
+
+# Every other setting off the binding, with one queue per CPU already:
+# each of them must be written, and come back on restore.
+(
+	set -e
+	ethtool -X "$nic" equal 2
+	for q in $(seq 0 "$last"); do
+		echo 0 >/sys/class/net/"$nic"/queues/tx-$q/xps_cpus
+		echo "$all" >/sys/class/net/"$nic"/queues/rx-$q/rps_cpus
+	done
+	for irq in $(ls /sys/class/net/"$nic"/device/../msi_irqs); do
+		echo "0-$last" >/proc/irq/"$irq"/smp_affinity_list
+	done
+)
+tap_ok $? "$nic scrambled: RSS over 2 queues, no XPS, RPS everywhere, interrupts on every CPU"
+snap "$nic" >"$tmp/s0"
+"$nstcp" -j queue bind dev "$nic" >"$tmp/sb.json"
+rc=$?
+python3 - "$tmp/sb.json" "$ncpu" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1])); n = int(sys.argv[2])
+r = {s["step"]: s["result"] for s in o["steps"]}
+want = {"channels": "unchanged", "rss indir": "done", "module map": "done"}
+for q in range(n):
+	want["xps tx-%d" % q] = "done"
+	want["rps rx-%d" % q] = "done"
+irqs = [k for k in r if k.startswith("irq ")]
+bad = ["%s: %s, want %s" % (k, r.get(k), v) for k, v in want.items() if r.get(k) != v]
+bad += ["%s: %s" % (k, r[k]) for k in irqs if r[k] != "done"]
+if len(irqs) != 2 * n: bad.append("%d interrupts" % len(irqs))
+for b in bad: print("# " + b)
+sys.exit(1 if bad else 0)
+PY
+tap_ok $? "bind: each interrupt, the RSS table, every XPS and RPS setting written (exit $rc)"
+bad=0
+for irq in $(ls /sys/class/net/"$nic"/device/../msi_irqs); do
+	q=$(awk -v i="$irq:" '$1 == i {print $NF}' /proc/interrupts | sed -n 's/.*-\(input\|output\)\.\([0-9]*\)$/\2/p')
+	[ -z "$q" ] || [ "$(cat /proc/irq/"$irq"/effective_affinity_list)" = "$q" ] || bad=1
+done
+ethtool -x "$nic" | awk -v n="$ncpu" '
+	/indirection table/ { t = 1; next }
+	/^RSS hash key/ { t = 0 }
+	t && /^ *[0-9]+:/ { for (i = 2; i <= NF; i++) { if ($i != e % n) bad = 1; e++ } }
+	END { exit bad || e == 0 }' || bad=1
+[ $bad -eq 0 ]
+tap_ok $? "each queue's interrupts on its CPU, the table even over $ncpu queues"
+"$nstcp" queue restore dev "$nic" >/dev/null
+rc=$?
+snap "$nic" >"$tmp/s1"
+[ $rc -eq 0 ] && cmp -s "$tmp/s0" "$tmp/s1"
+tap_ok $? "restore: the scrambled settings back, byte-identical (exit $rc)"
+diff "$tmp/s0" "$tmp/s1" | sed 's/^/# /' | head -20
+ethtool -X "$nic" default
 tap_done
