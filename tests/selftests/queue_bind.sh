@@ -5,7 +5,8 @@
 # change nothing; a dummy device (no ethtool operations) is bound through
 # what it has (RPS, RFS, the module's map) with every other step skipped
 # and why; a veth's dry run changes nothing; a second bind keeps the first
-# bind's saved state; restore gives back byte-identical settings (a
+# bind's saved state, also when run again after a CPU went offline;
+# restore gives back byte-identical settings (a
 # snapshot of every file and ethtool value bind may change); irqbalance is
 # detected.  With the multi-queue test NIC (tests/vm/run --nic mq, with
 # `lc_peer connect 198.18.0.2 7101 200` on the host side): channels,
@@ -43,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 41; else tap_plan 24; fi
+if [ -n "$nic" ]; then tap_plan 42; else tap_plan 25; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -146,7 +147,7 @@ diff "$tmp/d0" "$tmp/d1" | sed 's/^/# /' | head -10
 
 # --- veth with 2 queues: fewer than the CPUs; dry run, two binds, restore ---
 # Queue q serves CPUs q, q + 2, ...: its RPS and XPS masks.
-mask() { local m=0 j; for ((j = $1; j < ncpu; j += 2)); do m=$((m | 1 << j)); done; echo $m; }
+mask() { local m=0 j; for ((j = $1; j < ${2:-$ncpu}; j += 2)); do m=$((m | 1 << j)); done; echo $m; }
 ip link add qbv0 numtxqueues 2 numrxqueues 2 type veth peer name qbv1 &&
 	ip link set qbv0 up
 tap_ok $? "a veth pair qbv0/qbv1 with 2 queues"
@@ -181,6 +182,19 @@ rc=$?
 	grep -q "the settings of the first bind stay saved" "$tmp/b2.txt" &&
 	[ "$(tr -d ,0 </sys/class/net/qbv0/queues/rx-0/rps_cpus)" = "" ]
 tap_ok $? "a second bind (cpus 0: RPS off) keeps the first bind's saved state (exit $rc)"
+# CPU hotplug: bind is run again, over the CPUs online now.
+if [ "$ncpu" -ge 3 ] && echo 0 >/sys/devices/system/cpu/cpu$last/online; then
+	"$nstcp" queue bind dev qbv0 >"$tmp/b3.txt" 2>&1
+	rc=$?
+	r0=$(tr -d , </sys/class/net/qbv0/queues/rx-0/rps_cpus)
+	r1=$(tr -d , </sys/class/net/qbv0/queues/rx-1/rps_cpus)
+	echo 1 >/sys/devices/system/cpu/cpu$last/online
+	[ $rc -eq 0 ] && [ $((16#$r0)) -eq "$(mask 0 "$last")" ] &&
+		[ $((16#$r1)) -eq "$(mask 1 "$last")" ] && cmp -s "$tmp/state1" "$(state qbv0)"
+	tap_ok $? "CPU $last offline, bind again: RPS over the $last online CPUs ($r0, $r1), the first saved state kept (exit $rc)"
+else
+	tap_ok 0 "# SKIP CPU hotplug: $ncpu CPUs"
+fi
 "$nstcp" -j queue restore dev qbv0 >"$tmp/vr.json"
 rc=$?
 snap qbv0 >"$tmp/v2"
