@@ -6,9 +6,8 @@
 # what it has (RPS, RFS, the module's map) with every other step skipped
 # and why; a veth's dry run changes nothing; a second bind keeps the first
 # bind's saved state, also when run again after a CPU went offline;
-# restore gives back byte-identical settings (a
-# snapshot of every file and ethtool value bind may change); irqbalance is
-# detected.  With the multi-queue test NIC (tests/vm/run --nic mq, with
+# restore gives back byte-identical settings (a snapshot of every file
+# and ethtool value bind may change); irqbalance is detected.  With the multi-queue test NIC (tests/vm/run --nic mq, with
 # `lc_peer connect 198.18.0.2 7101 200` on the host side): channels,
 # every queue's interrupts, the RSS table, XPS, RPS and the module's map
 # as intended after bind; the host's connections accepted on the CPU that
