@@ -32,32 +32,56 @@ static int ctrl_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* Sends nlh and runs the answers through cb; 0 or -errno. */
+/* Whether a part of a dump says the list changed under it. */
+static void nl_note_intr(struct nl *nl, const char *buf, ssize_t n)
+{
+	const struct nlmsghdr *h = (const struct nlmsghdr *)buf;
+	int len = n;
+
+	for (; mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len))
+		if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+			nl->intr = true;
+}
+
+/*
+ * Sends nlh and runs the answers through cb; 0 or -errno.  After a
+ * failure the rest of the answer is read and dropped, so the socket is
+ * ready for the next request.
+ */
 static int nl_talk(struct nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
 		   void *data)
 {
 	/* Room for the largest dump message the kernel makes (32 KiB). */
 	static char buf[65536];
 	unsigned int seq = nlh->nlmsg_seq;
+	int ret, err = 0;
 	ssize_t n;
-	int ret;
 
+	nl->intr = false;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
 		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
 		if (n < 0)
-			return -errno;
+			return err ? err : -errno;
+		nl_note_intr(nl, buf, n);
 		/*
 		 * errno is the kernel's error; a callback refusing a message
 		 * sets none, and its failure must not read as success.
 		 */
 		errno = 0;
-		ret = mnl_cb_run(buf, n, seq, nl->portid, cb, data);
-		if (ret < 0)
-			return errno ? -errno : -EPROTO;
+		ret = mnl_cb_run(buf, n, seq, nl->portid, err ? NULL : cb,
+				 data);
+		if (ret < 0) {
+			if (!err)
+				err = errno ? -errno : -EPROTO;
+			/* The kernel's own error ends the answer. */
+			if (errno)
+				return err;
+			continue;	/* a callback refused: drain the rest */
+		}
 		if (ret == MNL_CB_STOP)
-			return 0;
+			return err;
 	}
 }
 
@@ -221,6 +245,9 @@ int nl_show(uint8_t cmd, void (*fill)(struct nlmsghdr *nlh, const void *arg),
 	if (!arr && head)
 		fputs(head, stdout);
 	err = nl_request(&nl, cmd, true, fill, arg, cb, data);
+	if (!err && nl.intr)
+		fprintf(stderr, "%s: %s changed while being read: an entry may be missing or shown twice; run again\n",
+			prog, what);
 	nl_close(&nl);
 	if (err) {
 		fprintf(stderr, "%s: reading %s: %s\n", prog, what, strerror(-err));

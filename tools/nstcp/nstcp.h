@@ -36,6 +36,7 @@ struct nl {
 	unsigned int seq;
 	unsigned int portid;
 	uint8_t version;
+	bool intr;	/* the last dump's list changed while it was read */
 };
 
 typedef int (*nl_msg_cb)(const struct nlmsghdr *nlh, void *data);
