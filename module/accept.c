@@ -10,6 +10,11 @@
  * which a timer lets the others take it.  A queue whose CPU instance is
  * offline is anybody's at once.  Under roundrobin and least, each arrival
  * is a credit given to the member whose turn it is.
+ *
+ * Pollers are told the same way: a connection queued on CPU c wakes those
+ * registered on c's poll head (pollwq.c) when there are any, and they have
+ * c's first claim as a running acceptor has; otherwise, and when the
+ * delay runs out, the socket's own wait queue is woken, as for any socket.
  */
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -221,6 +226,7 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	struct nstcp_lqueue *q = &g->q[cpu];
 	unsigned long delay = nstcp_steal_delay(g);
 	struct nstcp_member *m;
+	bool polled;
 
 	/*
 	 * Softirq, or process context with BHs on when the listener's
@@ -238,23 +244,33 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	}
 	if (nstcp_qlen(q) <= 1)
 		WRITE_ONCE(q->steal_at, jiffies + delay);
+	polled = nstcp_poll_cpu_active(g, cpu);
 	if (!nstcp_inst_online(g, cpu) ||
 	    (READ_ONCE(nn->accept_steal) &&
-	     (!delay || !nstcp_owner_active(q, delay)))) {
+	     (!delay || (!polled && !nstcp_owner_active(q, delay))))) {
 		nstcp_wake_all(g, cpu);
 		return;
 	}
 	/*
 	 * The acceptor asleep on the receive CPU, or the one running there,
-	 * has the first claim; if it has not come for the connection when
-	 * the delay is out, the timer hands it to the others.
+	 * or a poller registered there (an epoll worker pinned on it, asleep
+	 * or busy) has the first claim; if it has not come for the
+	 * connection when the delay is out, the timer hands it to the others.
 	 */
 	list_for_each_entry_rcu(m, &g->members, node)
 		if (nstcp_wake_acceptor(m, cpu, false))
 			break;
 	if (READ_ONCE(nn->accept_steal))
 		timer_reduce(&q->steal_timer, READ_ONCE(q->steal_at));
-	nstcp_poll_wake(g);
+	/*
+	 * Only this CPU's pollers: the socket's queue would wake its first
+	 * exclusive (EPOLLEXCLUSIVE) waiter, most likely a worker elsewhere
+	 * that may not take the connection yet.
+	 */
+	if (polled)
+		nstcp_poll_cpu_wake(g, cpu);
+	else
+		nstcp_poll_wake(g);
 }
 
 /* The steal delay of a queue ran out: an acceptor elsewhere may take it. */
@@ -399,6 +415,8 @@ __poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
 	__poll_t mask = 0;
 	unsigned int cpu;
 
+	/* Before sock_poll_wait(): its barrier orders both registrations. */
+	nstcp_pollwq_register(file, sk, wait);
 	sock_poll_wait(file, sock, wait);
 	rcu_read_lock();
 	m = nstcp_member(sk);

@@ -142,6 +142,7 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
  * (its members).
  */
 struct nstcp_lgroup;
+struct nstcp_pollwq;
 
 /* An AF_NSTCP listening socket's place in its port's group. */
 struct nstcp_member {
@@ -156,6 +157,7 @@ struct nstcp_member {
 	bool			dead;		/* left the group */
 	struct rcu_head		leave_rcu;
 	struct rcu_head		free_rcu;
+	struct nstcp_pollwq	*pollwq;	/* its socket's, once polled */
 };
 
 /* One CPU instance's listener of a port. */
@@ -225,6 +227,7 @@ struct nstcp_sk {
 	bool			lc_pending;	/* a local connect to check */
 	int			lc_cpu;		/* ... the CPU it was made for */
 	int			lc_ifindex;	/* ... its device */
+	struct nstcp_pollwq	*pollwq;	/* per-CPU poll heads, see pollwq.c */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);
@@ -268,6 +271,22 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 struct poll_table_struct;
 __poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
 			   struct poll_table_struct *wait);
+
+/* pollwq.c: per-CPU poll wait queues of a listening socket */
+struct nstcp_pollwq {
+	struct rcu_head		rcu;
+	unsigned int		nr;
+	wait_queue_head_t	head[];
+};
+
+struct nstcp_pollwq *nstcp_pollwq_alloc(unsigned int nr);
+void nstcp_pollwq_free(struct nstcp_pollwq *pw);
+bool nstcp_pollwq_active(struct nstcp_pollwq *pw, unsigned int cpu);
+void nstcp_pollwq_wake(struct nstcp_pollwq *pw, unsigned int cpu);
+void nstcp_pollwq_register(struct file *file, struct sock *sk,
+			   struct poll_table_struct *wait);
+bool nstcp_poll_cpu_active(struct nstcp_lgroup *g, unsigned int cpu);
+void nstcp_poll_cpu_wake(struct nstcp_lgroup *g, unsigned int cpu);
 
 /* sockopt.c */
 int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,

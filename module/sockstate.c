@@ -165,5 +165,7 @@ void nstcp_sk_release(struct sock *sk)
 	if (!ns)
 		return;
 	nstcp_sockopt_free(ns);
+	/* eventpoll_release() took every epoll entry off the heads. */
+	nstcp_pollwq_free(ns->pollwq);
 	kfree(ns);
 }
