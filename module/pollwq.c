@@ -95,9 +95,12 @@ void nstcp_pollwq_register(struct file *file, struct sock *sk,
 	}
 	if (!pw)
 		return;
+	/* A member that leaves meanwhile is freed after a grace period. */
+	rcu_read_lock();
 	m = READ_ONCE(ns->member);
 	if (m && READ_ONCE(m->pollwq) != pw)
 		WRITE_ONCE(m->pollwq, pw);
+	rcu_read_unlock();
 	cpu = raw_smp_processor_id();
 	if (cpu < pw->nr)
 		poll_wait(file, &pw->head[cpu], wait);
