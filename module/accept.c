@@ -96,6 +96,9 @@ static unsigned int nstcp_view_qlen(const void *ctx, unsigned int i)
 		return n;
 	if (!v->steal)
 		return 0;
+	/* Its acceptor, or poller woken for it, now running elsewhere. */
+	if (READ_ONCE(q->owner) == current)
+		return n;
 	if (nstcp_owner_active(q, v->delay) &&
 	    time_before(jiffies, READ_ONCE(q->steal_at)))
 		return 0;
@@ -267,10 +270,14 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	 * exclusive (EPOLLEXCLUSIVE) waiter, most likely a worker elsewhere
 	 * that may not take the connection yet.
 	 */
-	if (polled)
+	if (polled) {
+		/* Its poller comes: others leave it the delay meanwhile. */
+		if (READ_ONCE(q->seen) != jiffies)
+			WRITE_ONCE(q->seen, jiffies);
 		nstcp_poll_cpu_wake(g, cpu);
-	else
+	} else {
 		nstcp_poll_wake(g);
+	}
 }
 
 /* The steal delay of a queue ran out: an acceptor elsewhere may take it. */
