@@ -52,16 +52,23 @@ static bool nstcp_owner_active(const struct nstcp_lqueue *q,
 		time_before(jiffies, READ_ONCE(q->seen) + delay));
 }
 
+/* @q's acceptor runs now (a cache line written only when it changes). */
+static void nstcp_acceptor_seen(struct nstcp_lqueue *q)
+{
+	unsigned long now = jiffies;
+
+	if (READ_ONCE(q->seen) != now)
+		WRITE_ONCE(q->seen, now);
+}
+
 /* The calling task accepts or polls on @cpu: that queue's acceptor runs. */
 static void nstcp_acceptor_here(struct nstcp_lgroup *g, unsigned int cpu)
 {
 	struct nstcp_lqueue *q = &g->q[cpu];
-	unsigned long now = jiffies;
 
 	if (READ_ONCE(q->owner) != current)
 		WRITE_ONCE(q->owner, current);
-	if (READ_ONCE(q->seen) != now)
-		WRITE_ONCE(q->seen, now);
+	nstcp_acceptor_seen(q);
 }
 
 /*
@@ -272,8 +279,7 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	 */
 	if (polled) {
 		/* Its poller comes: others leave it the delay meanwhile. */
-		if (READ_ONCE(q->seen) != jiffies)
-			WRITE_ONCE(q->seen, jiffies);
+		nstcp_acceptor_seen(q);
 		nstcp_poll_cpu_wake(g, cpu);
 	} else {
 		nstcp_poll_wake(g);
