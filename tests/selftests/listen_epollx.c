@@ -124,6 +124,12 @@ static int sum(atomic_int *a)
  */
 static void phase(int cli, int dom, int paused)
 {
+	/*
+	 * Half as many clients as CPUs: under TCG the vCPUs share the host's
+	 * cores, and a worker that is not run within the steal delay loses
+	 * its connection to another, as it should.
+	 */
+	int nclients = ncpus / 2 > 1 ? ncpus / 2 : 1;
 	struct lst_client cl[LST_MAXCPU];
 	pid_t pid[LST_MAXCPU];
 	int lfd, port = 0, ok = 0, fail = 0, first = 0, woke = 1, exited = 1;
@@ -151,11 +157,11 @@ static void phase(int cli, int dom, int paused)
 	while (lfd >= 0 && sum(sh->ready) < ncpus && lst_now_ms() - t0 < FAM_TIMEOUT_MS)
 		lst_sleep_ms(10);
 	lst_sleep_ms(100);
-	for (int t = 0; lfd >= 0 && t < ncpus; t++)
+	for (int t = 0; lfd >= 0 && t < nclients; t++)
 		lst_client_start_in(&cl[t], cli, RPS_SRV_IP, port, -1,
-				    CONNS / ncpus + (t < CONNS % ncpus),
+				    CONNS / nclients + (t < CONNS % nclients),
 				    FAM_TIMEOUT_MS, NULL);
-	for (int t = 0; lfd >= 0 && t < ncpus; t++) {
+	for (int t = 0; lfd >= 0 && t < nclients; t++) {
 		lst_client_join(&cl[t]);
 		ok += cl[t].ok;
 		fail += cl[t].fail;
@@ -199,8 +205,8 @@ static void phase(int cli, int dom, int paused)
 	local = sum(sh->local);
 	errs = sum(sh->errors);
 	empty = sum(sh->empty);
-	tap_diag("%s%s: CPU served/local/woken for nothing%s:", fam,
-		 paused >= 0 ? ", one worker stalled" : "",
+	tap_diag("%s%s, %d clients: CPU served/local/woken for nothing%s:",
+		 fam, paused >= 0 ? ", one worker stalled" : "", nclients,
 		 dom == AF_NSTCP ? "/stolen from" : "");
 	for (int c = 0; c < ncpus; c++)
 		tap_diag("  CPU %d: %d/%d/%d/%ld", c, atomic_load(&sh->served[c]),
