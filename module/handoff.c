@@ -504,6 +504,12 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 		 * sleepers are woken to find it so.  Its release waits for
 		 * this sock's lock, which we hold until done with it.
 		 */
+		/*
+		 * Per-CPU poll heads (a socket that listened, shut down and
+		 * connected) belong to the giver's socket, whose file's epoll
+		 * entries may still sit on them: they stay with it.
+		 */
+		husk->pollwq = xchg(&ns->pollwq, NULL);
 		rcu_assign_pointer(inet_csk(fsk)->icsk_ulp_data, husk);
 		husk = NULL;
 		giver->state = SS_UNCONNECTED;

@@ -33,7 +33,7 @@ struct nstcp_pollwq *nstcp_pollwq_alloc(unsigned int nr)
 	struct nstcp_pollwq *pw;
 	unsigned int i;
 
-	pw = kvzalloc(struct_size(pw, head, nr), GFP_KERNEL);
+	pw = kvzalloc(struct_size(pw, head, nr), GFP_KERNEL_ACCOUNT);
 	if (!pw)
 		return NULL;
 	pw->nr = nr;

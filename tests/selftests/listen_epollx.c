@@ -23,7 +23,7 @@
 #define CONNS		200	/* connections per phase */
 #define MIN_PCT		99
 #define MARGIN_MS	3000	/* beyond the steal delay, for TCG */
-#define CHILD_CASES	10
+#define CHILD_CASES	11
 #define NCASES		(2 + CHILD_CASES + 3 + 1)
 
 static int ncpus, delay_ms, debug_kernel;
@@ -270,6 +270,50 @@ static void mod_exclusive(void)
 	FAM_OK(ok, "EPOLL_CTL_MOD of an EPOLLEXCLUSIVE entry fails EINVAL on AF_NSTCP and AF_INET");
 }
 
+/*
+ * A listener watched by epoll stops listening, connects and gives its
+ * connection away: its per-CPU poll heads stay with it (its epoll entry is
+ * on one of them) while the connection goes to the taker, who closes it
+ * first.  The debug kernel's KASAN sees any use of freed heads.
+ */
+static void relisten_give(void)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID, .ng_id = getpid() };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a), glen = sizeof(g);
+	int peer, l, ep, t = -1, c = -1, ok;
+
+	peer = lst_listen_on(AF_INET, RPS_SRV_IP, 0, 16);
+	l = socket(AF_NSTCP, SOCK_STREAM, 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	ok = peer >= 0 && l >= 0 && ep >= 0 &&
+	     !getsockname(peer, (struct sockaddr *)&a, &len) &&
+	     !listen(l, 8) && !epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev) &&
+	     !shutdown(l, SHUT_RD) &&
+	     !connect(l, (struct sockaddr *)&a, sizeof(a)) &&
+	     (c = accept(peer, NULL, NULL)) >= 0 &&
+	     !getsockopt(l, SOL_NSTCP, NSTCP_GIVE, &g, &glen) &&
+	     (t = socket(AF_NSTCP, SOCK_STREAM, 0)) >= 0 &&
+	     !setsockopt(t, SOL_NSTCP, NSTCP_TAKE, &g.ng_token,
+			 sizeof(g.ng_token)) &&
+	     send(t, "x", 1, 0) == 1 && recv(c, &ev, 1, 0) == 1;
+	if (!ok)
+		tap_diag("relisten and give: %s", strerror(errno));
+	if (t >= 0)
+		close(t);	/* the taker's close: the connection goes */
+	lst_sleep_ms(100);	/* past an RCU grace period */
+	if (ep >= 0)
+		close(ep);	/* the giver's epoll entry comes off its head */
+	if (l >= 0)
+		close(l);
+	if (c >= 0)
+		close(c);
+	if (peer >= 0)
+		close(peer);
+	FAM_OK(ok, "an epoll-watched listener shut down, connected and given away: its poll heads stay with it");
+}
+
 static int child(int cli)
 {
 	char buf[16];
@@ -295,6 +339,7 @@ static int child(int cli)
 	phase(cli, AF_INET, -1);	/* 2 */
 	phase(cli, AF_NSTCP, 1);	/* 3 */
 	mod_exclusive();		/* 1 */
+	relisten_give();		/* 1 */
 	lst_sleep_ms(200);
 	return fam_finish();
 }
