@@ -138,9 +138,8 @@ static int count_queues_cb(const struct nlmsghdr *nlh, void *data)
 static void test_big_instance(void)
 {
 	struct nlmsghdr *nlh, *q;
-	struct nlattr *nest;
 	struct nl_reply r;
-	int ifindex, i, n = 0;
+	int ifindex, n = 0;
 
 	if (system("ip link add nstcpq4 numtxqueues 512 numrxqueues 512 type veth peer name nstcpq5")) {
 		tap_ok(0, "ip link add nstcpq4 (%d queues) type veth", BIG_QUEUES);
@@ -148,14 +147,7 @@ static void test_big_instance(void)
 		return;
 	}
 	ifindex = if_nametoindex("nstcpq4");
-	q = nl_req(&nls, buf, NSTCP_CMD_QUEUE_SET, false);
-	mnl_attr_put_u32(q, NSTCP_A_QUEUE_IFINDEX, ifindex);
-	for (i = 0; i < BIG_QUEUES; i++) {
-		nest = mnl_attr_nest_start(q, NSTCP_A_QUEUE_ENTRY);
-		mnl_attr_put_u32(q, NSTCP_A_QENT_QUEUE, i);
-		mnl_attr_put_u32(q, NSTCP_A_QENT_CPU, 0);
-		mnl_attr_nest_end(q, nest);
-	}
+	q = nl_qset_all(&nls, buf, ifindex, BIG_QUEUES, 0);
 	r = (struct nl_reply){ 0 };
 	nl_talk(&nls, q, &r);
 	tap_ok(!r.err, "QUEUE_SET: nstcpq4's %d queues all on CPU 0 (%s)",

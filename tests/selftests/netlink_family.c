@@ -671,9 +671,8 @@ static void test_queue_big_map(void)
 	struct nl_sock fresh = { 0 };
 	struct nl_reply r = { 0 };
 	struct nlmsghdr *nlh;
-	struct nlattr *nest;
 	struct qmaps q = { 0 };
-	int ifindex, i;
+	int ifindex;
 
 	if (system("ip link add nstcpq2 numtxqueues 512 numrxqueues 512 type veth peer name nstcpq3") != 0) {
 		tap_ok(0, "ip link add nstcpq2 (512 queues) type veth");
@@ -681,14 +680,7 @@ static void test_queue_big_map(void)
 		return;
 	}
 	ifindex = if_nametoindex("nstcpq2");
-	nlh = nl_req(&nls, big, NSTCP_CMD_QUEUE_SET, false);
-	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
-	for (i = 0; i < BIG_MAP; i++) {
-		nest = mnl_attr_nest_start(nlh, NSTCP_A_QUEUE_ENTRY);
-		mnl_attr_put_u32(nlh, NSTCP_A_QENT_QUEUE, i);
-		mnl_attr_put_u32(nlh, NSTCP_A_QENT_CPU, 0);
-		mnl_attr_nest_end(nlh, nest);
-	}
+	nlh = nl_qset_all(&nls, big, ifindex, BIG_MAP, 0);
 	r = run(nlh, NULL, NULL);
 	tap_ok(!r.err, "QUEUE_SET of nstcpq2's %d queues (%s)", BIG_MAP,
 	       strerror(-r.err));

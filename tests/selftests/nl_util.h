@@ -182,6 +182,26 @@ static inline struct nlmsghdr *nl_req(struct nl_sock *s, char *buf, int cmd,
 }
 
 /*
+ * A QUEUE_SET request in buf (large enough: 28 bytes a queue) mapping
+ * queues 0 to n - 1 of ifindex all to cpu.
+ */
+static inline struct nlmsghdr *nl_qset_all(struct nl_sock *s, char *buf,
+					   int ifindex, int n, int cpu)
+{
+	struct nlmsghdr *nlh = nl_req(s, buf, NSTCP_CMD_QUEUE_SET, false);
+	struct nlattr *nest;
+
+	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, ifindex);
+	for (int i = 0; i < n; i++) {
+		nest = mnl_attr_nest_start(nlh, NSTCP_A_QUEUE_ENTRY);
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_QUEUE, i);
+		mnl_attr_put_u32(nlh, NSTCP_A_QENT_CPU, cpu);
+		mnl_attr_nest_end(nlh, nest);
+	}
+	return nlh;
+}
+
+/*
  * Opens a generic netlink socket in the calling thread's namespace and
  * finds the family; 0, or -errno (-ENOENT: the module is not loaded).
  */
