@@ -109,3 +109,9 @@ TOOLS_INSTALL += tools/out/libnstcp.a:$(LIBDIR)/libnstcp.a
 TOOLS_INSTALL += tools/out/libnstcp.so:$(LIBDIR)/libnstcp.so:0755
 TOOLS_INSTALL += tools/libnstcp/nstcp.h:$(PREFIX)/include/nstcp.h
 TOOLS_INSTALL += tools/nstcpd/nstcpd.service:$(DOCDIR)/examples/nstcpd.service
+
+# nstcp-broker, the broker model's client (Documentation/nstcpd.rst), on
+# libnstcp: this rule replaces the one-file tools' pattern rule for it.
+tools/out/nstcp-broker: tools/nstcp-broker.c tools/out/libnstcp.a $(LIBNSTCP_DEPS)
+	@mkdir -p tools/out
+	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itools/libnstcp -o $@ $< tools/out/libnstcp.a

@@ -7,6 +7,7 @@
 #define LIBNSTCP_NSTCP_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -90,6 +91,38 @@ int nstcp_worker_next(int *cpu);
 
 /* Tells nstcpd a connection of this worker's finished: its load drops. */
 int nstcp_worker_done(void);
+
+/*
+ * Broker model (Documentation/nstcpd.rst, "Broker protocol").  Addresses
+ * are written ADDR:PORT or [V6ADDR]:PORT.
+ */
+
+/* Parses @text into *@out and *@outlen; -1 with errno EINVAL if it is not one. */
+int nstcp_parse_addr_port(const char *text, struct sockaddr_storage *out,
+			  socklen_t *outlen);
+
+/*
+ * Asks the broker at @broker_addr_port which server of @service (NULL or
+ * "" for the broker's own service) to contact: its address and port in
+ * *@out and *@outlen.  -1 with errno: EBUSY every server reports full,
+ * EHOSTDOWN no server has reported lately, ENOENT the broker does not know
+ * @service, EPROTO a reply that is not the protocol's, ETIMEDOUT no reply
+ * within 5 s, EINVAL a malformed argument, or connect()'s error.
+ */
+int nstcp_broker_ask(const char *broker_addr_port, const char *service,
+		     struct sockaddr_storage *out, socklen_t *outlen);
+
+/*
+ * Reports to the broker at @broker_addr_port that the server listening on
+ * @server_addr_port serves @load connections (or any unit) of @capacity;
+ * @load >= @capacity means full.  NULL for either address takes it from
+ * the environment nstcpd gives its servers (NSTCP_BROKER, NSTCPD_SERVER).
+ * 0, or -1 with errno: ENOENT the broker has no such server, else as
+ * nstcp_broker_ask().
+ */
+int nstcp_report_load(const char *broker_addr_port,
+		      const char *server_addr_port, unsigned int load,
+		      unsigned int capacity);
 
 #ifdef __cplusplus
 }

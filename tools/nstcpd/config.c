@@ -72,6 +72,8 @@ const char *nd_model_name(enum nd_model m)
 		return "hybrid";
 	case ND_MODEL_DISTRIBUTOR:
 		return "distributor";
+	case ND_MODEL_BROKER:
+		return "broker";
 	default:
 		return "none";
 	}
@@ -141,6 +143,7 @@ static void service_end(struct parser *p)
 	if (s->model == ND_MODEL_STANDARD && (p->seen & (1u << K_WORKERS)))
 		perr(p, p->key_line[K_WORKERS],
 		     "\"workers\" is not for the standard model (a process per connection)");
+	nd_broker_check(p);
 	if (s->stdio && s->take_program)
 		perr(p, p->key_line[K_TAKE], "\"take = program\" cannot go with \"stdio = yes\" (line %d)",
 		     p->key_line[K_STDIO]);
@@ -202,6 +205,7 @@ static void section(struct parser *p, char *text)
 	s->timeout_ms = 5000;
 	s->busy = 1;
 	s->backlog = 128;
+	s->expire_ms = 3000;
 	s->lfd = -1;
 	s->buf_kb = 64;
 	p->cur = s;
@@ -376,6 +380,7 @@ void nd_config_free(struct nd_config *cfg)
 		free(cfg->svc[i].procs);
 		free(cfg->svc[i].copies);
 		free(cfg->svc[i].cpu);
+		nd_broker_stop(&cfg->svc[i]);
 	}
 	free(cfg->svc);
 	cfg->svc = NULL;

@@ -11,7 +11,8 @@
 enum {
 	K_LISTEN, K_MODEL, K_EXEC, K_CPUS, K_WORKERS, K_KEY, K_POLICY,
 	K_MAX_CONNS, K_PER_SOURCE, K_CPS, K_STDIO, K_TAKE, K_TIMEOUT,
-	K_BACKLOG, K_BUSY, K_USER, K_GROUP, K_BUFFER, K_NKEYS
+	K_BACKLOG, K_BUSY, K_USER, K_GROUP, K_BUFFER, K_SERVERS, K_EXPIRE,
+	K_NKEYS
 };
 
 struct parser {
@@ -36,5 +37,6 @@ void perr(struct parser *p, int line, const char *fmt, ...)
 void nd_service_key(struct parser *p, const char *k, const char *v);
 int nd_addr_port(const struct nd_service *s);
 void nd_service_ids(struct parser *p, struct nd_service *s);
+void nd_broker_check(struct parser *p);
 
 #endif /* NSTCPD_CONFIG_H */

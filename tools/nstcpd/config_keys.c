@@ -217,11 +217,24 @@ static int parse_exec(struct parser *p, const char *v, struct nd_service *s)
 	return 0;
 }
 
+/* servers = ADDR:PORT, the first server's; the others' ports follow. */
+static void parse_servers(struct parser *p, const char *v, struct nd_service *s)
+{
+	static struct nd_service t;
+
+	memset(&t, 0, sizeof(t));
+	if (parse_listen(v, &t)) {
+		perr(p, p->line, "servers: \"%s\" is not PORT, ADDR:PORT or [ADDR]:PORT", v);
+		return;
+	}
+	s->srv_addr = t.addr;
+	s->srv_addrlen = t.addrlen;
+}
 
 const char *const nd_keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
-	"backlog", "busy", "user", "group", "buffer_kb",
+	"backlog", "busy", "user", "group", "buffer_kb", "servers", "expire_ms",
 };
 
 /* user = NAME|UID: a user of the passwd database, or a bare uid. */
@@ -326,9 +339,9 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 		else if (!strcmp(v, "distributor"))
 			s->model = ND_MODEL_DISTRIBUTOR;
 		else if (!strcmp(v, "broker"))
-			perr(p, p->line, "model: \"%s\" is not implemented yet", v);
+			s->model = ND_MODEL_BROKER;
 		else
-			perr(p, p->line, "model: \"%s\" is not standard, monolithic, distributor or hybrid", v);
+			perr(p, p->line, "model: \"%s\" is not standard, monolithic, distributor, hybrid or broker", v);
 		break;
 	case K_EXEC:
 		s->exec_line = p->line;
@@ -413,11 +426,71 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 		else
 			s->buf_kb = u;
 		break;
+	case K_SERVERS:
+		parse_servers(p, v, s);
+		break;
+	case K_EXPIRE:
+		if (parse_uint(v, 600000, &u) || u < 10)
+			perr(p, p->line, "expire_ms: \"%s\" is not 10 to 600000", v);
+		else
+			s->expire_ms = u;
+		break;
 	case K_BACKLOG:
 		if (parse_uint(v, 65535, &u) || !u)
 			perr(p, p->line, "backlog: \"%s\" is not 1 to 65535", v);
 		else
 			s->backlog = u;
 		break;
+	}
+}
+
+/*
+ * The broker model's keys, checked when a block ends: "servers" needed,
+ * its ports (one per worker) within 65535 and apart from the listening
+ * ports; "servers" and "expire_ms" for this model only.
+ */
+void nd_broker_check(struct parser *p)
+{
+	const struct nd_service *s = p->cur;
+	int broker = s->model == ND_MODEL_BROKER, i, n, base, lp;
+	static const int no_broker[] = { K_MAX_CONNS, K_CPS };
+
+	if (!broker) {
+		for (i = K_SERVERS; i <= K_EXPIRE; i++)
+			if (s->model != ND_MODEL_NONE && (p->seen & (1u << i)))
+				perr(p, p->key_line[i], "\"%s\" is for the broker model",
+				     nd_keys[i]);
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if (p->seen & (1u << no_broker[i]))
+			perr(p, p->key_line[no_broker[i]],
+			     "\"%s\" is not for the broker model (clients connect to the servers directly)",
+			     nd_keys[no_broker[i]]);
+	if (!(p->seen & (1u << K_SERVERS))) {
+		perr(p, s->line, "service %s: the broker model needs \"servers\"",
+		     s->name);
+		return;
+	}
+	n = s->workers ? s->workers : s->ncpus;
+	if (!n) {	/* one per CPU nstcpd may run on, as finish() sets */
+		cpu_set_t set;
+
+		n = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+	}
+	base = ntohs(((const struct sockaddr_in *)&s->srv_addr)->sin_port);
+	if (base + n - 1 > 65535)
+		perr(p, p->key_line[K_SERVERS],
+		     "servers: ports %d to %d: beyond 65535", base, base + n - 1);
+	for (i = 0; i < p->cfg->nsvc; i++) {
+		const struct nd_service *o = &p->cfg->svc[i];
+
+		if (!o->listen_line)
+			continue;
+		lp = nd_addr_port(o);
+		if (lp >= base && lp < base + n)
+			perr(p, p->key_line[K_SERVERS],
+			     "servers: ports %d to %d include port %d of service %s (line %d)",
+			     base, base + n - 1, lp, o->name, o->listen_line);
 	}
 }

@@ -158,6 +158,8 @@ int main(int argc, char **argv)
 		return nd_status_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "front"))
 		return nd_front_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "broker"))
+		return nd_broker_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:fs:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -32,6 +32,7 @@ enum nd_model {
 	ND_MODEL_MONOLITHIC,
 	ND_MODEL_HYBRID,
 	ND_MODEL_DISTRIBUTOR,
+	ND_MODEL_BROKER,
 };
 
 /* A process nstcpd started: a monolithic copy or a standard server. */
@@ -127,6 +128,12 @@ struct nd_service {
 	unsigned long long served, given, taken, refused, regiven;
 	unsigned long long restarts, failed, lost, dropped;
 	struct nd_dist *dist;		/* distributor */
+
+	/* broker model: the servers' first address and port, report expiry */
+	struct sockaddr_storage srv_addr;
+	socklen_t srv_addrlen;
+	unsigned int expire_ms;
+	struct nd_bk *bk;
 };
 
 struct nd_config {
@@ -198,6 +205,15 @@ unsigned int nd_hybrid_load(const struct nd_service *s);
 void nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
+
+/* broker.c, broker_run.c (broker.h) */
+int nd_broker_start(struct nd_service *s);
+void nd_broker_exited(struct nd_service *s, struct nd_proc *p, int status);
+long long nd_broker_tick(struct nd_service *s);
+void nd_broker_json(struct nd_service *s, struct json_object *o,
+		    struct json_object *ws);
+void nd_broker_stop(struct nd_service *s);
+int nd_broker_main(int argc, char **argv);
 
 /* status.c */
 int nd_status_write(const struct nd_config *cfg);

@@ -172,6 +172,8 @@ int nd_services_start(struct nd_config *cfg)
 			r = nd_hybrid_start(s);
 		else if (s->model == ND_MODEL_DISTRIBUTOR)
 			r = nd_distributor_start(s, rundir);
+		else if (s->model == ND_MODEL_BROKER)
+			r = nd_broker_start(s);
 		else
 			r = nd_monolithic_start(s);
 		if (r) {
@@ -268,6 +270,8 @@ void nd_reap(struct nd_config *cfg)
 					nd_hybrid_exited(s, &s->procs[j], status);
 				else if (s->model == ND_MODEL_DISTRIBUTOR)
 					nd_distributor_exited(s, &s->procs[j], status);
+				else if (s->model == ND_MODEL_BROKER)
+					nd_broker_exited(s, &s->procs[j], status);
 				else
 					nd_monolithic_exited(s, &s->procs[j], status);
 				goto next;
@@ -291,6 +295,8 @@ long long nd_services_tick(struct nd_config *cfg)
 			t = nd_hybrid_tick(&cfg->svc[i]);
 		else if (cfg->svc[i].model == ND_MODEL_DISTRIBUTOR)
 			t = nd_distributor_tick(&cfg->svc[i]);
+		else if (cfg->svc[i].model == ND_MODEL_BROKER)
+			t = nd_broker_tick(&cfg->svc[i]);
 		else
 			continue;
 		if (t >= 0 && (next < 0 || t < next))

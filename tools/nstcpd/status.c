@@ -49,7 +49,10 @@ static json_object *service_json(struct nd_service *s)
 		nd_monolithic_proc(s);
 	if (s->model == ND_MODEL_DISTRIBUTOR)
 		nd_distributor_json(s, o, ws);
-	for (c = 0; c < ND_MAX_CPUS && s->model != ND_MODEL_DISTRIBUTOR; c++) {
+	if (s->model == ND_MODEL_BROKER)
+		nd_broker_json(s, o, ws);
+	for (c = 0; c < ND_MAX_CPUS && s->model != ND_MODEL_DISTRIBUTOR &&
+	     s->model != ND_MODEL_BROKER; c++) {
 		struct nd_cpu *k = &s->cpu[c];
 		json_object *w;
 
@@ -181,6 +184,39 @@ static const char *get_str(json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+/* The broker model's brokers and servers. */
+static void print_broker(json_object *s)
+{
+	json_object *a;
+	size_t j;
+
+	printf("  %4s %8s %8s %8s %6s %8s %8s %9s %8s\n", "cpu", "broker",
+	       "asked", "answered", "full", "noserver", "reports", "malformed",
+	       "restarts");
+	for (j = 0; json_object_object_get_ex(s, "brokers", &a) &&
+	     j < json_object_array_length(a); j++) {
+		json_object *w = json_object_array_get_idx(a, j);
+
+		printf("  %4llu %8llu %8llu %8llu %6llu %8llu %8llu %9llu %8llu\n",
+		       get_u64(w, "cpu"), get_u64(w, "pid"), get_u64(w, "asked"),
+		       get_u64(w, "answered"), get_u64(w, "full"),
+		       get_u64(w, "noserver"), get_u64(w, "reports"),
+		       get_u64(w, "malformed"), get_u64(w, "restarts"));
+	}
+	printf("  %4s %8s %6s %6s %8s %7s %8s %8s\n", "cpu", "server", "port",
+	       "load", "capacity", "age_ms", "chosen", "restarts");
+	for (j = 0; json_object_object_get_ex(s, "workers", &a) &&
+	     j < json_object_array_length(a); j++) {
+		json_object *w = json_object_array_get_idx(a, j);
+
+		printf("  %4llu %8llu %6llu %6llu %8llu %7lld %8llu %8llu\n",
+		       get_u64(w, "cpu"), get_u64(w, "pid"), get_u64(w, "port"),
+		       get_u64(w, "load"), get_u64(w, "capacity"),
+		       (long long)get_u64(w, "age_ms"), get_u64(w, "chosen"),
+		       get_u64(w, "restarts"));
+	}
+}
+
 static void print_table(json_object *root)
 {
 	json_object *svcs, *ws;
@@ -205,6 +241,10 @@ static void print_table(json_object *root)
 		       get_u64(s, "refused"), get_u64(s, "regiven"),
 		       get_u64(s, "lost"), get_u64(s, "restarts"),
 		       get_u64(s, "failed"), get_u64(s, "dropped"));
+		if (!strcmp(get_str(s, "model"), "broker")) {
+			print_broker(s);
+			continue;
+		}
 		if (dist)
 			printf("  %4s %8s %6s %8s %8s %8s %6s %12s %12s\n", "cpu",
 			       "accepted", "active", "served", "aborted", "refused",
