@@ -87,11 +87,13 @@ bad=0
 for i in $(seq 24); do
 	head -c $((16384 + i * 997)) /dev/urandom >"$tmp/in.$i"
 done
+# (wait with pids: nstcpd is a background job of this shell too)
+jobs_=()
 for i in $(seq 24); do
 	ip netns exec "$nd_cli" "$cli" --connect "$broker" <"$tmp/in.$i" >"$tmp/out.$i" 2>"$tmp/err.$i" &
-	[ $((i % 6)) = 0 ] && wait
+	jobs_+=($!)
+	[ $((i % 6)) = 0 ] && { wait "${jobs_[@]}"; jobs_=(); }
 done
-wait
 asks=$((asks + 24))
 for i in $(seq 24); do
 	[ "$(sha256sum <"$tmp/in.$i")" = "$(sha256sum <"$tmp/out.$i")" ] ||
@@ -174,13 +176,15 @@ tap_ok $([ "$d" = "NSTCPB/1 OK $nd_srv_ip 7311" ] || [ "$d" = "NSTCPB/1 OK $nd_s
 nd_wait_json "$st" "s('bk')['malformed'] == $before + 4"
 tap_ok $? "status: malformed $before -> $(nd_json "$st" "s('bk')['malformed']")"
 # An idle connection to every broker does not stop them answering.
+jobs_=()
 for i in $(seq $((ncpu * 2))); do
 	ip netns exec "$nd_cli" timeout 7 bash -c "exec 3<>/dev/tcp/$nd_srv_ip/7300; sleep 6" &
+	jobs_+=($!)
 done
 sleep 1
 ask_many 4 "$tmp/asks"
 asks=$((asks + 4))
-wait
+wait "${jobs_[@]}"
 tap_ok $(( $(grep -c "^$nd_srv_ip:731[123]$" "$tmp/asks") != 4 )) "answers while idle connections wait: $(tr '\n' ' ' <"$tmp/asks")"
 nd_wait_json "$st" "s('bk')['idle'] == $((ncpu * 2))"
 tap_ok $? "the idle connections closed after 5 s, counted: $(nd_json "$st" "s('bk')['idle']")"
