@@ -7,7 +7,7 @@
 # spread over the servers and the brokers.  A server reporting a high load
 # is not chosen; all full: EBUSY; a stopped server's report expires and it
 # is not chosen, then is again; a killed server is restarted and chosen
-# again.  Garbage, oversized and cut requests close their connection and
+# again.  Garbage, oversized, cut and double-spaced requests close their connection and
 # are counted, an idle one does not block the broker, a REPORT from
 # another host and an unknown service are refused (ENOENT), and the broker
 # still answers.  Configuration errors with their lines (--check).  Build
@@ -169,11 +169,13 @@ c=
 d=$(raw "NSTCPB/1 ASK -
 NSTCPB/1 REPORT 1.2.3.4:7311 1 x
 ")
+e=$(raw "NSTCPB/1  ASK -
+")
 asks=$((asks + 1))
-tap_ok $(( ${#a} + ${#b} + ${#c} != 0 )) "garbage, oversized and cut requests: closed without a reply"
+tap_ok $(( ${#a} + ${#b} + ${#c} + ${#e} != 0 )) "garbage, oversized, cut and double-spaced requests: closed without a reply"
 tap_ok $([ "$d" = "NSTCPB/1 OK $nd_srv_ip 7311" ] || [ "$d" = "NSTCPB/1 OK $nd_srv_ip 7312" ] ||
 	[ "$d" = "NSTCPB/1 OK $nd_srv_ip 7313" ]; echo $?) "a good request answered, then a bad one closes: $d"
-nd_wait_json "$st" "s('bk')['malformed'] == $before + 4"
+nd_wait_json "$st" "s('bk')['malformed'] == $before + 5"
 tap_ok $? "status: malformed $before -> $(nd_json "$st" "s('bk')['malformed']")"
 # An idle connection to every broker does not stop them answering.
 jobs_=()

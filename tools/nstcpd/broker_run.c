@@ -238,7 +238,8 @@ static int request(struct bk *b, struct bk_conn *c, char *line)
 	char *p;
 
 	for (p = line; *p; p++)
-		if (*p < 0x20 || *p > 0x7e)
+		if (*p < 0x20 || *p > 0x7e || (*p == ' ' &&
+		    (p == line || p[1] == ' ' || !p[1])))
 			return -1;
 	for (p = strtok_r(line, " ", &save); p && n < 6;
 	     p = strtok_r(NULL, " ", &save))
