@@ -121,6 +121,7 @@ static int exchange(const char *broker, const char *req, char *reply)
 	size_t len = strlen(req), done = 0;
 	socklen_t sl;
 	int fd, err, soerr;
+	char *nl = NULL;
 	ssize_t n;
 
 	if (nstcp_parse_addr_port(broker, &ss, &sl))
@@ -165,7 +166,8 @@ static int exchange(const char *broker, const char *req, char *reply)
 			goto fail;
 		}
 		done += n;
-		if (memchr(reply, '\n', done))
+		nl = memchr(reply, '\n', done);
+		if (nl)
 			break;
 		if (done == NSTCP_BROKER_LINE_MAX) {
 			errno = EPROTO;
@@ -173,7 +175,8 @@ static int exchange(const char *broker, const char *req, char *reply)
 		}
 	}
 	close(fd);
-	*strchr(reply, '\n') = 0;
+	/* Up to the '\n': a reply with a NUL before it is cut there. */
+	*nl = 0;
 	return 0;
 fail:
 	err = errno;

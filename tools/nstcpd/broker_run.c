@@ -279,7 +279,8 @@ static int readable(struct bk *b, struct bk_conn *c)
 		size_t used = nl - c->buf + 1;
 
 		*nl = 0;
-		if (request(b, c, c->buf)) {
+		/* A NUL inside the line is malformed, as any control byte. */
+		if (strlen(c->buf) != used - 1 || request(b, c, c->buf)) {
 			count(&b->cnt->malformed);
 			return -1;
 		}
