@@ -5,7 +5,9 @@
  * file), service.c (processes: pin, supervise), spawn.c (a program's
  * start: environment, privileges, exec), acceptor.c (the accepting
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
- * front processes) and hybrid.c (the models), status.c (the status file and `nstcpd status`), main.c.
+ * front processes), hybrid.c and broker.c (with broker_run.c, its
+ * brokers; broker.h) (the models), status.c (the status file and
+ * `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
 #define NSTCPD_H
