@@ -1,7 +1,7 @@
 #!/bin/bash
 # Selftest: nstcpd's broker model end to end, clients in another namespace
 # over a veth whose receive queue spreads flows with RPS.  A broker per
-# CPU, pinned, sharing the broker port; 3 server replicas
+# CPU, pinned, sharing the broker port, as nobody; 3 server replicas
 # (helpers/nstcpd_bkserver), each on its own port, reporting their load
 # with libnstcp.  Clients (nstcp-broker) ask and connect: data checksummed,
 # spread over the servers and the brokers.  A server reporting a high load
@@ -44,10 +44,13 @@ raw() {
 		'exec 3<>/dev/tcp/'"$nd_srv_ip"'/7300 && printf "%s" "$1" >&3 && cat <&3' _ "$1" 2>/dev/null
 }
 
-tap_plan 28
+tap_plan 29
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
+# The brokers and servers run as nobody: it reads the load files and
+# appends to the log.
+chmod 755 "$tmp" && : >"$tmp/bk.log" && chmod 666 "$tmp/bk.log"
 cat >"$tmp/nstcpd.conf" <<CONF
 [service bk]
 listen = 7300
@@ -55,6 +58,7 @@ model = broker
 servers = *:7311
 workers = 3
 expire_ms = 1000
+user = nobody
 exec = /usr/bin/env BKSERVER_DIR=$tmp BKSERVER_LOG=$tmp/bk.log BKSERVER_PERIOD_MS=200 $nd_helpers/nstcpd_bkserver
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
@@ -72,6 +76,12 @@ ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
 n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
 	awk '$1 ~ /:7300$/ { print $2 }' | sort -u)
 tap_ok $(( bad != 0 || n != ncpu )) "each broker pinned on its CPU; port 7300 has $n listening members"
+nobody=$(id -u nobody) bad=0
+for pid in $(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] + w('bk'))"); do
+	uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' /proc/"$pid"/status)
+	[ "$uids" = "$nobody $nobody $nobody $nobody" ] || { bad=$((bad + 1)); echo "# pid $pid: uids $uids"; }
+done
+tap_ok $bad "brokers and servers run as nobody (user = nobody)"
 
 pid=$(nd_json "$st" "w('bk')[1]['pid']")
 env=$(tr '\0' '\n' </proc/"$pid"/environ)

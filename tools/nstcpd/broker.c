@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,7 +161,10 @@ int nd_broker_start(struct nd_service *s)
 	return 0;
 }
 
-/* fork and exec of `nstcpd broker I`, the child async-signal-safe only. */
+/*
+ * fork and exec of `nstcpd broker I`, the child async-signal-safe only:
+ * pinned, its descriptors placed, as the service's user and groups.
+ */
 static pid_t spawn_broker(struct nd_service *s, int i)
 {
 	struct nd_bk *bk = s->bk;
@@ -169,24 +173,34 @@ static pid_t spawn_broker(struct nd_service *s, int i)
 	char *envp[] = { NULL };
 	cpu_set_t set;
 	sigset_t none;
+	pid_t pid, parent;
 	int lfd, mfd;
-	pid_t pid;
 
 	snprintf(idx, sizeof(idx), "%d", i);
 	CPU_ZERO(&set);
 	CPU_SET(k->cpu, &set);
 	sigemptyset(&none);
+	parent = getpid();
 	pid = fork();
 	if (pid)
 		return pid;
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	sched_setaffinity(0, sizeof(set), &set);
 	/* Above 4 first: either may be on 3 or 4 already. */
 	lfd = fcntl(k->lfd, F_DUPFD, 10);
 	mfd = fcntl(bk->memfd, F_DUPFD, 10);
 	if (lfd < 0 || mfd < 0 || dup2(lfd, 3) < 0 || dup2(mfd, 4) < 0)
 		_exit(126);
+	/* The service's user and groups, as its servers (spawn.c). */
+	if ((s->user_line || s->group_line) &&
+	    (setgroups(s->ngroups, s->groups) || setgid(s->gid) ||
+	     (s->user_line && setuid(s->uid)) ||
+	     (s->user_line && s->uid && !setuid(0))))
+		_exit(126);
+	/* After the change of user, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)	/* nstcpd left before the prctl */
+		_exit(0);
 	execve(bk->exe, argv, envp);
 	_exit(127);
 }

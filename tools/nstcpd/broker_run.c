@@ -319,8 +319,6 @@ static int serve(struct bk *b)
 	for (;;) {
 		long long now = now_ms(), wait = 1000;
 
-		if (getppid() == 1)	/* nstcpd is gone */
-			return 0;
 		for (i = 0; i < b->nconn; i++) {
 			if (b->conn[i].deadline <= now) {
 				count(&b->cnt->idle);
