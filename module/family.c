@@ -336,6 +336,8 @@ static int nstcp_getsockopt(struct socket *sock, int level, int optname,
 	if (level == SOL_NSTCP &&
 	    (optname == NSTCP_GIVE || optname == NSTCP_ACCEPT_TOKEN))
 		return nstcp_handoff_getsockopt(sock, optname, optval, optlen);
+	if (level == SOL_NSTCP && optname == NSTCP_TAKE_FD)
+		return nstcp_take_fd(sock, optval, optlen);
 	if (level == SOL_NSTCP)
 		return nstcp_getsockopt_nstcp(sock->sk, optname, optval,
 					      optlen);

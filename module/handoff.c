@@ -188,6 +188,26 @@ struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id)
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_token_claim);
 
+/*
+ * Whether a take of token @id by the caller, if it came now, would find
+ * the giver still holding the connection in a socket of its own (not a
+ * split accept's), which then needs a husk.  A token's holder only goes
+ * away once given (t->sock is set before the token is in the table), so
+ * a false answer stays true until the claim.
+ */
+bool nstcp_token_held(struct nstcp_net *nn, u64 id)
+{
+	struct nstcp_token *t;
+	bool held = false;
+
+	spin_lock(&nn->tok_lock);
+	t = id ? nstcp_token_find(nn, id) : NULL;
+	if (t && !t->kern && nstcp_token_may_take(t))
+		held = READ_ONCE(t->sock);
+	spin_unlock(&nn->tok_lock);
+	return held;
+}
+
 /* Release @sk, which no socket holds, as closing a socket would. */
 static void nstcp_dispose(struct nstcp_net *nn, struct sock *sk)
 {
@@ -393,7 +413,7 @@ static void nstcp_token_revoke(struct nstcp_net *nn, u64 id)
  * once its old CPU's backlog has drained past it: no reordering).  XPS
  * follows by itself at the flow's next idle point.
  */
-static void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
+void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
 {
 	bool done = false;
 #ifdef CONFIG_RPS
@@ -449,7 +469,7 @@ static void nstcp_rfs_point(struct sock *sk, int cpu)
  * sock_graft() onto a socket that holds another sock until now: its
  * lockless readers see the one or the other, never none.
  */
-static void nstcp_graft(struct sock *sk, struct socket *parent)
+void nstcp_graft(struct sock *sk, struct socket *parent)
 {
 	write_lock_bh(&sk->sk_callback_lock);
 	rcu_assign_pointer(sk->sk_wq, &parent->wq);
@@ -564,7 +584,7 @@ again:
 	ns = nstcp_sk_get(sk);
 	t = ns ? ns->token : NULL;
 	if (t) {
-		t->sock = NULL;
+		WRITE_ONCE(t->sock, NULL);
 		write_lock_bh(&sk->sk_callback_lock);
 		sk_set_socket(sk, NULL);
 		RCU_INIT_POINTER(sk->sk_wq, NULL);

@@ -347,6 +347,12 @@ int nstcp_handoff_getsockopt(struct socket *sock, int optname,
 			     char __user *optval, int __user *optlen);
 int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen);
 bool nstcp_handoff_release(struct socket *sock);
+bool nstcp_token_held(struct nstcp_net *nn, u64 id);
+void nstcp_graft(struct sock *sk, struct socket *parent);
+void nstcp_rehome(struct nstcp_net *nn, struct sock *sk);
+/* takefd.c: a take into a new descriptor */
+int nstcp_take_fd(struct socket *sock, char __user *optval,
+		  int __user *optlen);
 int nstcp_tokens_show(struct seq_file *seq, void *v);
 int nstcp_handoff_init(void);
 void nstcp_handoff_exit(void);

@@ -118,6 +118,25 @@ struct nstcp_accept_token {
 	struct __kernel_sockaddr_storage nat_peer; /* out: the peer's address */
 };
 
+/*
+ * NSTCP_TAKE_FD (struct nstcp_take_fd, get: in and out): on any AF_NSTCP
+ * socket that is neither given nor detached, take token ntf_token's
+ * connection into a new descriptor, returned in ntf_fd: no fresh socket is
+ * needed, none is thrown away.  ntf_flags: SOCK_CLOEXEC, SOCK_NONBLOCK.
+ * The take's rules are NSTCP_TAKE's, and the token is looked up in the
+ * calling socket's network namespace.  Errors: EINVAL (optlen short,
+ * unknown flags), EPERM and ENOENT (as NSTCP_TAKE), EMFILE and ENFILE (no
+ * descriptor: the token stays valid), ENOMEM, EBADFD (the calling socket
+ * is given or detached), EFAULT (nothing taken).
+ */
+#define NSTCP_TAKE_FD		8
+
+struct nstcp_take_fd {
+	__u64	ntf_token;	/* in: the token */
+	__u32	ntf_flags;	/* in: SOCK_CLOEXEC | SOCK_NONBLOCK */
+	__s32	ntf_fd;		/* out: the new descriptor */
+};
+
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
 	"cpu online sockets closes accepts connects calls hops given taken " \
