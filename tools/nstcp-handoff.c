@@ -3,7 +3,7 @@
  * nstcp-handoff: the example of Documentation/handoff.rst.  A dispatcher
  * accepts connections on PORT as tokens (split accept), without owning a
  * descriptor, and hands each to the worker pinned on the connection's CPU;
- * the worker takes it on a fresh socket of its own and echoes one line.
+ * the worker takes it into a new descriptor and echoes one line.
  *
  *   nstcp-handoff PORT [CONNECTIONS]
  */
@@ -27,29 +27,36 @@
 static int worker(int cpu, int in)
 {
 	cpu_set_t set;
-	uint64_t token;
+	struct nstcp_take_fd tf = { .ntf_flags = SOCK_CLOEXEC };
+	socklen_t len;
 	char buf[512];
 	ssize_t n;
-	int fd;
+	int via, fd;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
-	while (read(in, &token, sizeof(token)) == sizeof(token)) {
-		fd = socket(AF_NSTCP, SOCK_STREAM, 0);
-		if (fd < 0 ||
-		    setsockopt(fd, SOL_NSTCP, NSTCP_TAKE, &token, sizeof(token))) {
+	/* Any AF_NSTCP socket: the takes go through it. */
+	via = socket(AF_NSTCP, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (via < 0) {
+		perror("socket");
+		return 1;
+	}
+	while (read(in, &tf.ntf_token, sizeof(tf.ntf_token)) ==
+	       sizeof(tf.ntf_token)) {
+		len = sizeof(tf);
+		if (getsockopt(via, SOL_NSTCP, NSTCP_TAKE_FD, &tf, &len)) {
 			perror("take");	/* EPERM, ENOENT: see handoff.rst */
-			if (fd >= 0)
-				close(fd);
 			continue;
 		}
+		fd = tf.ntf_fd;
 		/* The connection, its unread data and its options are ours. */
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n > 0)
 			send(fd, buf, n, MSG_NOSIGNAL);
 		close(fd);
 	}
+	close(via);
 	return 0;
 }
 

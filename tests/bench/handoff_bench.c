@@ -15,11 +15,21 @@
  * descriptor waits for a worker busy with another connection),
  * exchanges/s, the share of worker recv calls whose flow was processed on
  * the worker's own CPU (SO_INCOMING_CPU, read once the request is there),
- * and what the hand-off itself costs, without that wait: the dispatcher's
- * median from accept() to the message sent and the descriptor closed
- * (give), and the worker's from the message received to the connection
- * on a descriptor of its own (take).  Runs in the server's namespace, clients
- * (processes) in the namespace -C, over a veth with RPS (handoff_run).
+ * and what the hand-off itself costs, without that wait, measured alike
+ * for every variant (medians):
+ *
+ *   disp  the dispatcher, from its accept() (a connection queued) to the
+ *         message sent and its descriptor closed: accept, [give,] send,
+ *         close; for d the split accept and the send
+ *   give  the same from after the accept (d: as disp, one call does both)
+ *   take  the worker, its channel already readable (polled first), from
+ *         the receive of the message to the connection on a descriptor of
+ *         its own: recvmsg() with SCM_RIGHTS (a, b), or recv() of the
+ *         token and NSTCP_TAKE_FD through a socket kept for it (c, d)
+ *   cost  disp + take, and its ratio to b's
+ *
+ * Runs in the server's namespace, clients (processes) in the namespace
+ * -C, over a veth with RPS (handoff_run).
  *
  *   handoff_bench -a ADDR -C NETNS -D SRVDEV [-S RPS_SOCK_FLOW_ENTRIES]
  *                 [-d SECS] [-t CLIENTS] [-V VARIANTS]
@@ -108,6 +118,7 @@ struct wstats {
 struct dstats {
 	long n;
 	uint32_t cost_ns[MAXLAT];
+	uint32_t give_ns[MAXLAT];	/* the same from after the accept */
 };
 
 static struct dstats *dsh;	/* shared with the dispatcher process */
@@ -134,37 +145,57 @@ static void serve(int fd, int cpu, struct wstats *ws)
 	close(fd);
 }
 
+/* The token's connection on a new descriptor, through via; -1 if not. */
+static int take_fd(int via, uint64_t token)
+{
+	struct nstcp_take_fd tf = { .ntf_token = token };
+	socklen_t len = sizeof(tf);
+
+	if (getsockopt(via, SOL_NSTCP, NSTCP_TAKE_FD, &tf, &len))
+		return -1;
+	return tf.ntf_fd;
+}
+
 static int worker(char v, int cpu, int ch, int out)
 {
 	static struct wstats ws;
 	char cbuf[CMSG_SPACE(sizeof(int))];
+	int fd, via = -1, scm = v == 'a' || v == 'b';
 	struct msg m;
-	int fd;
 
 	pin(cpu);
+	if (!scm) {
+		/* The takes go through it: made once, as a listener is. */
+		via = socket(AF_NSTCP, SOCK_STREAM, 0);
+		if (via < 0) {
+			perror("handoff_bench: worker socket");
+			return 1;
+		}
+	}
 	for (;;) {
 		struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = cbuf,
 				     .msg_controllen = sizeof(cbuf) };
+		struct pollfd p = { .fd = ch, .events = POLLIN };
 		struct cmsghdr *cm;
 		uint64_t t_in;
 
-		if (recvmsg(ch, &mh, 0) != sizeof(m))
+		/* Readable first: the clock starts at the receive. */
+		if (poll(&p, 1, -1) != 1)
 			break;
 		t_in = now_ns();
 		fd = -1;
-		if (v == 'a' || v == 'b') {
+		if (scm) {
+			if (recvmsg(ch, &mh, 0) != sizeof(m))
+				break;
 			cm = CMSG_FIRSTHDR(&mh);
 			if (cm && cm->cmsg_type == SCM_RIGHTS)
 				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		} else {
-			fd = socket(AF_NSTCP, SOCK_STREAM, 0);
-			if (fd >= 0 && setsockopt(fd, SOL_NSTCP, NSTCP_TAKE,
-						  &m.token, sizeof(m.token))) {
-				close(fd);
-				fd = -1;
-			}
+			if (recv(ch, &m, sizeof(m), 0) != sizeof(m))
+				break;
+			fd = take_fd(via, m.token);
 		}
 		if (fd < 0)
 			continue;
@@ -176,6 +207,8 @@ static int worker(char v, int cpu, int ch, int out)
 		}
 		serve(fd, cpu, &ws);
 	}
+	if (via >= 0)
+		close(via);
 	return write(out, &ws, sizeof(ws)) == sizeof(ws) ? 0 : 1;
 }
 
@@ -208,13 +241,14 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 		int w = rr++ % NW, fd = -1;
 		struct pollfd p = { .fd = l, .events = POLLIN };
+		uint64_t t_acc, t_end;
 
 		/* Not the wait for a connection: from its accept on. */
 		if (poll(&p, 1, 200) != 1) {
 			rr--;
 			continue;
 		}
-		m.t0 = now_ns();
+		m.t0 = t_acc = now_ns();
 		if (v == 'd') {
 			struct nstcp_accept_token at = { 0 };
 			socklen_t len = sizeof(at);
@@ -232,6 +266,7 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 				rr--;
 				continue;
 			}
+			t_acc = now_ns();
 			if (v == 'c') {
 				struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID,
 							.ng_id = wpid[w] };
@@ -258,8 +293,11 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 			break;
 		if (fd >= 0)
 			close(fd);	/* given, or passed */
-		if (dsh->n < MAXLAT)
-			dsh->cost_ns[dsh->n++] = now_ns() - m.t0;
+		t_end = now_ns();
+		if (dsh->n < MAXLAT) {
+			dsh->give_ns[dsh->n] = t_end - t_acc;
+			dsh->cost_ns[dsh->n++] = t_end - m.t0;
+		}
 	}
 	close(l);
 	return 0;
@@ -304,6 +342,9 @@ static int cmp32(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* b's hand-off cost (disp + take), the others' yardstick; 0 until b ran. */
+static double cost_b;
+
 static void run(char v)
 {
 	static struct wstats ws;
@@ -313,7 +354,7 @@ static void run(char v)
 	pid_t wpid[NW], dpid, cpid[64];
 	long ex = 0, e;
 	uint64_t end;
-	double p50, p99, local, dcost, tcost;
+	double p50, p99, local, dcost, gcost, tcost, cost, ratio;
 	const char *name;
 
 	rfs(v != 'a');
@@ -391,16 +432,23 @@ static void run(char v)
 	qsort(lat, all.n, sizeof(uint32_t), cmp32);
 	qsort(wcost, all.ncost, sizeof(uint32_t), cmp32);
 	qsort(dsh->cost_ns, dsh->n, sizeof(uint32_t), cmp32);
+	qsort(dsh->give_ns, dsh->n, sizeof(uint32_t), cmp32);
 	dcost = dsh->n ? dsh->cost_ns[dsh->n / 2] / 1000.0 : 0;
+	gcost = dsh->n ? dsh->give_ns[dsh->n / 2] / 1000.0 : 0;
 	tcost = all.ncost ? wcost[all.ncost / 2] / 1000.0 : 0;
+	cost = dcost + tcost;
+	if (v == 'b')
+		cost_b = cost;
+	ratio = cost_b > 0 ? cost / cost_b : 0;
 	name = v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
 	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
 	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
 	p50 = all.n ? lat[all.n / 2] / 1000.0 : 0;
 	p99 = all.n ? lat[all.n * 99 / 100] / 1000.0 : 0;
 	local = all.calls ? 100.0 * all.local / all.calls : 0;
-	printf("%c  %-26s %7ld %9.1f %9.1f %9.0f %10.1f %9.1f %9.1f\n", v, name,
-	       all.n, p50, p99, (double)ex / secs, local, dcost, tcost);
+	printf("%c  %-26s %7ld %9.1f %9.1f %7.0f %8.1f %8.1f %8.1f %8.1f %8.1f %6.2f\n",
+	       v, name, all.n, p50, p99, (double)ex / secs, local, dcost, gcost,
+	       tcost, cost, ratio);
 	bench_row("handoff", name, "handoffs", all.n);
 	bench_row("handoff", name, "p50_us", p50);
 	bench_row("handoff", name, "p99_us", p99);
@@ -408,6 +456,10 @@ static void run(char v)
 	bench_row("handoff", name, "local_pct", local);
 	bench_row("handoff", name, "give_cost_us", dcost);
 	bench_row("handoff", name, "take_cost_us", tcost);
+	bench_row("handoff", name, "give_after_accept_us", gcost);
+	bench_row("handoff", name, "cost_us", cost);
+	if (cost_b > 0)
+		bench_row("handoff", name, "cost_ratio_b", ratio);
 	fflush(stdout);
 }
 
@@ -443,7 +495,7 @@ int main(int argc, char **argv)
 	}
 	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
 	       NW, NW, nclients, secs, NX);
-	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s  local(%%)  give(us)  take(us)\n");
+	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s local(%%) disp(us) give(us) take(us) cost(us)  x(b)\n");
 	for (; *vars; vars++)
 		run(*vars);
 	rfs(0);

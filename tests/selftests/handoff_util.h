@@ -61,6 +61,27 @@ static inline int ho_take_new(uint64_t token)
 	return fd;
 }
 
+/*
+ * NSTCP_TAKE_FD on socket via: the new descriptor, or -1 with errno set
+ * (EPROTO when optlen did not come back as the structure's size).
+ */
+static inline int ho_take_fd(int via, uint64_t token, unsigned int flags)
+{
+	struct nstcp_take_fd tf = { .ntf_token = token, .ntf_flags = flags,
+				    .ntf_fd = -1 };
+	socklen_t len = sizeof(tf);
+
+	if (getsockopt(via, SOL_NSTCP, NSTCP_TAKE_FD, &tf, &len))
+		return -1;
+	if (len != sizeof(tf) || tf.ntf_fd < 0) {
+		if (tf.ntf_fd >= 0)
+			close(tf.ntf_fd);
+		errno = EPROTO;
+		return -1;
+	}
+	return tf.ntf_fd;
+}
+
 static inline unsigned int ho_info_flags(int fd)
 {
 	struct nstcp_info info;

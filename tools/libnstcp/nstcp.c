@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <linux/types.h>
 #include <linux/nstcp.h>
@@ -33,7 +34,8 @@ int nstcp_family(void)
 	return family;
 }
 
-int nstcp_take(uint64_t token)
+/* The old way: a fresh socket that takes the token (NSTCP_TAKE). */
+static int take_on_fresh(uint64_t token)
 {
 	__u64 t = token;
 	int fd, err;
@@ -48,6 +50,50 @@ int nstcp_take(uint64_t token)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The socket NSTCP_TAKE_FD is called through, made once per process and
+ * kept (close-on-exec), with its inode: a program that closed it and got
+ * its number back for another file is noticed.  -1 when none can be made.
+ */
+static int take_via(void)
+{
+	static int via = -1;
+	static ino_t via_ino;
+	struct stat st;
+	int fd, old;
+
+	old = __atomic_load_n(&via, __ATOMIC_ACQUIRE);
+	if (old >= 0 && !fstat(old, &st) && st.st_ino == __atomic_load_n(&via_ino, __ATOMIC_RELAXED))
+		return old;
+	fd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || fstat(fd, &st)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* Another thread may have made one meanwhile: either will do. */
+	__atomic_store_n(&via_ino, st.st_ino, __ATOMIC_RELAXED);
+	__atomic_store_n(&via, fd, __ATOMIC_RELEASE);
+	return fd;
+}
+
+int nstcp_take(uint64_t token)
+{
+	struct nstcp_take_fd tf = { .ntf_token = token,
+				    .ntf_flags = SOCK_CLOEXEC };
+	socklen_t len = sizeof(tf);
+	int via = take_via();
+
+	if (via < 0)
+		return -1;
+	if (!getsockopt(via, SOL_NSTCP, NSTCP_TAKE_FD, &tf, &len))
+		return tf.ntf_fd;
+	/* A module without NSTCP_TAKE_FD. */
+	if (errno == ENOPROTOOPT)
+		return take_on_fresh(token);
+	return -1;
 }
 
 /* A whole unsigned number in @s of base @base, or -1 with errno EINVAL. */

@@ -23,9 +23,13 @@ extern "C" {
 int nstcp_family(void);
 
 /*
- * Takes the connection of @token on a fresh AF_NSTCP socket, made
- * SOCK_CLOEXEC.  Returns the descriptor, or -1 with errno set (ENOENT: an
- * unknown, used or expired token; EPERM: this process is not the taker).
+ * Takes the connection of @token into a new descriptor, SOCK_CLOEXEC
+ * (NSTCP_TAKE_FD, through an AF_NSTCP socket the library keeps open for
+ * the process from its first call on; on a module without it, on a fresh
+ * socket with NSTCP_TAKE).  Returns the descriptor, or -1 with errno set
+ * (ENOENT: an unknown, used or expired token; EPERM: this process is not
+ * the taker; EMFILE: no descriptor free, the token stays).  The token is
+ * looked up in the network namespace the process was in at its first call.
  */
 int nstcp_take(uint64_t token);
 
