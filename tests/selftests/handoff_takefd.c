@@ -151,7 +151,7 @@ static void case_transfer(int via)
 	FAM_OK(!rc, "giver exchanged %d KiB each way before the hand-off",
 	       GIVER_CHUNKS * HO_CHUNK / 1024);
 	rc = ho_give_pid(sfd, pid, 5000, &token);
-	FAM_OK(!rc, "give to the taker's pid (%s)", strerror(rc));
+	FAM_OK(!rc, "give to the taker's pid (%s)", rc ? strerror(rc) : "ok");
 	m.token = token;
 	m.sum = h;
 	ho_put(p2c[1], &m);
@@ -201,7 +201,7 @@ static void case_holders(int via)
 	close(sfd);
 	fd = ho_take_fd(via, token, 0);
 	FAM_OK(fd >= 0, "a giver that closed first: taken into a new descriptor (%s)",
-	       strerror(errno));
+	       fd >= 0 ? "ok" : strerror(errno));
 	FAM_OK(fd >= 0 && ping(cfd, fd) && ho_info_flags(fd) == 0,
 	       "... data both ways, neither given nor detached");
 	close(fd);
@@ -213,10 +213,10 @@ static void case_holders(int via)
 	at.nat_give.ng_flags = NSTCP_GIVE_PID;
 	at.nat_give.ng_id = getpid();
 	FAM_OK(!getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len),
-	       "split accept: a token (%s)", strerror(errno));
+	       "split accept: a token");
 	fd = ho_take_fd(lfd, at.nat_give.ng_token, 0);
 	FAM_OK(fd >= 0, "taken into a new descriptor, through the listener itself (%s)",
-	       strerror(errno));
+	       fd >= 0 ? "ok" : strerror(errno));
 	FAM_OK(fd >= 0 && ping(cfd, fd) && fam_local_port(fd) == port,
 	       "... data both ways, the listener's port");
 	close(fd);
@@ -408,7 +408,7 @@ static void case_emfile(int via)
 	       "nothing installed, the token still pending, the giver's socket still given");
 	fd = ho_take_fd(via, token, 0);
 	FAM_OK(fd >= 0 && ping(cfd, fd), "with room again, the token is taken (%s)",
-	       strerror(errno));
+	       fd >= 0 ? "ok" : strerror(errno));
 	close(fd);
 	close(sfd);
 	close(cfd);
@@ -433,8 +433,9 @@ int main(void)
 	case_eperm(via);
 	case_emfile(via);
 	close(via);
-	FAM_OK(socks >= 0 && HO_WAIT(socks_used() == socks, 5000),
-	       "every sock released: %ld in use in the namespace, %ld at start",
+	/* A sock freed late (RCU) may still be counted at the start. */
+	FAM_OK(socks >= 0 && HO_WAIT(socks_used() <= socks, 5000),
+	       "no sock left behind: %ld in use in the namespace, %ld at start",
 	       socks_used(), socks);
 	return fam_finish();
 }
