@@ -189,11 +189,12 @@ struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id)
 EXPORT_SYMBOL_IF_KUNIT(nstcp_token_claim);
 
 /*
- * Whether a take of token @id by the caller, if it came now, would find
- * the giver still holding the connection in a socket of its own (not a
- * split accept's), which then needs a husk.  A token's holder only goes
- * away once given (t->sock is set before the token is in the table), so
- * a false answer stays true until the claim.
+ * Whether a take of token @id, if it came now, would find the giver still
+ * holding the connection in a socket of its own (not a split accept's),
+ * which then needs a husk.  A token's holder only goes away once given
+ * (t->sock is set before the token is in the table), so a false answer
+ * stays true until the claim.  Whether the caller may take is for the
+ * claim to say: it could change meanwhile (another thread's setuid).
  */
 bool nstcp_token_held(struct nstcp_net *nn, u64 id)
 {
@@ -202,7 +203,7 @@ bool nstcp_token_held(struct nstcp_net *nn, u64 id)
 
 	spin_lock(&nn->tok_lock);
 	t = id ? nstcp_token_find(nn, id) : NULL;
-	if (t && !t->kern && nstcp_token_may_take(t))
+	if (t && !t->kern)
 		held = READ_ONCE(t->sock);
 	spin_unlock(&nn->tok_lock);
 	return held;
