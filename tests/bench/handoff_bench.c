@@ -19,14 +19,21 @@
  * for every variant (medians):
  *
  *   disp  the dispatcher, from its accept() (a connection queued) to the
- *         message sent and its descriptor closed: accept, [give,] send,
- *         close; for d the split accept and the send
+ *         message sent and its descriptor closed: accept, send, close (a,
+ *         b); accept, give, close, send (c: closed before the token goes,
+ *         the taker need not leave a husk to a giver still holding it);
+ *         the split accept and the send (d)
  *   give  the same from after the accept (d: as disp, one call does both)
  *   take  the worker, its channel already readable (polled first), from
  *         the receive of the message to the connection on a descriptor of
  *         its own: recvmsg() with SCM_RIGHTS (a, b), or recv() of the
  *         token and NSTCP_TAKE_FD through a socket kept for it (c, d)
  *   cost  disp + take, and its ratio to b's
+ *
+ * Then the same steps once more without the wait, the other processes and
+ * the wake-ups (the figures above carry a guest's scheduling noise, tens of
+ * per cent): one process on CPU 1, over loopback, a connection at a time,
+ * the dispatcher's steps then the worker's (q, medians of QN).
  *
  * Runs in the server's namespace, clients (processes) in the namespace
  * -C, over a veth with RPS (handoff_run).
@@ -277,6 +284,8 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 					continue;
 				}
 				m.token = g.ng_token;
+				close(fd);	/* before the token goes */
+				fd = -1;
 			} else {
 				struct cmsghdr *cm;
 
@@ -292,7 +301,7 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 		if (sendmsg(ch[w], &mh, 0) != sizeof(m))
 			break;
 		if (fd >= 0)
-			close(fd);	/* given, or passed */
+			close(fd);	/* passed */
 		t_end = now_ns();
 		if (dsh->n < MAXLAT) {
 			dsh->give_ns[dsh->n] = t_end - t_acc;
@@ -340,6 +349,164 @@ static int cmp32(const void *x, const void *y)
 	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
 
 	return a < b ? -1 : a > b;
+}
+
+/* The dispatcher's steps on a connection queued on l, into channel ch. */
+static int q_dispatch(char v, int l, int ch)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct msg m = { 0 };
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	socklen_t len;
+	int fd = -1;
+
+	if (v == 'd') {
+		struct nstcp_accept_token at = { 0 };
+
+		len = sizeof(at);
+		at.nat_give.ng_flags = NSTCP_GIVE_PID;
+		at.nat_give.ng_id = getpid();
+		if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len))
+			return -1;
+		m.token = at.nat_give.ng_token;
+		return send(ch, &m, sizeof(m), 0) == sizeof(m) ? 0 : -1;
+	}
+	fd = accept(l, NULL, NULL);
+	if (fd < 0)
+		return -1;
+	if (v == 'b') {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		if (sendmsg(ch, &mh, 0) != sizeof(m))
+			return -1;
+		return close(fd);
+	} else {
+		struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID,
+					.ng_id = getpid() };
+
+		len = sizeof(g);
+		if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len))
+			return -1;
+		m.token = g.ng_token;
+		close(fd);
+		if (send(ch, &m, sizeof(m), 0) != sizeof(m))
+			return -1;
+	}
+	return 0;
+}
+
+/* The worker's: the message, then the connection on a descriptor. */
+static int q_take(char v, int ch, int via)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msg m;
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (v != 'b') {
+		if (recv(ch, &m, sizeof(m), 0) != sizeof(m))
+			return -1;
+		return take_fd(via, m.token);
+	}
+	if (recvmsg(ch, &mh, 0) != sizeof(m))
+		return -1;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+#define QN	200
+
+static void quiet(const char *vars)
+{
+	static uint32_t dn[QN], tn[QN];
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(PORT + 1) };
+	double d, t, qb = 0;
+	int l, c, fd, ch[2], via, i, one = 1;
+	struct pollfd p;
+	const char *name;
+	uint64_t t0, t1;
+	char v;
+
+	pin(1);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	via = socket(AF_NSTCP, SOCK_STREAM, 0);
+	if (via < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ch)) {
+		perror("handoff_bench: quiet");
+		return;
+	}
+	printf("# the same steps in one process on CPU 1 over loopback, a connection at a time, medians of %d\n",
+	       QN);
+	for (; (v = *vars); vars++) {
+		if (v == 'a')
+			continue;	/* b's steps */
+		l = socket(v == 'b' ? AF_INET : AF_NSTCP, SOCK_STREAM, 0);
+		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
+		    listen(l, 16)) {
+			perror("handoff_bench: quiet listen");
+			break;
+		}
+		for (i = 0; i < QN; i++) {
+			c = socket(AF_INET, SOCK_STREAM, 0);
+			p = (struct pollfd){ .fd = l, .events = POLLIN };
+			if (connect(c, (struct sockaddr *)&a, sizeof(a)) ||
+			    poll(&p, 1, 5000) != 1)
+				break;
+			t0 = now_ns();
+			if (q_dispatch(v, l, ch[0]))
+				break;
+			t1 = now_ns();
+			dn[i] = t1 - t0;
+			p = (struct pollfd){ .fd = ch[1], .events = POLLIN };
+			if (poll(&p, 1, 5000) != 1)
+				break;
+			t0 = now_ns();
+			fd = q_take(v, ch[1], via);
+			t1 = now_ns();
+			if (fd < 0)
+				break;
+			tn[i] = t1 - t0;
+			close(fd);
+			close(c);
+		}
+		close(l);
+		if (i < QN) {
+			fprintf(stderr, "handoff_bench: quiet %c: %s\n", v,
+				strerror(errno));
+			continue;
+		}
+		qsort(dn, QN, sizeof(uint32_t), cmp32);
+		qsort(tn, QN, sizeof(uint32_t), cmp32);
+		d = dn[QN / 2] / 1000.0;
+		t = tn[QN / 2] / 1000.0;
+		if (v == 'b')
+			qb = d + t;
+		name = v == 'b' ? "AF_INET+SCM_RIGHTS" :
+		       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
+		printf("q%c %-26s %45s%8.1f %8s %8.1f %8.1f %6.2f\n", v, name, "",
+		       d, "-", t, d + t, qb > 0 ? (d + t) / qb : 0);
+		bench_row("handoff_quiet", name, "disp_us", d);
+		bench_row("handoff_quiet", name, "take_us", t);
+		bench_row("handoff_quiet", name, "cost_us", d + t);
+		if (qb > 0)
+			bench_row("handoff_quiet", name, "cost_ratio_b", (d + t) / qb);
+	}
+	close(via);
+	close(ch[0]);
+	close(ch[1]);
 }
 
 /* b's hand-off cost (disp + take), the others' yardstick; 0 until b ran. */
@@ -496,8 +663,9 @@ int main(int argc, char **argv)
 	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
 	       NW, NW, nclients, secs, NX);
 	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s local(%%) disp(us) give(us) take(us) cost(us)  x(b)\n");
-	for (; *vars; vars++)
-		run(*vars);
+	for (const char *v = vars; *v; v++)
+		run(*v);
 	rfs(0);
+	quiet(vars);
 	return 0;
 }
