@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * AF_NSTCP hand-off: a connection given to a named process, which takes it
- * on a fresh socket of its own (Documentation/handoff.rst).
+ * on a fresh socket of its own (Documentation/handoff.rst), or into a new
+ * descriptor (takefd.c).
  *
  * A give reserves the connection: a token in the namespace's table names
  * the taker and holds the sock, and the giver's socket refuses every call
@@ -192,8 +193,8 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_token_claim);
  * Whether a take of token @id, if it came now, would find the giver still
  * holding the connection in a socket of its own (not a split accept's),
  * which then needs a husk.  A token's holder only goes away once given
- * (t->sock is set before the token is in the table), so a false answer
- * stays true until the claim.  Whether the caller may take is for the
+ * (t->sock is set before the token is in the table), so a "no" holds
+ * until the claim.  Whether the caller may take is for the
  * claim to say: it could change meanwhile (another thread's setuid).
  */
 bool nstcp_token_held(struct nstcp_net *nn, u64 id)
