@@ -119,6 +119,8 @@ static void nstcp_takefd_graft(struct nstcp_net *nn, struct nstcp_token *t,
 		 * woken to find it so; its release waits for the husk's
 		 * lock, which we hold until done with it.
 		 */
+		/* The giver's poll heads stay with it (see nstcp_take()). */
+		tf->hns->pollwq = xchg(&ns->pollwq, NULL);
 		rcu_assign_pointer(inet_csk(husk)->icsk_ulp_data, tf->hns);
 		tf->hns = NULL;
 		tf->hsock->sk = NULL;

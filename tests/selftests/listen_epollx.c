@@ -23,7 +23,7 @@
 #define CONNS		200	/* connections per phase */
 #define MIN_PCT		99
 #define MARGIN_MS	3000	/* beyond the steal delay, for TCG */
-#define CHILD_CASES	11
+#define CHILD_CASES	12
 #define NCASES		(2 + CHILD_CASES + 3 + 1)
 
 static int ncpus, delay_ms, debug_kernel;
@@ -276,7 +276,23 @@ static void mod_exclusive(void)
  * on one of them) while the connection goes to the taker, who closes it
  * first.  The debug kernel's KASAN sees any use of freed heads.
  */
-static void relisten_give(void)
+static int take_new(uint64_t token, bool new_fd)
+{
+	struct nstcp_take_fd tf = { .ntf_token = token };
+	socklen_t len = sizeof(tf);
+	int t = socket(AF_NSTCP, SOCK_STREAM, 0);
+
+	if (t < 0 || !new_fd)
+		return t < 0 || setsockopt(t, SOL_NSTCP, NSTCP_TAKE, &token,
+					   sizeof(token)) ? -1 : t;
+	/* The fresh socket only carries the call. */
+	if (getsockopt(t, SOL_NSTCP, NSTCP_TAKE_FD, &tf, &len))
+		tf.ntf_fd = -1;
+	close(t);
+	return tf.ntf_fd;
+}
+
+static void relisten_give(bool new_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
 	struct nstcp_give g = { .ng_flags = NSTCP_GIVE_PID, .ng_id = getpid() };
@@ -294,9 +310,7 @@ static void relisten_give(void)
 	     !connect(l, (struct sockaddr *)&a, sizeof(a)) &&
 	     (c = accept(peer, NULL, NULL)) >= 0 &&
 	     !getsockopt(l, SOL_NSTCP, NSTCP_GIVE, &g, &glen) &&
-	     (t = socket(AF_NSTCP, SOCK_STREAM, 0)) >= 0 &&
-	     !setsockopt(t, SOL_NSTCP, NSTCP_TAKE, &g.ng_token,
-			 sizeof(g.ng_token)) &&
+	     (t = take_new(g.ng_token, new_fd)) >= 0 &&
 	     send(t, "x", 1, 0) == 1 && recv(c, &ev, 1, 0) == 1;
 	if (!ok)
 		tap_diag("relisten and give: %s", strerror(errno));
@@ -311,7 +325,8 @@ static void relisten_give(void)
 		close(c);
 	if (peer >= 0)
 		close(peer);
-	FAM_OK(ok, "an epoll-watched listener shut down, connected and given away: its poll heads stay with it");
+	FAM_OK(ok, "an epoll-watched listener shut down, connected and given away (%s): its poll heads stay with it",
+	       new_fd ? "NSTCP_TAKE_FD" : "NSTCP_TAKE");
 }
 
 static int child(int cli)
@@ -339,7 +354,8 @@ static int child(int cli)
 	phase(cli, AF_INET, -1);	/* 2 */
 	phase(cli, AF_NSTCP, 1);	/* 3 */
 	mod_exclusive();		/* 1 */
-	relisten_give();		/* 1 */
+	relisten_give(false);		/* 1 */
+	relisten_give(true);		/* 1 */
 	lst_sleep_ms(200);
 	return fam_finish();
 }
