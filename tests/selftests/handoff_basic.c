@@ -18,32 +18,6 @@
 
 static int ncpu;
 
-struct peer {
-	int fd;
-	int ok;
-	pthread_t th;
-};
-
-static void *peer_send(void *arg)
-{
-	struct peer *p = arg;
-
-	lst_pin(2 % ncpu);
-	/* Paced: the stream runs across the give and the take. */
-	p->ok = !ho_send_chunks(p->fd, 1, 0, HO_NCHUNK, 2000);
-	return NULL;
-}
-
-static void *peer_recv(void *arg)
-{
-	struct peer *p = arg;
-	uint64_t h = FAM_SUM_INIT;
-
-	lst_pin(2 % ncpu);
-	p->ok = !ho_recv_sum(p->fd, HO_MIB, &h) && h == ho_stream_sum(2);
-	return NULL;
-}
-
 /* SCM_RIGHTS: pass and receive one descriptor over AF_UNIX. */
 static int scm_send(int ufd, int fd)
 {
@@ -124,7 +98,7 @@ static void case_transfer(int scm)
 	int cfd, sfd, p2c[2], c2p[2], st, rc, u[2] = { -1, -1 };
 	int dom = scm ? AF_INET : AF_NSTCP;
 	const char *how = scm ? "SCM_RIGHTS" : "give/take";
-	struct peer ps = { 0 }, pr = { 0 };
+	struct ho_peer ps = { .cpu = 2 % ncpu }, pr = { .cpu = 2 % ncpu };
 	char buf[HO_CHUNK];
 	uint64_t token, h = FAM_SUM_INIT, tmp;
 	struct ho_msg m = { 0 };
@@ -152,8 +126,8 @@ static void case_transfer(int scm)
 	if (scm)
 		close(u[1]);
 	ps.fd = pr.fd = cfd;
-	pthread_create(&ps.th, NULL, peer_send, &ps);
-	pthread_create(&pr.th, NULL, peer_recv, &pr);
+	pthread_create(&ps.th, NULL, ho_peer_send, &ps);
+	pthread_create(&pr.th, NULL, ho_peer_recv, &pr);
 
 	/* Before: the giver sends and receives its share. */
 	rc = ho_send_chunks(sfd, 2, 0, GIVER_CHUNKS, 0);

@@ -20,32 +20,6 @@
 
 static int ncpu;
 
-struct peer {
-	int fd;
-	int ok;
-	pthread_t th;
-};
-
-static void *peer_send(void *arg)
-{
-	struct peer *p = arg;
-
-	lst_pin(2 % ncpu);
-	/* Paced: the stream runs across the give and the take. */
-	p->ok = !ho_send_chunks(p->fd, 1, 0, HO_NCHUNK, 2000);
-	return NULL;
-}
-
-static void *peer_recv(void *arg)
-{
-	struct peer *p = arg;
-	uint64_t h = FAM_SUM_INIT;
-
-	lst_pin(2 % ncpu);
-	p->ok = !ho_recv_sum(p->fd, HO_MIB, &h) && h == ho_stream_sum(2);
-	return NULL;
-}
-
 /* "sockets: used" of /proc/net/sockstat: the namespace's socks, or -1. */
 static long socks_used(void)
 {
@@ -119,7 +93,7 @@ static void case_transfer(int via)
 {
 	long given = ho_stat(PROC_GIVEN), taken = ho_stat(PROC_TAKEN);
 	int cfd, sfd, p2c[2], c2p[2], st, rc;
-	struct peer ps = { 0 }, pr = { 0 };
+	struct ho_peer ps = { .cpu = 2 % ncpu }, pr = { .cpu = 2 % ncpu };
 	uint64_t token, h = FAM_SUM_INIT;
 	struct ho_msg m = { 0 };
 	struct pollfd pfd;
@@ -143,8 +117,8 @@ static void case_transfer(int via)
 	close(p2c[0]);
 	close(c2p[1]);
 	ps.fd = pr.fd = cfd;
-	pthread_create(&ps.th, NULL, peer_send, &ps);
-	pthread_create(&pr.th, NULL, peer_recv, &pr);
+	pthread_create(&ps.th, NULL, ho_peer_send, &ps);
+	pthread_create(&pr.th, NULL, ho_peer_recv, &pr);
 
 	rc = ho_send_chunks(sfd, 2, 0, GIVER_CHUNKS, 0);
 	rc = rc ?: ho_recv_sum(sfd, GIVER_CHUNKS * HO_CHUNK, &h);

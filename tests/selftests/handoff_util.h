@@ -209,4 +209,36 @@ static inline int ho_pending(void)
 #define HO_WAIT(cond, ms) ({ long long __end = lst_now_ms() + (ms); int __c; \
 	while (!(__c = !!(cond)) && lst_now_ms() < __end) lst_sleep_ms(5); __c; })
 
+/*
+ * The peer's two directions of a 1 MiB stream across a hand-off, each a
+ * thread pinned on cpu: ho_peer_send paced HO_NCHUNK chunks of stream 1,
+ * ho_peer_recv checks stream 2's checksum.  ok: it all went right.
+ */
+struct ho_peer {
+	int fd;
+	int cpu;
+	int ok;
+	pthread_t th;
+};
+
+static inline void *ho_peer_send(void *arg)
+{
+	struct ho_peer *p = arg;
+
+	lst_pin(p->cpu);
+	/* Paced: the stream runs across the give and the take. */
+	p->ok = !ho_send_chunks(p->fd, 1, 0, HO_NCHUNK, 2000);
+	return NULL;
+}
+
+static inline void *ho_peer_recv(void *arg)
+{
+	struct ho_peer *p = arg;
+	uint64_t h = FAM_SUM_INIT;
+
+	lst_pin(p->cpu);
+	p->ok = !ho_recv_sum(p->fd, HO_MIB, &h) && h == ho_stream_sum(2);
+	return NULL;
+}
+
 #endif
