@@ -387,6 +387,16 @@ static int check_saved(const char *dev, struct json_object *s)
 	struct qirq *irqs;
 	size_t i;
 
+	for (int k = 0; k < 4; k++) {
+		static const char *const arrays[] = { "irqs", "rx", "tx", "indir" };
+
+		if (json_object_object_get_ex(s, arrays[k], &a) &&
+		    !json_object_is_type(a, json_type_array)) {
+			fprintf(stderr, "%s: the saved \"%s\" is not a list: refused, nothing changed\n",
+				prog, arrays[k]);
+			return -EINVAL;
+		}
+	}
 	irqs = calloc(QB_IRQS, sizeof(*irqs));
 	if (!irqs)
 		return -ENOMEM;
