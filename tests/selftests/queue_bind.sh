@@ -226,9 +226,10 @@ fake_pid=
 tap_ok $? "restore qbdummy"
 
 # --- a device of 300 queues (more than the module's 256) ---
-# Bind covers min(queues, online CPUs) pairs: the map of every bound
-# queue is sent in one request sized for it (at most 256 entries, the
-# module's NSTCP_QUEUES_MAX), and the 600 saved queue settings come back.
+# Bind sets veth's channels to one pair per online CPU and maps those:
+# the map is sent in one request sized for it (at most 256 entries, the
+# module's NSTCP_QUEUES_MAX); restore sets the 300 channels back first,
+# then the 600 saved queue settings (all below the device's maximum).
 ip link add qbv300 numtxqueues 300 numrxqueues 300 type veth peer name qbv301 &&
 	ip link set qbv300 up
 tap_ok $? "a veth pair qbv300/qbv301 with 300 queues"
@@ -240,11 +241,13 @@ nmap=$(python3 -c 'import json,sys; print(len([e for d in json.load(open(sys.arg
 want=$((ncpu < 256 ? ncpu : 256))
 [ $rc -eq 0 ] && [ "$(step "$tmp/m.json" "module map")" = done ] && [ "$nmap" = "$want" ]
 tap_ok $? "bind qbv300: exit $rc, the module's map has $nmap queues (want $want) $(head -1 "$tmp/m.err")"
-"$nstcp" queue restore dev qbv300 >/dev/null 2>&1
+"$nstcp" queue restore dev qbv300 >"$tmp/mr.txt" 2>&1
 rc=$?
 snap qbv300 >"$tmp/m1"
 [ $rc -eq 0 ] && cmp -s "$tmp/m0" "$tmp/m1" && [ ! -e "$(state qbv300)" ]
-tap_ok $? "restore qbv300: 600 queues' settings byte-identical (exit $rc)"
+ok=$?
+tap_ok $ok "restore qbv300: 300 channels, 600 queues' settings byte-identical (exit $rc)"
+[ $ok -eq 0 ] || grep -v unchanged "$tmp/mr.txt" | sed 's/^/# /' | head -20
 ip link del qbv300
 
 # --- restore trusts no state file it did not write itself ---

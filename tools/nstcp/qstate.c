@@ -376,13 +376,16 @@ static void restore_files(const char *dev, struct json_object *s,
 }
 
 /*
- * Whether the saved settings name only the device's own interrupts and
- * queues now: a file naming others is refused before anything is written.
+ * Whether the saved settings name only the device's own interrupts now
+ * and queues it has (or may have: its channel maximum, as restore sets
+ * the channels first): a file naming others is refused before anything
+ * is written.
  */
 static int check_saved(const char *dev, struct json_object *s)
 {
 	static const char *const dirs[] = { "rx", "tx" };
 	struct json_object *a, *e;
+	struct eth_channels ch;
 	int nirq, n, irq, q;
 	struct qirq *irqs;
 	size_t i;
@@ -420,12 +423,16 @@ static int check_saved(const char *dev, struct json_object *s)
 	for (int k = 0; k < 2; k++) {
 		if (!json_object_object_get_ex(s, dirs[k], &a))
 			continue;
+		/* now, or as many as the channels restored first may give */
 		n = qd_queues(dev, !k);
+		if (!eth_channels_get(dev, &ch) &&
+		    ch.combined_max + (k ? ch.tx_max : ch.rx_max) > (uint32_t)n)
+			n = ch.combined_max + (k ? ch.tx_max : ch.rx_max);
 		for (i = 0; i < json_object_array_length(a); i++) {
 			e = json_object_array_get_idx(a, i);
 			q = get_int(e, "queue");
 			if (q < 0 || q >= n) {
-				fprintf(stderr, "%s: the saved settings name queue %s-%d, %s has %d: refused, nothing changed\n",
+				fprintf(stderr, "%s: the saved settings name queue %s-%d, %s has %d at most: refused, nothing changed\n",
 					prog, dirs[k], q, dev, n);
 				return -EINVAL;
 			}
