@@ -7,7 +7,11 @@
 # and why; a veth's dry run changes nothing; a second bind keeps the first
 # bind's saved state, also when run again after a CPU went offline;
 # restore gives back byte-identical settings (a snapshot of every file
-# and ethtool value bind may change); irqbalance is detected.  With the multi-queue test NIC (tests/vm/run --nic mq, with
+# and ethtool value bind may change); irqbalance is detected; a veth of
+# 300 queues is bound and restored; restore refuses, writing nothing, a
+# state file naming another interrupt or a queue the device lacks, not
+# root's, not mode 0600, a FIFO or a link, or in a /run/nstcp others may
+# write (and bind refuses such a file or directory too).  With the multi-queue test NIC (tests/vm/run --nic mq, with
 # `lc_peer connect 198.18.0.2 7101 200` on the host side): channels,
 # every queue's interrupts, the RSS table, XPS, RPS and the module's map
 # as intended after bind; the host's connections accepted on the CPU that
@@ -35,6 +39,8 @@ cleanup() {
 	done
 	ip link del qbdummy 2>/dev/null
 	ip link del qbv0 2>/dev/null
+	ip link del qbv300 2>/dev/null
+	[ -d /run/nstcp ] && chmod 0700 /run/nstcp
 	[ -n "$nic_channels" ] && ethtool -L "$nic" combined "$nic_channels" 2>/dev/null
 	[ -e /sys/devices/system/cpu/cpu$last/online ] &&
 		echo 1 >/sys/devices/system/cpu/cpu$last/online 2>/dev/null
@@ -43,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 42; else tap_plan 25; fi
+if [ -n "$nic" ]; then tap_plan 58; else tap_plan 41; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -218,6 +224,90 @@ tap_ok $? "irqbalance running: bind explains its ban settings and proceeds (exit
 fake_pid=
 "$nstcp" queue restore dev qbdummy >/dev/null
 tap_ok $? "restore qbdummy"
+
+# --- a device of 300 queues (more than the module's 256) ---
+# Bind sets veth's channels to one pair per online CPU and maps those:
+# the map is sent in one request sized for it (at most 256 entries, the
+# module's NSTCP_QUEUES_MAX); restore sets the 300 channels back first,
+# then the 600 saved queue settings (all below the device's maximum).
+ip link add qbv300 numtxqueues 300 numrxqueues 300 type veth peer name qbv301 &&
+	ip link set qbv300 up
+tap_ok $? "a veth pair qbv300/qbv301 with 300 queues"
+snap qbv300 >"$tmp/m0"
+"$nstcp" -j queue bind dev qbv300 >"$tmp/m.json" 2>"$tmp/m.err"
+rc=$?
+nmap=$(python3 -c 'import json,sys; print(len([e for d in json.load(open(sys.argv[1])) for e in d["queues"]]))' \
+	<("$nstcp" -j queue show dev qbv300) 2>/dev/null)
+want=$((ncpu < 256 ? ncpu : 256))
+[ $rc -eq 0 ] && [ "$(step "$tmp/m.json" "module map")" = done ] && [ "$nmap" = "$want" ]
+tap_ok $? "bind qbv300: exit $rc, the module's map has $nmap queues (want $want) $(head -1 "$tmp/m.err")"
+"$nstcp" queue restore dev qbv300 >"$tmp/mr.txt" 2>&1
+rc=$?
+snap qbv300 >"$tmp/m1"
+[ $rc -eq 0 ] && cmp -s "$tmp/m0" "$tmp/m1" && [ ! -e "$(state qbv300)" ]
+ok=$?
+tap_ok $ok "restore qbv300: 300 channels, 600 queues' settings byte-identical (exit $rc)"
+[ $ok -eq 0 ] || grep -v unchanged "$tmp/mr.txt" | sed 's/^/# /' | head -20
+ip link del qbv300
+
+# --- restore trusts no state file it did not write itself ---
+# refused DESC WANT_TEXT CMD...: exit 1 with that message, qbdummy's
+# settings and the IRQ $irq's affinity as before, the state file kept.
+irq=$(ls /proc/irq | grep -E '^[0-9]+$' | while read -r i; do
+	[ -w /proc/irq/$i/smp_affinity_list ] && echo "$i" && break; done)
+refused() {
+	local desc=$1 want=$2 err rc a0 a1
+	shift 2
+	snap qbdummy >"$tmp/t.before"
+	a0=$(cat /proc/irq/"$irq"/smp_affinity_list 2>/dev/null)
+	err=$(timeout 20 "$@" 2>&1 >/dev/null)
+	rc=$?
+	snap qbdummy >"$tmp/t.after"
+	a1=$(cat /proc/irq/"$irq"/smp_affinity_list 2>/dev/null)
+	[ $rc -eq 1 ] && [[ "$err" == *"$want"* ]] && cmp -s "$tmp/t.before" "$tmp/t.after" &&
+		[ "$a0" = "$a1" ] && [ -e "$(state qbdummy)" ]
+	tap_ok $? "$desc: exit $rc, nothing written ($(head -1 <<<"$err"))"
+}
+"$nstcp" queue bind dev qbdummy >/dev/null 2>&1 && cp "$(state qbdummy)" "$tmp/good"
+tap_ok $? "bind qbdummy for the state file checks (a foreign irq: $irq)"
+# edit PY: the saved state with the python statement PY applied to it (o).
+edit() {
+	python3 - "$tmp/good" "$(state qbdummy)" "$1" "$irq" <<'PY'
+import json, os, sys
+o = json.load(open(sys.argv[1])); irq = int(sys.argv[4])
+exec(sys.argv[3])
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, json.dumps(o).encode()); os.close(fd)
+PY
+}
+edit 'o["irqs"].append({"irq": irq, "name": "x", "affinity": "0"})'
+refused "a saved irq $irq not of the device" "not one of qbdummy's queue interrupts" \
+	"$nstcp" queue restore dev qbdummy
+edit 'o["rx"].append({"queue": 5, "rps_cpus": "0"})'
+refused "a saved queue rx-5 of a 1-queue device" "queue rx-5, qbdummy has 1" \
+	"$nstcp" queue restore dev qbdummy
+edit 'o["tx"].append({"queue": -1, "xps_cpus": "0"})'
+refused "a saved queue tx--1" "queue tx--1" "$nstcp" queue restore dev qbdummy
+edit 'pass'
+chmod 0644 "$(state qbdummy)"
+refused "the state file mode 0644" "mode 0600" "$nstcp" queue restore dev qbdummy
+chmod 0600 "$(state qbdummy)" && chown 65534 "$(state qbdummy)"
+refused "the state file owned by uid 65534" "uid 65534" "$nstcp" queue restore dev qbdummy
+refused "bind over a state file of uid 65534" "uid 65534" "$nstcp" queue bind dev qbdummy
+rm -f "$(state qbdummy)" && mkfifo -m 0600 "$(state qbdummy)"
+refused "the state file a FIFO (restore)" "FIFO" "$nstcp" queue restore dev qbdummy
+refused "the state file a FIFO (bind)" "FIFO" "$nstcp" queue bind dev qbdummy
+rm -f "$(state qbdummy)" && ln -s "$tmp/good" "$(state qbdummy)"
+refused "the state file a symbolic link" "symbolic link" "$nstcp" queue restore dev qbdummy
+rm -f "$(state qbdummy)" && edit 'pass'
+chmod 0777 /run/nstcp
+refused "/run/nstcp mode 0777 (restore)" "writable only by root" \
+	"$nstcp" queue restore dev qbdummy
+refused "/run/nstcp mode 0777 (bind)" "writable only by root" \
+	"$nstcp" queue bind dev qbdummy
+chmod 0700 /run/nstcp
+"$nstcp" queue restore dev qbdummy >/dev/null && [ ! -e "$(state qbdummy)" ]
+tap_ok $? "the state file as written: restore accepts it"
 
 if [ -z "$nic" ]; then
 	tap_done

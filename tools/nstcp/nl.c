@@ -170,7 +170,7 @@ int nl_request(struct nl *nl, uint8_t cmd, bool dump,
 	       void (*fill)(struct nlmsghdr *nlh, const void *arg),
 	       const void *arg, nl_msg_cb cb, void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NL_REQ_SIZE];
 	struct req_ctx c = { nl->family, cb, data };
 	struct genlmsghdr *g;
 	struct nlmsghdr *nlh;

@@ -47,6 +47,12 @@ int nl_open(struct nl *nl);
  */
 int nl_open_family(struct nl *nl, const char *name, uint8_t version);
 void nl_close(struct nl *nl);
+/*
+ * The room for a request nl_request builds (on its stack): fill may put
+ * up to NL_REQ_SIZE bytes from nlh, the header included; a fill whose
+ * size depends on its input checks it (mnl_attr_put_*_check).
+ */
+#define NL_REQ_SIZE	16384
 /* A request of cmd with the attributes put by fill (may be NULL); each
  * answer goes to cb.  0, or -errno (with a message printed). */
 int nl_request(struct nl *nl, uint8_t cmd, bool dump,

@@ -96,6 +96,63 @@ static struct json_object *snapshot(const char *dev, const struct qirq *irqs,
 	return s;
 }
 
+/*
+ * The state directory: root's, a directory, writable by no one else (a
+ * group or other writer could replace the files restore trusts).
+ */
+static int dir_ok(void)
+{
+	struct stat st;
+
+	if (lstat(QB_STATE_DIR, &st) && errno == ENOENT)
+		return -ENOENT;
+	if (lstat(QB_STATE_DIR, &st) || !S_ISDIR(st.st_mode) || st.st_uid ||
+	    st.st_mode & 022) {
+		fprintf(stderr, "%s: %s is not a directory of root's writable only by root (refused)\n",
+			prog, QB_STATE_DIR);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* An opened state file: a regular file of root's, mode 0600. */
+static int file_ok(int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (S_ISREG(st.st_mode) && !st.st_uid && (st.st_mode & 07777) == 0600)
+		return 0;
+	fprintf(stderr, "%s: %s is not a regular file of root's with mode 0600 (%s, uid %u, mode %04o): refused\n",
+		prog, path, S_ISREG(st.st_mode) ? "regular file" :
+		S_ISFIFO(st.st_mode) ? "FIFO" : S_ISDIR(st.st_mode) ? "directory" :
+		"not a regular file", (unsigned int)st.st_uid,
+		(unsigned int)(st.st_mode & 07777));
+	return -EPERM;
+}
+
+/* Opens a state file without following a link or blocking on a FIFO. */
+static int open_checked(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int err;
+
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ELOOP)
+			fprintf(stderr, "%s: %s is a symbolic link: refused\n", prog,
+				path);
+		return err;
+	}
+	err = file_ok(fd, path);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int qs_save(const char *dev, const struct qirq *irqs, int nirq, bool *kept)
 {
 	char path[300], tmp[320];
@@ -111,13 +168,16 @@ int qs_save(const char *dev, const struct qirq *irqs, int nirq, bool *kept)
 		err = -errno;
 		goto fail;
 	}
-	if (lstat(QB_STATE_DIR, &st) || !S_ISDIR(st.st_mode) || st.st_uid) {
-		err = -ENOTDIR;
-		fprintf(stderr, "%s: %s is not root's directory\n", prog, QB_STATE_DIR);
+	err = dir_ok();
+	if (err)
 		return err;
-	}
 	if (!lstat(path, &st)) {
-		*kept = true;	/* the first bind's: the original settings */
+		/* the first bind's: the original settings, if it is sound */
+		fd = open_checked(path);
+		if (fd < 0)
+			return fd;
+		close(fd);
+		*kept = true;
 		return 0;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
@@ -149,11 +209,16 @@ fail:
 static struct json_object *load(const char *path)
 {
 	static char buf[1 << 20];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n;
+	int fd;
 
-	if (fd < 0)
+	fd = dir_ok();
+	if (!fd)
+		fd = open_checked(path);
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0) {
@@ -310,6 +375,72 @@ static void restore_files(const char *dev, struct json_object *s,
 			      false);
 }
 
+/*
+ * Whether the saved settings name only the device's own interrupts now
+ * and queues it has (or may have: its channel maximum, as restore sets
+ * the channels first): a file naming others is refused before anything
+ * is written.
+ */
+static int check_saved(const char *dev, struct json_object *s)
+{
+	static const char *const dirs[] = { "rx", "tx" };
+	struct json_object *a, *e;
+	struct eth_channels ch;
+	int nirq, n, irq, q;
+	struct qirq *irqs;
+	size_t i;
+
+	for (int k = 0; k < 4; k++) {
+		static const char *const arrays[] = { "irqs", "rx", "tx", "indir" };
+
+		if (json_object_object_get_ex(s, arrays[k], &a) &&
+		    !json_object_is_type(a, json_type_array)) {
+			fprintf(stderr, "%s: the saved \"%s\" is not a list: refused, nothing changed\n",
+				prog, arrays[k]);
+			return -EINVAL;
+		}
+	}
+	irqs = calloc(QB_IRQS, sizeof(*irqs));
+	if (!irqs)
+		return -ENOMEM;
+	nirq = qd_irqs(dev, irqs, QB_IRQS);
+	if (nirq < 0)
+		nirq = 0;
+	if (json_object_object_get_ex(s, "irqs", &a)) {
+		for (i = 0; i < json_object_array_length(a); i++) {
+			irq = get_int(json_object_array_get_idx(a, i), "irq");
+			for (n = 0; n < nirq && irqs[n].irq != irq; n++)
+				;
+			if (n == nirq) {
+				fprintf(stderr, "%s: the saved settings name irq %d, not one of %s's queue interrupts: refused, nothing changed\n",
+					prog, irq, dev);
+				free(irqs);
+				return -EINVAL;
+			}
+		}
+	}
+	free(irqs);
+	for (int k = 0; k < 2; k++) {
+		if (!json_object_object_get_ex(s, dirs[k], &a))
+			continue;
+		/* now, or as many as the channels restored first may give */
+		n = qd_queues(dev, !k);
+		if (!eth_channels_get(dev, &ch) &&
+		    ch.combined_max + (k ? ch.tx_max : ch.rx_max) > (uint32_t)n)
+			n = ch.combined_max + (k ? ch.tx_max : ch.rx_max);
+		for (i = 0; i < json_object_array_length(a); i++) {
+			e = json_object_array_get_idx(a, i);
+			q = get_int(e, "queue");
+			if (q < 0 || q >= n) {
+				fprintf(stderr, "%s: the saved settings name queue %s-%d, %s has %d at most: refused, nothing changed\n",
+					prog, dirs[k], q, dev, n);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 int do_queue_restore(int argc, char **argv)
 {
 	struct qb_out o = { 0 };
@@ -337,7 +468,11 @@ int do_queue_restore(int argc, char **argv)
 	if (!s || strcmp(get_str(s, "dev") ? get_str(s, "dev") : "", dev)) {
 		fprintf(stderr, "%s: no saved settings of %s in %s: %s\n", prog, dev,
 			path, errno == ENOENT ? "nothing to restore (not bound)" :
-			"unreadable");
+			"unreadable or refused");
+		json_object_put(s);
+		return 1;
+	}
+	if (check_saved(dev, s)) {
 		json_object_put(s);
 		return 1;
 	}

@@ -90,7 +90,16 @@ struct map {
 	uint32_t ifindex;
 	const int *cpu;
 	int nq;
+	bool *full;	/* set if the entries did not fit (none sent then) */
 };
+
+/* An entry of the map: a nest with the queue and its CPU. */
+#define MAP_ENTRY_SIZE	(MNL_ATTR_HDRLEN + 2 * MNL_ALIGN(MNL_ATTR_HDRLEN + 4))
+/* The request with nq entries. */
+#define MAP_MSG_SIZE(nq) (MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct genlmsghdr)) + \
+			  MNL_ALIGN(MNL_ATTR_HDRLEN + 4) + (nq) * MAP_ENTRY_SIZE)
+_Static_assert(MAP_MSG_SIZE(QB_QUEUES) <= NL_REQ_SIZE,
+	       "the map of QB_QUEUES queues fits nl_request's buffer");
 
 static void fill_map(struct nlmsghdr *nlh, const void *arg)
 {
@@ -98,10 +107,18 @@ static void fill_map(struct nlmsghdr *nlh, const void *arg)
 
 	mnl_attr_put_u32(nlh, NSTCP_A_QUEUE_IFINDEX, p->ifindex);
 	for (int q = 0; q < p->nq; q++) {
-		struct nlattr *e = mnl_attr_nest_start(nlh, NSTCP_A_QUEUE_ENTRY);
+		struct nlattr *e;
 
-		mnl_attr_put_u32(nlh, NSTCP_A_QENT_QUEUE, q);
-		mnl_attr_put_u32(nlh, NSTCP_A_QENT_CPU, p->cpu[q]);
+		e = mnl_attr_nest_start_check(nlh, NL_REQ_SIZE, NSTCP_A_QUEUE_ENTRY);
+		if (!e ||
+		    !mnl_attr_put_u32_check(nlh, NL_REQ_SIZE, NSTCP_A_QENT_QUEUE, q) ||
+		    !mnl_attr_put_u32_check(nlh, NL_REQ_SIZE, NSTCP_A_QENT_CPU,
+					    p->cpu[q])) {
+			if (e)
+				mnl_attr_nest_cancel(nlh, e);
+			*p->full = true;
+			return;
+		}
 		mnl_attr_nest_end(nlh, e);
 	}
 }
@@ -127,12 +144,24 @@ static int map_open(struct nl *nl, struct qb_out *o, const char *d)
 
 void qb_map_set(int ifindex, const int *cpu, int nq, struct qb_out *o)
 {
-	struct map m = { ifindex, cpu, nq }, *p = &m;
+	bool full = false;
+	struct map m = { ifindex, cpu, nq, &full }, *p = &m;
 	char d[128], why[128];
 	size_t at = 0;
 	struct nl nl;
 	int err;
 
+	/*
+	 * The module keeps queues 0 to NSTCP_QUEUES_MAX - 1 (module/steer.h,
+	 * QB_QUEUES here) and ignores higher ones: they are not sent.
+	 */
+	if (nq > QB_QUEUES) {
+		snprintf(why, sizeof(why),
+			 "queues %d-%d: the module maps queues 0-%d only",
+			 QB_QUEUES, nq - 1, QB_QUEUES - 1);
+		qb_step(o, "module map", "-", QB_SKIPPED, why);
+		m.nq = nq = QB_QUEUES;
+	}
 	at = snprintf(d, sizeof(d), "queue:cpu");
 	for (int q = 0; q < nq && at < sizeof(d) - 8; q++)
 		at += snprintf(d + at, sizeof(d) - at, " %d:%d", q, cpu[q]);
@@ -144,8 +173,14 @@ void qb_map_set(int ifindex, const int *cpu, int nq, struct qb_out *o)
 	}
 	if (map_open(&nl, o, d))
 		return;
-	err = nl_request(&nl, NSTCP_CMD_QUEUE_SET, false, fill_map, p, no_cb, NULL);
+	if (MAP_MSG_SIZE(nq) > NL_REQ_SIZE)
+		err = -EMSGSIZE;	/* not with nq <= QB_QUEUES */
+	else
+		err = nl_request(&nl, NSTCP_CMD_QUEUE_SET, false, fill_map, p,
+				 no_cb, NULL);
 	nl_close(&nl);
+	if (full)	/* sent cut short: the module has part of the map */
+		err = -EMSGSIZE;
 	snprintf(why, sizeof(why), "QUEUE_SET: %s", strerror(-err));
 	qb_step(o, "module map", d, err ? QB_FAILED : QB_DONE, err ? why : NULL);
 }
