@@ -111,6 +111,7 @@ struct nd_service {
 	char user_name[ND_NAME_MAX + 1];	/* "" for a uid not in passwd */
 	uid_t uid;
 	gid_t gid;
+	gid_t user_gid;			/* the user's primary group */
 	gid_t groups[ND_MAX_GROUPS];	/* the user's supplementary groups */
 	int ngroups;
 	unsigned int buf_kb;		/* distributor: relay buffer per direction */
