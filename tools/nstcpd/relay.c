@@ -390,7 +390,7 @@ static int relay_cap(void)
 
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
 		cap = rl.rlim_cur / 2;
-	cap = cap > 32 ? cap - 16 : 1;
+	cap = cap > 16 ? cap - 8 : 1;
 	return cap > (1 << 20) ? 1 << 20 : (int)cap;
 }
 
