@@ -47,7 +47,6 @@ struct nd_bk {
 	unsigned int expire_ms;
 	struct nd_bk_slot *slot;	/* m's nslots slots */
 	struct nd_bk_count *count;	/* then m's nbrokers counters */
-	char exe[512];		/* nstcpd itself, executed as a broker */
 	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
 	unsigned long long *restarts;	/* per copy */
 };
@@ -135,7 +134,6 @@ int nd_broker_start(struct nd_service *s)
 {
 	int nservers = s->workers ? s->workers : s->ncpus, n, i, c = 0;
 	struct nd_bk *bk = calloc(1, sizeof(*bk));
-	ssize_t len;
 
 	if (!bk)
 		return -1;
@@ -143,10 +141,6 @@ int nd_broker_start(struct nd_service *s)
 	bk->memfd = -1;
 	bk->nbrokers = s->ncpus;
 	n = bk->nbrokers + nservers;
-	len = readlink("/proc/self/exe", bk->exe, sizeof(bk->exe) - 1);
-	if (len <= 0 || len == sizeof(bk->exe) - 1)
-		return -1;
-	bk->exe[len] = 0;
 	memcpy(bk->broker_env, "NSTCP_BROKER=", 13);
 	addr_text(&s->addr, ntohs(((struct sockaddr_in *)&s->addr)->sin_port),
 		  bk->broker_env + 13,
@@ -223,7 +217,8 @@ static pid_t spawn_broker(struct nd_service *s, int i)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)	/* nstcpd left before the prctl */
 		_exit(0);
-	execve(bk->exe, argv, envp);
+	/* Not a path: still nstcpd's own image after a package upgrade. */
+	execve("/proc/self/exe", argv, envp);
 	_exit(127);
 }
 
@@ -232,7 +227,8 @@ static void start(struct nd_service *s, int i)
 	struct nd_copy *k = &s->copies[i];
 	struct nd_bk *bk = s->bk;
 	struct nd_proc *p = nd_proc_add(s);
-	char srv[96];
+	char srv[96], srv_env[112];
+	const char *extra[] = { srv_env, bk->broker_env, NULL };
 
 	k->restart_at.tv_sec = 0;
 	k->restart_at.tv_nsec = 0;
@@ -243,14 +239,11 @@ static void start(struct nd_service *s, int i)
 	if (i < bk->nbrokers) {
 		p->pid = spawn_broker(s, i);
 	} else {
-		/* Read by nd_spawn's environment: the server's own port. */
+		/* Its own port and the brokers', in its environment only. */
 		addr_text(&s->srv_addr, bk->base_port + i - bk->nbrokers,
 			  srv, sizeof(srv));
-		setenv("NSTCPD_SERVER", srv, 1);
-		putenv(bk->broker_env);
-		p->pid = nd_spawn(s, k->cpu, k->lfd, 0);
-		unsetenv("NSTCPD_SERVER");
-		unsetenv("NSTCP_BROKER");
+		snprintf(srv_env, sizeof(srv_env), "NSTCPD_SERVER=%s", srv);
+		p->pid = nd_spawn_env(s, k->cpu, k->lfd, 0, extra);
 	}
 	if (p->pid < 0) {
 		nd_log("service %s: fork: %s", s->name, strerror(errno));

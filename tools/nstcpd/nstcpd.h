@@ -170,6 +170,8 @@ long long nd_services_tick(struct nd_config *cfg);
 
 /* spawn.c */
 pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
+pid_t nd_spawn_env(struct nd_service *s, int cpu, int fd, uint64_t token,
+		   const char *const *extra);
 int nd_take(const struct nd_service *s, uint64_t token);
 uid_t nd_taker_uid(const struct nd_service *s);
 
