@@ -207,7 +207,7 @@ void nd_arrivals(struct nd_config *cfg);
 int nd_hybrid_start(struct nd_service *s);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);
-void nd_hybrid_read(struct nd_service *s, int slot);
+int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
 
