@@ -44,7 +44,7 @@ raw() {
 		'exec 3<>/dev/tcp/'"$nd_srv_ip"'/7300 && printf "%s" "$1" >&3 && cat <&3' _ "$1" 2>/dev/null
 }
 
-tap_plan 29
+tap_plan 31
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -82,6 +82,34 @@ for pid in $(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] +
 	[ "$uids" = "$nobody $nobody $nobody $nobody" ] || { bad=$((bad + 1)); echo "# pid $pid: uids $uids"; }
 done
 tap_ok $bad "brokers and servers run as nobody (user = nobody)"
+# The table and nstcpd's sockets do not leak into the brokers (only 3
+# and 4 are passed; a broker closes 4 once mapped), and the table is
+# sealed at its size: no truncate can SIGBUS nstcpd.
+bad=0
+for pid in $(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'])"); do
+	fds=$(ls /proc/"$pid"/fd | sort -n | tr '\n' ' ')
+	memfds=$(find /proc/"$pid"/fd -lname '*memfd:nstcpd-broker*' | wc -l)
+	high=$(ls /proc/"$pid"/fd | awk '$1 >= 10' | wc -l)
+	[ "$memfds" = 0 ] && [ "$high" = 0 ] || { bad=$((bad + 1)); echo "# broker $pid: fds $fds, memfds $memfds"; }
+done
+tap_ok $bad "no broker holds the table's memfd or a descriptor above 9"
+mfd=$(find /proc/"$nd_pid"/fd -lname '*memfd:nstcpd-broker*' | head -1)
+r=$(python3 - "$mfd" <<'PY'
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+seals = fcntl.fcntl(fd, 1034)  # F_GET_SEALS
+res = []
+for size in (0, os.fstat(fd).st_size + 4096):
+    try:
+        os.ftruncate(fd, size)
+        res.append("resized")
+    except OSError as e:
+        res.append(os.strerror(e.errno))
+print(seals & 7, *res)
+PY
+)
+tap_ok $([ "$r" = "7 Operation not permitted Operation not permitted" ]; echo $?) \
+	"the table is sealed (shrink, grow, seal) and cannot be resized: $r"
 
 pid=$(nd_json "$st" "w('bk')[1]['pid']")
 env=$(tr '\0' '\n' </proc/"$pid"/environ)

@@ -8,7 +8,10 @@
 # client's half-close passed on (the echo ends at the back end's EOF),
 # bounded 4 KiB buffers under 1 MiB streams; a back end killed while it
 # holds connections: those are closed, the others' are not, and it is
-# restarted and serves again; a front killed, restarted; status counters;
+# restarted and serves again; a front killed, restarted; a back end that
+# answers and closes first while the client keeps its side open costs the
+# fronts no CPU (no EPOLLHUP spin) and the relay ends with the client;
+# status counters;
 # SIGTERM removes the back ends' sockets.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,16 +21,31 @@ nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 sdecho=$nd_helpers/nstcpd_sdecho
 
-tap_plan 23
+tap_plan 26
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
+# A back end that answers and closes at once (LISTEN_FDS=1 on fd 3).
+cat >"$tmp/closer.py" <<'PY'
+import socket
+s = socket.socket(fileno=3)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"bye\n")
+    c.close()
+PY
 cat >"$tmp/nstcpd.conf" <<CONF
 [service dist]
 listen = 7401
 model = distributor
 workers = 2
 exec = /usr/bin/env SDECHO_LOG=$tmp/dist.log $sdecho
+
+[service closer]
+listen = 7403
+model = distributor
+workers = 1
+exec = /usr/bin/python3 $tmp/closer.py
 
 [service small]
 listen = 7402
@@ -80,6 +98,24 @@ tap_ok $(( $1 * 4 < conns * 3 || $2 < 2 )) "accepted on the flow's CPU: $1 of $c
 out=$(nd_run_client echo $nd_srv_ip 7402 8 1048576 4)
 tap_ok $(( $? != 0 )) "1 MiB each way through 4 KiB buffers: $out"
 
+# The back end closes first, the client keeps its side open 4 s: the
+# fronts stay idle meanwhile (a spin on EPOLLHUP would burn a CPU).
+nd_wait_json "$st" "all(b['pid'] > 0 for b in s('closer')['backends'])"
+ip netns exec "$nd_cli" timeout 10 bash -c \
+	"exec 3<>/dev/tcp/$nd_srv_ip/7403 && cat <&3 && sleep 4" >"$tmp/closer.out" &
+hold=$!
+for i in $(seq 50); do [ -s "$tmp/closer.out" ] && break; sleep 0.1; done
+fronts=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('closer'))")
+ticks() { local p t=0; for p in $fronts; do t=$((t + $(awk '{ print $14 + $15 }' /proc/$p/stat))); done; echo $t; }
+t0=$(ticks); sleep 2; t1=$(ticks)
+hz=$(getconf CLK_TCK)
+tap_ok $(( t1 - t0 > hz / 4 )) "back end closed first, client holding: fronts used $((t1 - t0)) ticks in 2 s (at most $((hz / 4)))"
+wait $hold
+out=$(cat "$tmp/closer.out")
+tap_ok $([ "$out" = bye ]; echo $?) "the client got the answer and the back end's EOF: $out"
+nd_wait_json "$st" "s('closer')['served'] == 1 and s('closer')['relaying'] == 0"
+tap_ok $? "the relay ended when the client closed: served $(nd_json "$st" "s('closer')['served']"), relaying $(nd_json "$st" "s('closer')['relaying']")"
+
 # A back end killed while it holds connections: its clients see the
 # connection closed, the other back end's do not.
 ip netns exec "$nd_cli" "$nd_client" hold $nd_srv_ip 7401 8 6 >"$tmp/hold" &
@@ -106,14 +142,14 @@ tap_ok $? "a killed front is restarted: pid $old -> $(nd_json "$st" "w('dist')[1
 out=$(nd_run_client echo $nd_srv_ip 7401 20 $bytes 4)
 tap_ok $(( $? != 0 )) "served after the front's restart: $out"
 
-pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + w('dist') + w('small'))")
+pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + w('dist') + w('small') + w('closer'))")
 nd_stop
 rc=$?
 alive=0
 for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 socks=$(find "$tmp" -name '*.sock' | wc -l)
 tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
-nd_listening 7401 || nd_listening 7402
+nd_listening 7401 || nd_listening 7402 || nd_listening 7403
 tap_ok $(( $? == 0 )) "the ports are closed"
 nd_finish
 tap_done

@@ -3,7 +3,7 @@
 # child drops its privileges before its exec (the user's supplementary
 # groups, its group, its user) and cannot become root again: an
 # inetd-style program reports its ids over its connection, as nobody, as
-# nobody with group daemon, and as root when the service names no user
+# nobody with group daemon (given before or after the user), and as root when the service names no user
 # (nstcpd warns of it at start); monolithic copies and hybrid workers run
 # as nobody and serve, the hybrid workers taking connections named to
 # their uid, nstcpd taking back those a stalled one never took; a child
@@ -17,7 +17,7 @@ nd_begin
 bytes=32768 ncpu=$(nproc)
 ids='exec = /bin/sh -c "id -u; id -g; id -G; grep ^CapEff: /proc/self/status"'
 
-tap_plan 14
+tap_plan 15
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -35,6 +35,14 @@ model = standard
 stdio = yes
 user = nobody
 group = daemon
+$ids
+
+[service daemon_first]
+listen = 7507
+model = standard
+stdio = yes
+group = daemon
+user = nobody
 $ids
 
 [service root]
@@ -65,7 +73,7 @@ CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
 warn=$(grep -c 'has no "user": its programs run as root' "$tmp/nstcpd.log")
-grep -q 'warning: service root (line 16) has no "user"' "$tmp/nstcpd.log"
+grep -q 'warning: service root (line 24) has no "user"' "$tmp/nstcpd.log"
 tap_ok $(( $? != 0 || warn != 1 )) "warned at start of the one service without a user ($warn)"
 
 ids_of() {
@@ -78,6 +86,9 @@ tap_ok $([ "$out" = "$nob $nogr $nogr CapEff: 0000000000000000 " ]; echo $?) \
 out=$(ids_of 7502)
 tap_ok $([ "$out" = "$nob $dmn $dmn CapEff: 0000000000000000 " ]; echo $?) \
 	"user = nobody, group = daemon: $out"
+out=$(ids_of 7507)
+tap_ok $([ "$out" = "$nob $dmn $dmn CapEff: 0000000000000000 " ]; echo $?) \
+	"group = daemon before user = nobody: not overridden by nobody's group: $out"
 out=$(ids_of 7503)
 tap_ok $([[ "$out" == "0 0 "*"CapEff: "* ]] && [[ "$out" != *"CapEff: 0000000000000000"* ]]; echo $?) \
 	"no user: root, with its capabilities: $out"

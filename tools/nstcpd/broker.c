@@ -32,12 +32,21 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
+/*
+ * nstcpd's own view of the table: the brokers, which run as the service's
+ * user, can write the shared memory, so its layout (sizes, port) is never
+ * read back from it.  The memfd is sealed at its size before they start.
+ */
 struct nd_bk {
 	struct nd_bk_shm *m;
 	size_t size;
 	int memfd;
 	int nbrokers;		/* copies[0..nbrokers-1]; the servers follow */
-	char exe[512];		/* nstcpd itself, executed as a broker */
+	int nslots;		/* the servers */
+	unsigned int base_port;	/* server i's port is base_port + i */
+	unsigned int expire_ms;
+	struct nd_bk_slot *slot;	/* m's nslots slots */
+	struct nd_bk_count *count;	/* then m's nbrokers counters */
 	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
 	unsigned long long *restarts;	/* per copy */
 };
@@ -93,18 +102,26 @@ static int bk_table(struct nd_service *s, struct nd_bk *bk, int nslots)
 	struct nd_bk_shm *m;
 
 	bk->size = nd_bk_size(nslots, bk->nbrokers);
-	bk->memfd = memfd_create("nstcpd-broker", MFD_CLOEXEC);
-	if (bk->memfd < 0 || ftruncate(bk->memfd, bk->size))
+	bk->memfd = memfd_create("nstcpd-broker",
+				 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (bk->memfd < 0 || ftruncate(bk->memfd, bk->size) ||
+	    fcntl(bk->memfd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL))
 		return -1;
 	m = mmap(NULL, bk->size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 bk->memfd, 0);
 	if (m == MAP_FAILED)
 		return -1;
+	bk->nslots = nslots;
+	bk->base_port = ntohs(((struct sockaddr_in *)&s->srv_addr)->sin_port);
+	bk->expire_ms = s->expire_ms;
+	bk->slot = m->slot;
+	bk->count = (struct nd_bk_count *)&m->slot[nslots];
 	m->magic = ND_BK_MAGIC;
 	m->nslots = nslots;
 	m->nbrokers = bk->nbrokers;
 	m->expire_ms = s->expire_ms;
-	m->base_port = ntohs(((struct sockaddr_in *)&s->srv_addr)->sin_port);
+	m->base_port = bk->base_port;
 	m->addr = s->srv_addr;
 	m->wildcard = s->srv_addr.ss_family == AF_INET6 &&
 		IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&s->srv_addr)->sin6_addr);
@@ -117,7 +134,6 @@ int nd_broker_start(struct nd_service *s)
 {
 	int nservers = s->workers ? s->workers : s->ncpus, n, i, c = 0;
 	struct nd_bk *bk = calloc(1, sizeof(*bk));
-	ssize_t len;
 
 	if (!bk)
 		return -1;
@@ -125,10 +141,6 @@ int nd_broker_start(struct nd_service *s)
 	bk->memfd = -1;
 	bk->nbrokers = s->ncpus;
 	n = bk->nbrokers + nservers;
-	len = readlink("/proc/self/exe", bk->exe, sizeof(bk->exe) - 1);
-	if (len <= 0 || len == sizeof(bk->exe) - 1)
-		return -1;
-	bk->exe[len] = 0;
 	memcpy(bk->broker_env, "NSTCP_BROKER=", 13);
 	addr_text(&s->addr, ntohs(((struct sockaddr_in *)&s->addr)->sin_port),
 		  bk->broker_env + 13,
@@ -186,9 +198,13 @@ static pid_t spawn_broker(struct nd_service *s, int i)
 		return pid;
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	sched_setaffinity(0, sizeof(set), &set);
-	/* Above 4 first: either may be on 3 or 4 already. */
-	lfd = fcntl(k->lfd, F_DUPFD, 10);
-	mfd = fcntl(bk->memfd, F_DUPFD, 10);
+	/*
+	 * Above 4 first, as either may be on 3 or 4 already; the copies are
+	 * close-on-exec, so the broker gets exactly 3 and 4 (dup2 clears
+	 * the flag on those).
+	 */
+	lfd = fcntl(k->lfd, F_DUPFD_CLOEXEC, 10);
+	mfd = fcntl(bk->memfd, F_DUPFD_CLOEXEC, 10);
 	if (lfd < 0 || mfd < 0 || dup2(lfd, 3) < 0 || dup2(mfd, 4) < 0)
 		_exit(126);
 	/* The service's user and groups, as its servers (spawn.c). */
@@ -201,7 +217,8 @@ static pid_t spawn_broker(struct nd_service *s, int i)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)	/* nstcpd left before the prctl */
 		_exit(0);
-	execve(bk->exe, argv, envp);
+	/* Not a path: still nstcpd's own image after a package upgrade. */
+	execve("/proc/self/exe", argv, envp);
 	_exit(127);
 }
 
@@ -210,7 +227,8 @@ static void start(struct nd_service *s, int i)
 	struct nd_copy *k = &s->copies[i];
 	struct nd_bk *bk = s->bk;
 	struct nd_proc *p = nd_proc_add(s);
-	char srv[96];
+	char srv[96], srv_env[112];
+	const char *extra[] = { srv_env, bk->broker_env, NULL };
 
 	k->restart_at.tv_sec = 0;
 	k->restart_at.tv_nsec = 0;
@@ -221,14 +239,11 @@ static void start(struct nd_service *s, int i)
 	if (i < bk->nbrokers) {
 		p->pid = spawn_broker(s, i);
 	} else {
-		/* Read by nd_spawn's environment: the server's own port. */
-		addr_text(&s->srv_addr, bk->m->base_port + i - bk->nbrokers,
+		/* Its own port and the brokers', in its environment only. */
+		addr_text(&s->srv_addr, bk->base_port + i - bk->nbrokers,
 			  srv, sizeof(srv));
-		setenv("NSTCPD_SERVER", srv, 1);
-		putenv(bk->broker_env);
-		p->pid = nd_spawn(s, k->cpu, k->lfd, 0);
-		unsetenv("NSTCPD_SERVER");
-		unsetenv("NSTCP_BROKER");
+		snprintf(srv_env, sizeof(srv_env), "NSTCPD_SERVER=%s", srv);
+		p->pid = nd_spawn_env(s, k->cpu, k->lfd, 0, extra);
 	}
 	if (p->pid < 0) {
 		nd_log("service %s: fork: %s", s->name, strerror(errno));
@@ -252,7 +267,7 @@ void nd_broker_exited(struct nd_service *s, struct nd_proc *p, int status)
 	nd_proc_del(s, p);
 	k->pid = 0;
 	if (server) {
-		struct nd_bk_slot *sl = &bk->m->slot[k - s->copies - bk->nbrokers];
+		struct nd_bk_slot *sl = &bk->slot[k - s->copies - bk->nbrokers];
 
 		/* Not chosen again before the new process reports. */
 		__atomic_store_n(&sl->stamp_ms, 0, __ATOMIC_RELEASE);
@@ -333,7 +348,7 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 		add_u64(w, "pid", k->pid);
 		add_u64(w, "restarts", bk->restarts[i]);
 		if (i < bk->nbrokers) {
-			const uint64_t *c = (const uint64_t *)&nd_bk_counts(m)[i];
+			const uint64_t *c = (const uint64_t *)&bk->count[i];
 
 			for (j = 0; j < 8; j++) {
 				add_u64(w, names[j], ld(&c[j]));
@@ -341,16 +356,21 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 			}
 			json_object_array_add(bs, w);
 		} else {
-			struct nd_bk_slot *sl = &m->slot[i - bk->nbrokers];
+			struct nd_bk_slot *sl = &bk->slot[i - bk->nbrokers];
 			unsigned long long st = ld(&sl->stamp_ms), lc = ld(&sl->loadcap);
-			long long age = now.tv_sec * 1000LL + now.tv_nsec / 1000000 - st;
+			long long nowms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+			long long age;
 
-			add_u64(w, "port", m->base_port + i - bk->nbrokers);
+			/* Written by the brokers: a stamp ahead of now is none. */
+			if (st > (unsigned long long)nowms)
+				st = 0;
+			age = nowms - (long long)st;
+			add_u64(w, "port", bk->base_port + i - bk->nbrokers);
 			add_u64(w, "load", lc >> 32);
 			add_u64(w, "capacity", lc & 0xffffffffu);
 			json_object_object_add(w, "age_ms", json_object_new_int64(st ? age : -1));
 			json_object_object_add(w, "fresh",
-					       json_object_new_boolean(st && age <= m->expire_ms));
+					       json_object_new_boolean(st && age <= bk->expire_ms));
 			add_u64(w, "reports", ld(&sl->reports));
 			add_u64(w, "chosen", ld(&sl->chosen));
 			json_object_array_add(ws, w);

@@ -258,7 +258,7 @@ static void parse_user(struct parser *p, const char *v, struct nd_service *s)
 		return;
 	}
 	s->uid = pw->pw_uid;
-	s->gid = pw->pw_gid;
+	s->user_gid = pw->pw_gid;
 	snprintf(s->user_name, sizeof(s->user_name), "%s", pw->pw_name);
 }
 
@@ -288,6 +288,9 @@ void nd_service_ids(struct parser *p, struct nd_service *s)
 
 	if (!s->user_line)
 		return;
+	/* Resolved here, so "group" wins whichever of the two came first. */
+	if (!s->group_line)
+		s->gid = s->user_gid;
 	if (!s->user_name[0]) {
 		if (!s->group_line)
 			perr(p, s->user_line, "user: uid %u is not in the passwd database: give its \"group\"",

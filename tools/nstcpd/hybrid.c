@@ -263,15 +263,23 @@ static int find_pending(struct nd_copy *c, uint64_t token)
 	return -1;
 }
 
-/* Reads worker @i's reports. */
-void nd_hybrid_read(struct nd_service *s, int i)
+#define ND_HYBRID_BATCH	64	/* reports read a call; the rest next round */
+
+/*
+ * Reads worker @i's reports, at most ND_HYBRID_BATCH a call, so that a
+ * worker that floods its channel cannot hold nstcpd's loop (poll() is
+ * level-triggered: the rest is read next round).  1 when it stopped at
+ * the bound, else 0.
+ */
+int nd_hybrid_read(struct nd_service *s, int i)
 {
 	struct nd_copy *c = &s->copies[i];
 	struct nstcp_worker_msg m;
+	int k, budget = ND_HYBRID_BATCH;
 	ssize_t n;
-	int k;
 
-	while ((n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
+	while (budget-- > 0 &&
+	       (n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
 		struct nd_cpu *w = &s->cpu[c->cpu];
 
 		switch (m.nwm_type) {
@@ -304,10 +312,11 @@ void nd_hybrid_read(struct nd_service *s, int i)
 		/* The worker is gone; SIGCHLD does the rest. */
 		close(c->chan);
 		c->chan = -1;
-		return;
+		return 0;
 	}
 	/* A channel that was full may take what waits. */
 	flush_wait(s);
+	return budget < 0;
 }
 
 /* A worker exited: its untaken connections to others, then a restart. */
@@ -318,7 +327,9 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 
 	nd_proc_del(s, p);
 	if (c->chan >= 0) {
-		nd_hybrid_read(s, i);
+		/* Its last reports, all of them: the worker is gone. */
+		while (c->chan >= 0 && nd_hybrid_read(s, i))
+			;
 		if (c->chan >= 0)
 			close(c->chan);
 		c->chan = -1;

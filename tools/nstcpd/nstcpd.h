@@ -111,6 +111,7 @@ struct nd_service {
 	char user_name[ND_NAME_MAX + 1];	/* "" for a uid not in passwd */
 	uid_t uid;
 	gid_t gid;
+	gid_t user_gid;			/* the user's primary group */
 	gid_t groups[ND_MAX_GROUPS];	/* the user's supplementary groups */
 	int ngroups;
 	unsigned int buf_kb;		/* distributor: relay buffer per direction */
@@ -169,6 +170,8 @@ long long nd_services_tick(struct nd_config *cfg);
 
 /* spawn.c */
 pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
+pid_t nd_spawn_env(struct nd_service *s, int cpu, int fd, uint64_t token,
+		   const char *const *extra);
 int nd_take(const struct nd_service *s, uint64_t token);
 uid_t nd_taker_uid(const struct nd_service *s);
 
@@ -204,7 +207,7 @@ void nd_arrivals(struct nd_config *cfg);
 int nd_hybrid_start(struct nd_service *s);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);
-void nd_hybrid_read(struct nd_service *s, int slot);
+int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,6 +44,10 @@ struct front {
 	struct nd_dview v;
 	struct nd_fctr *c;		/* its counters */
 	struct relay *dead;		/* ended in this epoll batch */
+	int nrelay;			/* relays open */
+	int maxrelay;			/* below RLIMIT_NOFILE / 2 */
+	int accepting;			/* listener in the epoll set */
+	int stopped;			/* listener shut down */
 };
 
 struct relay {
@@ -90,6 +95,14 @@ static int pick(struct front *f)
 	return best;
 }
 
+/*
+ * A side stays in the epoll set only while it is read (not at its end, with
+ * room in its direction) or has output waiting: a side in the set always
+ * reports EPOLLHUP once its peer is gone, even with no events asked, which
+ * would wake the loop for ever.  A side out of the set comes back when data
+ * for it waits after send() hit EAGAIN (relay_io() runs both directions on
+ * any event of the relay, then this).
+ */
 static void relay_events(int ep, struct relay *r)
 {
 	int side;
@@ -98,21 +111,21 @@ static void relay_events(int ep, struct relay *r)
 		struct pipe_dir *in = &r->dir[side], *out = &r->dir[!side];
 		struct epoll_event ev = { .data.ptr = &r->end[side] };
 
-		if (r->gone[side])
-			continue;
-		/* Read to its end and written shut: nothing more to wait for. */
-		if (in->eof && out->shut) {
-			epoll_ctl(ep, EPOLL_CTL_DEL, r->fd[side], NULL);
-			r->gone[side] = 1;
-			continue;
-		}
-
-		/* Read @side while its direction has room; write it what waits. */
 		if (!in->eof && in->len < r->f->buf)
 			ev.events |= EPOLLIN;
 		if (out->len)
 			ev.events |= EPOLLOUT;
-		epoll_ctl(ep, EPOLL_CTL_MOD, r->fd[side], &ev);
+		if (!ev.events) {
+			if (!r->gone[side]) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, r->fd[side], NULL);
+				r->gone[side] = 1;
+			}
+		} else if (r->gone[side]) {
+			if (!epoll_ctl(ep, EPOLL_CTL_ADD, r->fd[side], &ev))
+				r->gone[side] = 0;
+		} else {
+			epoll_ctl(ep, EPOLL_CTL_MOD, r->fd[side], &ev);
+		}
 	}
 }
 
@@ -129,6 +142,7 @@ static void relay_end(struct relay *r, int abort_client)
 	SUB(v->load[f->index * f->nback + r->back], 1);
 	SUB(v->active[r->back], 1);
 	SUB(f->c->active, 1);
+	f->nrelay--;
 	if (abort_client) {
 		ADD(f->c->aborted, 1);
 	} else {
@@ -159,7 +173,15 @@ static int relay_io(struct relay *r, int side, unsigned int events)
 	size_t cap = r->f->buf;
 	int k;
 
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	/* A pending error on either side: the relay cannot go on. */
+	if (events & EPOLLERR) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		getsockopt(r->fd[side], SOL_SOCKET, SO_ERROR, &err, &len);
+		goto abort;
+	}
+	if (events & (EPOLLIN | EPOLLHUP)) {
 		struct pipe_dir *in = &r->dir[side];
 
 		while (!in->eof && in->len < cap) {
@@ -248,6 +270,7 @@ static void relay_start(struct front *f, int ep, int cfd)
 	    connect(r->fd[1], (struct sockaddr *)&un, sizeof(un)))
 		goto unpick;
 	ADD(f->c->active, 1);
+	f->nrelay++;
 	for (side = 0; side < 2; side++) {
 		r->end[side].r = r;
 		r->end[side].side = side;
@@ -269,40 +292,106 @@ refuse:
 	ADD(f->c->refused, 1);
 }
 
+/* Puts the listener in the epoll set (@on) or takes it out. */
+static void arm_accept(struct front *f, int ep, int on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (f->stopped || on == f->accepting)
+		return;
+	if (!epoll_ctl(ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, f->lfd, &ev))
+		f->accepting = on;
+}
+
+/*
+ * Accepts what waits.  Only EINVAL (the listener shut down: nstcpd stops)
+ * ends accepting; out of descriptors or memory, or at the relay cap, it
+ * pauses until a relay ends or the loop's timer fires.
+ */
+static void accept_all(struct front *f, int ep)
+{
+	int c;
+
+	for (;;) {
+		if (f->nrelay >= f->maxrelay) {
+			arm_accept(f, ep, 0);
+			return;
+		}
+		c = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c >= 0) {
+			relay_start(f, ep, c);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+		case EPERM:
+			continue;
+		case EINVAL:
+			/* Shut down: relay what is left. */
+			arm_accept(f, ep, 0);
+			f->stopped = 1;
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			arm_accept(f, ep, 0);
+			return;
+		default:
+			/* EAGAIN, or a connection's own error: next event. */
+			return;
+		}
+	}
+}
+
 /* The front's loop: accept, relay. */
 static void run(struct front *f)
 {
 	struct epoll_event ev[64];
 	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
 
-	ev[0].events = EPOLLIN;
-	ev[0].data.ptr = NULL;
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, f->lfd, &ev[0])) {
+	if (ep < 0) {
+		fprintf(stderr, "nstcpd[%s]: front %d: epoll: %s\n", f->name,
+			f->index, strerror(errno));
+		exit(1);
+	}
+	arm_accept(f, ep, 1);
+	if (!f->accepting) {
 		fprintf(stderr, "nstcpd[%s]: front %d: epoll: %s\n", f->name,
 			f->index, strerror(errno));
 		exit(1);
 	}
 	for (;;) {
-		n = epoll_wait(ep, ev, 64, -1);
+		/* Paused: try again on a relay's end or in 100 ms. */
+		n = epoll_wait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100);
 		for (i = 0; i < n; i++) {
 			struct endp *e = ev[i].data.ptr;
-			int c;
 
 			if (!e) {
-				while ((c = accept4(f->lfd, NULL, NULL,
-						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-					relay_start(f, ep, c);
-				/* Shut down (nstcpd stops): relay what is left. */
-				if (errno != EAGAIN && errno != EINTR &&
-				    errno != ECONNABORTED)
-					epoll_ctl(ep, EPOLL_CTL_DEL, f->lfd, NULL);
+				accept_all(f, ep);
 				continue;
 			}
 			if (!e->r->ended && !relay_io(e->r, e->side, ev[i].events))
 				relay_events(ep, e->r);
 		}
+		if (f->dead || n == 0)
+			arm_accept(f, ep, f->nrelay < f->maxrelay);
 		bury(f);
 	}
+}
+
+/* Relays a front keeps open at most: each holds two descriptors. */
+static int relay_cap(void)
+{
+	struct rlimit rl;
+	rlim_t cap = 1 << 20;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY)
+		cap = rl.rlim_cur / 2;
+	cap = cap > 16 ? cap - 8 : 1;
+	return cap > (1 << 20) ? 1 << 20 : (int)cap;
 }
 
 /*
@@ -340,6 +429,7 @@ int nd_front_main(int argc, char **argv)
 		return 2;
 	}
 	f.c = &f.v.front[f.index];
+	f.maxrelay = relay_cap();
 	signal(SIGPIPE, SIG_IGN);
 	run(&f);
 	return 0;

@@ -192,6 +192,27 @@ int nd_services_start(struct nd_config *cfg)
 }
 
 /*
+ * While stopping: reaps the children that exited and drops them from
+ * their service's procs[], so that no signal goes to their pid, which the
+ * system may have given to another process since.  Nothing restarts them.
+ */
+static void reap_stopped(struct nd_config *cfg)
+{
+	pid_t pid;
+	int i, j;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+		for (i = 0; i < cfg->nsvc; i++)
+			for (j = 0; j < cfg->svc[i].nprocs; j++)
+				if (cfg->svc[i].procs[j].pid == pid) {
+					nd_proc_del(&cfg->svc[i],
+						    &cfg->svc[i].procs[j]);
+					j = cfg->svc[i].nprocs;
+					i = cfg->nsvc;
+				}
+}
+
+/*
  * Stops listening, SIGTERM to every child, SIGKILL to those left after
  * 2 s; then closes the sockets.
  */
@@ -214,14 +235,13 @@ void nd_services_stop(struct nd_config *cfg)
 	end.tv_sec += 2;
 	do {
 		left = 0;
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		reap_stopped(cfg);
 		for (i = 0; i < cfg->nsvc; i++)
-			for (j = 0; j < cfg->svc[i].nprocs; j++)
-				left += !kill(cfg->svc[i].procs[j].pid, 0);
+			left += cfg->svc[i].nprocs;
 		if (left)
 			usleep(20000);
 	} while (left && nd_ms_until(&end) > 0);
+	reap_stopped(cfg);
 	for (i = 0; i < cfg->nsvc; i++) {
 		struct nd_service *s = &cfg->svc[i];
 

@@ -40,7 +40,8 @@ struct child_env {
 	int nown;
 };
 
-static int ours(const char *var)
+/* A variable nstcpd sets: one of its own or of @extra (NAME=VALUE). */
+static int ours(const char *var, const char *const *extra)
 {
 	static const char *const names[] = {
 		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NSTCP_TOKEN=",
@@ -51,6 +52,12 @@ static int ours(const char *var)
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strncmp(var, names[i], strlen(names[i])))
 			return 1;
+	for (; extra && *extra; extra++) {
+		const char *eq = strchr(*extra, '=');
+
+		if (eq && !strncmp(var, *extra, eq - *extra + 1))
+			return 1;
+	}
 	return 0;
 }
 
@@ -68,9 +75,13 @@ static void env_add(struct child_env *e, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The environment of a process of @s on @cpu: 0, or -1 (ENOMEM). */
+/*
+ * The environment of a process of @s on @cpu, with the variables @extra
+ * (NAME=VALUE, NULL-ended, or NULL): 0, or -1 (ENOMEM).  Built here, never
+ * with setenv(), which is not safe while other threads read environ.
+ */
 static int env_build(struct child_env *e, const struct nd_service *s,
-		     int cpu, uint64_t token)
+		     int cpu, uint64_t token, const char *const *extra)
 {
 	int n = 0, i;
 	char **v;
@@ -89,6 +100,8 @@ static int env_build(struct child_env *e, const struct nd_service *s,
 	}
 	env_add(e, "NSTCPD_CPU=%d", cpu);
 	env_add(e, "NSTCPD_SERVICE=%s", s->name);
+	for (i = 0; extra && extra[i]; i++)
+		env_add(e, "%s", extra[i]);
 	for (v = environ; v && *v; v++)
 		n++;
 	e->envp = calloc(n + e->nown + 1, sizeof(char *));
@@ -96,7 +109,7 @@ static int env_build(struct child_env *e, const struct nd_service *s,
 		return -1;
 	n = 0;
 	for (v = environ; v && *v; v++)
-		if (!ours(*v))
+		if (!ours(*v, extra))
 			e->envp[n++] = *v;
 	for (i = 0; i < e->nown; i++)
 		e->envp[n++] = e->own[i];
@@ -136,6 +149,10 @@ static void put_pid(char *buf, long v)
 /* In the child: run as @s's user and groups; 0 or -1 (errno). */
 static int drop_privileges(const struct nd_service *s)
 {
+	gid_t rg, eg, sg, now[ND_MAX_GROUPS];
+	uid_t ru, eu, su;
+	int n, i, j;
+
 	if (!s->user_line && !s->group_line)
 		return 0;
 	if (setgroups(s->ngroups, s->groups))
@@ -144,10 +161,24 @@ static int drop_privileges(const struct nd_service *s)
 		return -1;
 	if (s->user_line && setuid(s->uid))
 		return -1;
-	if (getgid() != s->gid || getegid() != s->gid)
+	if (getresgid(&rg, &eg, &sg) || rg != s->gid || eg != s->gid ||
+	    sg != s->gid)
 		goto regained;
-	if (s->user_line && (getuid() != s->uid || geteuid() != s->uid))
+	if (s->user_line &&
+	    (getresuid(&ru, &eu, &su) || ru != s->uid || eu != s->uid ||
+	     su != s->uid))
 		goto regained;
+	/* The supplementary groups: those set (the kernel sorts them). */
+	n = getgroups(ND_MAX_GROUPS, now);
+	if (n != s->ngroups)
+		goto regained;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < s->ngroups; j++)
+			if (now[i] == s->groups[j])
+				break;
+		if (j == s->ngroups)
+			goto regained;
+	}
 	/* A user other than root must not get root back. */
 	if (s->user_line && s->uid != 0 && (!setuid(0) || !seteuid(0)))
 		goto regained;
@@ -193,11 +224,18 @@ static int child_take(const struct nd_service *s, uint64_t token)
  */
 pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token)
 {
+	return nd_spawn_env(s, cpu, fd, token, NULL);
+}
+
+/* nd_spawn() with the variables @extra (NAME=VALUE, NULL-ended) added. */
+pid_t nd_spawn_env(struct nd_service *s, int cpu, int fd, uint64_t token,
+		   const char *const *extra)
+{
 	struct child_env e;
 	sigset_t none;
 	pid_t pid;
 
-	if (env_build(&e, s, cpu, token))
+	if (env_build(&e, s, cpu, token, extra))
 		return -1;
 	sigemptyset(&none);
 	fflush(NULL);
