@@ -45,6 +45,13 @@ raw() {
 }
 
 tap_plan 31
+# Its timings (5 s idle closes, report expiry, restarts, 300 s in all)
+# do not fit the debug kernel under TCG; nstcpd is user space only, and the
+# broker runs on the stock and 6.12 kernels.
+if [ "${NSTCP_KERNEL:-}" = debug ]; then
+	for i in $(seq 31); do echo "ok $i - nstcpd_broker # SKIP debug kernel (timings)"; done
+	exit 0
+fi
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 

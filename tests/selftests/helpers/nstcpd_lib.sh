@@ -24,7 +24,11 @@ nd_pair_setup() {
 	ip -n "$nd_cli" link set ndv$$c up && ip -n "$nd_cli" link set lo up &&
 	echo 4096 >/proc/sys/net/core/rps_sock_flow_entries &&
 	ip netns exec "$nd_srv" sh -c "echo $mask > /sys/class/net/ndv$$s/queues/rx-0/rps_cpus &&
-		echo 4096 > /sys/class/net/ndv$$s/queues/rx-0/rps_flow_cnt"
+		echo 4096 > /sys/class/net/ndv$$s/queues/rx-0/rps_flow_cnt" &&
+	# KASAN and lockdep under TCG outlast the default steal delay (20 ms):
+	# 250 ms there, as listen_locality does.
+	{ [ "${NSTCP_KERNEL:-}" != debug ] ||
+	  ip netns exec "$nd_srv" sysctl -qw net.nstcp.accept_steal_delay_ms=250; }
 }
 
 nd_pair_cleanup() {
