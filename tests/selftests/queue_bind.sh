@@ -230,25 +230,33 @@ tap_ok $? "restore qbdummy"
 # the map is sent in one request sized for it (at most 256 entries, the
 # module's NSTCP_QUEUES_MAX); restore sets the 300 channels back first,
 # then the 600 saved queue settings (all below the device's maximum).
-ip link add qbv300 numtxqueues 300 numrxqueues 300 type veth peer name qbv301 &&
-	ip link set qbv300 up
-tap_ok $? "a veth pair qbv300/qbv301 with 300 queues"
-snap qbv300 >"$tmp/m0"
-"$nstcp" -j queue bind dev qbv300 >"$tmp/m.json" 2>"$tmp/m.err"
-rc=$?
-nmap=$(python3 -c 'import json,sys; print(len([e for d in json.load(open(sys.argv[1])) for e in d["queues"]]))' \
-	<("$nstcp" -j queue show dev qbv300) 2>/dev/null)
-want=$((ncpu < 256 ? ncpu : 256))
-[ $rc -eq 0 ] && [ "$(step "$tmp/m.json" "module map")" = done ] && [ "$nmap" = "$want" ]
-tap_ok $? "bind qbv300: exit $rc, the module's map has $nmap queues (want $want) $(head -1 "$tmp/m.err")"
-"$nstcp" queue restore dev qbv300 >"$tmp/mr.txt" 2>&1
-rc=$?
-snap qbv300 >"$tmp/m1"
-[ $rc -eq 0 ] && cmp -s "$tmp/m0" "$tmp/m1" && [ ! -e "$(state qbv300)" ]
-ok=$?
-tap_ok $ok "restore qbv300: 300 channels, 600 queues' settings byte-identical (exit $rc)"
-[ $ok -eq 0 ] || grep -v unchanged "$tmp/mr.txt" | sed 's/^/# /' | head -20
-ip link del qbv300
+# Snapshots of 600 queues' files take minutes under the debug kernel's
+# KASAN: there, the case is skipped (the stock and 6.12 guests run it).
+if [ "${NSTCP_KERNEL:-}" = debug ]; then
+	for c in "a veth pair with 300 queues" "bind qbv300" "restore qbv300"; do
+		tap_ok 0 "# SKIP $c: debug kernel (time)"
+	done
+else
+	ip link add qbv300 numtxqueues 300 numrxqueues 300 type veth peer name qbv301 &&
+		ip link set qbv300 up
+	tap_ok $? "a veth pair qbv300/qbv301 with 300 queues"
+	snap qbv300 >"$tmp/m0"
+	"$nstcp" -j queue bind dev qbv300 >"$tmp/m.json" 2>"$tmp/m.err"
+	rc=$?
+	nmap=$(python3 -c 'import json,sys; print(len([e for d in json.load(open(sys.argv[1])) for e in d["queues"]]))' \
+		<("$nstcp" -j queue show dev qbv300) 2>/dev/null)
+	want=$((ncpu < 256 ? ncpu : 256))
+	[ $rc -eq 0 ] && [ "$(step "$tmp/m.json" "module map")" = done ] && [ "$nmap" = "$want" ]
+	tap_ok $? "bind qbv300: exit $rc, the module's map has $nmap queues (want $want) $(head -1 "$tmp/m.err")"
+	"$nstcp" queue restore dev qbv300 >"$tmp/mr.txt" 2>&1
+	rc=$?
+	snap qbv300 >"$tmp/m1"
+	[ $rc -eq 0 ] && cmp -s "$tmp/m0" "$tmp/m1" && [ ! -e "$(state qbv300)" ]
+	ok=$?
+	tap_ok $ok "restore qbv300: 300 channels, 600 queues' settings byte-identical (exit $rc)"
+	[ $ok -eq 0 ] || grep -v unchanged "$tmp/mr.txt" | sed 's/^/# /' | head -20
+	ip link del qbv300
+fi
 
 # --- restore trusts no state file it did not write itself ---
 # refused DESC WANT_TEXT CMD...: exit 1 with that message, qbdummy's
