@@ -104,6 +104,26 @@ static int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len)
 #endif
 }
 
+/*
+ * The same for connect: inet6's connect runs only the INET6_CONNECT
+ * programs, on the v4-mapped address; AF_INET runs the INET4_CONNECT ones
+ * on the sockaddr_in, which they may deny (EPERM) or rewrite.  Run those
+ * first, on the caller's (kernel) copy, so an IPv4 connect policy holds
+ * for AF_NSTCP.
+ */
+static int nstcp_connect_hook4(struct sock *sk, struct sockaddr *uaddr,
+			       int len)
+{
+#ifdef CONFIG_CGROUP_BPF
+	if (sk->sk_family != AF_INET6 || len < (int)sizeof(struct sockaddr_in) ||
+	    uaddr->sa_family != AF_INET)
+		return 0;
+	return compat_cgroup_inet4_connect(sk, uaddr, &len);
+#else
+	return 0;
+#endif
+}
+
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 {
 	struct sockaddr_storage addr;
@@ -149,6 +169,10 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		nstcp_listen_leave(sk);
 		release_sock(sk);
 	}
+	/* Where inet runs its hook: on a socket that may connect. */
+	err = fresh ? nstcp_connect_hook4(sk, uaddr, len) : 0;
+	if (err)
+		return err;
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
 	if (fresh)
@@ -361,6 +385,12 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	if (!name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
 
+	/* A Fast Open connect: the IPv4 connect hook as in connect(). */
+	if (fresh && (msg->msg_flags & MSG_FASTOPEN)) {
+		err = nstcp_connect_hook4(sk, name, namelen);
+		if (err)
+			return err;
+	}
 	/*
 	 * Only TCP Fast Open reads a destination from sendmsg(); TCP ignores
 	 * any other, and its connect() checks one it cannot convert.

@@ -11,7 +11,7 @@
 
 #include "family_util.h"
 
-#define NCASES 40
+#define NCASES 43
 
 static int pair4(int *c, int *s)
 {
@@ -248,24 +248,35 @@ static void test_connect_events(void)
 	fam_close(&ep);
 	fam_close(&l);
 
-	/* A refused connect: EPOLLERR|EPOLLHUP and the error. */
-	l = fam_socket(AF_NSTCP, 0);
-	a = fam_addr("::1", 0);
-	bind(l, &a.sa, a.len);
-	fam_set_port(&a, fam_local_port(l));
-	c = fam_socket(AF_NSTCP, SOCK_NONBLOCK);
-	ep = epoll_for(c, EPOLLOUT | EPOLLIN);
-	connect(c, &a.sa, a.len);
-	n = ewait_all(ep, &ev, EPOLLERR | EPOLLHUP, FAM_TIMEOUT_MS);
-	err = -1;
-	fam_getint(c, SOL_SOCKET, SO_ERROR, &err);
-	FAM_OK(n == 1 && (ev & (EPOLLERR | EPOLLHUP)) == (EPOLLERR | EPOLLHUP) &&
-	       err == ECONNREFUSED,
-	       "refused connect: EPOLLERR|EPOLLHUP, SO_ERROR ECONNREFUSED (%d, %#x, %d)",
-	       n, ev, err);
-	fam_close(&ep);
-	fam_close(&c);
-	fam_close(&l);
+	/*
+	 * A refused connect: EPOLLERR|EPOLLHUP and the error, on AF_INET6
+	 * in the same run.
+	 */
+	for (int i = 0; i < 2; i++) {
+		int dom = i ? AF_NSTCP : AF_INET6;
+
+		l = fam_socket(dom, 0);
+		a = fam_addr("::1", 0);
+		bind(l, &a.sa, a.len);
+		fam_set_port(&a, fam_local_port(l));
+		c = fam_socket(dom, SOCK_NONBLOCK);
+		ep = epoll_for(c, EPOLLOUT | EPOLLIN);
+		n = FAM_ERR(connect(c, &a.sa, a.len));
+		FAM_OK(n == EINPROGRESS,
+		       "%s: non-blocking connect to a port nobody listens on: EINPROGRESS (%d)",
+		       i ? "AF_NSTCP" : "AF_INET6", n);
+		n = ewait_all(ep, &ev, EPOLLERR | EPOLLHUP, FAM_TIMEOUT_MS);
+		err = -1;
+		fam_getint(c, SOL_SOCKET, SO_ERROR, &err);
+		FAM_OK(n == 1 &&
+		       (ev & (EPOLLERR | EPOLLHUP)) == (EPOLLERR | EPOLLHUP) &&
+		       err == ECONNREFUSED,
+		       "%s: refused connect: EPOLLERR|EPOLLHUP, SO_ERROR ECONNREFUSED (%d, %#x, %d)",
+		       i ? "AF_NSTCP" : "AF_INET6", n, ev, err);
+		fam_close(&ep);
+		fam_close(&c);
+		fam_close(&l);
+	}
 }
 
 /* Send space: EPOLLOUT goes when the connection is full, comes back drained. */

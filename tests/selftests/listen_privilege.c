@@ -13,14 +13,11 @@
  * Runs as root in a network namespace of its own.
  */
 #include <grp.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <linux/bpf.h>
 
 #include "listen_util.h"
+#include "cgroup_util.h"
 
 #define NCASES		19
 #define NOBODY		65534
@@ -38,23 +35,6 @@ struct child {
 };
 
 typedef void (*child_fn)(void *arg, struct res *r);
-
-/* Moves the calling process into the cgroup directory cg; 0 or errno. */
-static int join_cgroup(const char *cg)
-{
-	char path[512], pid[32];
-	int fd, e = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return errno;
-	if (write(fd, pid, strlen(pid)) < 0)
-		e = errno;
-	close(fd);
-	return e;
-}
 
 /*
  * Runs fn in a child: as uid NOBODY (no capabilities) when drop, in the
@@ -83,7 +63,7 @@ static int child_start(struct child *c, int drop, const char *cg, child_fn fn,
 		close(c->res[0]);
 		if (hold)
 			close(c->hold[1]);
-		if (cg && (r.v[15] = join_cgroup(cg)))
+		if (cg && (r.v[15] = cg_join(cg)))
 			snprintf(r.text, sizeof(r.text), "join cgroup: %s",
 				 strerror(r.v[15]));
 		if (drop && (setgroups(0, NULL) ||
@@ -414,120 +394,6 @@ static void test_privileged_port(void)
 
 /* ---- cgroup BPF bind hooks ---- */
 
-static char cg_root[256];
-static int cg_mounted;
-
-static int bpf_deny_prog(int attach_type, char *log, size_t loglen)
-{
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_CGROUP_SOCK_ADDR;
-	attr.expected_attach_type = attach_type;
-	attr.insns = (uintptr_t)insns;
-	attr.insn_cnt = 2;
-	attr.license = (uintptr_t)"GPL";
-	attr.log_buf = (uintptr_t)log;
-	attr.log_size = loglen;
-	attr.log_level = log ? 1 : 0;
-	return syscall(__NR_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
-}
-
-static int bpf_attach(int cgfd, int prog, int attach_type)
-{
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.target_fd = cgfd;
-	attr.attach_bpf_fd = prog;
-	attr.attach_type = attach_type;
-	return syscall(__NR_bpf, BPF_PROG_ATTACH, &attr, sizeof(attr));
-}
-
-/* A cgroup2 hierarchy: the mounted one, or one mounted privately. */
-static const char *cgroup2_root(void)
-{
-	char dev[256], dir[256], type[64];
-	FILE *f = fopen("/proc/self/mounts", "r");
-
-	while (f && fscanf(f, "%255s %255s %63s %*[^\n]", dev, dir, type) == 3)
-		if (!strcmp(type, "cgroup2")) {
-			snprintf(cg_root, sizeof(cg_root), "%s", dir);
-			fclose(f);
-			return cg_root;
-		}
-	if (f)
-		fclose(f);
-	snprintf(cg_root, sizeof(cg_root), "/tmp/nstcp-cg.XXXXXX");
-	if (unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    !mkdtemp(cg_root)) {
-		tap_diag("private mount namespace: %s", strerror(errno));
-		return NULL;
-	}
-	if (mount("none", cg_root, "cgroup2", 0, NULL)) {
-		tap_diag("mount cgroup2: %s", strerror(errno));
-		rmdir(cg_root);
-		return NULL;
-	}
-	cg_mounted = 1;
-	return cg_root;
-}
-
-/* A child cgroup with deny programs for the attach types given. */
-struct cg {
-	char path[320];
-	int fd, prog[2];
-};
-
-static int cg_make(struct cg *c, const char *name, int t0, int t1,
-		   char *why, size_t whylen)
-{
-	int types[2] = { t0, t1 };
-
-	c->fd = c->prog[0] = c->prog[1] = -1;
-	snprintf(c->path, sizeof(c->path), "%s/%s-%d", cg_root, name, getpid());
-	if (mkdir(c->path, 0755)) {
-		snprintf(why, whylen, "mkdir %.200s: %s", c->path,
-			 strerror(errno));
-		c->path[0] = 0;
-		return -1;
-	}
-	c->fd = open(c->path, O_RDONLY | O_DIRECTORY);
-	for (int i = 0; i < 2; i++) {
-		if (types[i] < 0)
-			continue;
-		c->prog[i] = bpf_deny_prog(types[i], NULL, 0);
-		if (c->prog[i] < 0) {
-			snprintf(why, whylen, "BPF_PROG_LOAD cgroup/bind: %s",
-				 strerror(errno));
-			return -1;
-		}
-		if (bpf_attach(c->fd, c->prog[i], types[i])) {
-			snprintf(why, whylen, "BPF_PROG_ATTACH: %s",
-				 strerror(errno));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static void cg_free(struct cg *c)
-{
-	for (int i = 0; i < 2; i++)
-		fam_close(&c->prog[i]);
-	fam_close(&c->fd);
-	for (int i = 0; c->path[0] && i < 100; i++) {
-		if (!rmdir(c->path) || errno != EBUSY)
-			break;
-		lst_sleep_ms(10);
-	}
-}
-
 /* Ports made outside the cgroups, for joining from inside. */
 struct cg_ports {
 	int ns4, ns6, in4, in6;
@@ -596,12 +462,12 @@ static void test_cgroup_bpf(void)
 	struct cg_ports p;
 	int fds[4], be, le, ok[3] = { 0 };
 	char why[256] = "", log[256];
-	int prog = bpf_deny_prog(BPF_CGROUP_INET4_BIND, log, sizeof(log));
+	int prog = cg_deny_prog(BPF_CGROUP_INET4_BIND, log, sizeof(log));
 
 	if (prog < 0) {
 		snprintf(why, sizeof(why), "no cgroup BPF bind hooks (BPF_PROG_LOAD: %s)",
 			 strerror(errno));
-	} else if (!cgroup2_root()) {
+	} else if (!cg_root_get()) {
 		snprintf(why, sizeof(why), "no cgroup2 hierarchy");
 	}
 	fam_close(&prog);
@@ -662,10 +528,7 @@ static void test_cgroup_bpf(void)
 	}
 	for (int i = 0; i < 4; i++)
 		fam_close(&fds[i]);
-	if (cg_mounted) {
-		umount2(cg_root, MNT_DETACH);
-		rmdir(cg_root);
-	}
+	cg_root_release();
 }
 
 /* ---- resource view ---- */
