@@ -14,7 +14,6 @@
 #include "handoff_util.h"
 
 #define NCASES 63
-#define GIVER_CHUNKS 8	/* chunks each way before the hand-off */
 
 static int ncpu;
 
@@ -56,38 +55,23 @@ static int scm_recv(int ufd)
  * The taker: takes (or, with ufd >= 0, receives the descriptor), receives
  * the rest of stream 1, sends the rest of 2.
  */
-static int taker(int in, int out, int ufd)
+static int taker(struct ho_xfer *x, int ufd)
 {
 	struct ho_msg m;
 	uint64_t h;
 	int fd, rc = 0;
 
 	lst_pin(1 % ncpu);
-	if (ho_get(in, &m, FAM_TIMEOUT_MS))
+	if (ho_get(x->in, &m, FAM_TIMEOUT_MS))
 		return 10;
 	h = m.sum;	/* what the giver received, continued here */
 	fd = ufd >= 0 ? scm_recv(ufd) : ho_take_new(m.token);
-	m.val = fd < 0 ? errno : 0;
-	m.sum = sched_getcpu();
-	if (ho_put(out, &m) || fd < 0)
+	if (ho_xfer_taken(x, &m, fd, errno))
 		return 11;
 	if (ufd < 0 &&
 	    ho_info_flags(fd) & (NSTCP_INFO_GIVEN | NSTCP_INFO_DETACHED))
 		rc = 12;
-	/* Go on once the giver checked its detached socket. */
-	if (ho_get(in, &m, FAM_TIMEOUT_MS))
-		rc = 13;
-	if (!rc && ho_recv_sum(fd, HO_MIB - GIVER_CHUNKS * HO_CHUNK, &h))
-		rc = 14;
-	if (!rc && h != ho_stream_sum(1))
-		rc = 15;
-	if (!rc && ho_send_chunks(fd, 2, GIVER_CHUNKS, HO_NCHUNK, 0))
-		rc = 16;
-	/* Stay until the peer has it all. */
-	if (ho_get(in, &m, FAM_TIMEOUT_MS * 2))
-		rc = rc ?: 17;
-	close(fd);
-	return rc;
+	return ho_xfer_rest(x, fd, h, rc);
 }
 
 /* The transfer across the hand-off; scm: AF_INET and SCM_RIGHTS instead. */
@@ -95,50 +79,34 @@ static void case_transfer(int scm)
 {
 	long given = ho_stat(PROC_GIVEN), taken = ho_stat(PROC_TAKEN);
 	long steer = ho_stat(PROC_REHOMED) + ho_stat(PROC_UNSTEERED);
-	int cfd, sfd, p2c[2], c2p[2], st, rc, u[2] = { -1, -1 };
+	int cfd, sfd, rc, u[2] = { -1, -1 };
 	int dom = scm ? AF_INET : AF_NSTCP;
 	const char *how = scm ? "SCM_RIGHTS" : "give/take";
-	struct ho_peer ps = { .cpu = 2 % ncpu }, pr = { .cpu = 2 % ncpu };
-	char buf[HO_CHUNK];
-	uint64_t token, h = FAM_SUM_INIT, tmp;
+	char buf[64];
+	uint64_t token, tmp;
 	struct ho_msg m = { 0 };
+	struct ho_xfer x;
 	struct pollfd pfd;
-	pid_t pid;
 
 	lst_pin(0);
-	if (fam_pair_of(dom, dom, LST_IP, &cfd, &sfd) || pipe(p2c) || pipe(c2p) ||
+	if (fam_pair_of(dom, dom, LST_IP, &cfd, &sfd) ||
 	    (scm && socketpair(AF_UNIX, SOCK_STREAM, 0, u))) {
-		printf("Bail out! pair or pipes: %s\n", strerror(errno));
+		printf("Bail out! pair: %s\n", strerror(errno));
 		exit(1);
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(p2c[1]);
-		close(c2p[0]);
-		close(cfd);
-		close(sfd);
+	if (ho_xfer_fork(&x, cfd, sfd) == 0) {
 		if (scm)
 			close(u[0]);
-		_exit(taker(p2c[0], c2p[1], u[1]));
+		_exit(taker(&x, u[1]));
 	}
-	close(p2c[0]);
-	close(c2p[1]);
 	if (scm)
 		close(u[1]);
-	ps.fd = pr.fd = cfd;
-	pthread_create(&ps.th, NULL, ho_peer_send, &ps);
-	pthread_create(&pr.th, NULL, ho_peer_recv, &pr);
 
 	/* Before: the giver sends and receives its share. */
-	rc = ho_send_chunks(sfd, 2, 0, GIVER_CHUNKS, 0);
-	rc = rc ?: ho_recv_sum(sfd, GIVER_CHUNKS * HO_CHUNK, &h);
-	FAM_OK(!rc, "%s: giver exchanged %d KiB each way before the hand-off",
-	       how, GIVER_CHUNKS * HO_CHUNK / 1024);
+	ho_xfer_before(&x, 2 % ncpu, how);
 	if (scm) {
 		FAM_OK(!scm_send(u[0], sfd), "SCM_RIGHTS: passed the descriptor");
-		m.sum = h;
-		ho_put(p2c[1], &m);
-		rc = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+		rc = ho_xfer_hand(&x, 0, &m);
 		FAM_OK(!rc && m.val == 0, "SCM_RIGHTS: the taker has it, on CPU %ld",
 		       (long)m.sum);
 		errno = 0;
@@ -146,16 +114,17 @@ static void case_transfer(int scm)
 		FAM_OK(rc == 1 || errno == EAGAIN,
 		       "SCM_RIGHTS: the giver's copy still reads the connection (no reservation)");
 		FAM_OK(!close(sfd) && !close(u[0]), "SCM_RIGHTS: the giver closes its copy");
-		goto finish;
+		ho_xfer_finish(&x, how);
+		return;
 	}
-	rc = ho_give_pid(sfd, pid, 5000, &token);
+	rc = ho_give_pid(sfd, x.pid, 5000, &token);
 	FAM_OK(!rc && token, "give to the taker's pid: a token (%s)", strerror(rc));
 
 	/* During: the connection is reserved. */
 	TAP_ERRNO(recv(sfd, buf, 1, MSG_DONTWAIT), EBADFD, "recv on a given socket: EBADFD");
 	TAP_ERRNO(send(sfd, buf, 1, MSG_DONTWAIT), EBADFD, "send on a given socket: EBADFD");
 	TAP_ERRNO(shutdown(sfd, SHUT_WR), EBADFD, "shutdown of a given socket: EBADFD");
-	FAM_OK(ho_give_pid(sfd, pid, 5000, &tmp) == EBADFD, "a second give: EBADFD");
+	FAM_OK(ho_give_pid(sfd, x.pid, 5000, &tmp) == EBADFD, "a second give: EBADFD");
 	FAM_OK(ho_info_flags(sfd) == NSTCP_INFO_GIVEN, "NSTCP_INFO says given (flags %#x)",
 	       ho_info_flags(sfd));
 	pfd = (struct pollfd){ .fd = sfd, .events = POLLIN | POLLOUT };
@@ -163,10 +132,7 @@ static void case_transfer(int scm)
 	FAM_OK(ho_pending() == 1, "one token pending in /proc/net/nstcp_tokens (%d)",
 	       ho_pending());
 
-	m.token = token;
-	m.sum = h;
-	ho_put(p2c[1], &m);
-	rc = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	rc = ho_xfer_hand(&x, token, &m);
 	FAM_OK(!rc && m.val == 0, "the taker took it (%s) on CPU %ld",
 	       rc ? "no answer" : strerror(m.val), (long)m.sum);
 	FAM_OK(ho_pending() == 0, "no token pending after the take");
@@ -187,23 +153,7 @@ static void case_transfer(int scm)
 	       strerror(errno));
 	FAM_OK(!close(sfd), "close of the detached socket");
 
-finish:
-	ho_put(p2c[1], &m);	/* go on */
-	pthread_join(ps.th, NULL);
-	pthread_join(pr.th, NULL);
-	FAM_OK(ps.ok, "%s: peer sent 1 MiB across the hand-off", how);
-	FAM_OK(pr.ok, "%s: peer received 1 MiB, checksum right (giver's part, then the taker's)",
-	       how);
-	ho_put(p2c[1], &m);
-	st = ho_reap(pid, FAM_TIMEOUT_MS * 2);
-	FAM_OK(st == 0, "%s: taker received the rest of 1 MiB, checksum right (status %d)",
-	       how, st);
-	FAM_OK(fam_recv_all(cfd, buf, 1) == 0, "%s: peer sees the taker's close: EOF", how);
-	close(cfd);
-	close(p2c[1]);
-	close(c2p[0]);
-	if (scm)
-		return;
+	ho_xfer_finish(&x, how);
 	FAM_OK(ho_stat(PROC_GIVEN) == given + 1 && ho_stat(PROC_TAKEN) == taken + 1,
 	       "counted given and taken once");
 	FAM_OK(ho_stat(PROC_REHOMED) + ho_stat(PROC_UNSTEERED) == steer + 1,

@@ -16,7 +16,6 @@
 #include "handoff_util.h"
 
 #define NCASES 49
-#define GIVER_CHUNKS 8	/* chunks each way before the hand-off */
 
 static int ncpu;
 
@@ -55,81 +54,50 @@ static int ping(int pfd, int fd)
 }
 
 /* The taker: takes into a new descriptor, receives 1, sends 2. */
-static int taker(int in, int out)
+static int taker(struct ho_xfer *x)
 {
 	struct ho_msg m;
 	uint64_t h;
-	int via, fd, rc = 0;
+	int via, fd, err;
 
 	lst_pin(1 % ncpu);
-	if (ho_get(in, &m, FAM_TIMEOUT_MS))
+	if (ho_get(x->in, &m, FAM_TIMEOUT_MS))
 		return 10;
 	h = m.sum;
 	via = fam_socket(AF_NSTCP, 0);
 	fd = ho_take_fd(via, m.token, 0);
-	m.val = fd < 0 ? errno : 0;
-	m.sum = sched_getcpu();
+	err = errno;
 	close(via);	/* the new descriptor does not depend on it */
-	if (ho_put(out, &m) || fd < 0)
+	if (ho_xfer_taken(x, &m, fd, err))
 		return 11;
-	if (ho_info_flags(fd) != 0)
-		rc = 12;
-	if (ho_get(in, &m, FAM_TIMEOUT_MS))
-		rc = 13;
-	if (!rc && ho_recv_sum(fd, HO_MIB - GIVER_CHUNKS * HO_CHUNK, &h))
-		rc = 14;
-	if (!rc && h != ho_stream_sum(1))
-		rc = 15;
-	if (!rc && ho_send_chunks(fd, 2, GIVER_CHUNKS, HO_NCHUNK, 0))
-		rc = 16;
-	if (ho_get(in, &m, FAM_TIMEOUT_MS * 2))
-		rc = rc ?: 17;
-	close(fd);
-	return rc;
+	return ho_xfer_rest(x, fd, h, ho_info_flags(fd) != 0 ? 12 : 0);
 }
 
 /* 1 MiB each way across a take-fd; the giver holds its socket meanwhile. */
 static void case_transfer(int via)
 {
 	long given = ho_stat(PROC_GIVEN), taken = ho_stat(PROC_TAKEN);
-	int cfd, sfd, p2c[2], c2p[2], st, rc;
-	struct ho_peer ps = { .cpu = 2 % ncpu }, pr = { .cpu = 2 % ncpu };
-	uint64_t token, h = FAM_SUM_INIT;
+	int cfd, sfd, rc;
+	uint64_t token;
 	struct ho_msg m = { 0 };
+	struct ho_xfer x;
 	struct pollfd pfd;
 	char buf[16];
-	pid_t pid;
 
 	lst_pin(0);
-	if (fam_pair(LST_IP, &cfd, &sfd) || pipe(p2c) || pipe(c2p)) {
-		printf("Bail out! pair or pipes: %s\n", strerror(errno));
+	if (fam_pair(LST_IP, &cfd, &sfd)) {
+		printf("Bail out! pair: %s\n", strerror(errno));
 		exit(1);
 	}
-	pid = fork();
-	if (pid == 0) {
-		close(p2c[1]);
-		close(c2p[0]);
-		close(cfd);
-		close(sfd);
+	if (ho_xfer_fork(&x, cfd, sfd) == 0) {
 		close(via);
-		_exit(taker(p2c[0], c2p[1]));
+		_exit(taker(&x));
 	}
-	close(p2c[0]);
-	close(c2p[1]);
-	ps.fd = pr.fd = cfd;
-	pthread_create(&ps.th, NULL, ho_peer_send, &ps);
-	pthread_create(&pr.th, NULL, ho_peer_recv, &pr);
 
-	rc = ho_send_chunks(sfd, 2, 0, GIVER_CHUNKS, 0);
-	rc = rc ?: ho_recv_sum(sfd, GIVER_CHUNKS * HO_CHUNK, &h);
-	FAM_OK(!rc, "giver exchanged %d KiB each way before the hand-off",
-	       GIVER_CHUNKS * HO_CHUNK / 1024);
-	rc = ho_give_pid(sfd, pid, 5000, &token);
+	ho_xfer_before(&x, 2 % ncpu, "take-fd");
+	rc = ho_give_pid(sfd, x.pid, 5000, &token);
 	FAM_OK(!rc, "give to the taker's pid (%s)", rc ? strerror(rc) : "ok");
-	m.token = token;
-	m.sum = h;
-	ho_put(p2c[1], &m);
-	rc = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	rc = ho_xfer_hand(&x, token, &m);
 	FAM_OK(!rc && m.val == 0, "the taker took it into a new descriptor (%s) on CPU %ld",
 	       rc ? "no answer" : strerror(m.val), (long)m.sum);
 	FAM_OK(ho_pending() == 0, "no token pending after the take");
@@ -147,20 +115,9 @@ static void case_transfer(int via)
 	       "the used token again: ENOENT (%s)", strerror(errno));
 	FAM_OK(!close(sfd), "close of the detached socket");
 
-	ho_put(p2c[1], &m);	/* go on */
-	pthread_join(ps.th, NULL);
-	pthread_join(pr.th, NULL);
-	FAM_OK(ps.ok, "peer sent 1 MiB across the take-fd");
-	FAM_OK(pr.ok, "peer received 1 MiB, checksum right (giver's part, then the taker's)");
-	ho_put(p2c[1], &m);
-	st = ho_reap(pid, FAM_TIMEOUT_MS * 2);
-	FAM_OK(st == 0, "taker received the rest of 1 MiB, checksum right (status %d)", st);
-	FAM_OK(fam_recv_all(cfd, buf, 1) == 0, "peer sees the taker's close: EOF");
+	ho_xfer_finish(&x, "take-fd");
 	FAM_OK(ho_stat(PROC_GIVEN) == given + 1 && ho_stat(PROC_TAKEN) == taken + 1,
 	       "counted given and taken once");
-	close(cfd);
-	close(p2c[1]);
-	close(c2p[0]);
 }
 
 /* A giver that closed first; a split accept's token; via a listener. */

@@ -2,8 +2,9 @@
 /*
  * Helpers shared by the hand-off selftests (handoff_*.c): give and take,
  * a stream of 16 KiB chunks both ends can regenerate from any offset, a
- * pipe to pass tokens and partial checksums between processes, and child
- * processes reaped with a deadline.
+ * pipe to pass tokens and partial checksums between processes, child
+ * processes reaped with a deadline, and a 1 MiB transfer each way across
+ * a hand-off from a giver to a child taker (handoff_basic, _takefd).
  */
 #ifndef NSTCP_SELFTEST_HANDOFF_UTIL_H
 #define NSTCP_SELFTEST_HANDOFF_UTIL_H
@@ -239,6 +240,140 @@ static inline void *ho_peer_recv(void *arg)
 	lst_pin(p->cpu);
 	p->ok = !ho_recv_sum(p->fd, HO_MIB, &h) && h == ho_stream_sum(2);
 	return NULL;
+}
+
+/*
+ * A 1 MiB transfer each way across a hand-off: the peer on cfd runs
+ * ho_peer_send and ho_peer_recv; the giver on sfd exchanges the first
+ * HO_GIVER_CHUNKS chunks each way, then hands the connection to a child,
+ * the taker, which receives and sends the rest.  in and out: the pipe
+ * ends this process (giver or taker) reads and writes.
+ */
+#define HO_GIVER_CHUNKS 8
+
+struct ho_xfer {
+	int cfd, sfd;		/* the peer's end, the giver's */
+	int in, out;
+	pid_t pid;		/* the taker, in the giver */
+	uint64_t h;		/* checksum of what the giver received */
+	struct ho_peer ps, pr;
+};
+
+/* Pipes and the fork: the taker's pid, 0 in the taker (cfd, sfd closed). */
+static inline pid_t ho_xfer_fork(struct ho_xfer *x, int cfd, int sfd)
+{
+	int p2c[2], c2p[2];
+
+	memset(x, 0, sizeof(*x));
+	x->cfd = cfd;
+	x->sfd = sfd;
+	x->h = FAM_SUM_INIT;
+	if (pipe(p2c) || pipe(c2p)) {
+		printf("Bail out! pipes: %s\n", strerror(errno));
+		exit(1);
+	}
+	x->pid = fork();
+	if (x->pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		close(cfd);
+		close(sfd);
+		x->in = p2c[0];
+		x->out = c2p[1];
+		return 0;
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	x->in = c2p[0];
+	x->out = p2c[1];
+	return x->pid;
+}
+
+/* The giver: the peer's threads start, the giver's share each way. */
+static inline void ho_xfer_before(struct ho_xfer *x, int peer_cpu,
+				  const char *how)
+{
+	int rc;
+
+	x->ps.fd = x->pr.fd = x->cfd;
+	x->ps.cpu = x->pr.cpu = peer_cpu;
+	pthread_create(&x->ps.th, NULL, ho_peer_send, &x->ps);
+	pthread_create(&x->pr.th, NULL, ho_peer_recv, &x->pr);
+	rc = ho_send_chunks(x->sfd, 2, 0, HO_GIVER_CHUNKS, 0);
+	rc = rc ?: ho_recv_sum(x->sfd, HO_GIVER_CHUNKS * HO_CHUNK, &x->h);
+	FAM_OK(!rc, "%s: giver exchanged %d KiB each way before the hand-off",
+	       how, HO_GIVER_CHUNKS * HO_CHUNK / 1024);
+}
+
+/* The giver: token and checksum to the taker; 0 and its answer in m. */
+static inline int ho_xfer_hand(struct ho_xfer *x, uint64_t token,
+			       struct ho_msg *m)
+{
+	m->token = token;
+	m->sum = x->h;
+	ho_put(x->out, m);
+	return ho_get(x->in, m, FAM_TIMEOUT_MS);
+}
+
+/*
+ * The giver, after its checks: lets the taker go on, checks both streams
+ * and the taker's close at the peer; closes cfd and the pipes.
+ */
+static inline void ho_xfer_finish(struct ho_xfer *x, const char *how)
+{
+	struct ho_msg m = { 0 };
+	char c;
+	int st;
+
+	ho_put(x->out, &m);	/* go on */
+	pthread_join(x->ps.th, NULL);
+	pthread_join(x->pr.th, NULL);
+	FAM_OK(x->ps.ok, "%s: peer sent 1 MiB across the hand-off", how);
+	FAM_OK(x->pr.ok, "%s: peer received 1 MiB, checksum right (giver's part, then the taker's)",
+	       how);
+	ho_put(x->out, &m);
+	st = ho_reap(x->pid, FAM_TIMEOUT_MS * 2);
+	FAM_OK(st == 0, "%s: taker received the rest of 1 MiB, checksum right (status %d)",
+	       how, st);
+	FAM_OK(fam_recv_all(x->cfd, &c, 1) == 0, "%s: peer sees the taker's close: EOF",
+	       how);
+	close(x->cfd);
+	close(x->out);
+	close(x->in);
+}
+
+/* The taker: tells the giver how its take went (err) and its CPU; 0 or -1. */
+static inline int ho_xfer_taken(struct ho_xfer *x, struct ho_msg *m, int fd,
+				int err)
+{
+	m->val = fd < 0 ? err : 0;
+	m->sum = sched_getcpu();
+	return ho_put(x->out, m) || fd < 0 ? -1 : 0;
+}
+
+/*
+ * The taker, once it has fd: waits for the giver's go, receives the rest
+ * of stream 1 onto h (what the giver received), sends the rest of 2, stays
+ * until the peer has it all, closes fd.  Its exit status: rc, or 13 to 17.
+ */
+static inline int ho_xfer_rest(struct ho_xfer *x, int fd, uint64_t h, int rc)
+{
+	struct ho_msg m;
+
+	/* Go on once the giver checked its detached socket. */
+	if (ho_get(x->in, &m, FAM_TIMEOUT_MS))
+		rc = 13;
+	if (!rc && ho_recv_sum(fd, HO_MIB - HO_GIVER_CHUNKS * HO_CHUNK, &h))
+		rc = 14;
+	if (!rc && h != ho_stream_sum(1))
+		rc = 15;
+	if (!rc && ho_send_chunks(fd, 2, HO_GIVER_CHUNKS, HO_NCHUNK, 0))
+		rc = 16;
+	/* Stay until the peer has it all. */
+	if (ho_get(x->in, &m, FAM_TIMEOUT_MS * 2))
+		rc = rc ?: 17;
+	close(fd);
+	return rc;
 }
 
 #endif
