@@ -132,8 +132,9 @@ static void phase(int cli, int dom, int paused)
 	int nclients = ncpus / 2 > 1 ? ncpus / 2 : 1;
 	struct lst_client cl[LST_MAXCPU];
 	pid_t pid[LST_MAXCPU];
-	int lfd, port = 0, ok = 0, fail = 0, first = 0, woke = 1, exited = 1;
-	long long max_ms = 0, t0;
+	struct lst_client all = {};
+	int lfd, port = 0, woke = 1, exited = 1;
+	long long t0;
 	int served, local, errs, empty;
 	const char *fam = lst_fam(dom);
 	struct lst_port st = {};
@@ -157,19 +158,9 @@ static void phase(int cli, int dom, int paused)
 	while (lfd >= 0 && sum(sh->ready) < ncpus && lst_now_ms() - t0 < FAM_TIMEOUT_MS)
 		lst_sleep_ms(10);
 	lst_sleep_ms(100);
-	for (int t = 0; lfd >= 0 && t < nclients; t++)
-		lst_client_start_in(&cl[t], cli, RPS_SRV_IP, port, -1,
-				    CONNS / nclients + (t < CONNS % nclients),
-				    FAM_TIMEOUT_MS, NULL);
-	for (int t = 0; lfd >= 0 && t < nclients; t++) {
-		lst_client_join(&cl[t]);
-		ok += cl[t].ok;
-		fail += cl[t].fail;
-		if (cl[t].max_ms > max_ms)
-			max_ms = cl[t].max_ms;
-		if (!first)
-			first = cl[t].first_err;
-	}
+	if (lfd >= 0)
+		lst_clients_run(cl, nclients, cli, RPS_SRV_IP, port, CONNS,
+				FAM_TIMEOUT_MS, &all);
 	if (dom == AF_NSTCP)
 		lst_proc(port, &st);
 	/* The stalled worker sleeps in epoll_wait too for the shutdown. */
@@ -212,11 +203,12 @@ static void phase(int cli, int dom, int paused)
 		tap_diag("  CPU %d: %d/%d/%d/%ld", c, atomic_load(&sh->served[c]),
 			 atomic_load(&sh->local[c]), atomic_load(&sh->empty[c]),
 			 st.stolen[c]);
-	FAM_OK(lfd >= 0 && ok == CONNS && !fail && served == CONNS && !errs &&
-	       max_ms <= delay_ms + MARGIN_MS,
+	FAM_OK(lfd >= 0 && all.ok == CONNS && !all.fail && served == CONNS && !errs &&
+	       all.max_ms <= delay_ms + MARGIN_MS,
 	       "%s%s: all %d connections served (%d ok, %d failed: %s; %d server errors), the slowest in %lld ms (at most steal delay %d + %d ms)",
-	       fam, paused >= 0 ? ", one worker stalled" : "", CONNS, ok, fail,
-	       first ? strerror(first) : "none", errs, max_ms, delay_ms,
+	       fam, paused >= 0 ? ", one worker stalled" : "", CONNS, all.ok,
+	       all.fail, all.first_err ? strerror(all.first_err) : "none", errs,
+	       all.max_ms, delay_ms,
 	       MARGIN_MS);
 	if (paused >= 0) {
 		FAM_OK(atomic_load(&sh->from_paused) > 0 &&

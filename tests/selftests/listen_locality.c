@@ -37,7 +37,8 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 {
 	struct lst_acceptor ac[LST_MAXCPU];
 	struct lst_client cl[LST_MAXCPU];
-	int served = 0, local = 0, ok = 0, fail = 0, first = 0, offcpu = 0;
+	struct lst_client all = {};
+	int served = 0, local = 0, offcpu = 0;
 	int spread = 1, errs = 0, lfd, port = 0;
 	const char *how = handoff ? "handing off to workers" : "serving";
 	struct lst_port st;
@@ -50,17 +51,9 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 	for (int c = 0; lfd >= 0 && c < ncpus; c++)
 		lst_acceptor_start_ex(&ac[c], lfd, c, NULL, 0, handoff);
 	lst_sleep_ms(100);
-	for (int t = 0; lfd >= 0 && t < nclients; t++)
-		lst_client_start_in(&cl[t], cli, RPS_SRV_IP, port, -1,
-				    CONNS / nclients + (t < CONNS % nclients),
-				    FAM_TIMEOUT_MS, NULL);
-	for (int t = 0; lfd >= 0 && t < nclients; t++) {
-		lst_client_join(&cl[t]);
-		ok += cl[t].ok;
-		fail += cl[t].fail;
-		if (!first)
-			first = cl[t].first_err;
-	}
+	if (lfd >= 0)
+		lst_clients_run(cl, nclients, cli, RPS_SRV_IP, port, CONNS,
+				FAM_TIMEOUT_MS, &all);
 	lst_proc(port, &st);
 	if (lfd >= 0)
 		shutdown(lfd, SHUT_RD);		/* ends the blocked accepts */
@@ -80,10 +73,10 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 		tap_diag("  CPU %d: %d/%d/%ld", c, atomic_load(&ac[c].served),
 			 atomic_load(&ac[c].local), st.stolen[c]);
 
-	FAM_OK(lfd >= 0 && ok == CONNS && !fail && served == CONNS && !errs,
+	FAM_OK(lfd >= 0 && all.ok == CONNS && !all.fail && served == CONNS && !errs,
 	       "accept_steal=%s, acceptors %s, %d clients: all %d connections served (%d ok, %d failed: %s; %d server errors)",
-	       buf, how, nclients, CONNS, ok, fail,
-	       first ? strerror(first) : "none", errs);
+	       buf, how, nclients, CONNS, all.ok,
+	       all.fail, all.first_err ? strerror(all.first_err) : "none", errs);
 	if (check)
 		FAM_OK(served && local * 100 >= served * MIN_PCT,
 		       "accept_steal=%s, acceptors %s: SO_INCOMING_CPU is the acceptor's CPU for %d of %d (%.1f%%, want >= %d%%)",

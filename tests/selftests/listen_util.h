@@ -607,6 +607,34 @@ static inline void lst_client_join(struct lst_client *cl)
 	cl->tid = 0;
 }
 
+/*
+ * n client threads in netns (0: this one), not pinned, making total
+ * exchanges with ip:port between them; joined, their counts summed into
+ * *sum (ok, fail and its kinds, the first error, the slowest exchange).
+ */
+static inline void lst_clients_run(struct lst_client *cl, int n, int netns,
+				   const char *ip, int port, int total,
+				   int timeout_ms, struct lst_client *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (int t = 0; t < n; t++)
+		lst_client_start_in(&cl[t], netns, ip, port, -1,
+				    total / n + (t < total % n), timeout_ms,
+				    NULL);
+	for (int t = 0; t < n; t++) {
+		lst_client_join(&cl[t]);
+		sum->ok += cl[t].ok;
+		sum->fail += cl[t].fail;
+		sum->resets += cl[t].resets;
+		sum->refused += cl[t].refused;
+		sum->timeouts += cl[t].timeouts;
+		if (cl[t].max_ms > sum->max_ms)
+			sum->max_ms = cl[t].max_ms;
+		if (!sum->first_err)
+			sum->first_err = cl[t].first_err;
+	}
+}
+
 /* All listening rows, one per port and CPU (any port); -1 if unreadable. */
 static inline int lst_proc_rows(void)
 {
