@@ -115,3 +115,6 @@ TOOLS_INSTALL += tools/nstcpd/nstcpd.service:$(DOCDIR)/examples/nstcpd.service
 tools/out/nstcp-broker: tools/nstcp-broker.c tools/out/libnstcp.a $(LIBNSTCP_DEPS)
 	@mkdir -p tools/out
 	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itools/libnstcp -o $@ $< tools/out/libnstcp.a
+
+# The one-file tools' shared header (socket addresses as text).
+tools/out/nstcp-echo tools/out/nstcp-broker: tools/tool_addr.h

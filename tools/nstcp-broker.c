@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "nstcp.h"
+#include "tool_addr.h"
 
 static void usage(FILE *f)
 {
@@ -37,19 +38,10 @@ static void fail(const char *what, const char *arg)
 
 static void print_addr(FILE *f, const struct sockaddr_storage *ss)
 {
-	char host[INET6_ADDRSTRLEN];
+	char text[TOOL_ADDR_LEN];
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		fprintf(f, "%s:%u\n", host, ntohs(a->sin_port));
-	} else {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		fprintf(f, "[%s]:%u\n", host, ntohs(a->sin6_port));
-	}
+	tool_addr_text(ss, text, sizeof(text));
+	fprintf(f, "%s\n", text);
 }
 
 static int write_all(int fd, const char *p, size_t n)

@@ -35,12 +35,14 @@
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
+#include "tool_addr.h"
+
 #define MAX_CONNS	64
 
 struct conn {
 	int fd;
 	unsigned long id;
-	char peer[INET6_ADDRSTRLEN + 8];
+	char peer[TOOL_ADDR_LEN];
 	time_t last;		/* last activity, for the idle timeout */
 };
 
@@ -79,26 +81,6 @@ static int nstcp_family(void)
 		fclose(f);
 	}
 	return fam;
-}
-
-static void addr_text(const struct sockaddr_storage *ss, char *buf,
-		      size_t len)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "(family %d)", ss->ss_family);
-	}
 }
 
 static int parse_addr(const char *text, unsigned int port,
@@ -197,7 +179,7 @@ struct tconn {
 	int cpu;		/* the acceptor's */
 	int home;
 	unsigned long id;
-	char peer[INET6_ADDRSTRLEN + 8];
+	char peer[TOOL_ADDR_LEN];
 };
 
 static void pin_thread(int cpu)
@@ -291,7 +273,7 @@ static void *acceptor_main(void *p)
 		id = atomic_fetch_add(&A.accepted, 1) + 1;
 		*c = (struct tconn){ .fd = fd, .cpu = a->cpu, .home = home,
 				     .id = id };
-		addr_text(&ss, c->peer, sizeof(c->peer));
+		tool_addr_text(&ss, c->peer, sizeof(c->peer));
 		a->taken++;
 		a->local += home == a->cpu;
 		if (!A.quiet) {
@@ -406,7 +388,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	bool quiet = false;
 	socklen_t len;
-	char buf[16384], text[INET6_ADDRSTRLEN + 8];
+	char buf[16384], text[TOOL_ADDR_LEN];
 	int lfd, opt, one = 1, nconns = 0, i;
 	char *end;
 
@@ -480,7 +462,7 @@ int main(int argc, char **argv)
 	}
 	len = sizeof(ss);
 	getsockname(lfd, (struct sockaddr *)&ss, &len);
-	addr_text(&ss, text, sizeof(text));
+	tool_addr_text(&ss, text, sizeof(text));
 	printf("listening on %s\n", text);
 	fflush(stdout);
 	if (acceptors)
@@ -555,7 +537,7 @@ int main(int argc, char **argv)
 			}
 			c->id = ++accepted;
 			c->last = now;
-			addr_text(&ss, c->peer, sizeof(c->peer));
+			tool_addr_text(&ss, c->peer, sizeof(c->peer));
 			nconns++;
 			greet(c, quiet);
 		}
