@@ -20,44 +20,19 @@
 #include <unistd.h>
 
 #include "nstcp.h"
+#include "echo_util.h"
 
 static int active, port;
 
 static void serve(int fd)
 {
-	const char *log = getenv("BKSERVER_LOG");
-	unsigned long long total = 0;
-	char buf[16384];
-	ssize_t n;
+	unsigned long long total;
 
 	__atomic_add_fetch(&active, 1, __ATOMIC_RELAXED);
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		char *p = buf;
-
-		total += n;
-		while (n > 0) {
-			ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-			if (w <= 0)
-				goto out;
-			p += w;
-			n -= w;
-		}
-	}
-out:
+	total = echo_conn(fd);
 	close(fd);
 	__atomic_sub_fetch(&active, 1, __ATOMIC_RELAXED);
-	if (log) {
-		char line[64];
-		int lfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-		n = snprintf(line, sizeof(line), "%d %llu\n", port, total);
-		if (lfd >= 0) {
-			if (write(lfd, line, n) != n)
-				perror("bkserver: log");
-			close(lfd);
-		}
-	}
+	echo_log(getenv("BKSERVER_LOG"), "bkserver", "%d %llu\n", port, total);
 }
 
 static void *conn_thread(void *arg)
@@ -109,19 +84,6 @@ int main(void)
 	port = atoi(colon + 1);
 	if (pthread_create(&t, NULL, report_thread, NULL))
 		return 1;
-	for (;;) {
-		int fd = accept4(NSTCP_LISTEN_FDS_START, NULL, NULL, SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			perror("bkserver: accept");
-			return 1;
-		}
-		if (pthread_create(&t, NULL, conn_thread, (void *)(long)fd)) {
-			serve(fd);
-			continue;
-		}
-		pthread_detach(t);
-	}
+	return echo_accept_loop(NSTCP_LISTEN_FDS_START, "bkserver", 0, serve,
+				conn_thread);
 }

@@ -19,42 +19,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "echo_util.h"
+
 static void serve(int fd)
 {
 	int cpu_in = -1;
 	socklen_t len = sizeof(cpu_in);
-	unsigned long long total = 0;
-	const char *log = getenv("SDECHO_LOG");
-	char buf[16384];
-	ssize_t n;
+	unsigned long long total = echo_conn(fd);
 
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		char *p = buf;
-
-		total += n;
-		while (n > 0) {
-			ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-			if (w <= 0)
-				goto out;
-			p += w;
-			n -= w;
-		}
-	}
-out:
 	getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu_in, &len);
-	if (log) {
-		char line[64];
-		int lfd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-
-		n = snprintf(line, sizeof(line), "%d %d %llu\n", sched_getcpu(),
-			     cpu_in, total);
-		if (lfd >= 0) {
-			if (write(lfd, line, n) != n)
-				perror("sdecho: log");
-			close(lfd);
-		}
-	}
+	echo_log(getenv("SDECHO_LOG"), "sdecho", "%d %d %llu\n",
+		 sched_getcpu(), cpu_in, total);
 	close(fd);
 }
 
@@ -68,7 +43,7 @@ int main(void)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
 	const char *crash = getenv("SDECHO_CRASH_AFTER");
-	int acc = 0, served = 0, limit = crash ? atoi(crash) : 0;
+	int acc = 0, limit = crash ? atoi(crash) : 0;
 	socklen_t len = sizeof(acc);
 
 	if (!pid || !fds || atoi(pid) != getpid() || atoi(fds) != 1) {
@@ -84,26 +59,7 @@ int main(void)
 		serve(3);
 		return 0;
 	}
-	for (;;) {
-		int c = accept4(3, NULL, NULL, SOCK_CLOEXEC);
-		pthread_t t;
-
-		if (c < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			perror("sdecho: accept");
-			return 1;
-		}
-		if (limit) {
-			serve(c);
-			if (++served == limit)
-				abort();
-			continue;
-		}
-		if (pthread_create(&t, NULL, thread, (void *)(long)c)) {
-			serve(c);
-			continue;
-		}
-		pthread_detach(t);
-	}
+	if (echo_accept_loop(3, "sdecho", limit, serve, thread))
+		return 1;
+	abort();	/* after the limit-th */
 }
