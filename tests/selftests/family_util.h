@@ -74,17 +74,33 @@ static inline void fam_read_stats(struct fam_stats *st)
 	st->rows = ps.rows;
 }
 
+/* Watchdog, SIGPIPE ignored, and the baselines of the leak checks. */
+static inline void fam_arm(int seconds)
+{
+	signal(SIGALRM, fam_watchdog);
+	signal(SIGPIPE, SIG_IGN);
+	alarm(seconds);
+	fam_fds_at_start = fam_count_fds();
+	fam_read_stats(&fam_stats_at_start);
+}
+
 /* Plan, watchdog, SIGPIPE ignored, and the baselines of the leak checks. */
 static inline void fam_start(int plan, int seconds)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	fam_planned = plan;
 	tap_plan(plan + 3);	/* + the three checks of fam_finish() */
-	signal(SIGALRM, fam_watchdog);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(seconds);
-	fam_fds_at_start = fam_count_fds();
-	fam_read_stats(&fam_stats_at_start);
+	fam_arm(seconds);
+}
+
+/*
+ * fam_start() in a child whose parent printed the plan: cases more to run
+ * before fam_finish()'s three.
+ */
+static inline void fam_start_child(int cases, int seconds)
+{
+	fam_planned = tap_n + cases;
+	fam_arm(seconds);
 }
 
 /*

@@ -325,12 +325,7 @@ static int child(int cli)
 {
 	char buf[16];
 
-	fam_planned = tap_n + CHILD_CASES;
-	signal(SIGALRM, fam_watchdog);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(100);
-	fam_fds_at_start = fam_count_fds();
-	fam_read_stats(&fam_stats_at_start);
+	fam_start_child(CHILD_CASES, 100);
 
 	lst_sysctl_write("accept_steal", "1");
 	/*
@@ -359,15 +354,9 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	debug_kernel = getenv("NSTCP_KERNEL") &&
 		       !strcmp(getenv("NSTCP_KERNEL"), "debug");
-	ncpus = lst_ncpus();
-	if (ncpus > LST_MAXCPU)
-		ncpus = LST_MAXCPU;
-	tap_plan(NCASES);
-	if (ncpus < 2) {
-		for (int i = 0; i < NCASES; i++)
-			tap_skip("needs 2 CPUs", "epoll exclusive workers");
+	ncpus = lst_plan_cpus(NCASES, 2, "epoll exclusive workers");
+	if (!ncpus)
 		return tap_done();
-	}
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) {

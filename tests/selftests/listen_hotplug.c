@@ -617,13 +617,7 @@ static int child(void *arg __attribute__((unused)))
 		if (fd >= 0)
 			close(fd);
 	}
-	/* fam_start() without the plan, which the parent printed. */
-	fam_planned = tap_n + CHILD_CASES - 3;
-	signal(SIGALRM, fam_watchdog);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(80);
-	fam_fds_at_start = fam_count_fds();
-	fam_read_stats(&fam_stats_at_start);
+	fam_start_child(CHILD_CASES - 3, 80);
 
 	phase(cli, AF_INET, NULL, &ref);
 	phase(cli, AF_NSTCP, "1", &ref);

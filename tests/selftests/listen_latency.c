@@ -147,12 +147,7 @@ static int child(int cli)
 {
 	char delay[16];
 
-	fam_planned = tap_n + CHILD_CASES - 3;	/* before fam_finish()'s */
-	signal(SIGALRM, fam_watchdog);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(100);
-	fam_fds_at_start = fam_count_fds();
-	fam_read_stats(&fam_stats_at_start);
+	fam_start_child(CHILD_CASES - 3, 100);	/* before fam_finish()'s */
 	lst_sysctl_read("accept_steal_delay_ms", delay, sizeof(delay));
 	tap_diag("accept_steal_delay_ms %s (the default)", delay);
 	server(cli, 1);
@@ -166,15 +161,9 @@ int main(void)
 	struct rps_pair p;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ncpus = lst_ncpus();
-	if (ncpus > LST_MAXCPU)
-		ncpus = LST_MAXCPU;
-	tap_plan(NCASES);
-	if (ncpus < 3) {
-		for (int i = 0; i < NCASES; i++)
-			tap_skip("needs 3 CPUs", "one- and two-acceptor latency");
+	ncpus = lst_plan_cpus(NCASES, 3, "one- and two-acceptor latency");
+	if (!ncpus)
 		return tap_done();
-	}
 	rps_pair_run(&p, ncpus, CHILD_CASES, 110, child);
 	return tap_done();
 }

@@ -96,13 +96,7 @@ static void phase(int cli, const char *steal, int nclients, int handoff,
 
 static int child(int cli)
 {
-	/* fam_start() without the plan, which the parent printed. */
-	fam_planned = tap_n + CHILD_CASES;	/* the cases before its 3 */
-	signal(SIGALRM, fam_watchdog);
-	signal(SIGPIPE, SIG_IGN);
-	alarm(50);
-	fam_fds_at_start = fam_count_fds();
-	fam_read_stats(&fam_stats_at_start);
+	fam_start_child(CHILD_CASES, 50);	/* the cases before its 3 */
 
 	phase(cli, "0", ncpus, 0, 1);
 	phase(cli, "1", ncpus, 1, 1);
@@ -115,15 +109,9 @@ int main(void)
 	struct rps_pair p;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ncpus = lst_ncpus();
-	if (ncpus > LST_MAXCPU)
-		ncpus = LST_MAXCPU;
-	tap_plan(NCASES);
-	if (ncpus < 2) {
-		for (int i = 0; i < NCASES; i++)
-			tap_skip("needs 2 CPUs", "accept locality");
+	ncpus = lst_plan_cpus(NCASES, 2, "accept locality");
+	if (!ncpus)
 		return tap_done();
-	}
 	/* The child's watchdog fires first. */
 	rps_pair_run(&p, ncpus, CHILD_CASES + 3, 58, child);
 	return tap_done();

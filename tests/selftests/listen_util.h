@@ -48,6 +48,26 @@ static inline int lst_ncpus(void)
 	return CPU_COUNT(&set);
 }
 
+/*
+ * The plan printed and the CPUs to use (at most LST_MAXCPU); 0 when there
+ * are fewer than need, every case skipped (then return tap_done()).
+ */
+static inline int lst_plan_cpus(int plan, int need, const char *what)
+{
+	int n = lst_ncpus();
+	char why[32];
+
+	if (n > LST_MAXCPU)
+		n = LST_MAXCPU;
+	tap_plan(plan);
+	if (n >= need)
+		return n;
+	snprintf(why, sizeof(why), "needs %d CPUs", need);
+	for (int i = 0; i < plan; i++)
+		tap_skip(why, "%s", what);
+	return 0;
+}
+
 /* Pins the calling thread. */
 static inline int lst_pin(int cpu)
 {
