@@ -79,6 +79,7 @@
 #include <linux/nstcp.h>
 
 #include "bench_rows.h"
+#include "bench_util.h"
 
 #define MAX_CPUS	64
 #define MAX_CLIENTS	256
@@ -86,7 +87,6 @@
 #define MAX_MSG		4096
 #define STALL_PERIOD_NS	200000000LL
 #define STALL_SPIN_NS	100000000LL
-#define IO_TIMEOUT_S	5
 
 /* The goals. */
 #define GOAL_BAL_VS_B	1.00	/* balanced conn/s, nstcp/(b), at least */
@@ -151,24 +151,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void sleep_until(int64_t t)
-{
-	struct timespec ts = { .tv_sec = t / 1000000000LL,
-			       .tv_nsec = t % 1000000000LL };
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-}
-
 static int read_int_file(const char *path, int dflt)
 {
 	FILE *f = fopen(path, "re");
@@ -191,48 +173,6 @@ static void pin_self(int cpu)
 	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	if (errno)
 		die("pthread_setaffinity_np");
-}
-
-static void set_timeouts(int fd)
-{
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* Send all of @len bytes; false on an error. */
-static bool send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
-}
-
-/* Read exactly @len bytes; false on an error or an early EOF. */
-static bool recv_all(int fd, char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = recv(fd, buf, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
 }
 
 static void set_steal(int val)
@@ -349,7 +289,7 @@ static void *client_main(void *p)
 		pin_self(cpus[c->idx % ncpus]);
 	memset(req, 'q', o.req);
 	for (;;) {
-		int64_t t0 = now_ns(), t1;
+		int64_t t0 = bench_now_ns(), t1;
 		int v = target_variant(t0), fd;
 
 		if (v < 0)
@@ -357,17 +297,17 @@ static void *client_main(void *p)
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			die("socket (client)");
-		set_timeouts(fd);
-		t0 = now_ns();
+		bench_set_timeouts(fd);
+		t0 = bench_now_ns();
 		if (connect(fd, (struct sockaddr *)&r.srv[v],
 			    sizeof(r.srv[v])) ||
-		    !send_all(fd, req, o.req) || !recv_all(fd, rep, o.rep)) {
+		    !bench_send_all(fd, req, o.req) || !bench_recv_all(fd, rep, o.rep)) {
 			c->errors++;
 			close(fd);
 			usleep(1000);
 			continue;
 		}
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		close(fd);
 		if (measured_variant(t1) != v)
 			continue;
@@ -386,7 +326,7 @@ static void *client_main(void *p)
 /* The imbalanced scenario: spin out the rest of a stall window. */
 static void maybe_stall(struct worker *w, int64_t *last)
 {
-	int64_t t = now_ns() - r.t0, k, end;
+	int64_t t = bench_now_ns() - r.t0, k, end;
 
 	if (t < 0)
 		t += (-t / STALL_PERIOD_NS + 1) * STALL_PERIOD_NS;
@@ -394,8 +334,8 @@ static void maybe_stall(struct worker *w, int64_t *last)
 	if (t % STALL_PERIOD_NS >= STALL_SPIN_NS || k == *last)
 		return;
 	*last = k;
-	end = now_ns() - t % STALL_PERIOD_NS + STALL_SPIN_NS;
-	while (now_ns() < end)
+	end = bench_now_ns() - t % STALL_PERIOD_NS + STALL_SPIN_NS;
+	while (bench_now_ns() < end)
 		;
 	w->stalls++;
 }
@@ -428,11 +368,11 @@ static void *worker_main(void *p)
 			continue;
 		}
 		acpu = sched_getcpu();
-		t = now_ns();
-		set_timeouts(fd);
-		if (!recv_all(fd, req, o.req) ||
+		t = bench_now_ns();
+		bench_set_timeouts(fd);
+		if (!bench_recv_all(fd, req, o.req) ||
 		    getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &rcpu, &len) ||
-		    !send_all(fd, rep, o.rep)) {
+		    !bench_send_all(fd, rep, o.rep)) {
 			w->errors++;
 			close(fd);
 			continue;
@@ -555,26 +495,6 @@ struct result {
 
 static struct result res[MAX_ROUNDS][SC_MAX][V_MAX];
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted @v, in ms. */
-static double pct_ms(const uint32_t *v, size_t n, double q)
-{
-	size_t k;
-
-	if (!n)
-		return NAN;
-	k = (size_t)ceil(q / 100.0 * n);
-	if (k < 1)
-		k = 1;
-	return v[k - 1] / 1000.0;
-}
-
 static double local_pct(long local, long total)
 {
 	return total ? 100.0 * local / total : NAN;
@@ -609,7 +529,7 @@ static void run_round(int round, int sc, int *port)
 		for (i = 0; i < r.nlfd[v]; i++)
 			r.lfd[v][i] = open_listener(v, cpus[i], &r.srv[v]);
 	}
-	r.t0 = now_ns() + (int64_t)(o.warmup * 1e9);
+	r.t0 = bench_now_ns() + (int64_t)(o.warmup * 1e9);
 	for (k = 0; k < r.nv; k++) {
 		v = r.vlist[k];
 		for (w = 0; w < nworkers; w++) {
@@ -638,10 +558,10 @@ static void run_round(int round, int sc, int *port)
 	for (i = 0; i < r.nslices && (o.variants & (1 << V_NOSTEAL)); i++) {
 		v = slice_variant(i);
 		t = r.t0 + i * r.slice_ns;
-		sleep_until(t);
+		bench_sleep_until(t);
 		set_steal(v == V_NOSTEAL ? 0 : steal_dflt);
 	}
-	sleep_until(r.t0 + r.nslices * r.slice_ns);
+	bench_sleep_until(r.t0 + r.nslices * r.slice_ns);
 	for (k = 0; k < r.nv; k++)
 		if (IS_NSTCP(r.vlist[k]))
 			read_listen(ntohs(r.srv[r.vlist[k]].sin_port),
@@ -684,7 +604,7 @@ static void run_round(int round, int sc, int *port)
 			n += r.cl[i].n[v];
 			free(r.cl[i].lat[v]);
 		}
-		qsort(R->lat, R->nlat, sizeof(*R->lat), cmp_u32);
+		qsort(R->lat, R->nlat, sizeof(*R->lat), bench_cmp_u32);
 		R->rate = R->nlat / R->secs;
 		for (w = 0; w < nworkers; w++) {
 			struct worker *W = &r.wk[v][w];
@@ -713,8 +633,8 @@ static void run_round(int round, int sc, int *port)
 			continue;
 		printf("round %d  %-10s  %-20s  %6.0f conn/s  p50 %6.2f ms  p99 %7.2f ms  local %5.1f%%",
 		       round + 1, sc_name[sc], v_name[v], R->rate,
-		       pct_ms(R->lat, R->nlat, 50),
-		       pct_ms(R->lat, R->nlat, 99),
+		       bench_pct_ms(R->lat, R->nlat, 50),
+		       bench_pct_ms(R->lat, R->nlat, 99),
 		       local_pct(R->local, R->accepted));
 		printf("  accepts/worker");
 		for (w = 0; w < nworkers; w++)
@@ -777,9 +697,9 @@ static struct agg aggregate(int sc, int v)
 	}
 	a.conns = k;
 	a.rate = secs ? k / secs : NAN;
-	qsort(all, k, sizeof(*all), cmp_u32);
-	a.p50 = pct_ms(all, k, 50);
-	a.p99 = pct_ms(all, k, 99);
+	qsort(all, k, sizeof(*all), bench_cmp_u32);
+	a.p50 = bench_pct_ms(all, k, 50);
+	a.p99 = bench_pct_ms(all, k, 99);
 	a.local = local_pct(local, a.accepted);
 	free(all);
 	return a;
@@ -796,8 +716,8 @@ static void per_round(int sc, int v, bool p99, char *buf, size_t len)
 		struct result *N = &res[i][sc][V_NSTCP], *X = &res[i][sc][v];
 		double x;
 
-		x = p99 ? pct_ms(N->lat, N->nlat, 99) /
-			  pct_ms(X->lat, X->nlat, 99) :
+		x = p99 ? bench_pct_ms(N->lat, N->nlat, 99) /
+			  bench_pct_ms(X->lat, X->nlat, 99) :
 			  N->rate / X->rate;
 		off += snprintf(buf + off, len - off, "%s%.2f", i ? " " : "",
 				x);
@@ -821,7 +741,7 @@ static void ratio_rows(int sc, int v, const char *x)
 		if (!N->done || !X->done)
 			continue;
 		r[0] = N->rate / X->rate;
-		r[1] = pct_ms(N->lat, N->nlat, 99) / pct_ms(X->lat, X->nlat, 99);
+		r[1] = bench_pct_ms(N->lat, N->nlat, 99) / bench_pct_ms(X->lat, X->nlat, 99);
 		for (k = 0; k < 2; k++) {
 			lo[k] = fmin(lo[k], r[k]);
 			hi[k] = fmax(hi[k], r[k]);
