@@ -78,8 +78,13 @@ static void *reporter(void *arg)
 {
 	(void)arg;
 	for (;;) {
-		/* load 0 or 1 of 4: the broker adds one per answer meanwhile */
-		if (nstcp_report_load(NULL, NULL, atomic_load(&busy), 4))
+		/*
+		 * Load 0 (waiting in accept) or 1 (serving or stalled) of
+		 * 64: the broker adds one per answer until the next report,
+		 * so the capacity must exceed a period's answers to one
+		 * server, or it reports every server full.
+		 */
+		if (nstcp_report_load(NULL, NULL, atomic_load(&busy), 64))
 			perror("mb_worker: nstcp_report_load");
 		usleep(100000);
 	}
