@@ -24,7 +24,9 @@
  * Printed per workload, scenario and pair: conn/s, p50, p99 and the
  * locality of each variant, and the ratios nstcp/Linux with the goals
  * (stalled: above 1 on conn/s, below 1 on p99; balanced: conn/s at least
- * 0.97).  Result rows for `make bench` (bench_rows.h).
+ * 0.97), and as a measure of the noise the conn/s ratio over the even
+ * and over the odd cycles of slices apart.  Result rows for `make bench`
+ * (bench_rows.h).
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -65,6 +67,7 @@ struct client {
 	unsigned int seed;
 	uint32_t *lat[MB_NVAR];
 	size_t n[MB_NVAR], cap[MB_NVAR];
+	long half[MB_NVAR][2];	/* measured in even and odd cycles */
 	long errors[MB_NVAR];
 };
 
@@ -78,6 +81,7 @@ static struct {
 
 struct result {
 	double rate, p50, p99, local;
+	double half_rate[2];	/* in the even and the odd cycles of slices */
 	long conns, errors;
 };
 
@@ -170,6 +174,7 @@ static void *client_main(void *p)
 				die("realloc");
 		}
 		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
+		c->half[v][(t1 - r.t0) / r.slice_ns / r.nv % 2]++;
 		continue;
 err:
 		if (measured_variant(bench_now_ns()) == v)
@@ -252,6 +257,12 @@ static void run_round(int w, int sc)
 		qsort(all, n, sizeof(*all), bench_cmp_u32);
 		R->conns = n;
 		R->rate = n / (ceil(o.secs / o.slice - 1e-9) * (o.slice - o.guard));
+		for (i = 0; i < o.clients; i++) {
+			R->half_rate[0] += 2 * r.cl[i].half[v][0];
+			R->half_rate[1] += 2 * r.cl[i].half[v][1];
+		}
+		R->half_rate[0] /= ceil(o.secs / o.slice - 1e-9) * (o.slice - o.guard);
+		R->half_rate[1] /= ceil(o.secs / o.slice - 1e-9) * (o.slice - o.guard);
 		R->p50 = bench_pct_ms(all, n, 50);
 		R->p99 = bench_pct_ms(all, n, 99);
 		free(all);
@@ -273,7 +284,7 @@ static void print_results(int w, int sc)
 	       "conn/s", "p50 ms", "p99 ms", "local%", "errors");
 	for (p = 0; p < MB_PAIRS; p++) {
 		struct result *N = &res[w][sc][2 * p], *L = &res[w][sc][2 * p + 1];
-		double rr, pr;
+		double rr, pr, h0, h1;
 		bool ok;
 
 		if (!(o.pairs & (1 << p)))
@@ -296,11 +307,16 @@ static void print_results(int w, int sc)
 			ok = rr > 1 && pr < 1;
 		else
 			ok = rr >= GOAL_BAL;
-		printf("%-12s %-20s %8.2fx %7s %8.2fx   goal: %s  %s\n", "",
-		       "ratio nstcp/Linux", rr, "", pr,
+		/* The noise: the ratio in the even and in the odd cycles. */
+		h0 = N->half_rate[0] / L->half_rate[0];
+		h1 = N->half_rate[1] / L->half_rate[1];
+		printf("%-12s %-20s %8.2fx %7s %8.2fx   halves %.2f %.2f  goal: %s  %s\n",
+		       "", "ratio nstcp/Linux", rr, "", pr, fmin(h0, h1), fmax(h0, h1),
 		       sc == SC_STALL ? "conn/s > 1, p99 < 1" : "conn/s >= 0.97",
 		       isnan(rr) || isnan(pr) ? "not measured" : ok ? "met" : "MISSED");
 		bench_row(scen, mb_pair_name[p], "conn_s_ratio", rr);
+		bench_row(scen, mb_pair_name[p], "conn_s_ratio_min", fmin(h0, h1));
+		bench_row(scen, mb_pair_name[p], "conn_s_ratio_max", fmax(h0, h1));
 		bench_row(scen, mb_pair_name[p], "p99_ratio", pr);
 		bench_row(scen, mb_pair_name[p], "met", ok);
 	}
