@@ -40,6 +40,7 @@ struct nstcp_lc_ctx {
 	struct net_device		*dev;
 	const struct nstcp_ndev		*nd;
 	const struct nstcp_rss		*rss;	/* NULL: one queue, RPS */
+	unsigned int			nq;	/* the device's RX queues now */
 	struct nstcp_pred		pred;	/* Toeplitz, when rss */
 	struct flow_keys		keys;	/* the software flow hash's */
 	bool				hw_hash; /* RPS uses the device's hash */
@@ -63,7 +64,7 @@ static int nstcp_lc_cpu_of(const void *ctx, int port)
 	int q;
 
 	q = nstcp_lc_queue(c, port, &hash);
-	if (q < 0 || q >= READ_ONCE(c->nd->nq) || q >= NSTCP_QUEUES_MAX)
+	if (q < 0 || q >= c->nq || q >= NSTCP_QUEUES_MAX)
 		return -1;
 #ifdef CONFIG_RPS
 	map = rcu_dereference(c->dev->_rx[q].rps_map);
@@ -96,6 +97,7 @@ static bool nstcp_lc_reserved(const void *ctx, int port)
 static bool nstcp_lc_ctx_init(struct nstcp_lc_ctx *c, struct net_device *dev,
 			      __be32 saddr, __be32 daddr, __be16 dport)
 {
+	struct nstcp_ndev *nd;
 	u8 tuple[12];
 
 	memset(c, 0, sizeof(*c));
@@ -103,10 +105,16 @@ static bool nstcp_lc_ctx_init(struct nstcp_lc_ctx *c, struct net_device *dev,
 	c->dev = dev;
 	if (!dev->dev.parent || (dev->flags & IFF_LOOPBACK))
 		return false;
-	c->nd = nstcp_steer_dev(dev);
-	if (!c->nd)
+	nd = nstcp_steer_dev(dev);
+	if (!nd)
 		return false;
-	c->rss = rcu_dereference(c->nd->rss);
+	c->nd = nd;
+	/*
+	 * A device reduced to one queue (ethtool -L) is RPS's alone, whatever
+	 * table the snapshot from before still holds.
+	 */
+	c->nq = nstcp_steer_nq(nd);
+	c->rss = c->nq > 1 ? rcu_dereference(nd->rss) : NULL;
 	c->hw_hash = !!(dev->features & NETIF_F_RXHASH);
 	if (c->rss) {
 		/* The reply as the device sees it: from the peer to us. */
@@ -116,7 +124,7 @@ static bool nstcp_lc_ctx_init(struct nstcp_lc_ctx *c, struct net_device *dev,
 		memset(tuple + 10, 0, 2);
 		nstcp_pred_init(&c->pred, c->rss->key, c->rss->key_size,
 				tuple, sizeof(tuple), 10);
-	} else if (READ_ONCE(c->nd->nq) != 1 || c->hw_hash) {
+	} else if (c->nq != 1 || c->hw_hash) {
 		return false;
 	}
 	c->keys.control.addr_type = FLOW_DISSECTOR_KEY_IPV4_ADDRS;

@@ -354,6 +354,21 @@ struct nstcp_ndev *nstcp_steer_dev(const struct net_device *dev)
 }
 
 /*
+ * The device's receive queues now.  "ethtool -L" raises no netdevice
+ * event: a count that differs from the snapshot's asks for a new read,
+ * and until then the caller goes by the live count (the snapshot's table
+ * may name queues the device no longer has).
+ */
+unsigned int nstcp_steer_nq(struct nstcp_ndev *nd)
+{
+	unsigned int nq = READ_ONCE(nd->dev->real_num_rx_queues);
+
+	if (nq != READ_ONCE(nd->nq))
+		nstcp_ndev_stale(nd);
+	return nq;
+}
+
+/*
  * The queue <-> CPU map: @src says how it is known.  An explicit entry
  * (the queue binding) is only replaced by another explicit one; -1 clears.
  */

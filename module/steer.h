@@ -70,6 +70,7 @@ int nstcp_port_search(int (*cpu_of)(const void *ctx, int port),
 		      u16 *ports, int max);
 
 struct nstcp_ndev *nstcp_steer_dev(const struct net_device *dev);
+unsigned int nstcp_steer_nq(struct nstcp_ndev *nd);
 void nstcp_steer_set_queue_cpu(struct nstcp_ndev *nd, unsigned int q, int cpu,
 			       int src);
 int nstcp_steer_bind_queues(struct net *net, int ifindex, const int *cpus,
