@@ -8,7 +8,9 @@
  * RSS sends them (about 1/CPUs).  Also: no mismatch counted, the sysctl
  * off gives AF_INET's behaviour, a bound port is left alone, loopback and
  * veth fall back (counted), ports run out with AF_INET's errno, a send
- * timeout cuts a blocking connect with AF_INET's errno.
+ * timeout cuts a blocking connect with AF_INET's errno.  Then the same
+ * locality on a single-queue device: the NIC reduced to one queue pair
+ * (ethtool -L combined 1), software RPS spreading its flows over every CPU.
  * Skips without the NIC.
  */
 #include <arpa/inet.h>
@@ -323,16 +325,83 @@ static void case_send_timeout(void)
 	       strerror(e[1]), strerror(e[0]));
 }
 
+/* The NIC's combined channels now, -1 if unknown. */
+static int nic_channels(const char *dev)
+{
+	char cmd[256], line[128];
+	int n = -1, cur = 0;
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "ethtool -l %s 2>/dev/null", dev);
+	fp = popen(cmd, "r");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp)) {
+		if (!strncmp(line, "Current", 7))
+			cur = 1;
+		if (cur && sscanf(line, "Combined: %d", &n) == 1)
+			break;
+	}
+	pclose(fp);
+	return n;
+}
+
+/*
+ * One receive queue, RPS over every CPU on it: the kernel's flow hash
+ * alone picks the CPU (the module's snapshot of the device, read while it
+ * had several queues, must not be used: ethtool -L raises no event).
+ */
+static void case_single_queue(const char *dev)
+{
+	int conns, errors, home, iconns, ierrors, ihome, had = nic_channels(dev);
+	long lc0, fb0, miss0;
+	double nstcp, inet;
+
+	if (!tap_ok(had >= 2 && !rps_sh("ethtool -L %s combined 1 && echo %x > /sys/class/net/%s/queues/rx-0/rps_cpus && "
+					 "[ ! -e /sys/class/net/%s/queues/rx-1 ]",
+					 dev, (1u << ncpus) - 1, dev, dev) &&
+		    nic_channels(dev) == 1 && peer_up(),
+		    "%s reduced to one queue pair (from %d), RPS over every CPU on rx-0", dev, had)) {
+		for (int i = 0; i < 4; i++)
+			tap_skip("no single-queue NIC", "connect_local");
+		goto out;
+	}
+	lc0 = stat_sum(PROC_LCONNECTS);
+	fb0 = stat_sum(PROC_LFALLBACKS);
+	miss0 = stat_sum(PROC_LMISSES);
+	inet = run_clients(AF_INET, &iconns, &ierrors, &ihome);
+	nstcp = run_clients(AF_NSTCP, &conns, &errors, &home);
+	tap_diag("one queue + RPS: AF_NSTCP %.1f%% (%d conns), AF_INET %.1f%% (%d conns) on the caller's CPU",
+		 100 * nstcp, conns, 100 * inet, iconns);
+	tap_ok(!errors && !ierrors && conns == ncpus * PER_CPU &&
+	       home >= conns * 99 / 100,
+	       "one queue: every connection answered (%d + %d errors), NSTCP_INFO home CPU the caller's (%d of %d)",
+	       errors, ierrors, home, conns);
+	tap_ok(nstcp >= 0.99, "one queue + RPS: AF_NSTCP >= 99%% of replies on the caller's CPU (%.1f%%)",
+	       100 * nstcp);
+	tap_ok(ncpus >= 2 && inet < 0.6,
+	       "one queue + RPS: AF_INET in the same run %.1f%% local (RPS spreads them)",
+	       100 * inet);
+	tap_ok(stat_sum(PROC_LCONNECTS) - lc0 >= conns &&
+	       stat_sum(PROC_LMISSES) == miss0 && stat_sum(PROC_LFALLBACKS) == fb0,
+	       "one queue + RPS: %ld lconnects, no miss, no fallback (%ld, %ld)",
+	       stat_sum(PROC_LCONNECTS) - lc0, stat_sum(PROC_LMISSES) - miss0,
+	       stat_sum(PROC_LFALLBACKS) - fb0);
+out:
+	if (had >= 2)
+		rps_sh("ethtool -L %s combined %d", dev, had);
+}
+
 int main(void)
 {
 	const char *paddr = getenv("NSTCP_NIC_PEER");
 
-	tap_plan(14);
+	tap_plan(19);
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpus > 64)
 		ncpus = 64;
 	if (!paddr || !getenv("NSTCP_NIC_DEV")) {
-		for (int i = 0; i < 14; i++)
+		for (int i = 0; i < 19; i++)
 			tap_skip("no test NIC (tests/vm/run --nic mq)", "connect_local");
 		return 0;
 	}
@@ -358,6 +427,7 @@ int main(void)
 		case_veth();
 		case_ports_exhausted();
 		case_send_timeout();
+		case_single_queue(getenv("NSTCP_NIC_DEV"));
 	}
 	rps_sh("for f in /sys/class/net/%s/queues/rx-*/rps_cpus; do echo 0 > $f; done",
 	       getenv("NSTCP_NIC_DEV"));
