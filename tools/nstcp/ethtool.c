@@ -19,7 +19,7 @@
 
 #include "qbind.h"
 
-static int eth_ioctl(const char *dev, void *cmd)
+int eth_ioctl(const char *dev, void *cmd)
 {
 	struct ifreq ifr;
 	int fd, err = 0;

@@ -4,7 +4,8 @@
  * interrupts on its CPU, RSS spread evenly over the bound queues, XPS so
  * each CPU transmits on its own queue, RPS off where the queues cover the
  * CPUs (per queue where they do not), RFS on, and the map told to the
- * module.  The plan is printed step by step: done, unchanged, skipped
+ * module, ntuple filters on where the device offers them (accelerated
+ * RFS).  The plan is printed step by step: done, unchanged, skipped
  * (with the reason: the device lacks the operation) or failed.
  */
 #include <errno.h>
@@ -260,6 +261,38 @@ static void irqbalance_note(const struct plan *p, const char *cpus)
 		"  then restart irqbalance.\n", prog, pid, bans, cpus);
 }
 
+/* Every step of the plan, after the CPUs and the interrupts are known. */
+static void run_steps(struct plan *p, struct qb_out *o)
+{
+	step_channels(p, o);
+	step_irqs(p, o);
+	step_indir(p, o);
+	step_queues(p, o);
+	qb_step_ntuple(p->dev, o);
+	qb_map_set(p->ifindex, p->cpu, p->nq, o);
+}
+
+int qb_check_plan(const char *dev, const char *list, struct qb_out *o)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+	int err = -1;
+
+	if (!p)
+		return -1;
+	p->dev = dev;
+	p->ifindex = if_nametoindex(dev);
+	if (p->ifindex && !plan_cpus(p, list)) {
+		p->nirq = qd_irqs(p->dev, p->irq, QB_IRQS);
+		if (p->nirq < 0)
+			p->nirq = 0;
+		o->dry_run = o->check = true;
+		run_steps(p, o);
+		err = 0;
+	}
+	free(p);
+	return err;
+}
+
 int do_queue_bind(int argc, char **argv)
 {
 	struct qb_out o = { 0 };
@@ -318,11 +351,9 @@ int do_queue_bind(int argc, char **argv)
 		printf("queue bind dev %s (%s in %s)\n", p->dev,
 		       kept ? "the settings of the first bind stay saved" :
 		       "the previous settings saved", path);
-	step_channels(p, &o);
-	step_irqs(p, &o);
-	step_indir(p, &o);
-	step_queues(p, &o);
-	qb_map_set(p->ifindex, p->cpu, p->nq, &o);
+	run_steps(p, &o);
+	if (!o.dry_run)
+		qb_bound_save(p->dev, cpus);
 	irqbalance_note(p, cpus);
 	if (o.steps) {
 		struct json_object *r = json_object_new_object();

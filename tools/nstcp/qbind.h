@@ -26,6 +26,8 @@ struct eth_channels {
 	uint32_t rx, tx, combined;
 };
 
+/* SIOCETHTOOL with cmd: 0 or -errno. */
+int eth_ioctl(const char *dev, void *cmd);
 int eth_channels_get(const char *dev, struct eth_channels *ch);
 int eth_channels_set(const char *dev, const struct eth_channels *want);
 /* The RSS indirection table: *size entries in a malloc()ed *table. */
@@ -90,6 +92,8 @@ struct qb_out {
 	struct json_object *steps;	/* with -j */
 	int failed;
 	bool dry_run;
+	bool check;	/* queue show check: a planned step is a drift */
+	int drifted;
 };
 
 void qb_step(struct qb_out *o, const char *what, const char *detail,
@@ -104,7 +108,30 @@ void qb_map_set(int ifindex, const int *cpu, int nq, struct qb_out *o);
 int qb_restore(const char *dev, struct qb_out *o);
 void qb_map_del(int ifindex, struct qb_out *o);
 
+/*
+ * qntuple.c: ntuple filters (accelerated RFS).  get: 0 with *on, or
+ * -EOPNOTSUPP when the device does not offer them.
+ */
+int eth_ntuple_get(const char *dev, bool *on);
+int eth_ntuple_set(const char *dev, bool on);
+void qb_step_ntuple(const char *dev, struct qb_out *o);
+void qs_ntuple_save(const char *dev, struct json_object *s);
+void qs_ntuple_restore(const char *dev, struct json_object *s, struct qb_out *o);
+
 int do_queue_bind(int argc, char **argv);
+
+/*
+ * qcheck.c: the binding's CPUs, recorded by bind in
+ * /run/nstcp/queue-DEV.bound, and queue show dev DEV check.
+ */
+void qb_bound_save(const char *dev, const char *cpus);
+void qb_bound_remove(const char *dev);
+int qb_bound_read(const char *dev, char *cpus, size_t len);
+/* The module's map of the device: queues in cpu[], their count, or -errno. */
+int qb_map_get(int ifindex, int *cpu, int max);
+int do_queue_check(const char *dev);
+/* qbind.c: bind's plan for the CPUs list, as a dry run, in check mode. */
+int qb_check_plan(const char *dev, const char *list, struct qb_out *o);
 int do_queue_restore(int argc, char **argv);
 
 #endif

@@ -93,6 +93,7 @@ static struct json_object *snapshot(const char *dev, const struct qirq *irqs,
 	json_object_object_add(s, "rx", queues(dev, true));
 	json_object_object_add(s, "tx", queues(dev, false));
 	add_str(s, "rps_sock_flow_entries", "/proc/sys/net/core/rps_sock_flow_entries");
+	qs_ntuple_save(dev, s);
 	return s;
 }
 
@@ -482,10 +483,13 @@ int do_queue_restore(int argc, char **argv)
 		printf("queue restore dev %s (from %s)\n", dev, path);
 	restore_ethtool(dev, s, &o);
 	restore_files(dev, s, &o);
+	qs_ntuple_restore(dev, s, &o);
 	qb_map_del(ifindex, &o);
 	json_object_put(s);
-	if (!o.failed)
+	if (!o.failed) {
 		unlink(path);
+		qb_bound_remove(dev);
+	}
 	if (o.steps) {
 		struct json_object *r = json_object_new_object();
 

@@ -21,18 +21,25 @@ void qb_step(struct qb_out *o, const char *what, const char *detail,
 {
 	if (r == QB_FAILED)
 		o->failed++;
+	if (o->check && r == QB_PLANNED)
+		o->drifted++;
 	if (o->steps) {
 		struct json_object *s = json_object_new_object();
 
 		json_object_object_add(s, "step", json_object_new_string(what));
 		json_object_object_add(s, "detail", json_object_new_string(detail));
-		json_object_object_add(s, "result", json_object_new_string(results[r]));
+		json_object_object_add(s, "result", json_object_new_string(
+				       o->check && r == QB_PLANNED ? "drifted" : results[r]));
 		if (reason)
 			json_object_object_add(s, "reason", json_object_new_string(reason));
 		json_object_array_add(o->steps, s);
 		return;
 	}
-	printf("  %-14s %-36s %s%s%s\n", what, detail, results[r],
+	/* A check shows what is not as bind left it, and what failed. */
+	if (o->check && r != QB_PLANNED && r != QB_FAILED)
+		return;
+	printf("  %-14s %-36s %s%s%s\n", what, detail,
+	       o->check && r == QB_PLANNED ? "drifted" : results[r],
 	       reason ? ": " : "", reason ? reason : "");
 }
 
@@ -167,6 +174,21 @@ void qb_map_set(int ifindex, const int *cpu, int nq, struct qb_out *o)
 		at += snprintf(d + at, sizeof(d) - at, " %d:%d", q, cpu[q]);
 	if (at >= sizeof(d) - 8)
 		snprintf(d + sizeof(d) - 8, 8, " ...");
+	if (o->check) {
+		int have[QB_QUEUES], n = qb_map_get(ifindex, have, QB_QUEUES);
+		bool same = n == nq;
+
+		for (int q = 0; same && q < nq; q++)
+			same = have[q] == cpu[q];
+		if (n == -ENOENT)
+			qb_step(o, "module map", d, QB_SKIPPED,
+				"the nstcp module is not loaded");
+		else
+			qb_step(o, "module map", d, same ? QB_UNCHANGED : QB_PLANNED,
+				same ? NULL : n ? "the module's map differs" :
+				"the module has no map of the device");
+		return;
+	}
 	if (o->dry_run) {
 		qb_step(o, "module map", d, QB_PLANNED, NULL);
 		return;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * nstcp queue show: which CPU instance owns each queue of a device, as
- * `nstcp queue bind` recorded it in the module.
+ * `nstcp queue bind` recorded it in the module; with check, whether the
+ * device's settings are still those bind made (qcheck.c).
  */
 #include <net/if.h>
 #include <stdio.h>
@@ -85,6 +86,11 @@ int do_queue(int argc, char **argv)
 			    argv[0]);
 	argc -= argc > 0;
 	argv += 1;
+	if (argc == 3 && !strcmp(argv[0], "dev") && !strcmp(argv[2], "check")) {
+		if (opt.watch)
+			usage_error("queue show check has no watch mode");
+		return do_queue_check(argv[1]);
+	}
 	if (argc == 2 && !strcmp(argv[0], "dev")) {
 		ifindex = if_nametoindex(argv[1]);
 		if (!ifindex) {
@@ -92,7 +98,7 @@ int do_queue(int argc, char **argv)
 			return 1;
 		}
 	} else if (argc) {
-		usage_error("unexpected \"%s\" (queue show [dev DEV])", argv[0]);
+		usage_error("unexpected \"%s\" (queue show [dev DEV [check]])", argv[0]);
 	}
 	if (opt.watch)
 		usage_error("queue show has no watch mode");
