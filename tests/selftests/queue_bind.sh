@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 58; else tap_plan 41; fi
+if [ -n "$nic" ]; then tap_plan 66; else tap_plan 44; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -63,6 +63,7 @@ snap() {
 	done
 	ethtool -l "$dev" 2>&1
 	ethtool -x "$dev" 2>&1
+	ethtool -k "$dev" 2>&1 | grep -E '^ntuple'
 }
 # step FILE STEP: the result of a step of a -j bind or restore ("" if none).
 step() {
@@ -124,14 +125,14 @@ o = json.load(open(sys.argv[1])); n = int(sys.argv[2])
 r = {s["step"]: s for s in o["steps"]}
 want = {"channels": "skipped", "irq": "skipped", "rss indir": "skipped",
 	"xps tx-0": "skipped", "rps rx-0": "done" if n > 1 else "unchanged",
-	"rfs rx-0": "done", "module map": "done"}
+	"rfs rx-0": "done", "module map": "done", "ntuple": "skipped"}
 bad = ["%s: %r" % (k, r.get(k)) for k, v in want.items() if k not in r or r[k]["result"] != v]
 bad += ["%s skipped without a reason" % k for k, s in r.items()
 	if s["result"] == "skipped" and not s.get("reason")]
 for b in bad: print("# " + b)
 sys.exit(1 if bad else 0)
 PY
-tap_ok $? "bind dummy: channels, irq, rss, xps skipped with reasons; rps, rfs, the map done (exit $rc $(cat "$tmp/err"))"
+tap_ok $? "bind dummy: channels, irq, rss, xps, ntuple skipped with reasons; rps, rfs, the map done (exit $rc $(cat "$tmp/err"))"
 all=$(printf '%x' $(( (1 << ncpu) - 1 )))
 [ "$(cat /sys/class/net/qbdummy/queues/rx-0/rps_cpus | tr -d ,0)" = "$(tr -d 0 <<<"$all")" ] &&
 	[ "$(cat /proc/sys/net/core/rps_sock_flow_entries)" -ge 32768 ] &&
@@ -181,6 +182,25 @@ done
 [ $rc -eq 0 ] && [ $bad -eq 0 ] && [ "$(ls -d /sys/class/net/qbv0/queues/rx-* | wc -l)" -eq 2 ]
 tap_ok $? "bind veth: 2 queues for $ncpu CPUs, each with RPS and XPS over its CPUs (exit $rc)"
 sed 's/^/# /' "$tmp/b1.txt"
+# queue show check: the binding holds; a setting changed by hand is a drift.
+"$nstcp" queue show dev qbv0 check >"$tmp/c1.txt" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "the binding holds" "$tmp/c1.txt" && ! grep -q drifted "$tmp/c1.txt"
+tap_ok $? "queue show dev qbv0 check after bind: the binding holds (exit $rc)"
+echo 0 >/sys/class/net/qbv0/queues/rx-1/rps_cpus
+"$nstcp" -j queue show dev qbv0 check >"$tmp/c2.json" 2>&1
+rc=$?
+"$nstcp" queue show dev qbv0 check >"$tmp/c2.txt" 2>&1
+rc2=$?
+sed 's/^/# /' "$tmp/c2.txt"
+python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+d = [s["step"] for s in o["steps"] if s["result"] == "drifted"]
+sys.exit(0 if d == ["rps rx-1"] and not o["holds"] and o["drifted"] == 1 else 1)' "$tmp/c2.json" &&
+	[ $rc -eq 1 ] && [ $rc2 -eq 1 ] && grep -q "rps rx-1 .*drifted" "$tmp/c2.txt" &&
+	grep -q "1 setting drifted from the binding: run \`nstcp queue bind dev qbv0 cpus 0-$last\` again" "$tmp/c2.txt"
+tap_ok $? "rps_cpus of rx-1 written by hand: check lists that one drift, says to bind again, exits 1 ($rc, $rc2)"
 "$nstcp" queue bind dev qbv0 cpus 0 >"$tmp/b2.txt" 2>&1
 rc=$?
 [ $rc -eq 0 ] && cmp -s "$tmp/state1" "$(state qbv0)" &&
@@ -206,6 +226,10 @@ snap qbv0 >"$tmp/v2"
 [ $rc -eq 0 ] && cmp -s "$tmp/v0" "$tmp/v2" && [ ! -e "$(state qbv0)" ]
 tap_ok $? "restore veth: the settings from before the first bind, byte-identical (exit $rc)"
 diff "$tmp/v0" "$tmp/v2" | sed 's/^/# /' | head -10
+err=$("$nstcp" queue show dev qbv0 check 2>&1)
+rc=$?
+[ $rc -eq 1 ] && [[ "$err" == *"not bound"* ]] && [ ! -e /run/nstcp/queue-qbv0.bound ]
+tap_ok $? "after restore: check says not bound, the record removed (exit $rc: $err)"
 fails "restore as uid 65534" 1 "Operation not permitted" qbv0 \
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$nstcp" queue restore dev qbv0
 
@@ -340,6 +364,12 @@ for s in json.load(open(sys.argv[1]))["steps"]: print("# %(step)s %(detail)s: %(
 [ $rc -eq 0 ] && [ "$(step "$tmp/nb.json" channels)" = done ] &&
 	[[ "$(step "$tmp/nb.json" "rss indir")" == @(done|unchanged) ]]
 tap_ok $? "bind $nic: exit $rc, channels changed, no step failed"
+[ "$(step "$tmp/nb.json" ntuple)" = skipped ] &&
+	python3 -c '
+import json, sys
+s = [s for s in json.load(open(sys.argv[1]))["steps"] if s["step"] == "ntuple"][0]
+sys.exit(0 if "no ntuple filters" in s["reason"] and "no accelerated RFS" in s["reason"] else 1)' "$tmp/nb.json"
+tap_ok $? "ntuple on $nic: skipped, virtio_net has none (no accelerated RFS), said in the JSON"
 [ "$(ethtool -l "$nic" | awk '/^Current/ {c = 1} c && /^Combined:/ {print $2}')" = "$ncpu" ]
 tap_ok $? "$ncpu channels, one per CPU"
 bad=0 nirq=0
@@ -459,4 +489,50 @@ snap "$nic" >"$tmp/s1"
 tap_ok $? "restore: the scrambled settings back, byte-identical (exit $rc)"
 diff "$tmp/s0" "$tmp/s1" | sed 's/^/# /' | head -20
 ethtool -X "$nic" default
+
+# --- CPU hotplug with a bound NIC ---
+# Bound to CPUs 1-$last (queue i on the i-th of them), which virtio_net's
+# own spread is not: taking a CPU off and on makes the driver rewrite its
+# interrupts' affinity and XPS with its spread.  queue show check reports
+# that drift and exits 1; bind again restores the binding; restore still
+# gives back the settings from before the first bind.
+if [ "$ncpu" -ge 3 ]; then
+	snap "$nic" >"$tmp/h0"
+	"$nstcp" queue bind dev "$nic" cpus 1-$last >"$tmp/h1.txt" 2>&1 &&
+		"$nstcp" queue show dev "$nic" check >"$tmp/h1c.txt" 2>&1
+	rc=$?
+	tap_ok $rc "bind $nic cpus 1-$last: check says the binding holds (exit $rc)"
+	[ $rc -eq 0 ] || sed 's/^/# /' "$tmp/h1.txt" "$tmp/h1c.txt"
+	echo 0 >/sys/devices/system/cpu/cpu$last/online && sleep 0.5 &&
+		echo 1 >/sys/devices/system/cpu/cpu$last/online && sleep 0.5
+	"$nstcp" -j queue show dev "$nic" check >"$tmp/h2.json" 2>&1
+	rc=$?
+	"$nstcp" queue show dev "$nic" check >"$tmp/h2.txt" 2>&1
+	rc2=$?
+	sed 's/^/# /' "$tmp/h2.txt"
+	python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+d = [s["step"] for s in o["steps"] if s["result"] == "drifted"]
+sys.exit(0 if not o["holds"] and any(x.startswith("irq ") for x in d) and
+	any(x.startswith("xps ") for x in d) else 1)' "$tmp/h2.json" &&
+		[ $rc -eq 1 ] && [ $rc2 -eq 1 ] &&
+		grep -q "drifted from the binding: run \`nstcp queue bind dev $nic cpus 1-$last\` again" "$tmp/h2.txt"
+	tap_ok $? "CPU $last off and on: virtio_net's interrupts and XPS drifted, check lists them and exits 1 ($rc, $rc2)"
+	"$nstcp" queue bind dev "$nic" cpus 1-$last >"$tmp/h3.txt" 2>&1 &&
+		"$nstcp" queue show dev "$nic" check >"$tmp/h3c.txt" 2>&1
+	rc=$?
+	tap_ok $rc "bind again: the binding holds (exit $rc)"
+	[ $rc -eq 0 ] || sed 's/^/# /' "$tmp/h3.txt" "$tmp/h3c.txt"
+	"$nstcp" queue restore dev "$nic" >"$tmp/h4.txt" 2>&1
+	rc=$?
+	snap "$nic" >"$tmp/h4"
+	[ $rc -eq 0 ] && cmp -s "$tmp/h0" "$tmp/h4"
+	tap_ok $? "restore after the hotplug: byte-identical to before the first bind (exit $rc)"
+	diff "$tmp/h0" "$tmp/h4" | sed 's/^/# /' | head -20
+else
+	for c in "bind cpus 1-" "hotplug drift" "bind again" "restore"; do
+		tap_ok 0 "# SKIP $c: $ncpu CPUs"
+	done
+fi
 tap_done
