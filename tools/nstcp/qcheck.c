@@ -151,6 +151,7 @@ int do_queue_check(const char *dev)
 	if (err) {
 		fprintf(stderr, "%s: queue check dev %s: %s\n", prog, dev,
 			err == -ENOENT ? "not bound (nstcp queue bind records its CPUs)" :
+			err == -EACCES ? "the record of the bound CPUs needs root to read" :
 			"the record of the bound CPUs is unreadable or refused");
 		return 1;
 	}
