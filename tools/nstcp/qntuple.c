@@ -19,8 +19,11 @@
 
 #define NTUPLE_NAME	"rx-ntuple-filter"
 
-/* The index of the ntuple feature among the device's feature names. */
-static int ntuple_index(const char *dev)
+/*
+ * The index of the ntuple feature among the device's feature names, and
+ * the 32-bit blocks G/SFEATURES take (SFEATURES wants them all).
+ */
+static int ntuple_index(const char *dev, uint32_t *blocks)
 {
 	struct {
 		struct ethtool_sset_info hdr;
@@ -37,6 +40,7 @@ static int ntuple_index(const char *dev)
 	n = info.hdr.sset_mask ? info.count : 0;
 	if (!n || n > 4096)
 		return -EOPNOTSUPP;
+	*blocks = (n + 31) / 32;
 	gs = calloc(1, sizeof(*gs) + n * ETH_GSTRING_LEN);
 	if (!gs)
 		return -ENOMEM;
@@ -61,10 +65,9 @@ int eth_ntuple_get(const char *dev, bool *on)
 	int idx, err;
 
 	*on = false;
-	idx = ntuple_index(dev);
+	idx = ntuple_index(dev, &blocks);
 	if (idx < 0)
 		return idx;
-	blocks = idx / 32 + 1;
 	gf = calloc(1, sizeof(*gf) + blocks * sizeof(gf->features[0]));
 	if (!gf)
 		return -ENOMEM;
@@ -90,10 +93,9 @@ int eth_ntuple_set(const char *dev, bool on)
 	bool now;
 	int idx, err;
 
-	idx = ntuple_index(dev);
+	idx = ntuple_index(dev, &blocks);
 	if (idx < 0)
 		return idx;
-	blocks = idx / 32 + 1;
 	sf = calloc(1, sizeof(*sf) + blocks * sizeof(sf->features[0]));
 	if (!sf)
 		return -ENOMEM;
