@@ -367,6 +367,7 @@ unsigned int nstcp_steer_nq(struct nstcp_ndev *nd)
 		nstcp_ndev_stale(nd);
 	return nq;
 }
+EXPORT_SYMBOL_IF_KUNIT(nstcp_steer_nq);
 
 /*
  * The queue <-> CPU map: @src says how it is known.  An explicit entry

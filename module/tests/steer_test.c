@@ -2,10 +2,13 @@
 /*
  * KUnit: AF_NSTCP receive steering (steer.c): the Toeplitz hash against
  * the published RSS verification values (the well-known 40-byte key), its
- * per-port form, and the source port search over a fake queue map.
+ * per-port form, the source port search over a fake queue map, and the
+ * live RX queue count against a device's snapshot.
  */
 #include <kunit/test.h>
+#include <linux/etherdevice.h>
 #include <linux/kernel.h>
+#include <linux/netdevice.h>
 
 #include "../nstcp.h"
 #include "../steer.h"
@@ -230,7 +233,37 @@ static void steer_search_is_bounded(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ports[0], 15000);
 }
 
+/*
+ * "ethtool -L" raises no netdevice event: the device's RX queue count now
+ * wins over the snapshot's, and a differing count asks for a new read.
+ */
+static void steer_live_queue_count(struct kunit *test)
+{
+	struct net_device *dev;
+	struct nstcp_ndev *nd;
+
+	dev = alloc_netdev_mqs(0, "nstcpk%d", NET_NAME_UNKNOWN, ether_setup,
+			       4, 4);
+	KUNIT_ASSERT_NOT_NULL(test, dev);
+	nd = kunit_kzalloc(test, sizeof(*nd), GFP_KERNEL);
+	if (!nd) {
+		free_netdev(dev);
+		KUNIT_FAIL(test, "no memory");
+		return;
+	}
+	nd->dev = dev;
+	nd->nq = 4;
+	KUNIT_EXPECT_EQ(test, nstcp_steer_nq(nd), 4U);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(nd->stale));
+	/* Not registered: the count is set as the core would set it. */
+	dev->real_num_rx_queues = 1;
+	KUNIT_EXPECT_EQ(test, nstcp_steer_nq(nd), 1U);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(nd->stale));
+	free_netdev(dev);
+}
+
 static struct kunit_case steer_cases[] = {
+	KUNIT_CASE(steer_live_queue_count),
 	KUNIT_CASE(steer_search_is_bounded),
 	KUNIT_CASE(steer_toeplitz_ipv4),
 	KUNIT_CASE(steer_toeplitz_ipv6),
