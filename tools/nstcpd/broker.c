@@ -52,15 +52,20 @@ struct nd_bk {
 };
 
 /* A listening AF_NSTCP socket: the brokers' shared port or server @i's. */
-static int bk_socket(const struct nd_service *s, int server, int i)
-{
-	socklen_t sl = server ? s->srv_addrlen : s->addrlen;
+struct bk_sock {
+	const struct nd_service *s;
+	int server;
 	struct sockaddr_storage ss;
-	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+};
+
+static int bk_make(const void *arg)
+{
+	const struct bk_sock *b = arg;
+	const struct nd_service *s = b->s;
+	int server = b->server;
+	socklen_t sl = server ? s->srv_addrlen : s->addrlen;
 	int fd, one = 1, err;
 
-	memcpy(&ss, server ? &s->srv_addr : &s->addr, sizeof(ss));
-	a->sin_port = htons(ntohs(a->sin_port) + i);
 	fd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -72,7 +77,8 @@ static int bk_socket(const struct nd_service *s, int server, int i)
 	if (!server && s->policy &&
 	    setsockopt(fd, SOL_NSTCP, NSTCP_POLICY, &s->policy, sizeof(int)))
 		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, s->backlog))
+	if (bind(fd, (const struct sockaddr *)&b->ss, sl) ||
+	    listen(fd, s->backlog))
 		goto fail;
 	return fd;
 fail:
@@ -80,6 +86,18 @@ fail:
 	close(fd);
 	errno = err;
 	return -1;
+}
+
+/* A broker's or server's socket, an inherited one of its identity if any. */
+static int bk_socket(const struct nd_service *s, int server, int i)
+{
+	struct bk_sock b = { .s = s, .server = server };
+	struct sockaddr_in *a = (struct sockaddr_in *)&b.ss;
+
+	memcpy(&b.ss, server ? &s->srv_addr : &s->addr, sizeof(b.ss));
+	a->sin_port = htons(ntohs(a->sin_port) + i);
+	return nd_listen_held(ND_MODEL_BROKER, server ? "" : s->key,
+			      server ? 0 : s->policy, &b.ss, bk_make, &b);
 }
 
 /* ADDR:PORT of @ss with @port, [V6]:PORT for IPv6, loopback for *. */

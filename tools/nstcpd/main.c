@@ -4,9 +4,13 @@
  *
  *   nstcpd [-c FILE] [--check] [-f] [-s STATUS_FILE]
  *   nstcpd status [-s STATUS_FILE] [-j]
+ *
+ * SIGHUP reloads the configuration, SIGUSR2 restarts nstcpd: both keep
+ * every listening socket (handover.c).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +32,27 @@ static void usage(void)
 		"       nstcpd status [-s STATUS_FILE] [-j]\n");
 }
 
+/* The command line of a new image: foreground, absolute paths. */
+static char *reexec_argv[8];
+
+/*
+ * SIGHUP: the configuration file read again; when valid, a new image
+ * started on it (nd_reexec), else nothing changes.
+ */
+static void reload(struct nd_config *cfg)
+{
+	struct nd_config next;
+
+	nd_log("SIGHUP: reloading %s", cfg->path);
+	if (nd_config_load(&next, cfg->path)) {
+		nd_log("reload: %s: configuration refused, the running services unchanged",
+		       cfg->path);
+		return;
+	}
+	nd_config_free(&next);
+	nd_reexec(reexec_argv, cfg, 1);
+}
+
 /* Runs the services until SIGTERM or SIGINT. */
 static int run(struct nd_config *cfg)
 {
@@ -45,16 +70,20 @@ static int run(struct nd_config *cfg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return 1;
+	nd_handover_prune(cfg);
 	if (nd_services_start(cfg) || nd_acceptors_start(cfg)) {
 		nd_log("cannot start: %s", strerror(errno));
 		nd_services_stop(cfg);
 		return 1;
 	}
+	nd_handover_done();
+	nd_handover_store();
 	for (i = 0, n = 3; i < cfg->nsvc; i++)
 		n += 1 + cfg->svc[i].ncopies;
 	pfd = calloc(n, sizeof(*pfd));
@@ -124,7 +153,12 @@ static int run(struct nd_config *cfg)
 				dirty = 1;
 				break;
 			case SIGHUP:
-				nd_log("SIGHUP: reloading is not supported yet; restart nstcpd");
+				reload(cfg);
+				dirty = 1;
+				break;
+			case SIGUSR2:
+				nd_log("SIGUSR2: restarting");
+				nd_reexec(reexec_argv, cfg, 0);
 				break;
 			default:
 				nd_log("signal %d: stopping", si.ssi_signo);
@@ -185,6 +219,24 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		usage();
 		return 2;
+	}
+	if (!check) {
+		static char cfgabs[PATH_MAX], stabs[PATH_MAX];
+		int k = 0;
+
+		reexec_argv[k++] = argv[0];
+		reexec_argv[k++] = "-f";
+		reexec_argv[k++] = "-c";
+		reexec_argv[k++] = realpath(path, cfgabs) ? cfgabs : (char *)path;
+		if (status) {
+			reexec_argv[k++] = "-s";
+			/* The file may not exist yet: its directory's path. */
+			reexec_argv[k++] = status[0] == '/' ||
+					   !getcwd(stabs, sizeof(stabs) - strlen(status) - 2) ?
+					   (char *)status :
+					   strcat(strcat(stabs, "/"), status);
+		}
+		nd_handover_load();
 	}
 	if (nd_config_load(&cfg, path)) {
 		fprintf(stderr, "nstcpd: %s: configuration refused, nothing started\n",

@@ -6,7 +6,8 @@
  * start: environment, privileges, exec), acceptor.c (the accepting
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
- * brokers; broker.h) (the models), status.c (the status file and
+ * brokers; broker.h) (the models), handover.c (the listening sockets
+ * across a reload or restart), status.c (the status file and
  * `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
@@ -219,6 +220,20 @@ void nd_broker_json(struct nd_service *s, struct json_object *o,
 		    struct json_object *ws);
 void nd_broker_stop(struct nd_service *s);
 int nd_broker_main(int argc, char **argv);
+
+/* handover.c */
+extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+void nd_handover_load(void);
+int nd_listen_held(enum nd_model m, const char *key, int policy,
+		   const struct sockaddr_storage *a,
+		   int (*make)(const void *arg), const void *arg);
+void nd_handover_prune(const struct nd_config *cfg);
+void nd_handover_done(void);
+int nd_handover_reaped(pid_t pid);
+long long nd_handover_tick(void);
+int nd_handover_fdstore(void);
+void nd_handover_store(void);
+void nd_reexec(char **argv, const struct nd_config *cfg, int reload);
 
 /* status.c */
 int nd_status_write(const struct nd_config *cfg);

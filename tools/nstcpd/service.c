@@ -58,8 +58,9 @@ int nd_pin(int cpu)
 }
 
 /* An AF_NSTCP listening socket of @s's port, a member of its share key. */
-int nd_listen_socket(const struct nd_service *s)
+static int make_listen(const void *arg)
 {
+	const struct nd_service *s = arg;
 	int fd, one = 1, err;
 
 	fd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -83,6 +84,16 @@ fail:
 	close(fd);
 	errno = err;
 	return -1;
+}
+
+/* The same, an inherited socket of that identity if there is one. */
+int nd_listen_socket(const struct nd_service *s)
+{
+	int keyed = s->model == ND_MODEL_MONOLITHIC ||
+		    s->model == ND_MODEL_DISTRIBUTOR;
+
+	return nd_listen_held(s->model, keyed ? s->key : "", s->policy,
+			      &s->addr, make_listen, s);
 }
 
 #define BACKOFF_MIN_MS	100
@@ -222,7 +233,7 @@ void nd_services_stop(struct nd_config *cfg)
 	int i, j, left;
 
 	/* The acceptors' blocked split accepts fail EINVAL: they return. */
-	for (i = 0; i < cfg->nsvc; i++) {
+	for (i = 0; i < cfg->nsvc && !nd_handover_fdstore(); i++) {
 		if (cfg->svc[i].lfd >= 0)
 			shutdown(cfg->svc[i].lfd, SHUT_RD);
 		if (cfg->svc[i].model == ND_MODEL_DISTRIBUTOR)
@@ -297,6 +308,7 @@ void nd_reap(struct nd_config *cfg)
 				goto next;
 			}
 		}
+		nd_handover_reaped(pid);
 next:
 		;
 	}
@@ -305,7 +317,7 @@ next:
 /* Timed work (restarts); the milliseconds until the next, -1 for none. */
 long long nd_services_tick(struct nd_config *cfg)
 {
-	long long next = -1, t;
+	long long next = nd_handover_tick(), t;
 	int i;
 
 	for (i = 0; i < cfg->nsvc; i++) {

@@ -135,6 +135,10 @@ int nd_status_write(const struct nd_config *cfg)
 	add_u64(root, "pid", getpid());
 	json_object_object_add(root, "config", json_object_new_string(cfg->path));
 	add_u64(root, "time", time(NULL));
+	add_u64(root, "reloads", nd_reloads);
+	add_u64(root, "reexecs", nd_reexecs);
+	add_u64(root, "adopted", nd_adopted);
+	add_u64(root, "refused_fds", nd_refused_fds);
 	for (i = 0; i < cfg->nsvc; i++)
 		json_object_array_add(svcs, service_json(&cfg->svc[i]));
 	json_object_object_add(root, "services", svcs);

@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nstcpd's listening sockets across a reload or a restart: every socket
+ * nstcpd listens on is held under an identity (model, share key, policy,
+ * address and port).  A reload (SIGHUP, once the new configuration is
+ * valid) or a restart (SIGUSR2) re-executes /proc/self/exe with those
+ * sockets inherited (close-on-exec cleared for them alone) and named in
+ * NSTCPD_FDS; under systemd they are also in its file descriptor store
+ * (sd_notify FDSTORE=1, done by hand: a datagram with SCM_RIGHTS) and come
+ * back as LISTEN_FDS/LISTEN_FDNAMES.  The new image checks each (AF_NSTCP,
+ * listening, its address, key and policy those of its name), adopts those
+ * its configuration wants and closes the rest; the processes of the old
+ * image, named in NSTCPD_RETIRE, get SIGTERM once the new ones are started.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/types.h>
+#include <linux/nstcp.h>
+
+#include "nstcp.h"
+#include "nstcpd.h"
+
+#define ND_ID_MAX	96
+#define RETIRE_GRACE_S	10	/* old processes: SIGKILL after this */
+
+struct held {
+	int fd;
+	char id[ND_ID_MAX];
+};
+
+static struct held *pool;	/* inherited, not (yet) adopted */
+static int npool;
+static struct held *heldv;	/* listening now */
+static int nheld, held_cap;
+static pid_t *retire;		/* the old image's processes */
+static int nretire;
+static struct timespec retire_end;
+static int fdstore;		/* the service manager holds our sockets */
+
+unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+
+/* Family, port and address of @a; IPv4-mapped IPv6 as IPv4. */
+static int addr_key(const struct sockaddr_storage *a, char *buf, size_t len)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
+	const unsigned char *b;
+	int n, i, port;
+
+	if (a->ss_family == AF_INET) {
+		b = (const unsigned char *)&a4->sin_addr;
+		n = 4;
+		port = ntohs(a4->sin_port);
+	} else if (a->ss_family == AF_INET6) {
+		b = (const unsigned char *)&a6->sin6_addr;
+		n = 16;
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			b += 12;
+			n = 4;
+		}
+		port = ntohs(a6->sin6_port);
+	} else {
+		return -1;
+	}
+	if (len < (size_t)n * 2 + 16)
+		return -1;
+	for (i = 0; i < n; i++)
+		sprintf(buf + 2 * i, "%02x", b[i]);
+	sprintf(buf + 2 * n, ".%d", port);
+	return 0;
+}
+
+/*
+ * The identity of a listening socket: "nd.MODEL.KEY.POLICY.ADDR.PORT"
+ * (KEY "_" for none, ADDR in hex): printable, without colons, so that it
+ * is also a valid systemd FDNAME.
+ */
+static int ident(char *buf, enum nd_model m, const char *key, int policy,
+		 const struct sockaddr_storage *a)
+{
+	char ak[48];
+
+	if (addr_key(a, ak, sizeof(ak)))
+		return -1;
+	snprintf(buf, ND_ID_MAX, "nd.%s.%s.%d.%s", nd_model_name(m),
+		 key && *key ? key : "_", policy, ak);
+	return 0;
+}
+
+/*
+ * 0 when @fd is an AF_NSTCP listening socket whose address (and share key
+ * and policy, when @id names them) are @id's.
+ */
+static int check(int fd, const char *id, const char **why)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int);
+	char model[16], key[ND_KEY_MAX + 2], got[ND_KEY_MAX + 1];
+	char ak[48], want[48];
+	int v = 0, policy = 0;
+
+	*why = "not a socket";
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len))
+		return -1;
+	*why = "not AF_NSTCP";
+	if (v != nstcp_family())
+		return -1;
+	*why = "not listening";
+	len = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) || !v)
+		return -1;
+	*why = "not named by nstcpd";
+	if (sscanf(id, "nd.%15[a-z].%9[A-Za-z0-9_].%d.%47s", model, key,
+		   &policy, want) != 4)
+		return -1;
+	*why = "bound to another address than its name's";
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
+	    addr_key(&ss, ak, sizeof(ak)) || strcmp(ak, want))
+		return -1;
+	*why = "another share key than its name's";
+	memset(got, 0, sizeof(got));
+	len = ND_KEY_MAX;
+	if (strcmp(key, "_") &&
+	    (getsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, got, &len) ||
+	     strcmp(got, key)))
+		return -1;
+	*why = "another policy than its name's";
+	len = sizeof(v);
+	if (policy && (getsockopt(fd, SOL_NSTCP, NSTCP_POLICY, &v, &len) ||
+		       v != policy))
+		return -1;
+	return 0;
+}
+
+static void pool_add(int fd, const char *id)
+{
+	const char *why;
+	struct held *p;
+
+	if (fd < 3 || check(fd, id, &why)) {
+		nd_log("inherited descriptor %d (%s): %s: closed", fd, id,
+		       fd < 3 ? "not a socket" : why);
+		if (fd >= 3)
+			close(fd);
+		nd_refused_fds++;
+		return;
+	}
+	p = realloc(pool, (npool + 1) * sizeof(*pool));
+	if (!p) {
+		close(fd);
+		return;
+	}
+	pool = p;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	pool[npool].fd = fd;
+	snprintf(pool[npool++].id, ND_ID_MAX, "%s", id);
+}
+
+/*
+ * The sockets and processes a previous nstcpd left: NSTCPD_FDS ("FD=ID"
+ * words), LISTEN_FDS with LISTEN_FDNAMES (systemd's store), NSTCPD_RETIRE
+ * and NSTCPD_COUNTS.  The variables are removed: no child sees them.
+ */
+void nd_handover_load(void)
+{
+	const char *v = getenv("NSTCPD_FDS"), *pid = getenv("LISTEN_PID");
+	const char *names = getenv("LISTEN_FDNAMES");
+	char *copy, *w, *save, *eq;
+	int i, n;
+
+	copy = v ? strdup(v) : NULL;
+	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
+	     w = strtok_r(NULL, " ", &save)) {
+		eq = strchr(w, '=');
+		if (eq) {
+			*eq = 0;
+			pool_add(atoi(w), eq + 1);
+		}
+	}
+	free(copy);
+	v = getenv("LISTEN_FDS");
+	if (v && pid && atoi(pid) == getpid()) {
+		n = atoi(v);
+		copy = strdup(names ? names : "");
+		w = copy;
+		for (i = 0; i < n && copy; i++) {
+			char *colon = w ? strchr(w, ':') : NULL;
+
+			if (colon)
+				*colon = 0;
+			pool_add(3 + i, w ? w : "unknown");
+			w = colon ? colon + 1 : NULL;
+		}
+		free(copy);
+	}
+	v = getenv("NSTCPD_RETIRE");
+	copy = v ? strdup(v) : NULL;
+	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
+	     w = strtok_r(NULL, " ", &save)) {
+		pid_t *r = realloc(retire, (nretire + 1) * sizeof(*retire));
+
+		if (!r)
+			break;
+		retire = r;
+		retire[nretire++] = atoi(w);
+	}
+	free(copy);
+	v = getenv("NSTCPD_COUNTS");
+	if (v)
+		sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs);
+	unsetenv("NSTCPD_FDS");
+	unsetenv("NSTCPD_RETIRE");
+	unsetenv("NSTCPD_COUNTS");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* Records @fd as a listening socket nstcpd holds. */
+static void held_add(int fd, const char *id)
+{
+	if (nheld == held_cap) {
+		int cap = held_cap ? held_cap * 2 : 16;
+		struct held *h = realloc(heldv, cap * sizeof(*h));
+
+		if (!h)
+			return;	/* kept open, not handed over */
+		heldv = h;
+		held_cap = cap;
+	}
+	heldv[nheld].fd = fd;
+	snprintf(heldv[nheld++].id, ND_ID_MAX, "%s", id);
+}
+
+/*
+ * A listening socket of @m, @key, @policy on @a: an inherited one of that
+ * identity, else made by @make(@arg).  Either way held for handing over.
+ */
+int nd_listen_held(enum nd_model m, const char *key, int policy,
+		   const struct sockaddr_storage *a,
+		   int (*make)(const void *arg), const void *arg)
+{
+	char id[ND_ID_MAX];
+	int i, fd;
+
+	if (ident(id, m, key, policy, a))
+		return make(arg);
+	for (i = 0; i < npool; i++) {
+		if (strcmp(pool[i].id, id))
+			continue;
+		fd = pool[i].fd;
+		pool[i] = pool[--npool];
+		nd_adopted++;
+		held_add(fd, id);
+		return fd;
+	}
+	fd = make(arg);
+	if (fd >= 0)
+		held_add(fd, id);
+	return fd;
+}
+
+/*
+ * Before the services start: closes the inherited sockets whose identity
+ * no service of the configuration has (so that a port whose key, policy
+ * or model changed can be listened on anew).
+ */
+void nd_handover_prune(const struct nd_config *cfg)
+{
+	char id[ND_ID_MAX];
+	int i, j, keep;
+
+	for (i = 0; i < npool; i++) {
+		for (j = 0, keep = 0; j < cfg->nsvc && !keep; j++) {
+			const struct nd_service *s = &cfg->svc[j];
+			const char *key = s->model == ND_MODEL_MONOLITHIC ||
+					  s->model == ND_MODEL_DISTRIBUTOR ||
+					  s->model == ND_MODEL_BROKER ? s->key : "";
+
+			/* Brokers' servers: other ports; matched by prefix. */
+			if (s->model == ND_MODEL_BROKER)
+				keep = !strncmp(pool[i].id, "nd.broker.", 10);
+			else if (!ident(id, s->model, key, s->policy, &s->addr))
+				keep = !strcmp(id, pool[i].id);
+		}
+		if (keep)
+			continue;
+		nd_log("inherited socket %s: not in the configuration: closed",
+		       pool[i].id);
+		close(pool[i].fd);
+		pool[i--] = pool[--npool];
+	}
+}
+
+/*
+ * Once the services started: the inherited sockets left (a service with
+ * fewer copies now) closed, their connections going to the port's other
+ * members; the old image's processes sent SIGTERM.
+ */
+void nd_handover_done(void)
+{
+	int i;
+
+	for (i = 0; i < npool; i++) {
+		nd_log("inherited socket %s: not needed: closed", pool[i].id);
+		close(pool[i].fd);
+	}
+	npool = 0;
+	for (i = 0; i < nretire; i++)
+		kill(retire[i], SIGTERM);
+	if (nretire)
+		nd_log("%d processes of the previous nstcpd sent SIGTERM",
+		       nretire);
+	nd_now(&retire_end);
+	retire_end.tv_sec += RETIRE_GRACE_S;
+}
+
+/* @pid exited: 1 when it was an old image's process. */
+int nd_handover_reaped(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < nretire; i++)
+		if (retire[i] == pid) {
+			retire[i] = retire[--nretire];
+			return 1;
+		}
+	return 0;
+}
+
+/* Old processes still up after the grace: SIGKILL.  ms to the next, -1. */
+long long nd_handover_tick(void)
+{
+	long long t;
+	int i;
+
+	if (!nretire)
+		return -1;
+	t = nd_ms_until(&retire_end);
+	if (t > 0)
+		return t;
+	for (i = 0; i < nretire; i++) {
+		nd_log("previous process %d not stopped in %d s: SIGKILL",
+		       retire[i], RETIRE_GRACE_S);
+		kill(retire[i], SIGKILL);
+	}
+	nretire = 0;
+	return -1;
+}
+
+/* 1 when the service manager holds the sockets: stopping leaves them be. */
+int nd_handover_fdstore(void)
+{
+	return fdstore;
+}
+
+/* One sd_notify datagram of @msg to $NOTIFY_SOCKET, with @fd if >= 0. */
+static int notify(const char *msg, int fd)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct iovec iov = { (void *)msg, strlen(msg) };
+	struct msghdr mh = { .msg_name = &sun, .msg_iov = &iov,
+			     .msg_iovlen = 1 };
+	size_t len;
+	int s, r;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return -1;
+	len = strlen(path);
+	if (len >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, path, len);
+	if (path[0] == '@')
+		sun.sun_path[0] = 0;
+	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + len;
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.b;
+		mh.msg_controllen = sizeof(u.b);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
+	}
+	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	r = sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	close(s);
+	return r;
+}
+
+/*
+ * Under systemd ($NOTIFY_SOCKET): every held socket to the file descriptor
+ * store (FDSTORE=1, FDNAME its identity; the manager keeps one copy of a
+ * socket stored twice), so that `systemctl restart` keeps the ports.
+ */
+void nd_handover_store(void)
+{
+	char msg[ND_ID_MAX + 32];
+	int i, n = 0;
+
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	for (i = 0; i < nheld; i++) {
+		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", heldv[i].id);
+		if (!notify(msg, heldv[i].fd))
+			n++;
+	}
+	fdstore = n == nheld && n > 0;
+	nd_log("%d of %d listening sockets in the service manager's store", n,
+	       nheld);
+}
+
+/*
+ * Replaces nstcpd by a new image of /proc/self/exe (@argv, in the
+ * foreground), the held sockets and the running processes handed over.
+ * Returns only on failure, with everything as it was.
+ */
+void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
+{
+	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
+	char *fds = malloc(cap), *pids, counts[64];
+	int i, j, np = 0;
+
+	for (i = 0; i < cfg->nsvc; i++)
+		np += cfg->svc[i].nprocs;
+	pids = malloc(16 * (np + nretire) + 1);
+	if (!fds || !pids)
+		goto out;
+	fds[0] = 0;
+	for (i = 0; i < nheld; i++) {
+		const char *why;
+
+		if (check(heldv[i].fd, heldv[i].id, &why))
+			continue;	/* no longer listening */
+		len += snprintf(fds + len, cap - len, "%s%d=%s", len ? " " : "",
+				heldv[i].fd, heldv[i].id);
+	}
+	len = 0;
+	pids[0] = 0;
+	for (i = 0; i < cfg->nsvc; i++)
+		for (j = 0; j < cfg->svc[i].nprocs; j++)
+			len += sprintf(pids + len, "%d ", cfg->svc[i].procs[j].pid);
+	for (i = 0; i < nretire; i++)
+		len += sprintf(pids + len, "%d ", retire[i]);
+	snprintf(counts, sizeof(counts), "%llu %llu", nd_reloads + !!reload,
+		 nd_reexecs + !reload);
+	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
+	    setenv("NSTCPD_COUNTS", counts, 1))
+		goto out;
+	for (i = 0; i < nheld; i++)
+		fcntl(heldv[i].fd, F_SETFD, 0);
+	nd_log("%s: executing a new nstcpd with %d listening sockets, %d processes to retire",
+	       reload ? "reload" : "restart", nheld, np + nretire);
+	fflush(NULL);
+	execv("/proc/self/exe", argv);
+	nd_log("exec /proc/self/exe: %s: nstcpd goes on unchanged",
+	       strerror(errno));
+	for (i = 0; i < nheld; i++)
+		fcntl(heldv[i].fd, F_SETFD, FD_CLOEXEC);
+out:
+	unsetenv("NSTCPD_FDS");
+	unsetenv("NSTCPD_RETIRE");
+	unsetenv("NSTCPD_COUNTS");
+	free(fds);
+	free(pids);
+}
