@@ -98,8 +98,9 @@ static int ident(char *buf, enum nd_model m, const char *key, int policy,
 }
 
 /*
- * 0 when @fd is an AF_NSTCP listening socket whose address (and share key
- * and policy, when @id names them) are @id's.
+ * 0 when @fd is an AF_NSTCP listening socket (SO_DOMAIN the TCP sock's
+ * family, NSTCP_INFO answered, SO_ACCEPTCONN set) whose address (and
+ * share key and policy, when @id names them) are @id's.
  */
 static int check(int fd, const char *id, const char **why)
 {
@@ -107,17 +108,23 @@ static int check(int fd, const char *id, const char **why)
 	socklen_t len = sizeof(int);
 	char model[16], key[ND_KEY_MAX + 2], got[ND_KEY_MAX + 1];
 	char ak[48], want[48];
+	struct nstcp_info ni;
 	int v = 0, policy = 0;
 
+	/* SO_DOMAIN is the TCP sock's family: NSTCP_INFO tells AF_NSTCP. */
 	*why = "not a socket";
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len))
 		return -1;
 	*why = "not AF_NSTCP";
-	if (v != nstcp_family())
+	len = sizeof(ni);
+	memset(&ni, 0, sizeof(ni));
+	if ((v != AF_INET && v != AF_INET6) ||
+	    getsockopt(fd, SOL_NSTCP, NSTCP_INFO, &ni, &len))
 		return -1;
 	*why = "not listening";
 	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) || !v)
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) || !v ||
+	    !(ni.nsi_flags & NSTCP_INFO_LISTENING))
 		return -1;
 	*why = "not named by nstcpd";
 	if (sscanf(id, "nd.%15[a-z].%9[A-Za-z0-9_].%d.%47s", model, key,
@@ -438,7 +445,7 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
 	char *fds = malloc(cap), *pids, counts[64];
-	int i, j, np = 0;
+	int i, j, np = 0, nfd;
 
 	for (i = 0; i < cfg->nsvc; i++)
 		np += cfg->svc[i].nprocs;
@@ -446,13 +453,18 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	if (!fds || !pids)
 		goto out;
 	fds[0] = 0;
-	for (i = 0; i < nheld; i++) {
+	for (i = 0, nfd = 0; i < nheld; i++) {
 		const char *why;
 
-		if (check(heldv[i].fd, heldv[i].id, &why))
-			continue;	/* no longer listening */
+		if (check(heldv[i].fd, heldv[i].id, &why)) {
+			nd_log("socket %d (%s): %s: not handed over",
+			       heldv[i].fd, heldv[i].id, why);
+			heldv[i].fd = -heldv[i].fd - 1;
+			continue;
+		}
 		len += snprintf(fds + len, cap - len, "%s%d=%s", len ? " " : "",
 				heldv[i].fd, heldv[i].id);
+		nfd++;
 	}
 	len = 0;
 	pids[0] = 0;
@@ -467,16 +479,21 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	    setenv("NSTCPD_COUNTS", counts, 1))
 		goto out;
 	for (i = 0; i < nheld; i++)
-		fcntl(heldv[i].fd, F_SETFD, 0);
+		if (heldv[i].fd >= 0)
+			fcntl(heldv[i].fd, F_SETFD, 0);
 	nd_log("%s: executing a new nstcpd with %d listening sockets, %d processes to retire",
-	       reload ? "reload" : "restart", nheld, np + nretire);
+	       reload ? "reload" : "restart", nfd, np + nretire);
 	fflush(NULL);
 	execv("/proc/self/exe", argv);
 	nd_log("exec /proc/self/exe: %s: nstcpd goes on unchanged",
 	       strerror(errno));
 	for (i = 0; i < nheld; i++)
-		fcntl(heldv[i].fd, F_SETFD, FD_CLOEXEC);
+		if (heldv[i].fd >= 0)
+			fcntl(heldv[i].fd, F_SETFD, FD_CLOEXEC);
 out:
+	for (i = 0; i < nheld; i++)
+		if (heldv[i].fd < 0)
+			heldv[i].fd = -heldv[i].fd - 1;
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");

@@ -228,6 +228,9 @@ static void print_table(json_object *root)
 
 	printf("nstcpd pid %llu, config %s\n", get_u64(root, "pid"),
 	       get_str(root, "config"));
+	printf("reloads %llu reexecs %llu adopted %llu refused_fds %llu\n",
+	       get_u64(root, "reloads"), get_u64(root, "reexecs"),
+	       get_u64(root, "adopted"), get_u64(root, "refused_fds"));
 	if (!json_object_object_get_ex(root, "services", &svcs))
 		return;
 	for (i = 0; i < json_object_array_length(svcs); i++) {

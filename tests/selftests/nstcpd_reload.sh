@@ -1,0 +1,259 @@
+#!/bin/bash
+# Selftest: nstcpd reloads and restarts without closing a port.  Clients in
+# another namespace open fresh connections continuously (echoed data
+# checksummed) while nstcpd (a) reloads a configuration whose worker count
+# changed and that adds a service, (b) is sent SIGHUP with a broken
+# configuration (nothing changes, the error logged with its line), (c)
+# restarts by re-exec (SIGUSR2), (d) reloads a configuration that removes a
+# service (its port closes, the other keeps its socket).  Counted by the
+# clients: zero resets, zero refused connects, every exchange checksummed;
+# the listening sockets (their inodes) are the same before and after; the
+# status counts the reloads and restarts.  Then the systemd way, with a
+# stand-in service manager (python3): the sockets go to its descriptor
+# store (FDSTORE=1, FDNAME), nstcpd stops, a connection made meanwhile
+# waits in the held port, and a new nstcpd adopts the sockets from
+# LISTEN_FDS/LISTEN_FDNAMES and serves it.  A socket passed that is not an
+# AF_NSTCP listener is refused and closed.  Build first: make tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/helpers/nstcpd_lib.sh"
+nd_begin
+ncpu=$(nproc) bytes=8192
+drain=$nd_helpers/nstcpd_drain
+slow=1
+[ "${NSTCP_KERNEL:-}" = debug ] && slow=5
+
+tap_plan 33
+nd_pair_setup
+tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
+
+# conf WORKERS [extra]: the configuration, with service "extra" or not.
+conf() {
+	cat <<CONF
+[service mono]
+listen = 7301
+model = monolithic
+workers = $1
+exec = /usr/bin/env DRAIN_LOG=$tmp/drain.log $drain
+CONF
+	[ "${2:-}" ] && cat <<CONF
+
+[service extra]
+listen = 7302
+model = monolithic
+exec = $drain
+CONF
+	return 0
+}
+
+# inodes: the socket inodes nstcpd holds, sorted, one line.
+inodes() {
+	local f
+	for f in /proc/"$nd_pid"/fd/*; do readlink "$f"; done 2>/dev/null |
+		sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | sort -n | tr '\n' ' '
+}
+
+# The clients: batches of 20 connections (4 at a time) until $tmp/stop.
+clients() {
+	while [ ! -e "$tmp/stop" ]; do
+		nd_run_client echo $nd_srv_ip "$1" 20 $bytes 4 >>"$tmp/clients.$1"
+	done
+}
+
+# tally PORT: "conns ok bad resets refused" summed over the batches.
+tally() {
+	awk '{ c += $2; o += $4; b += $6; r += $8; f += $10 }
+	     END { print c + 0, o + 0, b + 0, r + 0, f + 0 }' "$tmp/clients.$1"
+}
+
+# batches PORT N: waits up to 60 s (x5 on debug) for N more batches.
+batches() {
+	local want i
+	want=$(( $(wc -l <"$tmp/clients.$1") + $2 ))
+	for i in $(seq $((600 * slow))); do
+		[ "$(wc -l <"$tmp/clients.$1")" -ge $want ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+conf 2 >"$tmp/nstcpd.conf"
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
+tap_ok $? "nstcpd started with 2 copies"
+up="len([x for x in w('mono') if x['pid'] > 0])"
+nd_wait_json "$st" "$up == 2"
+tap_ok $? "2 copies running: $(nd_json "$st" "[x['pid'] for x in w('mono')]")"
+pid0=$nd_pid ino0=$(inodes)
+old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') if x['pid'])")
+
+: >"$tmp/clients.7301"
+clients 7301 &
+cl=$!
+batches 7301 1
+tap_ok $? "clients running: $(tally 7301)"
+
+# (a) Reload: 2 copies -> one per CPU, and a new service.
+conf "$ncpu" extra >"$tmp/nstcpd.conf"
+kill -HUP "$nd_pid"
+nd_wait_json "$st" "d['reloads'] == 1 and $up == $ncpu and all(x['pid'] > 0 for x in w('extra'))"
+tap_ok $? "SIGHUP: reloads 1, $ncpu copies and service extra running"
+ino1=$(inodes)
+kept=0
+for i in $ino0; do [[ " $ino1 " == *" $i "* ]] && kept=$((kept + 1)); done
+tap_ok $(( kept != 2 || nd_pid != pid0 )) "the 2 listening sockets kept ($ino0-> $ino1), same pid"
+tap_ok $(( $(nd_json "$st" "d['adopted']") != 2 )) "status: adopted $(nd_json "$st" "d['adopted']")"
+for i in $(seq $((100 * slow))); do
+	alive=0
+	for p in $old; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+	[ $alive = 0 ] && break
+	sleep 0.1
+done
+tap_ok $alive "the old copies stopped (SIGTERM): $old"
+n=$(grep -c "served" "$tmp/drain.log" 2>/dev/null)
+tap_ok $(( n != 2 )) "each old copy finished its connections and exited ($n logged)"
+batches 7301 1
+tap_ok $? "clients still served after the reload: $(tally 7301)"
+out=$(nd_run_client echo $nd_srv_ip 7302 20 $bytes 4)
+tap_ok $(( $? != 0 )) "the new service serves: $out"
+
+# (b) A broken configuration: logged with its line, nothing changes.
+cur=$(nd_json "$st" "sorted(x['pid'] for x in w('mono'))")
+cp "$tmp/nstcpd.conf" "$tmp/good.conf"
+sed -i 's/^workers = .*/workers = banana/' "$tmp/nstcpd.conf"
+line=$(grep -n "workers = banana" "$tmp/nstcpd.conf" | cut -d: -f1)
+kill -HUP "$nd_pid"
+for i in $(seq $((100 * slow))); do
+	grep -q "reload: .*configuration refused" "$tmp/nstcpd.log" && break
+	sleep 0.1
+done
+grep -q "nstcpd.conf:$line: workers: \"banana\"" "$tmp/nstcpd.log"
+tap_ok $? "broken configuration: the error names line $line"
+grep -q "reload: .*configuration refused, the running services unchanged" "$tmp/nstcpd.log"
+tap_ok $? "the reload refused"
+sleep 1
+tap_ok $(( $(nd_json "$st" "d['reloads']") != 1 || nd_pid != pid0 )) "status: reloads still 1, same pid"
+tap_ok $([ "$(nd_json "$st" "sorted(x['pid'] for x in w('mono'))")" = "$cur" ]; echo $?) "the copies untouched: $cur"
+tap_ok $([ "$(inodes)" = "$ino1" ]; echo $?) "the sockets untouched"
+cp "$tmp/good.conf" "$tmp/nstcpd.conf"
+
+# (c) Restart by re-exec.
+old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('extra') if x['pid'])")
+: >"$tmp/drain.log"
+kill -USR2 "$nd_pid"
+nd_wait_json "$st" "d['reexecs'] == 1 and d['reloads'] == 1 and $up == $ncpu and all(x['pid'] > 0 and x['pid'] not in ($(echo $old | tr ' ' ,),) for x in w('mono') + w('extra'))"
+tap_ok $? "SIGUSR2: reexecs 1, new copies: $(nd_json "$st" "[x['pid'] for x in w('mono') + w('extra')]")"
+tap_ok $([ "$(inodes)" = "$ino1" ] && [ "$nd_pid" = "$pid0" ]; echo $?) "every listening socket kept ($(inodes)), same pid"
+batches 7301 1
+tap_ok $? "clients still served after the restart: $(tally 7301)"
+
+# (d) Reload without service extra: its port closes, mono's stay.
+conf "$ncpu" >"$tmp/nstcpd.conf"
+kill -HUP "$nd_pid"
+nd_wait_json "$st" "d['reloads'] == 2 and [x['name'] for x in d['services']] == ['mono']"
+tap_ok $? "SIGHUP: service extra removed"
+for i in $(seq $((50 * slow))); do nd_listening 7302 || break; sleep 0.1; done
+nd_listening 7302
+tap_ok $(( $? == 0 )) "its port closed"
+batches 7301 1
+touch "$tmp/stop"
+wait $cl
+read -r c o b r f < <(tally 7301)
+tap_ok $(( c < 100 || o != c || b || r || f )) "clients over all of it: conns $c ok $o bad $b resets $r refused $f"
+nd_stop
+tap_ok $? "SIGTERM: nstcpd stopped"
+nd_listening 7301
+tap_ok $(( $? == 0 )) "the port closed"
+
+# The systemd way: a stand-in manager with a descriptor store.
+cat >"$tmp/manager.py" <<'PY'
+import array, fcntl, os, signal, socket, subprocess, sys, time
+tmp, ns, nstcpd, st, conf = sys.argv[1:6]
+path = tmp + "/notify"
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+n.bind(path)
+env = dict(os.environ, NOTIFY_SOCKET=path)
+log = open(tmp + "/sd.log", "w")
+p = subprocess.Popen([nstcpd, "-f", "-c", conf, "-s", st],
+                     env=env, stderr=log)
+store = {}                      # fd -> name; one copy of each socket
+n.settimeout(30 * int(os.environ.get("SLOW", "1")))
+while True:
+    msg, anc, _, _ = n.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+    fds = array.array("i")
+    for lvl, typ, data in anc:
+        if lvl == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % 4])
+    kv = dict(l.split("=", 1) for l in msg.decode().split("\n") if "=" in l)
+    for fd in fds:
+        store[fd] = kv.get("FDNAME", "stored")
+    if len(store) >= int(os.environ["WANT"]):
+        break
+print("stored", len(store), " ".join(sorted(set(store.values()))), flush=True)
+time.sleep(1)
+p.send_signal(signal.SIGTERM)
+p.wait()
+print("stopped", p.returncode, flush=True)
+sys.stdin.readline()            # the test connects meanwhile
+fds = sorted(store)
+high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds]
+def child():
+    for i, fd in enumerate(high):
+        os.dup2(fd, 3 + i)
+env = dict(os.environ, LISTEN_FDS=str(len(fds)),
+           LISTEN_FDNAMES=":".join(store[f] for f in fds))
+q = subprocess.Popen(["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@"', nstcpd,
+                      "-f", "-c", conf, "-s", st], env=env, stderr=log,
+                     preexec_fn=child, pass_fds=list(range(3, 3 + len(fds))) + high)
+print("started", q.pid, flush=True)
+sys.stdin.readline()
+q.send_signal(signal.SIGTERM)
+q.wait()
+print("done", q.returncode, flush=True)
+PY
+rm -f "$st"
+conf 2 >"$tmp/nstcpd.conf"
+coproc MGR { ip netns exec "$nd_srv" env WANT=2 SLOW=$slow python3 "$tmp/manager.py" "$tmp" "$nd_srv" "$nd_bin" "$st" "$tmp/nstcpd.conf" 2>&1; }
+read -r -t $((60 * slow)) -u "${MGR[0]}" w1 w2 w3
+tap_ok $([ "$w1 $w2" = "stored 2" ] && [[ "$w3" == nd.monolithic.* ]]; echo $?) "both sockets in the manager's store: $w1 $w2 $w3"
+read -r -t $((30 * slow)) -u "${MGR[0]}" w1 w2
+tap_ok $([ "$w1 $w2" = "stopped 0" ]; echo $?) "nstcpd stopped: $w1 $w2"
+nd_listening 7301
+tap_ok $? "the port still listens, held by the manager"
+timeout $((60 * slow)) ip netns exec "$nd_cli" "$nd_client" echo $nd_srv_ip 7301 4 $bytes 4 >"$tmp/hold" &
+hold=$!
+sleep 1
+echo go >&"${MGR[1]}"
+read -r -t $((30 * slow)) -u "${MGR[0]}" w1 w2
+nd_wait_json "$st" "$up == 2 and d['adopted'] == 2"
+tap_ok $? "a new nstcpd adopted both sockets from LISTEN_FDS: $(nd_json "$st" "d['adopted']")"
+wait $hold
+tap_ok $(( $? != 0 )) "connections made while no nstcpd ran: $(cat "$tmp/hold")"
+out=$(nd_run_client echo $nd_srv_ip 7301 20 $bytes 4)
+tap_ok $(( $? != 0 )) "served by the new nstcpd: $out"
+echo go >&"${MGR[1]}"
+read -r -t $((30 * slow)) -u "${MGR[0]}" w1 w2
+sed 's/^/# manager: /' "$tmp/sd.log"
+
+# A passed socket that is not an AF_NSTCP listener: refused and closed.
+cat >"$tmp/inet.py" <<'PY'
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1",
+                  LISTEN_FDNAMES="nd.monolithic.nd7301.0.00000000.7301")
+os.execv(sys.argv[1], sys.argv[1:])
+PY
+rm -f "$st"
+ip netns exec "$nd_srv" python3 "$tmp/inet.py" "$nd_bin" -f -c "$tmp/nstcpd.conf" -s "$st" 2>"$tmp/inet.log" &
+nd_pid=$!
+nd_wait_json "$st" "d['refused_fds'] == 1 and d['adopted'] == 0 and $up == 2"
+tap_ok $? "an AF_INET socket passed: refused, a new socket made"
+grep -q "inherited descriptor 3 (nd.monolithic.nd7301.0.00000000.7301): not AF_NSTCP: closed" "$tmp/inet.log"
+tap_ok $? "logged: $(grep inherited "$tmp/inet.log")"
+nd_stop
+nd_finish
+tap_done
