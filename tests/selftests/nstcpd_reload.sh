@@ -24,7 +24,7 @@ drain=$nd_helpers/nstcpd_drain
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=5
 
-tap_plan 33
+tap_plan 34
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
@@ -137,10 +137,11 @@ tap_ok $([ "$(nd_json "$st" "sorted(x['pid'] for x in w('mono'))")" = "$cur" ]; 
 tap_ok $([ "$(inodes)" = "$ino1" ]; echo $?) "the sockets untouched"
 cp "$tmp/good.conf" "$tmp/nstcpd.conf"
 
-# (c) Restart by re-exec.
+# (c) Restart by re-exec (nstcpd restart: SIGUSR2).
 old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('extra') if x['pid'])")
 : >"$tmp/drain.log"
-kill -USR2 "$nd_pid"
+out=$("$nd_bin" restart -s "$st")
+tap_ok $(( $? != 0 )) "nstcpd restart: $out"
 nd_wait_json "$st" "d['reexecs'] == 1 and d['reloads'] == 1 and $up == $ncpu and all(x['pid'] > 0 and x['pid'] not in ($(echo $old | tr ' ' ,),) for x in w('mono') + w('extra'))"
 tap_ok $? "SIGUSR2: reexecs 1, new copies: $(nd_json "$st" "[x['pid'] for x in w('mono') + w('extra')]")"
 tap_ok $([ "$(inodes)" = "$ino1" ] && [ "$nd_pid" = "$pid0" ]; echo $?) "every listening socket kept ($(inodes)), same pid"

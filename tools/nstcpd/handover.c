@@ -16,12 +16,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -373,47 +371,6 @@ int nd_handover_fdstore(void)
 	return fdstore;
 }
 
-/* One sd_notify datagram of @msg to $NOTIFY_SOCKET, with @fd if >= 0. */
-static int notify(const char *msg, int fd)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct iovec iov = { (void *)msg, strlen(msg) };
-	struct msghdr mh = { .msg_name = &sun, .msg_iov = &iov,
-			     .msg_iovlen = 1 };
-	size_t len;
-	int s, r;
-
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return -1;
-	len = strlen(path);
-	if (len >= sizeof(sun.sun_path))
-		return -1;
-	memcpy(sun.sun_path, path, len);
-	if (path[0] == '@')
-		sun.sun_path[0] = 0;
-	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + len;
-	if (fd >= 0) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.b;
-		mh.msg_controllen = sizeof(u.b);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &fd, sizeof(int));
-	}
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -1;
-	r = sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
-	close(s);
-	return r;
-}
-
 /*
  * Under systemd ($NOTIFY_SOCKET): every held socket to the file descriptor
  * store (FDSTORE=1, FDNAME its identity; the manager keeps one copy of a
@@ -428,7 +385,7 @@ void nd_handover_store(void)
 		return;
 	for (i = 0; i < nheld; i++) {
 		snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", heldv[i].id);
-		if (!notify(msg, heldv[i].fd))
+		if (!nd_sd_notify(msg, heldv[i].fd))
 			n++;
 	}
 	fdstore = n == nheld && n > 0;
@@ -468,8 +425,10 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	}
 	len = 0;
 	pids[0] = 0;
+	/* A standard model's server has one connection: left to finish it. */
 	for (i = 0; i < cfg->nsvc; i++)
-		for (j = 0; j < cfg->svc[i].nprocs; j++)
+		for (j = 0; j < cfg->svc[i].nprocs &&
+		     cfg->svc[i].model != ND_MODEL_STANDARD; j++)
 			len += sprintf(pids + len, "%d ", cfg->svc[i].procs[j].pid);
 	for (i = 0; i < nretire; i++)
 		len += sprintf(pids + len, "%d ", retire[i]);

@@ -4,6 +4,7 @@
  *
  *   nstcpd [-c FILE] [--check] [-f] [-s STATUS_FILE]
  *   nstcpd status [-s STATUS_FILE] [-j]
+ *   nstcpd reload|restart [-s STATUS_FILE]
  *
  * SIGHUP reloads the configuration, SIGUSR2 restarts nstcpd: both keep
  * every listening socket (handover.c).
@@ -29,7 +30,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: nstcpd [-c FILE] [--check] [-f] [-s STATUS_FILE]\n"
-		"       nstcpd status [-s STATUS_FILE] [-j]\n");
+		"       nstcpd status [-s STATUS_FILE] [-j]\n"
+		"       nstcpd reload|restart [-s STATUS_FILE]\n");
 }
 
 /* The command line of a new image: foreground, absolute paths. */
@@ -188,7 +190,8 @@ int main(int argc, char **argv)
 	int check = 0, fg = 0, c, r;
 	struct nd_config cfg;
 
-	if (argc > 1 && !strcmp(argv[1], "status"))
+	if (argc > 1 && (!strcmp(argv[1], "status") ||
+			 !strcmp(argv[1], "reload") || !strcmp(argv[1], "restart")))
 		return nd_status_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "front"))
 		return nd_front_main(argc - 1, argv + 1);

@@ -7,7 +7,7 @@
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
  * brokers; broker.h) (the models), handover.c (the listening sockets
- * across a reload or restart), status.c (the status file and
+ * across a reload or restart; sdnotify.c), status.c (the status file and
  * `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
@@ -234,6 +234,9 @@ long long nd_handover_tick(void);
 int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);
+
+/* sdnotify.c */
+int nd_sd_notify(const char *msg, int fd);
 
 /* status.c */
 int nd_status_write(const struct nd_config *cfg);

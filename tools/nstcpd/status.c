@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,9 +312,15 @@ static void print_table(json_object *root)
 	}
 }
 
-/* nstcpd status [-s FILE] [-j]: the status of a running nstcpd. */
+/*
+ * nstcpd status [-s FILE] [-j]: the status of a running nstcpd.
+ * nstcpd reload|restart [-s FILE]: SIGHUP or SIGUSR2 to the nstcpd whose
+ * status file it is.
+ */
 int nd_status_main(int argc, char **argv)
 {
+	int sig = !strcmp(argv[0], "reload") ? SIGHUP :
+		  !strcmp(argv[0], "restart") ? SIGUSR2 : 0;
 	static const struct option opts[] = {
 		{ "status-file", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -332,9 +339,14 @@ int nd_status_main(int argc, char **argv)
 			json = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: nstcpd status [-s FILE] [-j]\n");
+			fprintf(stderr, "usage: nstcpd status [-s FILE] [-j]\n"
+				"       nstcpd reload|restart [-s FILE]\n");
 			return 2;
 		}
+	}
+	if (sig && (json || optind != argc)) {
+		fprintf(stderr, "usage: nstcpd %s [-s FILE]\n", argv[0]);
+		return 2;
 	}
 	root = json_object_from_file(path);
 	if (!root) {
@@ -342,6 +354,19 @@ int nd_status_main(int argc, char **argv)
 			access(path, R_OK) ? strerror(errno) :
 			"not a status file");
 		return 1;
+	}
+	if (sig) {
+		pid_t pid = (pid_t)get_u64(root, "pid");
+
+		json_object_put(root);
+		if (pid <= 1 || kill(pid, sig)) {
+			fprintf(stderr, "nstcpd %s: pid %d: %s\n", argv[0], pid,
+				pid <= 1 ? "not in the status file" : strerror(errno));
+			return 1;
+		}
+		printf("nstcpd %s: %s sent to pid %d\n", argv[0],
+		       sig == SIGHUP ? "SIGHUP" : "SIGUSR2", pid);
+		return 0;
 	}
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(root,
