@@ -350,7 +350,7 @@ int nd_status_main(int argc, char **argv)
 	}
 	root = json_object_from_file(path);
 	if (!root) {
-		fprintf(stderr, "nstcpd status: %s: %s\n", path,
+		fprintf(stderr, "nstcpd %s: %s: %s\n", argv[0], path,
 			access(path, R_OK) ? strerror(errno) :
 			"not a status file");
 		return 1;
