@@ -37,6 +37,19 @@ static void usage(void)
 /* The command line of a new image: foreground, absolute paths. */
 static char *reexec_argv[8];
 
+/* @p from the working directory in @buf (daemon() leaves it), else @p. */
+static char *absolute(const char *p, char *buf, size_t len)
+{
+	size_t n;
+
+	if (p[0] == '/' || !getcwd(buf, len))
+		return (char *)p;
+	n = strlen(buf);
+	if (snprintf(buf + n, len - n, "/%s", p) >= (int)(len - n))
+		return (char *)p;
+	return buf;
+}
+
 /*
  * SIGHUP: the configuration file read again; when valid, a new image
  * started on it (nd_reexec), else nothing changes.
@@ -230,14 +243,10 @@ int main(int argc, char **argv)
 		reexec_argv[k++] = argv[0];
 		reexec_argv[k++] = "-f";
 		reexec_argv[k++] = "-c";
-		reexec_argv[k++] = realpath(path, cfgabs) ? cfgabs : (char *)path;
+		reexec_argv[k++] = absolute(path, cfgabs, sizeof(cfgabs));
 		if (status) {
 			reexec_argv[k++] = "-s";
-			/* The file may not exist yet: its directory's path. */
-			reexec_argv[k++] = status[0] == '/' ||
-					   !getcwd(stabs, sizeof(stabs) - strlen(status) - 2) ?
-					   (char *)status :
-					   strcat(strcat(stabs, "/"), status);
+			reexec_argv[k++] = absolute(status, stabs, sizeof(stabs));
 		}
 		nd_handover_load();
 	}
