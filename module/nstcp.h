@@ -308,9 +308,9 @@ void nstcp_family_exit(void);
 struct socket *nstcp_sock_shell(struct sock *sk);
 
 /*
- * Hand-off (handoff.c).  A token is in its namespace's table while it can
- * be taken; whoever removes it (a take, the expiry, the namespace's exit)
- * owns what it reserves.  It is counted: the table's or its owner's
+ * Hand-off (handoff.c, token.c).  A token is in its namespace's table while
+ * it can be taken; whoever removes it (a take, the expiry, the namespace's
+ * exit) owns what it reserves.  It is counted: the table's or its owner's
  * reference, and one for its queued expiry.
  */
 struct nstcp_token {
@@ -335,27 +335,33 @@ struct nstcp_token {
 /* Most tokens pending in one namespace. */
 #define NSTCP_TOKENS_MAX	4096
 
+/* token.c: the token table, expiry, /proc/net/nstcp_tokens */
 void nstcp_tokens_init(struct nstcp_net *nn);
 void nstcp_tokens_exit(struct nstcp_net *nn);
 struct nstcp_token *nstcp_token_alloc(void);
 void nstcp_token_put(struct nstcp_token *t);
 int nstcp_token_insert(struct nstcp_net *nn, struct nstcp_token *t);
+void nstcp_token_arm(struct nstcp_token *t);
 bool nstcp_token_may_take(const struct nstcp_token *t);
 struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id);
+bool nstcp_token_held(struct nstcp_net *nn, u64 id);
+void nstcp_token_revoke(struct nstcp_net *nn, u64 id);
 void nstcp_token_expire_now(struct nstcp_token *t);
+void nstcp_dispose(struct nstcp_net *nn, struct sock *sk);
+int nstcp_tokens_show(struct seq_file *seq, void *v);
+int nstcp_handoff_init(void);
+void nstcp_handoff_exit(void);
+
+/* handoff.c: give, take, split accept */
 int nstcp_handoff_getsockopt(struct socket *sock, int optname,
 			     char __user *optval, int __user *optlen);
 int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen);
 bool nstcp_handoff_release(struct socket *sock);
-bool nstcp_token_held(struct nstcp_net *nn, u64 id);
 void nstcp_graft(struct sock *sk, struct socket *parent);
 void nstcp_rehome(struct nstcp_net *nn, struct sock *sk);
 /* takefd.c: a take into a new descriptor */
 int nstcp_take_fd(struct socket *sock, char __user *optval,
 		  int __user *optlen);
-int nstcp_tokens_show(struct seq_file *seq, void *v);
-int nstcp_handoff_init(void);
-void nstcp_handoff_exit(void);
 
 /* netlink.c: the generic netlink family, the queue maps */
 int nstcp_netlink_init(void);

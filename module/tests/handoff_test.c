@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: the AF_NSTCP hand-off token table (handoff.c): one-time claims,
+ * KUnit: the AF_NSTCP hand-off token table (token.c): one-time claims,
  * unknown tokens, uniqueness, the limit, expiry driven directly, named
  * takers, and a namespace's exit with tokens pending.
  */
