@@ -1,21 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AF_NSTCP listen groups: a listening port's per-CPU listeners and members.
+ * AF_NSTCP listen groups: a listening port and its per-CPU listeners.
  *
- * listen() on an AF_NSTCP socket makes it a member of its port's group.
- * The group owns one TCP listener per possible CPU, bound to the port in a
- * SO_REUSEPORT group of their own, each with SO_INCOMING_CPU set to its
- * CPU: the kernel completes a handshake on, and queues the connection in,
- * the listener of the CPU where the packets arrive.  The listeners are
- * made in the owner's context with the owner's socket options (sockopt.c)
- * and uid, so cgroup and LSM attribution are the owner's.
- *
- * Every member is a bound TCP sock: bind() is the kernel's own, with its
- * privileged-port rule, cgroup BPF hook, LSM check and SO_REUSEPORT's
- * same-uid rule.  A port is shared by a key (NSTCP_SHARE_KEY, which implies
- * SO_REUSEPORT) or, without one, by SO_REUSEPORT alone; then its listeners
- * carry the owner's uid and only sockets of that uid can bind beside them.
- * An exclusive port's listeners carry a uid no process has.
+ * listen() on an AF_NSTCP socket makes it a member of its port's group
+ * (listen.c).  The group owns one TCP listener per possible CPU, bound to
+ * the port in a SO_REUSEPORT group of their own, each with SO_INCOMING_CPU
+ * set to its CPU: the kernel completes a handshake on, and queues the
+ * connection in, the listener of the CPU where the packets arrive.  The
+ * listeners are made in the owner's context with the owner's socket
+ * options (sockopt.c) and uid, so cgroup and LSM attribution are the
+ * owner's.  A shared port's listeners carry the owner's uid, so that only
+ * sockets of that uid can bind beside them; an exclusive port's listeners
+ * carry a uid no process has.
  *
  * Locking: lock_sock(member) > nstcp_net.lg_lock > lock_sock(listener);
  * group->lock is innermost.  The listeners listen while the group has a
@@ -25,21 +21,16 @@
  * sockets go with the group's memory, once no member and no accept()
  * holds it.
  */
-#define pr_fmt(fmt) "nstcp: " fmt
-
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uidgid.h>
-#include <net/inet_common.h>
-#include <net/inet_connection_sock.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/sock_reuseport.h>
 #include <net/tcp.h>
-#include <kunit/visibility.h>
 
 #include "nstcp.h"
 
@@ -48,89 +39,6 @@ void (*nstcp_def_readable)(struct sock *sk) __read_mostly;
 
 static struct workqueue_struct *nstcp_wq;
 static bool nstcp_rcu_used;	/* a group or member was made: RCU frees to wait for */
-
-/* Connections queued on a listener; its sock is type-stable under RCU. */
-unsigned int nstcp_qlen(const struct nstcp_lqueue *q)
-{
-	unsigned int n = 0;
-	struct sock *sk;
-
-	rcu_read_lock();
-	sk = READ_ONCE(q->sk);
-	if (sk)
-		n = READ_ONCE(sk->sk_ack_backlog);
-	rcu_read_unlock();
-	return n;
-}
-
-/* Queued connections no member holds a credit for (policy changes, races). */
-long nstcp_unassigned(struct nstcp_lgroup *g)
-{
-	long n = 0;
-	unsigned int i;
-
-	lockdep_assert_held(&g->lock);
-	for (i = 0; i < g->nr; i++)
-		n += nstcp_qlen(&g->q[i]);
-	for (i = 0; i < g->nmembers; i++)
-		n -= atomic_read(&g->marr[i]->credits);
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(nstcp_unassigned);
-
-static unsigned int nstcp_member_load(const void *ctx, unsigned int i)
-{
-	struct nstcp_member *m = ((struct nstcp_member * const *)ctx)[i];
-
-	/* A member that shut down takes nothing more. */
-	if (READ_ONCE(m->dead))
-		return UINT_MAX;
-	return atomic_read(&m->credits) + atomic_read(&m->active);
-}
-
-/*
- * The member the port's policy gives the next connection to; @advance
- * moves the turn on.
- */
-struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance)
-{
-	int i;
-
-	lockdep_assert_held(&g->lock);
-	i = nstcp_pick_turn(nstcp_member_load, g->marr, g->nmembers, g->rr,
-			    READ_ONCE(g->policy) == NSTCP_POLICY_LEAST);
-	if (advance)
-		g->rr++;
-	return i < 0 ? NULL : g->marr[i];
-}
-EXPORT_SYMBOL_IF_KUNIT(nstcp_turn);
-
-/* Give one queued connection to the member whose turn it is. */
-struct nstcp_member *nstcp_give(struct nstcp_lgroup *g)
-{
-	struct nstcp_member *m = nstcp_turn(g, true);
-
-	if (m)
-		atomic_inc(&m->credits);
-	return m;
-}
-EXPORT_SYMBOL_IF_KUNIT(nstcp_give);
-
-/* Hand @credits connections on to the other members (one left or shut). */
-void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count)
-{
-	struct nstcp_member *to;
-
-	lockdep_assert_held(&g->lock);
-	while (credits-- > 0) {
-		to = nstcp_give(g);
-		if (!to)
-			break;
-		if (count)
-			atomic_long_inc(&g->migrated);
-		nstcp_notify(to, raw_smp_processor_id(), true);
-	}
-}
 
 static void nstcp_lgroup_free_work(struct work_struct *work)
 {
@@ -158,7 +66,7 @@ void nstcp_lgroup_put(struct nstcp_lgroup *g)
  * The last member left: stop the listeners, resetting what they hold, and
  * give the port back.  Under lg_lock.
  */
-static void nstcp_lgroup_close(struct nstcp_lgroup *g)
+void nstcp_lgroup_close(struct nstcp_lgroup *g)
 {
 	unsigned int i;
 
@@ -259,21 +167,6 @@ out:
 	return err;
 }
 
-/* The group of address @a (of a socket bound to device @dev), if any. */
-static struct nstcp_lgroup *nstcp_lgroup_find(struct nstcp_net *nn,
-					      const struct sockaddr_storage *a,
-					      int len, int dev)
-{
-	struct nstcp_lgroup *g;
-
-	lockdep_assert_held(&nn->lg_lock);
-	list_for_each_entry(g, &nn->lgroups, node)
-		if (g->addrlen == len && !memcmp(&g->addr, a, len) &&
-		    g->bound_dev_if == dev)
-			return g;
-	return NULL;
-}
-
 static bool nstcp_addr_any(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET6)
@@ -318,20 +211,13 @@ static bool nstcp_lgroup_overlaps(const struct nstcp_lgroup *g,
 	       (!x->sin6_addr.s6_addr32[3] || !y->sin6_addr.s6_addr32[3]);
 }
 
-/* Whether a socket with state @ns (may be NULL) may join group @g. */
-static bool nstcp_may_share(const struct nstcp_lgroup *g, const struct sock *sk,
-			    const struct nstcp_sk *ns)
-{
-	if (g->keylen)
-		return ns && g->keylen == ns->keylen &&
-		       !memcmp(g->key, ns->key, g->keylen);
-	return g->reuseport && sk->sk_reuseport && !(ns && ns->keylen);
-}
-
-static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
-						struct nstcp_sk *ns,
-						const struct sockaddr_storage *a,
-						int len, int backlog)
+/*
+ * A new group on the address @a of @sk, which will be its first member;
+ * its listeners listen with @backlog.  Under lg_lock.
+ */
+struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
+					 const struct sockaddr_storage *a,
+					 int len, int backlog)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
 	unsigned char reuse = sk->sk_reuse;
@@ -390,244 +276,6 @@ static struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk,
 		return ERR_PTR(err);
 	}
 	return g;
-}
-
-/*
- * bind() of a socket that asks to share a port: refuse it at once when the
- * port's group will not take it (another key, or not shared).
- */
-int nstcp_listen_bind_check(struct sock *sk, const struct sockaddr_storage *a,
-			    int len)
-{
-	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
-	struct nstcp_sk *ns = nstcp_sk_get(sk);
-	struct nstcp_lgroup *g;
-	int err = 0;
-
-	if (!(ns && ns->keylen) && !sk->sk_reuseport)
-		return 0;
-	mutex_lock(&nn->lg_lock);
-	g = nstcp_lgroup_find(nn, a, len, READ_ONCE(sk->sk_bound_dev_if));
-	if (g && !nstcp_may_share(g, sk, ns))
-		err = -EADDRINUSE;
-	mutex_unlock(&nn->lg_lock);
-	return err;
-}
-
-/* The bound address of @sock in the TCP socket's own form. */
-static int nstcp_bound_addr(struct socket *sock, struct sockaddr_storage *a)
-{
-	if (sock->sk->sk_family == AF_INET6)
-		return inet6_getname(sock, (struct sockaddr *)a, 0);
-	return inet_getname(sock, (struct sockaddr *)a, 0);
-}
-
-/* Add @m to @g's members.  Under lg_lock. */
-static int nstcp_member_add(struct nstcp_lgroup *g, struct nstcp_member *m)
-{
-	struct nstcp_member **arr, **old;
-
-	arr = kmalloc_array(g->nmembers + 1, sizeof(*arr), GFP_KERNEL);
-	if (!arr)
-		return -ENOMEM;
-	spin_lock_bh(&g->lock);
-	if (g->nmembers)
-		memcpy(arr, g->marr, g->nmembers * sizeof(*arr));
-	arr[g->nmembers++] = m;
-	m->group = g;
-	refcount_inc(&g->ref);
-	old = g->marr;
-	g->marr = arr;
-	list_add_tail_rcu(&m->node, &g->members);
-	spin_unlock_bh(&g->lock);
-	kfree(old);
-	return 0;
-}
-
-static int nstcp_relisten(struct nstcp_lgroup *g, int backlog)
-{
-	unsigned int i;
-	int err = 0;
-
-	for (i = 0; i < g->nr && !err; i++)
-		err = kernel_listen(g->q[i].sock, backlog);
-	return err;
-}
-
-/* listen() on an unconnected AF_NSTCP socket. */
-int nstcp_listen(struct socket *sock, int backlog)
-{
-	struct sock *sk = sock->sk;
-	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
-	struct sockaddr_storage a = {};
-	struct nstcp_member *m;
-	struct nstcp_lgroup *g;
-	struct nstcp_sk *ns;
-	int len, err;
-
-	if (!inet_sk(sk)->inet_num) {
-		/* Unbound: an ephemeral port on every address, as inet does. */
-		struct sockaddr_storage any = { .ss_family = sk->sk_family };
-
-		err = sock->ops->bind(sock, (struct sockaddr *)&any,
-				      sk->sk_family == AF_INET6 ?
-				      sizeof(struct sockaddr_in6) :
-				      sizeof(struct sockaddr_in));
-		/* A racing bind() of another thread is as good. */
-		if (err && !inet_sk(sk)->inet_num)
-			return err;
-	}
-	/*
-	 * getname() takes the socket lock (inet6_getname on 6.1 stable): read
-	 * the bound address first.  It changes only with connect(), whose
-	 * state the check under the lock refuses.
-	 */
-	len = nstcp_bound_addr(sock, &a);
-	if (len < 0)
-		return len;
-
-	lock_sock(sk);
-	ns = nstcp_sk_alloc(sk);
-	if (IS_ERR(ns)) {
-		err = PTR_ERR(ns);
-		goto out_unlock;
-	}
-	if (ns->member) {		/* a new backlog */
-		err = nstcp_relisten(ns->member->group, backlog);
-		goto out_unlock;
-	}
-	err = -EINVAL;
-	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
-		goto out_unlock;
-	/*
-	 * A reuseport program would choose among listeners that are not
-	 * there: refused (where setsockopt() could not refuse it, on 6.1).
-	 */
-	err = -EOPNOTSUPP;
-	if (rcu_access_pointer(sk->sk_reuseport_cb))
-		goto out_unlock;
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
-	if (!m) {
-		err = -ENOMEM;
-		goto out_unlock;
-	}
-	err = percpu_ref_init(&m->users, nstcp_member_users_gone, 0,
-			      GFP_KERNEL);
-	if (err) {
-		kfree(m);
-		goto out_unlock;
-	}
-	m->sk = sk;
-	init_waitqueue_head(&m->acceptq);
-	refcount_set(&m->ref, 1);	/* the users' */
-
-	mutex_lock(&nn->lg_lock);
-	g = nstcp_lgroup_find(nn, &a, len, sk->sk_bound_dev_if);
-	if (g) {
-		/* Joining is sharing the port: SO_REUSEPORT's uid rule too. */
-		err = -EADDRINUSE;
-		if (!nstcp_may_share(g, sk, ns) ||
-		    !uid_eq(sock_i_uid(sk), g->owner))
-			goto out_free;
-		err = nstcp_member_add(g, m);
-		if (err)
-			goto out_free;
-		if (ns->policy)
-			WRITE_ONCE(g->policy, ns->policy);
-	} else {
-		/*
-		 * The listeners bind and take options with the credentials
-		 * the socket was made with, as its own bind did: listen()
-		 * after dropping privileges works as on AF_INET.
-		 */
-		const struct cred *old = sock->file ?
-			override_creds(sock->file->f_cred) : NULL;
-
-		g = nstcp_lgroup_create(sk, ns, &a, len, backlog);
-		if (old)
-			revert_creds(old);
-		if (IS_ERR(g)) {
-			err = PTR_ERR(g);
-			goto out_free;
-		}
-		err = nstcp_member_add(g, m);
-		if (err) {
-			nstcp_lgroup_close(g);
-			goto out_free;
-		}
-	}
-	sock_hold(sk);
-	WRITE_ONCE(ns->member, m);
-	mutex_unlock(&nn->lg_lock);
-	nstcp_sockopt_member_prot(sk, true);
-	/*
-	 * The socket reads as a listener (SO_ACCEPTCONN, TCP_INFO, connect()
-	 * gives EISCONN) though it is in no lookup table: the listeners are.
-	 */
-	inet_sk_set_state(sk, TCP_LISTEN);
-	release_sock(sk);
-	return 0;
-
-out_free:
-	mutex_unlock(&nn->lg_lock);
-	percpu_ref_exit(&m->users);
-	kfree(m);
-out_unlock:
-	release_sock(sk);
-	return err;
-}
-
-static void nstcp_member_left(struct rcu_head *head)
-{
-	struct nstcp_member *m = container_of(head, struct nstcp_member,
-					      leave_rcu);
-
-	sock_put(m->sk);
-	nstcp_member_put(m);
-}
-
-/*
- * A member stops listening (shutdown(SHUT_RD) or close): what it was
- * given goes to the others; the last member closes the port.  Caller holds
- * lock_sock(sk).
- */
-void nstcp_listen_leave(struct sock *sk)
-{
-	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
-	struct nstcp_sk *ns = nstcp_sk_get(sk);
-	struct nstcp_member *m = ns ? ns->member : NULL;
-	struct nstcp_lgroup *g;
-	unsigned int i;
-
-	sock_owned_by_me(sk);
-	if (!m)
-		return;
-	g = m->group;
-	mutex_lock(&nn->lg_lock);
-	spin_lock_bh(&g->lock);
-	WRITE_ONCE(m->dead, true);
-	list_del_rcu(&m->node);
-	for (i = 0; g->marr[i] != m; i++)
-		;
-	memmove(&g->marr[i], &g->marr[i + 1],
-		(g->nmembers - i - 1) * sizeof(*g->marr));
-	g->nmembers--;
-	nstcp_hand_on(g, atomic_xchg(&m->credits, 0), true);
-	spin_unlock_bh(&g->lock);
-	if (!g->nmembers)
-		nstcp_lgroup_close(g);
-	mutex_unlock(&nn->lg_lock);
-
-	nstcp_sockopt_member_prot(sk, false);
-	WRITE_ONCE(ns->member, NULL);
-	wake_up_all(&m->acceptq);
-	if (sk->sk_state == TCP_LISTEN)
-		inet_sk_set_state(sk, TCP_CLOSE);
-	/* Arrivals that still see @m use m->sk: it goes after them. */
-	refcount_inc(&m->ref);
-	call_rcu(&m->leave_rcu, nstcp_member_left);
-	/* @m goes once the accept() calls still on it return. */
-	percpu_ref_kill(&m->users);
 }
 
 /* A CPU went offline: what its listeners hold is for the others now. */

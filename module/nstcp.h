@@ -135,7 +135,8 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
 		    bool least);
 
 /*
- * Per-CPU listening (lgroup.c, accept.c, sockopt.c, sockstate.c).
+ * Per-CPU listening (lgroup.c, listen.c, turn.c, accept.c, sockopt.c,
+ * sockstate.c).
  *
  * A listening port is a listen group: one kernel TCP listener per possible
  * CPU (its queue), and the AF_NSTCP listening sockets that share the port
@@ -245,21 +246,29 @@ void nstcp_sk_release(struct sock *sk);
 void nstcp_member_put(struct nstcp_member *m);
 void nstcp_member_users_gone(struct percpu_ref *users);
 
-/* lgroup.c */
-int nstcp_listen_bind_check(struct sock *sk,
-			    const struct sockaddr_storage *addr, int len);
-int nstcp_listen(struct socket *sock, int backlog);
-void nstcp_listen_leave(struct sock *sk);
+/* lgroup.c: a port's group and its per-CPU listeners */
+struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
+					 const struct sockaddr_storage *a,
+					 int len, int backlog);
+void nstcp_lgroup_close(struct nstcp_lgroup *g);
+void nstcp_lgroup_put(struct nstcp_lgroup *g);
 int nstcp_listen_show(struct seq_file *seq, void *v);
 int nstcp_listen_init(void);
 void nstcp_listen_exit(void);
 void nstcp_lgroups_cpu_offline(struct nstcp_net *nn, unsigned int cpu);
+
+/* listen.c: joining and leaving a group */
+int nstcp_listen_bind_check(struct sock *sk,
+			    const struct sockaddr_storage *addr, int len);
+int nstcp_listen(struct socket *sock, int backlog);
+void nstcp_listen_leave(struct sock *sk);
+
+/* turn.c: whose turn it is, the members' credits */
 unsigned int nstcp_qlen(const struct nstcp_lqueue *q);
 long nstcp_unassigned(struct nstcp_lgroup *g);
 struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance);
 struct nstcp_member *nstcp_give(struct nstcp_lgroup *g);
 void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count);
-void nstcp_lgroup_put(struct nstcp_lgroup *g);
 
 /* accept.c */
 void nstcp_lq_data_ready(struct sock *sk);

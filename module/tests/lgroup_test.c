@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: AF_NSTCP listen groups (lgroup.c) through in-kernel sockets: a
- * port shared by a key, its members in join order and owner, the turn
- * and credits of the round-robin policy, a leaving member's credits
- * handed on, and the port free again after the last member.
+ * KUnit: AF_NSTCP listen groups (lgroup.c, listen.c, turn.c) through
+ * in-kernel sockets: a port shared by a key, its members in join order
+ * and owner, the turn and credits of the round-robin policy, a leaving
+ * member's credits handed on, and the port free again after the last
+ * member.
  */
 #include <kunit/test.h>
 #include <linux/in.h>
