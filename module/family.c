@@ -107,21 +107,45 @@ static int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len)
 /*
  * The same for connect: inet6's connect runs only the INET6_CONNECT
  * programs, on the v4-mapped address; AF_INET runs the INET4_CONNECT ones
- * on the sockaddr_in, which they may deny (EPERM) or rewrite.  Run those
- * first, on the caller's (kernel) copy, so an IPv4 connect policy holds
- * for AF_NSTCP.
+ * on the sockaddr_in, which they may deny (EPERM) or rewrite.  Whether
+ * that applies to a connect to @uaddr:
  */
-static int nstcp_connect_hook4(struct sock *sk, struct sockaddr *uaddr,
-			       int len)
+static bool nstcp_hook4_applies(const struct sock *sk,
+				const struct sockaddr *uaddr, int len)
 {
 #ifdef CONFIG_CGROUP_BPF
-	if (sk->sk_family != AF_INET6 || len < (int)sizeof(struct sockaddr_in) ||
-	    uaddr->sa_family != AF_INET)
-		return 0;
-	return compat_cgroup_inet4_connect(sk, uaddr, &len);
+	return sk->sk_family == AF_INET6 &&
+	       len >= (int)sizeof(struct sockaddr_in) &&
+	       uaddr->sa_family == AF_INET &&
+	       cgroup_bpf_enabled(CGROUP_INET4_CONNECT);
 #else
-	return 0;
+	return false;
 #endif
+}
+
+/*
+ * Such a connect, as inet_stream_connect() makes it, under one hold of
+ * the socket lock: the state check, the INET4_CONNECT programs on the
+ * caller's (kernel) copy of the sockaddr_in, then the connect of what
+ * they leave, v4-mapped (where inet6 runs the INET6_CONNECT programs).
+ */
+static int nstcp_connect_hooked4(struct socket *sock, struct sockaddr *uaddr,
+				 int len, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct sockaddr_storage addr;
+	int err = 0, alen;
+
+	lock_sock(sk);
+	if (sock->state == SS_UNCONNECTED && sk->sk_state == TCP_CLOSE)
+		err = compat_cgroup_inet4_connect(sk, uaddr, &len);
+	if (!err)
+		err = nstcp_addr_in(uaddr, len, true, &addr, &alen);
+	if (!err)
+		err = __inet_stream_connect(sock, (struct sockaddr *)&addr,
+					    alen, flags, 0);
+	release_sock(sk);
+	return err;
 }
 
 static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
@@ -169,16 +193,15 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 		nstcp_listen_leave(sk);
 		release_sock(sk);
 	}
-	/* Where inet runs its hook: on a socket that may connect. */
-	err = fresh ? nstcp_connect_hook4(sk, uaddr, len) : 0;
-	if (err)
-		return err;
 	if (nstcp_addr_in(uaddr, len, sk->sk_family == AF_INET6, &addr, &alen))
 		return nstcp_base(sk)->connect(sock, uaddr, len, flags);
+	/* Under connect programs it only counts a fallback. */
 	if (fresh)
 		err = nstcp_local_connect(sock, (struct sockaddr *)&addr, alen,
 					  flags, &done);
-	if (!done)
+	if (!done && nstcp_hook4_applies(sk, uaddr, len))
+		err = nstcp_connect_hooked4(sock, uaddr, len, flags);
+	else if (!done)
 		err = nstcp_base(sk)->connect(sock, (struct sockaddr *)&addr,
 					      alen, flags);
 	if (fresh && addr.ss_family != AF_UNSPEC &&
@@ -385,9 +408,14 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	if (!name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
 
-	/* A Fast Open connect: the IPv4 connect hook as in connect(). */
-	if (fresh && (msg->msg_flags & MSG_FASTOPEN)) {
-		err = nstcp_connect_hook4(sk, name, namelen);
+	/*
+	 * A Fast Open connect: the IPv4 connect programs as in connect();
+	 * whatever the socket's state (a state read here could change
+	 * before tcp_sendmsg() locks the socket).
+	 */
+	if ((msg->msg_flags & MSG_FASTOPEN) &&
+	    nstcp_hook4_applies(sk, name, namelen)) {
+		err = compat_cgroup_inet4_connect_lock(sk, name, &namelen);
 		if (err)
 			return err;
 	}

@@ -24,12 +24,15 @@
 #include "proc_util.h"
 #include "cgroup_util.h"
 
-#define NCASES		9
+#define NCASES		12
 
-enum { C_IN4, C_NS4, C_IN6, C_NS6, C_N };
+/* connect() on each family, then a Fast Open sendto() to 127.0.0.1 on two. */
+enum { C_IN4, C_NS4, C_IN6, C_NS6, C_TIN4, C_TNS4, C_N };
 
 static const char *const c_name[C_N] = {
 	"AF_INET 127.0.0.1", "AF_NSTCP 127.0.0.1", "AF_INET6 ::1", "AF_NSTCP ::1",
+	"AF_INET 127.0.0.1 sendto(MSG_FASTOPEN)",
+	"AF_NSTCP 127.0.0.1 sendto(MSG_FASTOPEN)",
 };
 
 /* What the child saw: per connect, its errno and the peer's port. */
@@ -42,8 +45,8 @@ static int port4, port6;	/* bound, not listening */
 static void connects(struct res *r)
 {
 	for (int i = 0; i < C_N; i++) {
-		int six = i >= C_IN6;
-		int dom = i == C_NS4 || i == C_NS6 ? AF_NSTCP :
+		int six = i == C_IN6 || i == C_NS6, tfo = i >= C_TIN4;
+		int dom = i == C_NS4 || i == C_NS6 || i == C_TNS4 ? AF_NSTCP :
 			  six ? AF_INET6 : AF_INET;
 		struct fam_addr a = fam_addr(six ? "::1" : "127.0.0.1",
 					     six ? port6 : port4);
@@ -52,7 +55,13 @@ static void connects(struct res *r)
 		int fd = fam_socket(dom, 0);
 
 		r->peer[i] = -1;
-		r->err[i] = fd < 0 ? errno : FAM_ERR(connect(fd, &a.sa, a.len));
+		if (fd < 0)
+			r->err[i] = errno;
+		else if (tfo)
+			r->err[i] = sendto(fd, "x", 1, MSG_FASTOPEN, &a.sa,
+					   a.len) == 1 ? 0 : errno;
+		else
+			r->err[i] = FAM_ERR(connect(fd, &a.sa, a.len));
 		if (!r->err[i] && !getpeername(fd, (struct sockaddr *)&ss, &len))
 			r->peer[i] = fam_port((struct sockaddr *)&ss);
 		/* Left open: the listeners count what reached them. */
@@ -96,7 +105,7 @@ static int in_child(const char *cg, struct res *r)
 
 static void diag(const char *phase, const struct res *r)
 {
-	char line[400] = "";
+	char line[700] = "";
 
 	for (int i = 0; i < C_N; i++)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
@@ -121,7 +130,7 @@ static int drain(int l)
 	while (fam_wait(l, POLLIN, 2000) > 0 && (s = accept(l, NULL, NULL)) >= 0) {
 		close(s);
 		n++;
-		if (n == 2)
+		if (n == 4)
 			break;
 	}
 	return n;
@@ -203,17 +212,41 @@ int main(void)
 	FAM_OK(ok && all_err(&r, C_IN4, C_IN6, EPERM),
 	       "INET4_CONNECT denies: 127.0.0.1: AF_NSTCP %s, AF_INET %s",
 	       strerror(r.err[C_NS4]), strerror(r.err[C_IN4]));
-	FAM_OK(ok && all_err(&r, C_IN6, C_N, ECONNREFUSED),
+	FAM_OK(ok && all_err(&r, C_IN6, C_TIN4, ECONNREFUSED),
 	       "INET4_CONNECT denies: ::1 untouched: AF_NSTCP %s, AF_INET6 %s",
 	       strerror(r.err[C_NS6]), strerror(r.err[C_IN6]));
+	FAM_OK(ok && all_err(&r, C_TIN4, C_N, EPERM),
+	       "INET4_CONNECT denies: a Fast Open sendto() to 127.0.0.1: AF_NSTCP %s, AF_INET %s",
+	       strerror(r.err[C_TNS4]), strerror(r.err[C_TIN4]));
 	ok = !phase("nstcp-cdeny6", cg_deny_prog(BPF_CGROUP_INET6_CONNECT, NULL, 0),
 		    BPF_CGROUP_INET6_CONNECT, &r);
-	FAM_OK(ok && all_err(&r, C_IN6, C_N, EPERM),
+	FAM_OK(ok && all_err(&r, C_IN6, C_TIN4, EPERM),
 	       "INET6_CONNECT denies: ::1: AF_NSTCP %s, AF_INET6 %s",
 	       strerror(r.err[C_NS6]), strerror(r.err[C_IN6]));
 	FAM_OK(ok && r.err[C_IN4] == ECONNREFUSED && r.err[C_NS4] == EPERM,
 	       "INET6_CONNECT denies: 127.0.0.1: AF_INET untouched (%s), AF_NSTCP's v4-mapped address denied (%s)",
 	       strerror(r.err[C_IN4]), strerror(r.err[C_NS4]));
+
+	/* Both kinds at once: every connect denied. */
+	{
+		const int types[2] = { BPF_CGROUP_INET4_CONNECT,
+				       BPF_CGROUP_INET6_CONNECT };
+		const int progs[2] = {
+			cg_deny_prog(BPF_CGROUP_INET4_CONNECT, NULL, 0),
+			cg_deny_prog(BPF_CGROUP_INET6_CONNECT, NULL, 0) };
+		struct cg c;
+
+		why[0] = 0;
+		memset(&r, 0, sizeof(r));
+		ok = !cg_make_with(&c, "nstcp-cdeny46", progs, types, why,
+				   sizeof(why)) && !in_child(c.path, &r);
+		cg_free(&c);
+		if (why[0])
+			tap_diag("%s", why);
+		diag("nstcp-cdeny46", &r);
+		FAM_OK(ok && all_err(&r, 0, C_N, EPERM),
+		       "INET4_CONNECT and INET6_CONNECT deny: every family, connect() and Fast Open, EPERM");
+	}
 
 	/* Hooks that send the connects to the listening ports. */
 	fb0 = stat_sum(PROC_LFALLBACKS);
@@ -224,6 +257,10 @@ int main(void)
 	       r.peer[C_NS4] == q4,
 	       "INET4_CONNECT rewrites the port %d to %d: AF_NSTCP peer %d, AF_INET peer %d",
 	       port4, q4, r.peer[C_NS4], r.peer[C_IN4]);
+	FAM_OK(ok && all_err(&r, C_TIN4, C_N, 0) && r.peer[C_TIN4] == q4 &&
+	       r.peer[C_TNS4] == q4,
+	       "INET4_CONNECT rewrites a Fast Open sendto()'s port %d to %d: AF_NSTCP peer %d, AF_INET peer %d",
+	       port4, q4, r.peer[C_TNS4], r.peer[C_TIN4]);
 	ok = !phase("nstcp-crw6", cg_port_prog(BPF_CGROUP_INET6_CONNECT, q6),
 		    BPF_CGROUP_INET6_CONNECT, &r);
 	FAM_OK(ok && all_err(&r, C_IN6, C_N, 0) && r.peer[C_IN6] == q6 &&
@@ -233,8 +270,8 @@ int main(void)
 	{
 		int n4 = drain(l4), n6 = drain(l6);
 
-		FAM_OK(n4 == 2 && n6 == 2,
-		       "the rewritten connects reached the listeners: 127.0.0.1:%d %d of 2, [::1]:%d %d of 2",
+		FAM_OK(n4 == 4 && n6 == 2,
+		       "the rewritten connects reached the listeners: 127.0.0.1:%d %d of 4, [::1]:%d %d of 2",
 		       q4, n4, q6, n6);
 	}
 	FAM_OK(stat_sum(PROC_LFALLBACKS) - fb0 == 4 &&

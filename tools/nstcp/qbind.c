@@ -312,8 +312,10 @@ int do_queue_bind(int argc, char **argv)
 			list = argv[++i];
 		else if (!strcmp(argv[i], "dry-run"))
 			o.dry_run = true;
+		else if (!strcmp(argv[i], "ntuple"))
+			o.ntuple = true;
 		else
-			usage_error("unexpected \"%s\" (queue bind dev DEV [cpus LIST] [dry-run])",
+			usage_error("unexpected \"%s\" (queue bind dev DEV [cpus LIST] [ntuple] [dry-run])",
 				    argv[i]);
 	}
 	if (!p->dev)

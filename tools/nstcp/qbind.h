@@ -93,6 +93,7 @@ struct qb_out {
 	int failed;
 	bool dry_run;
 	bool check;	/* queue show check: a planned step is a drift */
+	bool ntuple;	/* bind was asked to turn ntuple on */
 	int drifted;
 };
 

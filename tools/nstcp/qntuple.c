@@ -133,6 +133,16 @@ void qb_step_ntuple(const char *dev, struct qb_out *o)
 		qb_step(o, "ntuple", "on (accelerated RFS)", QB_UNCHANGED, NULL);
 		return;
 	}
+	/*
+	 * Not every driver's ntuple filters serve accelerated RFS, and some
+	 * reset the device to change the feature: only when asked.
+	 */
+	if (!o->ntuple) {
+		qb_step(o, "ntuple", "off", QB_SKIPPED,
+			"left off: \"ntuple\" turns it on, for a driver whose ntuple "
+			"filters serve accelerated RFS (some reset the device to change it)");
+		return;
+	}
 	if (o->dry_run) {
 		qb_step(o, "ntuple", "off -> on (accelerated RFS)", QB_PLANNED, NULL);
 		return;
