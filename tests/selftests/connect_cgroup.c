@@ -263,7 +263,7 @@ int main(void)
 	       port4, q4, r.peer[C_TNS4], r.peer[C_TIN4]);
 	ok = !phase("nstcp-crw6", cg_port_prog(BPF_CGROUP_INET6_CONNECT, q6),
 		    BPF_CGROUP_INET6_CONNECT, &r);
-	FAM_OK(ok && all_err(&r, C_IN6, C_N, 0) && r.peer[C_IN6] == q6 &&
+	FAM_OK(ok && all_err(&r, C_IN6, C_TIN4, 0) && r.peer[C_IN6] == q6 &&
 	       r.peer[C_NS6] == q6,
 	       "INET6_CONNECT rewrites the port %d to %d: AF_NSTCP peer %d, AF_INET6 peer %d",
 	       port6, q6, r.peer[C_NS6], r.peer[C_IN6]);
