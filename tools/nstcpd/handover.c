@@ -3,7 +3,9 @@
  * nstcpd's listening sockets across a reload or a restart: every socket
  * nstcpd listens on is held under an identity (model, share key, policy,
  * address and port).  A reload (SIGHUP, once the new configuration is
- * valid) or a restart (SIGUSR2) re-executes /proc/self/exe with those
+ * valid) re-executes /proc/self/exe (the same code), a restart (SIGUSR2)
+ * the path the running binary had at start (the binary now installed
+ * there, after an upgrade), with those
  * sockets inherited (close-on-exec cleared for them alone) and named in
  * NSTCPD_FDS; under systemd they are also in its file descriptor store
  * (sd_notify FDSTORE=1, done by hand: a datagram with SCM_RIGHTS) and come
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +48,37 @@ static int nretire;
 static struct timespec retire_end;
 static int fdstore;		/* the service manager holds our sockets */
 
+/* The running binary's path, read before anything else (nd_self_path). */
+static char self_path[PATH_MAX];
+
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+
+/*
+ * At start: the path of the running binary (/proc/self/exe's target), so
+ * that a restart runs the binary installed at that path now.  A target
+ * already " (deleted)" (replaced before we ran) is kept empty: a restart
+ * then falls back to /proc/self/exe.
+ */
+void nd_self_path(void)
+{
+	static const char del[] = " (deleted)";
+	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	size_t d = sizeof(del) - 1;
+
+	if (n <= 0 || self_path[0] != '/') {
+		self_path[0] = 0;
+		return;
+	}
+	self_path[n] = 0;
+	if ((size_t)n > d && !strcmp(self_path + n - d, del))
+		self_path[0] = 0;
+}
+
+/* The running binary's path recorded at start, or "" when unknown. */
+const char *nd_self(void)
+{
+	return self_path;
+}
 
 /* Family, port and address of @a; IPv4-mapped IPv6 as IPv4. */
 static int addr_key(const struct sockaddr_storage *a, char *buf, size_t len)
@@ -394,12 +427,15 @@ void nd_handover_store(void)
 }
 
 /*
- * Replaces nstcpd by a new image of /proc/self/exe (@argv, in the
- * foreground), the held sockets and the running processes handed over.
- * Returns only on failure, with everything as it was.
+ * Replaces nstcpd by a new image (@argv, in the foreground), the held
+ * sockets and the running processes handed over: of /proc/self/exe (the
+ * same code) for a reload, of the path recorded at start (the binary now
+ * installed there) for a restart.  Returns only on failure, with
+ * everything as it was.
  */
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
+	const char *exe = !reload && self_path[0] ? self_path : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
 	char *fds = malloc(cap), *pids, counts[64];
 	int i, j, np = 0, nfd;
@@ -440,12 +476,11 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
 			fcntl(heldv[i].fd, F_SETFD, 0);
-	nd_log("%s: executing a new nstcpd with %d listening sockets, %d processes to retire",
-	       reload ? "reload" : "restart", nfd, np + nretire);
+	nd_log("%s: executing %s with %d listening sockets, %d processes to retire",
+	       reload ? "reload" : "restart", exe, nfd, np + nretire);
 	fflush(NULL);
-	execv("/proc/self/exe", argv);
-	nd_log("exec /proc/self/exe: %s: nstcpd goes on unchanged",
-	       strerror(errno));
+	execv(exe, argv);
+	nd_log("exec %s: %s: nstcpd goes on unchanged", exe, strerror(errno));
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
 			fcntl(heldv[i].fd, F_SETFD, FD_CLOEXEC);

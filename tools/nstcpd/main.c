@@ -203,6 +203,7 @@ int main(int argc, char **argv)
 	int check = 0, fg = 0, c, r;
 	struct nd_config cfg;
 
+	nd_self_path();
 	if (argc > 1 && (!strcmp(argv[1], "status") ||
 			 !strcmp(argv[1], "reload") || !strcmp(argv[1], "restart")))
 		return nd_status_main(argc - 1, argv + 1);

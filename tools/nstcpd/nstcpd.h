@@ -223,6 +223,8 @@ int nd_broker_main(int argc, char **argv);
 
 /* handover.c */
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+void nd_self_path(void);
+const char *nd_self(void);
 void nd_handover_load(void);
 int nd_listen_held(enum nd_model m, const char *key, int policy,
 		   const struct sockaddr_storage *a,
