@@ -182,16 +182,38 @@ static int check(int fd, const char *id, const char **why)
 	return 0;
 }
 
+/* @w, all of it, a decimal in [@min, @max]: 0 and *@out, else -1. */
+static int word_int(const char *w, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!w || !*w)
+		return -1;
+	errno = 0;
+	v = strtol(w, &end, 10);
+	if (errno || *end || end == w || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static void pool_add(int fd, const char *id)
 {
 	const char *why;
 	struct held *p;
+	int i;
 
-	if (fd < 3 || check(fd, id, &why)) {
-		nd_log("inherited descriptor %d (%s): %s: closed", fd, id,
-		       fd < 3 ? "not a socket" : why);
-		if (fd >= 3)
-			close(fd);
+	for (i = 0; i < npool; i++)
+		if (pool[i].fd == fd) {
+			nd_log("inherited descriptor %d (%s): named twice: ignored",
+			       fd, id);
+			nd_refused_fds++;
+			return;
+		}
+	if (check(fd, id, &why)) {
+		nd_log("inherited descriptor %d (%s): %s: closed", fd, id, why);
+		close(fd);
 		nd_refused_fds++;
 		return;
 	}
@@ -206,58 +228,117 @@ static void pool_add(int fd, const char *id)
 	snprintf(pool[npool++].id, ND_ID_MAX, "%s", id);
 }
 
-/*
- * The sockets and processes a previous nstcpd left: NSTCPD_FDS ("FD=ID"
- * words), LISTEN_FDS with LISTEN_FDNAMES (systemd's store), NSTCPD_RETIRE
- * and NSTCPD_COUNTS.  The variables are removed: no child sees them.
- */
-void nd_handover_load(void)
+/* NSTCPD_FDS: "FD=ID" words, FD from 3 to the descriptor limit. */
+static void load_fds(const char *v, long fdmax)
 {
-	const char *v = getenv("NSTCPD_FDS"), *pid = getenv("LISTEN_PID");
-	const char *names = getenv("LISTEN_FDNAMES");
-	char *copy, *w, *save, *eq;
-	int i, n;
+	char *copy = v ? strdup(v) : NULL, *w, *save, *eq;
+	long fd;
 
-	copy = v ? strdup(v) : NULL;
 	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
 	     w = strtok_r(NULL, " ", &save)) {
 		eq = strchr(w, '=');
-		if (eq) {
+		if (eq)
 			*eq = 0;
-			pool_add(atoi(w), eq + 1);
+		if (!eq || word_int(w, 3, fdmax, &fd)) {
+			nd_log("NSTCPD_FDS: word \"%s\": not FD=ID: ignored", w);
+			nd_refused_fds++;
+			continue;
 		}
+		pool_add(fd, eq + 1);
 	}
 	free(copy);
-	v = getenv("LISTEN_FDS");
-	if (v && pid && atoi(pid) == getpid()) {
-		n = atoi(v);
-		copy = strdup(names ? names : "");
-		w = copy;
-		for (i = 0; i < n && copy; i++) {
-			char *colon = w ? strchr(w, ':') : NULL;
+}
 
-			if (colon)
-				*colon = 0;
-			pool_add(3 + i, w ? w : "unknown");
-			w = colon ? colon + 1 : NULL;
-		}
-		free(copy);
+/* LISTEN_FDS (when LISTEN_PID is ours), named by LISTEN_FDNAMES. */
+static void load_listen_fds(const char *v, long fdmax)
+{
+	const char *pid = getenv("LISTEN_PID"), *names;
+	char *copy, *w;
+	long n, p, i;
+
+	if (!v || word_int(pid, 1, INT_MAX, &p) || p != getpid())
+		return;
+	if (word_int(v, 0, fdmax - 3, &n)) {
+		nd_log("LISTEN_FDS=%s: not a count of descriptors: ignored", v);
+		return;
 	}
-	v = getenv("NSTCPD_RETIRE");
-	copy = v ? strdup(v) : NULL;
+	names = getenv("LISTEN_FDNAMES");
+	copy = strdup(names ? names : "");
+	w = copy;
+	for (i = 0; i < n && copy; i++) {
+		char *colon = w ? strchr(w, ':') : NULL;
+
+		if (colon)
+			*colon = 0;
+		pool_add(3 + i, w ? w : "unknown");
+		w = colon ? colon + 1 : NULL;
+	}
+	free(copy);
+}
+
+/*
+ * NSTCPD_RETIRE: pids, each from 2 up, not ours, and our child (waitid
+ * without reaping: ECHILD for any other process); anything else ignored,
+ * never signalled.
+ */
+static void load_retire(const char *v)
+{
+	char *copy = v ? strdup(v) : NULL, *w, *save;
+	siginfo_t si;
+	long pid;
+
 	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
 	     w = strtok_r(NULL, " ", &save)) {
-		pid_t *r = realloc(retire, (nretire + 1) * sizeof(*retire));
+		pid_t *r;
 
+		if (word_int(w, 2, INT_MAX, &pid) || pid == getpid()) {
+			nd_log("NSTCPD_RETIRE: \"%s\": not a pid: ignored", w);
+			continue;
+		}
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) &&
+		    errno == ECHILD) {
+			nd_log("NSTCPD_RETIRE: %ld: not a child of nstcpd: ignored",
+			       pid);
+			continue;
+		}
+		r = realloc(retire, (nretire + 1) * sizeof(*retire));
 		if (!r)
 			break;
 		retire = r;
-		retire[nretire++] = atoi(w);
+		retire[nretire++] = pid;
 	}
 	free(copy);
-	v = getenv("NSTCPD_COUNTS");
-	if (v)
-		sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs);
+}
+
+/*
+ * The sockets and processes a previous nstcpd left: NSTCPD_FDS ("FD=ID"
+ * words), LISTEN_FDS with LISTEN_FDNAMES (systemd's store), NSTCPD_RETIRE
+ * and NSTCPD_COUNTS.  NSTCPD_* count only with NSTCPD_PID our pid (set
+ * with them by nd_reexec, as LISTEN_PID).  The variables are removed: no
+ * child sees them.
+ */
+void nd_handover_load(void)
+{
+	long fdmax = sysconf(_SC_OPEN_MAX), pid;
+	const char *v = getenv("NSTCPD_COUNTS");
+	int mine;
+
+	if (fdmax < 4 || fdmax > INT_MAX)
+		fdmax = INT_MAX;
+	mine = !word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
+	       pid == getpid();
+	if (!mine && (getenv("NSTCPD_FDS") || getenv("NSTCPD_RETIRE")))
+		nd_log("NSTCPD_FDS/NSTCPD_RETIRE without NSTCPD_PID=%d: ignored",
+		       (int)getpid());
+	if (mine) {
+		load_fds(getenv("NSTCPD_FDS"), fdmax);
+		load_retire(getenv("NSTCPD_RETIRE"));
+		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2)
+			nd_reloads = nd_reexecs = 0;
+	}
+	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
+	unsetenv("NSTCPD_PID");
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
@@ -437,7 +518,7 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
 	const char *exe = !reload && self_path[0] ? self_path : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
-	char *fds = malloc(cap), *pids, counts[64];
+	char *fds = malloc(cap), *pids, counts[64], self[16];
 	int i, j, np = 0, nfd;
 
 	for (i = 0; i < cfg->nsvc; i++)
@@ -470,8 +551,9 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 		len += sprintf(pids + len, "%d ", retire[i]);
 	snprintf(counts, sizeof(counts), "%llu %llu", nd_reloads + !!reload,
 		 nd_reexecs + !reload);
+	snprintf(self, sizeof(self), "%d", (int)getpid());
 	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
-	    setenv("NSTCPD_COUNTS", counts, 1))
+	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1))
 		goto out;
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
@@ -488,6 +570,7 @@ out:
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd < 0)
 			heldv[i].fd = -heldv[i].fd - 1;
+	unsetenv("NSTCPD_PID");
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
