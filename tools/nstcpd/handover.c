@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -47,6 +48,8 @@ static pid_t *retire;		/* the old image's processes */
 static int nretire;
 static struct timespec retire_end;
 static int fdstore;		/* the service manager holds our sockets */
+static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
+static char old_status[PATH_MAX];	/* the previous image's status file */
 
 /* The running binary's path, read before anything else (nd_self_path). */
 static char self_path[PATH_MAX];
@@ -332,6 +335,11 @@ void nd_handover_load(void)
 		nd_log("NSTCPD_FDS/NSTCPD_RETIRE without NSTCPD_PID=%d: ignored",
 		       (int)getpid());
 	if (mine) {
+		handed = 1;
+		v = getenv("NSTCPD_STATUS");
+		if (v && v[0] == '/')
+			snprintf(old_status, sizeof(old_status), "%s", v);
+		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
 		load_retire(getenv("NSTCPD_RETIRE"));
 		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2)
@@ -339,6 +347,7 @@ void nd_handover_load(void)
 	}
 	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
 	unsetenv("NSTCPD_PID");
+	unsetenv("NSTCPD_STATUS");
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
@@ -444,6 +453,53 @@ void nd_handover_done(void)
 		       nretire);
 	nd_now(&retire_end);
 	retire_end.tv_sec += RETIRE_GRACE_S;
+}
+
+/* @path, when a regular file of ours, removed. */
+static void unlink_ours(const char *path)
+{
+	struct stat st;
+
+	if (path && path[0] && !lstat(path, &st) && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid())
+		unlink(path);
+}
+
+/*
+ * A new image (started by nd_reexec) that cannot start: nothing is rolled
+ * back, but the previous image's processes are not left unsupervised:
+ * SIGTERM, SIGKILL after 2 s; the status file (@status, and the previous
+ * image's) removed.  The caller exits non-zero.  Does nothing in an
+ * nstcpd that was not re-executed.
+ */
+void nd_handover_abort(const char *status)
+{
+	struct timespec end;
+	int i;
+
+	if (!handed)
+		return;
+	nd_log("the new nstcpd cannot start: stopping the %d processes of the previous one; nstcpd exits, the service is down",
+	       nretire);
+	for (i = 0; i < nretire; i++)
+		kill(retire[i], SIGTERM);
+	nd_now(&end);
+	end.tv_sec += 2;
+	while (nretire && nd_ms_until(&end) > 0) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+
+		if (pid > 0)
+			nd_handover_reaped(pid);
+		else if (pid == 0)
+			usleep(20000);
+		else
+			break;
+	}
+	for (i = 0; i < nretire; i++)
+		kill(retire[i], SIGKILL);
+	nretire = 0;
+	unlink_ours(status);
+	unlink_ours(old_status);
 }
 
 /* @pid exited: 1 when it was an old image's process. */
@@ -553,7 +609,8 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 		 nd_reexecs + !reload);
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
-	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1))
+	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1) ||
+	    setenv("NSTCPD_STATUS", cfg->status_path, 1))
 		goto out;
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
@@ -571,6 +628,7 @@ out:
 		if (heldv[i].fd < 0)
 			heldv[i].fd = -heldv[i].fd - 1;
 	unsetenv("NSTCPD_PID");
+	unsetenv("NSTCPD_STATUS");
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");

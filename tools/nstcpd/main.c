@@ -89,12 +89,15 @@ static int run(struct nd_config *cfg)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0)
+	if (sfd < 0) {
+		nd_handover_abort(cfg->status_path);
 		return 1;
+	}
 	nd_handover_prune(cfg);
 	if (nd_services_start(cfg) || nd_acceptors_start(cfg)) {
 		nd_log("cannot start: %s", strerror(errno));
 		nd_services_stop(cfg);
+		nd_handover_abort(cfg->status_path);
 		return 1;
 	}
 	nd_handover_done();
@@ -105,6 +108,7 @@ static int run(struct nd_config *cfg)
 	own = calloc(n, sizeof(*own));
 	if (!pfd || !own) {
 		nd_services_stop(cfg);
+		nd_handover_abort(cfg->status_path);
 		return 1;
 	}
 	while (!stop) {
@@ -254,6 +258,7 @@ int main(int argc, char **argv)
 	if (nd_config_load(&cfg, path)) {
 		fprintf(stderr, "nstcpd: %s: configuration refused, nothing started\n",
 			path);
+		nd_handover_abort(status);
 		return 1;
 	}
 	if (status)

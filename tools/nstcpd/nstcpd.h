@@ -231,6 +231,7 @@ int nd_listen_held(enum nd_model m, const char *key, int policy,
 		   int (*make)(const void *arg), const void *arg);
 void nd_handover_prune(const struct nd_config *cfg);
 void nd_handover_done(void);
+void nd_handover_abort(const char *status);
 int nd_handover_reaped(pid_t pid);
 long long nd_handover_tick(void);
 int nd_handover_fdstore(void);
