@@ -32,7 +32,6 @@
 #include "distributor.h"
 #include "nstcpd.h"
 
-extern char **environ;
 
 #define FRONT_ARGS	5	/* nstcpd front NAME INDEX BUFFER */
 
@@ -103,8 +102,8 @@ static void start_front(struct nd_service *s, int i)
 {
 	struct nd_dist *d = s->dist;
 	struct nd_copy *c = &d->front[i];
-	char **argv = front_argv(d, i);
-	struct nd_proc *p = nd_proc_add(s);
+	char **argv = front_argv(d, i), **envp = nd_env_clean();
+	struct nd_proc *p = envp ? nd_proc_add(s) : NULL;
 	sigset_t none;
 
 	c->restart_at.tv_sec = 0;
@@ -119,9 +118,11 @@ static void start_front(struct nd_service *s, int i)
 		nd_pin(c->cpu);
 		if (dup2(c->lfd, 3) < 0 || dup2(d->shm, 4) < 0)
 			_exit(126);
-		execve("/proc/self/exe", argv, environ);
+		execve("/proc/self/exe", argv, envp);
 		_exit(127);
 	}
+	free(envp);
+	envp = NULL;
 	if (p->pid < 0) {
 		nd_log("service %s: fork: %s", s->name, strerror(errno));
 		nd_proc_del(s, p);
@@ -133,6 +134,7 @@ static void start_front(struct nd_service *s, int i)
 	nd_now(&c->started);
 	return;
 later:
+	free(envp);
 	nd_now(&c->restart_at);
 	c->restart_at.tv_sec += 1;
 }

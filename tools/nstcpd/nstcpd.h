@@ -223,6 +223,7 @@ int nd_broker_main(int argc, char **argv);
 
 /* handover.c */
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+char **nd_env_clean(void);
 void nd_self_path(void);
 const char *nd_self(void);
 void nd_handover_load(void);

@@ -40,12 +40,16 @@ struct child_env {
 	int nown;
 };
 
-/* A variable nstcpd sets: one of its own or of @extra (NAME=VALUE). */
+/*
+ * A variable nstcpd sets (one of its own or of @extra, NAME=VALUE) or
+ * keeps from its children: NOTIFY_SOCKET (the service manager's, for
+ * nstcpd alone) and every NSTCPD_*.
+ */
 static int ours(const char *var, const char *const *extra)
 {
 	static const char *const names[] = {
 		"LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "NSTCP_TOKEN=",
-		"NSTCP_WORKER_FD=", "NSTCPD_CPU=", "NSTCPD_SERVICE=",
+		"NSTCP_WORKER_FD=", "NSTCPD_", "NOTIFY_SOCKET=",
 	};
 	size_t i;
 
@@ -114,6 +118,27 @@ static int env_build(struct child_env *e, const struct nd_service *s,
 	for (i = 0; i < e->nown; i++)
 		e->envp[n++] = e->own[i];
 	return 0;
+}
+
+/*
+ * environ without the variables a child must not see (ours()), for a
+ * process that is nstcpd again (a distributor's front): free() it.
+ */
+char **nd_env_clean(void)
+{
+	char **v, **e;
+	int n = 0;
+
+	for (v = environ; v && *v; v++)
+		n++;
+	e = calloc(n + 1, sizeof(char *));
+	if (!e)
+		return NULL;
+	n = 0;
+	for (v = environ; v && *v; v++)
+		if (!ours(*v, NULL))
+			e[n++] = *v;
+	return e;
 }
 
 /* In the child: write(2) of a message, no stdio. */
