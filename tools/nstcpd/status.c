@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,95 @@ static void print_table(json_object *root)
 }
 
 /*
+ * The binary of @pid is ours: the same file as /proc/self/exe, or the one
+ * that was at our path before an upgrade replaced it (its link then ends
+ * in " (deleted)").
+ */
+static int same_binary(pid_t pid)
+{
+	static const char del[] = " (deleted)";
+	char proc[64], them[PATH_MAX], us[PATH_MAX];
+	struct stat a, b;
+	ssize_t n, m;
+	size_t d = sizeof(del) - 1;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/exe", (int)pid);
+	if (!stat(proc, &a) && !stat("/proc/self/exe", &b) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return 1;
+	n = readlink(proc, them, sizeof(them) - 1);
+	m = readlink("/proc/self/exe", us, sizeof(us) - 1);
+	if (n <= 0 || m <= 0)
+		return 0;
+	them[n] = 0;
+	us[m] = 0;
+	if ((size_t)n > d && !strcmp(them + n - d, del))
+		them[n - d] = 0;
+	return !strcmp(them, us);
+}
+
+/*
+ * SIGHUP or SIGUSR2 (@sig) to the nstcpd of status file @path: only when
+ * the file is a regular file of root's or the caller's, not writable by
+ * group or other, and the pid it names runs nstcpd's binary.
+ */
+static int signal_nstcpd(const char *cmd, const char *path, int sig)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	const char *why = NULL;
+	json_object *root;
+	unsigned long long v;
+	struct stat st;
+	pid_t pid;
+
+	if (fd < 0) {
+		fprintf(stderr, "nstcpd %s: %s: %s\n", cmd, path,
+			errno == ELOOP ? "a symbolic link: refused" : strerror(errno));
+		return 1;
+	}
+	if (fstat(fd, &st))
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file: refused";
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		why = "owned by another user: refused";
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		why = "writable by group or other: refused";
+	if (why) {
+		fprintf(stderr, "nstcpd %s: %s: %s\n", cmd, path, why);
+		close(fd);
+		return 1;
+	}
+	root = json_object_from_fd(fd);
+	close(fd);
+	if (!root) {
+		fprintf(stderr, "nstcpd %s: %s: not a status file\n", cmd, path);
+		return 1;
+	}
+	v = get_u64(root, "pid");
+	json_object_put(root);
+	if (v <= 1 || v > INT_MAX) {
+		fprintf(stderr, "nstcpd %s: %s: no valid pid in the status file\n",
+			cmd, path);
+		return 1;
+	}
+	pid = (pid_t)v;
+	if (!same_binary(pid)) {
+		fprintf(stderr, "nstcpd %s: pid %d (from %s): not an nstcpd (stale status file?): refused\n",
+			cmd, pid, path);
+		return 1;
+	}
+	if (kill(pid, sig)) {
+		fprintf(stderr, "nstcpd %s: pid %d: %s\n", cmd, pid,
+			strerror(errno));
+		return 1;
+	}
+	printf("nstcpd %s: %s sent to pid %d\n", cmd,
+	       sig == SIGHUP ? "SIGHUP" : "SIGUSR2", pid);
+	return 0;
+}
+
+/*
  * nstcpd status [-s FILE] [-j]: the status of a running nstcpd.
  * nstcpd reload|restart [-s FILE]: SIGHUP or SIGUSR2 to the nstcpd whose
  * status file it is.
@@ -348,25 +438,14 @@ int nd_status_main(int argc, char **argv)
 		fprintf(stderr, "usage: nstcpd %s [-s FILE]\n", argv[0]);
 		return 2;
 	}
+	if (sig)
+		return signal_nstcpd(argv[0], path, sig);
 	root = json_object_from_file(path);
 	if (!root) {
 		fprintf(stderr, "nstcpd %s: %s: %s\n", argv[0], path,
 			access(path, R_OK) ? strerror(errno) :
 			"not a status file");
 		return 1;
-	}
-	if (sig) {
-		pid_t pid = (pid_t)get_u64(root, "pid");
-
-		json_object_put(root);
-		if (pid <= 1 || kill(pid, sig)) {
-			fprintf(stderr, "nstcpd %s: pid %d: %s\n", argv[0], pid,
-				pid <= 1 ? "not in the status file" : strerror(errno));
-			return 1;
-		}
-		printf("nstcpd %s: %s sent to pid %d\n", argv[0],
-		       sig == SIGHUP ? "SIGHUP" : "SIGUSR2", pid);
-		return 0;
 	}
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(root,
