@@ -13,7 +13,12 @@
 # store (FDSTORE=1, FDNAME), nstcpd stops, a connection made meanwhile
 # waits in the held port, and a new nstcpd adopts the sockets from
 # LISTEN_FDS/LISTEN_FDNAMES and serves it.  A socket passed that is not an
-# AF_NSTCP listener is refused and closed.  Build first: make tools.
+# AF_NSTCP listener is refused and closed.  Hardening (review of the
+# reload): bogus NSTCPD_RETIRE/NSTCPD_FDS values are ignored, never
+# signalled, and count only with NSTCPD_PID ours; `nstcpd reload` refuses a
+# status file naming a process that is not nstcpd, one writable by group
+# and a symbolic link; a restart after the binary was replaced runs the
+# binary now installed.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -24,7 +29,7 @@ drain=$nd_helpers/nstcpd_drain
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=5
 
-tap_plan 34
+tap_plan 44
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
@@ -256,5 +261,66 @@ tap_ok $? "an AF_INET socket passed: refused, a new socket made"
 grep -q "inherited descriptor 3 (nd.monolithic.nd7301.0.00000000.7301): not AF_NSTCP: closed" "$tmp/inet.log"
 tap_ok $? "logged: $(grep inherited "$tmp/inet.log")"
 nd_stop
+
+# Bogus handover variables: nothing signalled, nothing adopted.  In its
+# own session, so that a kill(0) would hit nstcpd alone.
+sleep 600 &
+other=$!
+rm -f "$st"
+ip netns exec "$nd_srv" setsid sh -c 'export NSTCPD_PID=$$ NSTCPD_RETIRE="0 x 1 $$ 12abc $1" NSTCPD_FDS="5x=nd.a 1=nd.b 99999999999=nd.c"; exec "$0" -f -c "$2" -s "$3"' \
+	"$nd_bin" "$other" "$tmp/nstcpd.conf" "$st" 2>"$tmp/bogus.log" &
+nd_pid=$!
+nd_wait_json "$st" "$up == 2 and d['adopted'] == 0"
+tap_ok $? "bogus NSTCPD_RETIRE and NSTCPD_FDS: nstcpd started its 2 copies"
+sleep 1
+kill -0 "$other" 2>/dev/null && kill -0 "$nd_pid" 2>/dev/null
+tap_ok $? "no process signalled: pid $other (not a child) and nstcpd still up"
+n=$(grep -c 'NSTCPD_RETIRE: .*ignored' "$tmp/bogus.log")
+tap_ok $(( n != 6 )) "the 6 bogus retire words ignored ($n logged)"
+n=$(grep -c 'NSTCPD_FDS: word .*ignored' "$tmp/bogus.log")
+tap_ok $(( n != 3 )) "the 3 bogus fd words ignored ($n logged)"
+nd_stop
+rm -f "$st"
+ip netns exec "$nd_srv" env NSTCPD_PID=1 NSTCPD_RETIRE="$other" "$nd_bin" -f -c "$tmp/nstcpd.conf" -s "$st" 2>"$tmp/notours.log" &
+nd_pid=$!
+nd_wait_json "$st" "$up == 2"
+grep -q "without NSTCPD_PID=$nd_pid: ignored" "$tmp/notours.log" && kill -0 "$other"
+tap_ok $? "NSTCPD_PID not ours: the variables ignored: $(grep NSTCPD_PID "$tmp/notours.log")"
+
+# nstcpd reload with a status file naming another process: refused.
+printf '{"pid": %d}\n' "$other" >"$tmp/fake.json"
+chmod 644 "$tmp/fake.json"
+out=$("$nd_bin" reload -s "$tmp/fake.json" 2>&1)
+rc=$?
+sleep 0.2
+tap_ok $([ $rc = 1 ] && [[ "$out" == *"not an nstcpd"* ]] && kill -0 "$other"; echo $?) "reload of a non-nstcpd pid refused, $other alive: $out"
+printf '{"pid": %d}\n' "$nd_pid" >"$tmp/fake.json"
+chmod 664 "$tmp/fake.json"
+out=$("$nd_bin" reload -s "$tmp/fake.json" 2>&1)
+tap_ok $([ $? = 1 ] && [[ "$out" == *"writable by group or other"* ]]; echo $?) "a group-writable status file refused: $out"
+ln -s "$st" "$tmp/link.json"
+out=$("$nd_bin" reload -s "$tmp/link.json" 2>&1)
+tap_ok $([ $? = 1 ] && [[ "$out" == *"symbolic link"* ]] && [ "$(nd_json "$st" "d['reloads']")" = 0 ]; echo $?) "a symbolic link refused, no reload: $out"
+nd_stop
+kill "$other"
+wait "$other" 2>/dev/null
+
+# A restart after the binary was replaced (as an upgrade does) runs the
+# binary now installed, not the deleted one.
+mkdir "$tmp/sbin"
+cp "$nd_bin" "$tmp/sbin/nstcpd"
+bin0=$nd_bin nd_bin=$tmp/sbin/nstcpd
+rm -f "$st"
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/upgrade.log"
+cp "$nd_bin" "$tmp/sbin/nstcpd.new"
+mv -f "$tmp/sbin/nstcpd.new" "$nd_bin"
+exe0=$(readlink /proc/"$nd_pid"/exe)
+tap_ok $([ "$exe0" = "$nd_bin (deleted)" ]; echo $?) "binary replaced under the running nstcpd: $exe0"
+out=$("$nd_bin" restart -s "$st" 2>&1)
+nd_wait_json "$st" "d['reexecs'] == 1 and $up == 2"
+exe1=$(readlink /proc/"$nd_pid"/exe)
+tap_ok $([ "$exe1" = "$nd_bin" ]; echo $?) "nstcpd restart ($out): runs $exe1"
+nd_stop
+nd_bin=$bin0
 nd_finish
 tap_done
