@@ -401,6 +401,25 @@ int nd_listen_held(enum nd_model m, const char *key, int policy,
 }
 
 /*
+ * Closes inherited socket @h.  Under a service manager (NOTIFY_SOCKET),
+ * which may hold a copy in its store, it is shut down first (the listener
+ * leaves its port whoever holds it; the manager sees POLLHUP) and removed
+ * from the store by name (FDSTOREREMOVE=1): the copies kept under the same
+ * name go back by nd_handover_store.
+ */
+static void pool_close(const struct held *h)
+{
+	char msg[ND_ID_MAX + 32];
+
+	if (getenv("NOTIFY_SOCKET")) {
+		shutdown(h->fd, SHUT_RDWR);
+		snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", h->id);
+		nd_sd_notify(msg, -1);
+	}
+	close(h->fd);
+}
+
+/*
  * Before the services start: closes the inherited sockets whose identity
  * no service of the configuration has (so that a port whose key, policy
  * or model changed can be listened on anew).
@@ -427,7 +446,7 @@ void nd_handover_prune(const struct nd_config *cfg)
 			continue;
 		nd_log("inherited socket %s: not in the configuration: closed",
 		       pool[i].id);
-		close(pool[i].fd);
+		pool_close(&pool[i]);
 		pool[i--] = pool[--npool];
 	}
 }
@@ -443,7 +462,7 @@ void nd_handover_done(void)
 
 	for (i = 0; i < npool; i++) {
 		nd_log("inherited socket %s: not needed: closed", pool[i].id);
-		close(pool[i].fd);
+		pool_close(&pool[i]);
 	}
 	npool = 0;
 	for (i = 0; i < nretire; i++)
