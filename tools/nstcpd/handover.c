@@ -13,6 +13,7 @@
  * listening, its address, key and policy those of its name), adopts those
  * its configuration wants and closes the rest; the processes of the old
  * image, named in NSTCPD_RETIRE, get SIGTERM once the new ones are started.
+ * Identities, the socket check and the binary's path: handover_id.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +33,6 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-#define ND_ID_MAX	96
 #define RETIRE_GRACE_S	10	/* old processes: SIGKILL after this */
 
 struct held {
@@ -51,139 +51,7 @@ static int fdstore;		/* the service manager holds our sockets */
 static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
 static char old_status[PATH_MAX];	/* the previous image's status file */
 
-/* The running binary's path, read before anything else (nd_self_path). */
-static char self_path[PATH_MAX];
-
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
-
-/*
- * At start: the path of the running binary (/proc/self/exe's target), so
- * that a restart runs the binary installed at that path now.  A target
- * already " (deleted)" (replaced before we ran) is kept empty: a restart
- * then falls back to /proc/self/exe.
- */
-void nd_self_path(void)
-{
-	static const char del[] = " (deleted)";
-	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	size_t d = sizeof(del) - 1;
-
-	if (n <= 0 || self_path[0] != '/') {
-		self_path[0] = 0;
-		return;
-	}
-	self_path[n] = 0;
-	if ((size_t)n > d && !strcmp(self_path + n - d, del))
-		self_path[0] = 0;
-}
-
-/* The running binary's path recorded at start, or "" when unknown. */
-const char *nd_self(void)
-{
-	return self_path;
-}
-
-/* Family, port and address of @a; IPv4-mapped IPv6 as IPv4. */
-static int addr_key(const struct sockaddr_storage *a, char *buf, size_t len)
-{
-	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
-	const struct sockaddr_in *a4 = (const struct sockaddr_in *)a;
-	const unsigned char *b;
-	int n, i, port;
-
-	if (a->ss_family == AF_INET) {
-		b = (const unsigned char *)&a4->sin_addr;
-		n = 4;
-		port = ntohs(a4->sin_port);
-	} else if (a->ss_family == AF_INET6) {
-		b = (const unsigned char *)&a6->sin6_addr;
-		n = 16;
-		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-			b += 12;
-			n = 4;
-		}
-		port = ntohs(a6->sin6_port);
-	} else {
-		return -1;
-	}
-	if (len < (size_t)n * 2 + 16)
-		return -1;
-	for (i = 0; i < n; i++)
-		sprintf(buf + 2 * i, "%02x", b[i]);
-	sprintf(buf + 2 * n, ".%d", port);
-	return 0;
-}
-
-/*
- * The identity of a listening socket: "nd.MODEL.KEY.POLICY.ADDR.PORT"
- * (KEY "_" for none, ADDR in hex): printable, without colons, so that it
- * is also a valid systemd FDNAME.
- */
-static int ident(char *buf, enum nd_model m, const char *key, int policy,
-		 const struct sockaddr_storage *a)
-{
-	char ak[48];
-
-	if (addr_key(a, ak, sizeof(ak)))
-		return -1;
-	snprintf(buf, ND_ID_MAX, "nd.%s.%s.%d.%s", nd_model_name(m),
-		 key && *key ? key : "_", policy, ak);
-	return 0;
-}
-
-/*
- * 0 when @fd is an AF_NSTCP listening socket (SO_DOMAIN the TCP sock's
- * family, NSTCP_INFO answered, SO_ACCEPTCONN set) whose address (and
- * share key and policy, when @id names them) are @id's.
- */
-static int check(int fd, const char *id, const char **why)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(int);
-	char model[16], key[ND_KEY_MAX + 2], got[ND_KEY_MAX + 1];
-	char ak[48], want[48];
-	struct nstcp_info ni;
-	int v = 0, policy = 0;
-
-	/* SO_DOMAIN is the TCP sock's family: NSTCP_INFO tells AF_NSTCP. */
-	*why = "not a socket";
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len))
-		return -1;
-	*why = "not AF_NSTCP";
-	len = sizeof(ni);
-	memset(&ni, 0, sizeof(ni));
-	if ((v != AF_INET && v != AF_INET6) ||
-	    getsockopt(fd, SOL_NSTCP, NSTCP_INFO, &ni, &len))
-		return -1;
-	*why = "not listening";
-	len = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) || !v ||
-	    !(ni.nsi_flags & NSTCP_INFO_LISTENING))
-		return -1;
-	*why = "not named by nstcpd";
-	if (sscanf(id, "nd.%15[a-z].%9[A-Za-z0-9_].%d.%47s", model, key,
-		   &policy, want) != 4)
-		return -1;
-	*why = "bound to another address than its name's";
-	len = sizeof(ss);
-	memset(&ss, 0, sizeof(ss));
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    addr_key(&ss, ak, sizeof(ak)) || strcmp(ak, want))
-		return -1;
-	*why = "another share key than its name's";
-	memset(got, 0, sizeof(got));
-	len = ND_KEY_MAX;
-	if (strcmp(key, "_") &&
-	    (getsockopt(fd, SOL_NSTCP, NSTCP_SHARE_KEY, got, &len) ||
-	     strcmp(got, key)))
-		return -1;
-	*why = "another policy than its name's";
-	len = sizeof(v);
-	if (policy && (getsockopt(fd, SOL_NSTCP, NSTCP_POLICY, &v, &len) ||
-		       v != policy))
-		return -1;
-	return 0;
-}
 
 /* @w, all of it, a decimal in [@min, @max]: 0 and *@out, else -1. */
 static int word_int(const char *w, long min, long max, long *out)
@@ -214,7 +82,7 @@ static void pool_add(int fd, const char *id)
 			nd_refused_fds++;
 			return;
 		}
-	if (check(fd, id, &why)) {
+	if (nd_handover_check(fd, id, &why)) {
 		nd_log("inherited descriptor %d (%s): %s: closed", fd, id, why);
 		close(fd);
 		nd_refused_fds++;
@@ -383,7 +251,7 @@ int nd_listen_held(enum nd_model m, const char *key, int policy,
 	char id[ND_ID_MAX];
 	int i, fd;
 
-	if (ident(id, m, key, policy, a))
+	if (nd_ident(id, m, key, policy, a))
 		return make(arg);
 	for (i = 0; i < npool; i++) {
 		if (strcmp(pool[i].id, id))
@@ -439,7 +307,7 @@ void nd_handover_prune(const struct nd_config *cfg)
 			/* Brokers' servers: other ports; matched by prefix. */
 			if (s->model == ND_MODEL_BROKER)
 				keep = !strncmp(pool[i].id, "nd.broker.", 10);
-			else if (!ident(id, s->model, key, s->policy, &s->addr))
+			else if (!nd_ident(id, s->model, key, s->policy, &s->addr))
 				keep = !strcmp(id, pool[i].id);
 		}
 		if (keep)
@@ -591,7 +459,7 @@ void nd_handover_store(void)
  */
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
-	const char *exe = !reload && self_path[0] ? self_path : "/proc/self/exe";
+	const char *exe = !reload && nd_self()[0] ? nd_self() : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
 	char *fds = malloc(cap), *pids, counts[64], self[16];
 	int i, j, np = 0, nfd;
@@ -605,7 +473,7 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	for (i = 0, nfd = 0; i < nheld; i++) {
 		const char *why;
 
-		if (check(heldv[i].fd, heldv[i].id, &why)) {
+		if (nd_handover_check(heldv[i].fd, heldv[i].id, &why)) {
 			nd_log("socket %d (%s): %s: not handed over",
 			       heldv[i].fd, heldv[i].id, why);
 			heldv[i].fd = -heldv[i].fd - 1;

@@ -170,6 +170,7 @@ void nd_reap(struct nd_config *cfg);
 long long nd_services_tick(struct nd_config *cfg);
 
 /* spawn.c */
+char **nd_env_clean(void);
 pid_t nd_spawn(struct nd_service *s, int cpu, int fd, uint64_t token);
 pid_t nd_spawn_env(struct nd_service *s, int cpu, int fd, uint64_t token,
 		   const char *const *extra);
@@ -221,11 +222,16 @@ void nd_broker_json(struct nd_service *s, struct json_object *o,
 void nd_broker_stop(struct nd_service *s);
 int nd_broker_main(int argc, char **argv);
 
-/* handover.c */
-extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
-char **nd_env_clean(void);
+/* handover_id.c */
+#define ND_ID_MAX	96	/* a held socket's identity, with its NUL */
+int nd_ident(char *buf, enum nd_model m, const char *key, int policy,
+	     const struct sockaddr_storage *a);
+int nd_handover_check(int fd, const char *id, const char **why);
 void nd_self_path(void);
 const char *nd_self(void);
+
+/* handover.c */
+extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
 void nd_handover_load(void);
 int nd_listen_held(enum nd_model m, const char *key, int policy,
 		   const struct sockaddr_storage *a,
