@@ -29,7 +29,7 @@ drain=$nd_helpers/nstcpd_drain
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=5
 
-tap_plan 44
+tap_plan 45
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
@@ -286,6 +286,18 @@ nd_pid=$!
 nd_wait_json "$st" "$up == 2"
 grep -q "without NSTCPD_PID=$nd_pid: ignored" "$tmp/notours.log" && kill -0 "$other"
 tap_ok $? "NSTCPD_PID not ours: the variables ignored: $(grep NSTCPD_PID "$tmp/notours.log")"
+
+# A new image that cannot start (its configuration refused): the previous
+# image's processes (here a child sleep) stopped, the status file removed,
+# exit status 1.
+echo '{"pid": 1}' >"$tmp/old.json"
+sh -c 'sleep 600 & echo $! >"$1/child"; export NSTCPD_PID=$$ NSTCPD_RETIRE="$!" NSTCPD_STATUS="$1/old.json"; exec "$0" -f -c "$1/missing.conf"' \
+	"$nd_bin" "$tmp" 2>"$tmp/abort.log"
+rc=$?
+child=$(cat "$tmp/child")
+kill -0 "$child" 2>/dev/null
+alive=$(( $? == 0 ))
+tap_ok $([ $rc = 1 ] && [ $alive = 0 ] && [ ! -e "$tmp/old.json" ] && grep -q "cannot start: stopping the 1 processes" "$tmp/abort.log"; echo $?) "a new image that cannot start: exit $rc, its retire list stopped, the status file removed"
 
 # nstcpd reload with a status file naming another process: refused.
 printf '{"pid": %d}\n' "$other" >"$tmp/fake.json"
