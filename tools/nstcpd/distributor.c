@@ -32,7 +32,6 @@
 #include "distributor.h"
 #include "nstcpd.h"
 
-
 #define FRONT_ARGS	5	/* nstcpd front NAME INDEX BUFFER */
 
 struct nd_dist {

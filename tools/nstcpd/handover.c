@@ -210,8 +210,10 @@ void nd_handover_load(void)
 		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
 		load_retire(getenv("NSTCPD_RETIRE"));
-		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2)
-			nd_reloads = nd_reexecs = 0;
+		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2) {
+			nd_reloads = 0;
+			nd_reexecs = 0;
+		}
 	}
 	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
 	unsetenv("NSTCPD_PID");
