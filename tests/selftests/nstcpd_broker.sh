@@ -254,8 +254,7 @@ sed 's/^/# /' "$tmp/table"
 pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] + w('bk'))")
 nd_stop
 rc=$?
-alive=0
-for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+alive=$(nd_alive $pids)
 nd_listening 7300 || nd_listening 7311
 open=$(( $? == 0 ))
 tap_ok $(( rc != 0 || alive != 0 || open )) "SIGTERM: exit $rc, processes left $alive, ports open $open"

@@ -145,8 +145,7 @@ tap_ok $(( $? != 0 )) "served after the front's restart: $out"
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + w('dist') + w('small') + w('closer'))")
 nd_stop
 rc=$?
-alive=0
-for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+alive=$(nd_alive $pids)
 socks=$(find "$tmp" -name '*.sock' | wc -l)
 tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
 nd_listening 7401 || nd_listening 7402 || nd_listening 7403

@@ -73,8 +73,7 @@ pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('hyb') + w('stall') + w(
 nd_stop
 rc=$?
 sleep 0.2
-alive=0
-for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+alive=$(nd_alive $pids)
 tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, workers left $alive"
 nd_listening 7301 || nd_listening 7302 || nd_listening 7303
 tap_ok $(( $? == 0 )) "the ports are closed"

@@ -71,8 +71,7 @@ tap_ok $(( $? != 0 )) "served after the restart: $out"
 pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('crash'))")
 nd_stop
 rc=$?
-alive=0
-for p in $pids; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+alive=$(nd_alive $pids)
 tap_ok $(( rc != 0 || alive != 0 )) "SIGTERM: exit $rc, copies left $alive"
 nd_listening 7201 || nd_listening 7202
 tap_ok $(( $? == 0 )) "the ports are closed"

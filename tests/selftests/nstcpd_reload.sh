@@ -109,8 +109,7 @@ for i in $ino0; do [[ " $ino1 " == *" $i "* ]] && kept=$((kept + 1)); done
 tap_ok $(( kept != 2 || nd_pid != pid0 )) "the 2 listening sockets kept ($ino0-> $ino1), same pid"
 tap_ok $(( $(nd_json "$st" "d['adopted']") != 2 )) "status: adopted $(nd_json "$st" "d['adopted']")"
 for i in $(seq $((100 * slow))); do
-	alive=0
-	for p in $old; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+	alive=$(nd_alive $old)
 	[ $alive = 0 ] && break
 	sleep 0.1
 done

@@ -66,6 +66,17 @@ nd_stop() {
 
 # nd_json FILE EXPR: EXPR evaluated by python3 on the JSON in FILE as d
 # (s(NAME) is service NAME, w(NAME) its workers).
+# How many of the pids given are still alive.  The status shows pid 0 for
+# a worker waiting to be restarted: only pids above 1 count (kill -0 0
+# would ask about the caller's own process group).
+nd_alive() {
+	local n=0 p
+	for p in "$@"; do
+		[[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -gt 1 ] && kill -0 "$p" 2>/dev/null && n=$((n + 1))
+	done
+	echo $n
+}
+
 nd_json() {
 	python3 - "$1" "$2" <<'PY'
 import json, sys
