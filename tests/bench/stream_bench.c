@@ -44,6 +44,7 @@
 #include <linux/nstcp.h>
 
 #include "bench_rows.h"
+#include "bench_util.h"
 
 #define GOAL		0.98
 #define MAX_ROUNDS	99
@@ -111,17 +112,8 @@ static double now(void)
 
 static void send_all(int fd, const char *buf, size_t len)
 {
-	ssize_t n;
-
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			die("send");
-		buf += n;
-		len -= n;
-	}
+	if (!bench_send_all(fd, buf, len))
+		die("send");
 }
 
 /* Read exactly @len bytes; false on EOF before the first byte. */
@@ -204,13 +196,9 @@ static void pin_all(void)
 
 static void pin(int cpu)
 {
-	cpu_set_t set;
-
 	if (cpu < 0)
 		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	errno = bench_pin(cpu);
 	if (errno)
 		die("pthread_setaffinity_np");
 }
