@@ -69,7 +69,6 @@ int main(int argc, char **argv)
 	struct epoll_event ev, evs[64];
 	struct mb_shm *shm;
 	int lfd, ep, var, i, n, one = 1;
-	char host[64], *colon;
 
 	if (argc < 5 || argc - 4 > MAX_BE) {
 		fprintf(stderr, "usage: mb_relay SHM VAR ADDR:PORT BACKEND_SOCKET...\n");
@@ -77,13 +76,7 @@ int main(int argc, char **argv)
 	}
 	shm = mb_map(argv[1]);
 	var = atoi(argv[2]);
-	snprintf(host, sizeof(host), "%s", argv[3]);
-	colon = strrchr(host, ':');
-	if (!colon)
-		die("ADDR:PORT");
-	*colon = 0;
-	sa.sin_port = htons(atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	if (!mb_addr(argv[3], &sa))
 		die("ADDR:PORT");
 	for (nbe = 0; nbe < argc - 4; nbe++) {
 		be_addr[nbe].sun_family = AF_UNIX;

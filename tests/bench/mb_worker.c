@@ -51,16 +51,9 @@ static __attribute__((noreturn)) void die(const char *what)
 static int inet_listener(const char *addr_port, int cpu, bool reuseport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	char host[64], *colon;
 	int fd, one = 1;
 
-	snprintf(host, sizeof(host), "%s", addr_port);
-	colon = strrchr(host, ':');
-	if (!colon)
-		die("ADDR:PORT");
-	*colon = 0;
-	sa.sin_port = htons(atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+	if (!mb_addr(addr_port, &sa))
 		die("ADDR:PORT");
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))

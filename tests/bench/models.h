@@ -11,7 +11,9 @@
 #ifndef NSTCP_MODELS_H
 #define NSTCP_MODELS_H
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -66,6 +68,21 @@ struct mb_shm {
 };
 
 /* Maps the page at @path, creating it (all zero) if needed; exits on error. */
+/* IPV4:PORT into @sa (AF_INET); false when it is not one. */
+static inline bool mb_addr(const char *s, struct sockaddr_in *sa)
+{
+	char host[64], *colon;
+
+	snprintf(host, sizeof(host), "%s", s);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return false;
+	*colon = 0;
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(atoi(colon + 1));
+	return inet_pton(AF_INET, host, &sa->sin_addr) == 1;
+}
+
 static inline struct mb_shm *mb_map(const char *path)
 {
 	struct mb_shm *m;
