@@ -116,5 +116,5 @@ tools/out/nstcp-broker: tools/nstcp-broker.c tools/out/libnstcp.a $(LIBNSTCP_DEP
 	@mkdir -p tools/out
 	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Itools/libnstcp -o $@ $< tools/out/libnstcp.a
 
-# The one-file tools' shared header (socket addresses as text).
-tools/out/nstcp-echo tools/out/nstcp-broker: tools/tool_addr.h
+# The one-file tools' shared headers (socket addresses as text, whole-buffer I/O).
+tools/out/nstcp-echo tools/out/nstcp-broker: tools/tool_addr.h tools/tool_io.h

@@ -36,6 +36,7 @@
 #include <linux/nstcp.h>
 
 #include "tool_addr.h"
+#include "tool_io.h"
 
 #define MAX_CONNS	64
 
@@ -111,23 +112,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* Write all of @buf; false when the peer has gone. */
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
-}
-
 static void greet(struct conn *c, bool quiet)
 {
 	struct nstcp_info info;
@@ -147,7 +131,7 @@ static void greet(struct conn *c, bool quiet)
 		       c->id, c->peer, info.nsi_home_cpu, info.nsi_call_cpu);
 		fflush(stdout);
 	}
-	write_all(c->fd, msg, n);
+	tool_send_all(c->fd, msg, n);
 }
 
 /* ---- -A: acceptor threads pinned per CPU ---- */
@@ -206,7 +190,7 @@ static void *conn_main(void *p)
 	n = snprintf(msg, sizeof(msg),
 		     "hello %s, this is AF_NSTCP connection %lu; the flow is homed on CPU %d, accepted on CPU %d\n",
 		     c->peer, c->id, c->home, c->cpu);
-	if (write_all(c->fd, msg, n)) {
+	if (tool_send_all(c->fd, msg, n)) {
 		for (;;) {
 			got = recv(c->fd, buf, sizeof(buf), 0);
 			if (got < 0 && errno == EINTR)
@@ -217,7 +201,7 @@ static void *conn_main(void *p)
 					       c->id, A.idle);
 				break;
 			}
-			if (got <= 0 || !write_all(c->fd, buf, got))
+			if (got <= 0 || !tool_send_all(c->fd, buf, got))
 				break;
 		}
 	}
@@ -496,7 +480,7 @@ int main(int argc, char **argv)
 				got = recv(c->fd, buf, sizeof(buf), 0);
 				if (got > 0) {
 					c->last = now;
-					gone = !write_all(c->fd, buf, got);
+					gone = !tool_send_all(c->fd, buf, got);
 				} else if (got == 0 || (errno != EINTR &&
 							errno != EAGAIN)) {
 					gone = true;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Small helpers the benchmarks share: the monotonic clock, whole-buffer
- * send and receive, I/O timeouts, pinning and nearest-rank percentiles.
+ * Small helpers the benchmarks share: the monotonic clock, I/O timeouts,
+ * pinning, variants measured in turn and nearest-rank percentiles; the
+ * whole-buffer send and receive are the tools' (tool_io.h).
  */
 #ifndef NSTCP_BENCH_UTIL_H
 #define NSTCP_BENCH_UTIL_H
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+
+#include "../../tools/tool_io.h"
 
 #define BENCH_IO_TIMEOUT_S	5
 
@@ -54,38 +57,45 @@ static inline void bench_set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* Send all of @len bytes; false on an error. */
-static inline bool bench_send_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
+/*
+ * Variants measured in turn: slice i (of slice_ns, from t0) belongs to
+ * vlist's variant (i % nv + i / nv + rot) % nv, so each cycle starts one
+ * variant later; the first guard_ns of each slice is not measured.
+ */
+#define BENCH_MAX_VARIANTS	16
 
-	while (len) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
+struct bench_slices {
+	int nv, vlist[BENCH_MAX_VARIANTS];
+	int rot;
+	int nslices;
+	int64_t t0, slice_ns, guard_ns;
+};
+
+static inline int bench_slice_variant(const struct bench_slices *s, int64_t i)
+{
+	return s->vlist[(i % s->nv + i / s->nv + s->rot) % s->nv];
 }
 
-/* Read exactly @len bytes; false on an error or an early EOF. */
-static inline bool bench_recv_all(int fd, char *buf, size_t len)
+/* The variant the clients work on at @t; -1 after the last slice. */
+static inline int bench_target_variant(const struct bench_slices *s, int64_t t)
 {
-	ssize_t n;
+	int64_t i = t < s->t0 ? 0 : (t - s->t0) / s->slice_ns;
 
-	while (len) {
-		n = recv(fd, buf, len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= n;
-	}
-	return true;
+	return i >= s->nslices ? -1 : bench_slice_variant(s, i);
+}
+
+/* The variant whose measured time @t is in, or -1. */
+static inline int bench_measured_variant(const struct bench_slices *s,
+					 int64_t t)
+{
+	int64_t i;
+
+	if (t < s->t0)
+		return -1;
+	i = (t - s->t0) / s->slice_ns;
+	if (i >= s->nslices || (t - s->t0) % s->slice_ns < s->guard_ns)
+		return -1;
+	return bench_slice_variant(s, i);
 }
 
 static inline int bench_cmp_u32(const void *a, const void *b)

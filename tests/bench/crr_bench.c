@@ -239,11 +239,8 @@ struct worker {
 
 static struct round_ctx {
 	int scenario;
-	int nv, vlist[V_MAX];	/* the variants, in the order of the first cycle */
-	int rot;		/* rotates the order from round to round */
-	int nslices;
-	int64_t t0;		/* the first slice starts */
-	int64_t slice_ns, guard_ns;
+	struct bench_slices s;	/* vlist: the variants, in the order of the
+				 * first cycle; rot turns it round to round */
 	struct sockaddr_in srv[V_MAX];
 	int lfd[V_MAX][MAX_CPUS], nlfd[V_MAX];
 	atomic_bool stop_workers;
@@ -251,32 +248,7 @@ static struct round_ctx {
 	struct worker wk[V_MAX][MAX_CPUS];
 } r;
 
-/* The variant of slice @i. */
-static int slice_variant(int i)
-{
-	return r.vlist[(i % r.nv + i / r.nv + r.rot) % r.nv];
-}
-
-/* The variant the clients work on at @t; -1 after the last slice. */
-static int target_variant(int64_t t)
-{
-	int64_t i = t < r.t0 ? 0 : (t - r.t0) / r.slice_ns;
-
-	return i >= r.nslices ? -1 : slice_variant(i);
-}
-
-/* The variant whose measured time @t is in, or -1. */
-static int measured_variant(int64_t t)
-{
-	int64_t i;
-
-	if (t < r.t0)
-		return -1;
-	i = (t - r.t0) / r.slice_ns;
-	if (i >= r.nslices || (t - r.t0) % r.slice_ns < r.guard_ns)
-		return -1;
-	return slice_variant(i);
-}
+_Static_assert(V_MAX <= BENCH_MAX_VARIANTS, "bench_slices holds every variant");
 
 static void *client_main(void *p)
 {
@@ -290,7 +262,7 @@ static void *client_main(void *p)
 	memset(req, 'q', o.req);
 	for (;;) {
 		int64_t t0 = bench_now_ns(), t1;
-		int v = target_variant(t0), fd;
+		int v = bench_target_variant(&r.s, t0), fd;
 
 		if (v < 0)
 			break;
@@ -301,7 +273,7 @@ static void *client_main(void *p)
 		t0 = bench_now_ns();
 		if (connect(fd, (struct sockaddr *)&r.srv[v],
 			    sizeof(r.srv[v])) ||
-		    !bench_send_all(fd, req, o.req) || !bench_recv_all(fd, rep, o.rep)) {
+		    !tool_send_all(fd, req, o.req) || !tool_recv_all(fd, rep, o.rep)) {
 			c->errors++;
 			close(fd);
 			usleep(1000);
@@ -309,7 +281,7 @@ static void *client_main(void *p)
 		}
 		t1 = bench_now_ns();
 		close(fd);
-		if (measured_variant(t1) != v)
+		if (bench_measured_variant(&r.s, t1) != v)
 			continue;
 		if (c->n[v] == c->cap[v]) {
 			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
@@ -326,7 +298,7 @@ static void *client_main(void *p)
 /* The imbalanced scenario: spin out the rest of a stall window. */
 static void maybe_stall(struct worker *w, int64_t *last)
 {
-	int64_t t = bench_now_ns() - r.t0, k, end;
+	int64_t t = bench_now_ns() - r.s.t0, k, end;
 
 	if (t < 0)
 		t += (-t / STALL_PERIOD_NS + 1) * STALL_PERIOD_NS;
@@ -370,9 +342,9 @@ static void *worker_main(void *p)
 		acpu = sched_getcpu();
 		t = bench_now_ns();
 		bench_set_timeouts(fd);
-		if (!bench_recv_all(fd, req, o.req) ||
+		if (!tool_recv_all(fd, req, o.req) ||
 		    getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &rcpu, &len) ||
-		    !bench_send_all(fd, rep, o.rep)) {
+		    !tool_send_all(fd, rep, o.rep)) {
 			w->errors++;
 			close(fd);
 			continue;
@@ -381,7 +353,7 @@ static void *worker_main(void *p)
 		if (o.wait_close && recv(fd, req, 1, 0) != 0)
 			w->errors++;
 		close(fd);
-		if (measured_variant(t) != w->variant)
+		if (bench_measured_variant(&r.s, t) != w->variant)
 			continue;
 		w->accepted++;
 		w->local += rcpu == acpu && acpu == w->cpu;
@@ -510,15 +482,15 @@ static void run_round(int round, int sc, int *port)
 	r.scenario = sc;
 	for (v = 0; v < V_MAX; v++)
 		if (o.variants & (1 << v))
-			r.vlist[r.nv++] = v;
-	r.rot = round % r.nv;
-	r.slice_ns = (int64_t)(o.slice * 1e9);
-	r.guard_ns = (int64_t)(o.guard * 1e9);
+			r.s.vlist[r.s.nv++] = v;
+	r.s.rot = round % r.s.nv;
+	r.s.slice_ns = (int64_t)(o.slice * 1e9);
+	r.s.guard_ns = (int64_t)(o.guard * 1e9);
 	per_variant = (int64_t)ceil(o.secs / o.slice - 1e-9);
-	r.nslices = per_variant * r.nv;
+	r.s.nslices = per_variant * r.s.nv;
 
-	for (k = 0; k < r.nv; k++) {
-		v = r.vlist[k];
+	for (k = 0; k < r.s.nv; k++) {
+		v = r.s.vlist[k];
 		r.srv[v].sin_family = AF_INET;
 		r.srv[v].sin_port = htons((*port)++);
 		if (inet_pton(AF_INET, o.addr, &r.srv[v].sin_addr) != 1) {
@@ -529,9 +501,9 @@ static void run_round(int round, int sc, int *port)
 		for (i = 0; i < r.nlfd[v]; i++)
 			r.lfd[v][i] = open_listener(v, cpus[i], &r.srv[v]);
 	}
-	r.t0 = bench_now_ns() + (int64_t)(o.warmup * 1e9);
-	for (k = 0; k < r.nv; k++) {
-		v = r.vlist[k];
+	r.s.t0 = bench_now_ns() + (int64_t)(o.warmup * 1e9);
+	for (k = 0; k < r.s.nv; k++) {
+		v = r.s.vlist[k];
 		for (w = 0; w < nworkers; w++) {
 			struct worker *W = &r.wk[v][w];
 
@@ -547,46 +519,46 @@ static void run_round(int round, int sc, int *port)
 		if (pthread_create(&r.cl[i].th, NULL, client_main, &r.cl[i]))
 			die("pthread_create");
 	}
-	for (k = 0; k < r.nv; k++)
-		if (IS_NSTCP(r.vlist[k]))
-			read_listen(ntohs(r.srv[r.vlist[k]].sin_port),
-				    &before[r.vlist[k]]);
+	for (k = 0; k < r.s.nv; k++)
+		if (IS_NSTCP(r.s.vlist[k]))
+			read_listen(ntohs(r.srv[r.s.vlist[k]].sin_port),
+				    &before[r.s.vlist[k]]);
 	/*
 	 * net.nstcp.accept_steal follows the slices when nosteal runs: it
 	 * changes as a slice starts, in the part that is not measured.
 	 */
-	for (i = 0; i < r.nslices && (o.variants & (1 << V_NOSTEAL)); i++) {
-		v = slice_variant(i);
-		t = r.t0 + i * r.slice_ns;
+	for (i = 0; i < r.s.nslices && (o.variants & (1 << V_NOSTEAL)); i++) {
+		v = bench_slice_variant(&r.s, i);
+		t = r.s.t0 + i * r.s.slice_ns;
 		bench_sleep_until(t);
 		set_steal(v == V_NOSTEAL ? 0 : steal_dflt);
 	}
-	bench_sleep_until(r.t0 + r.nslices * r.slice_ns);
-	for (k = 0; k < r.nv; k++)
-		if (IS_NSTCP(r.vlist[k]))
-			read_listen(ntohs(r.srv[r.vlist[k]].sin_port),
-				    &after[r.vlist[k]]);
+	bench_sleep_until(r.s.t0 + r.s.nslices * r.s.slice_ns);
+	for (k = 0; k < r.s.nv; k++)
+		if (IS_NSTCP(r.s.vlist[k]))
+			read_listen(ntohs(r.srv[r.s.vlist[k]].sin_port),
+				    &after[r.s.vlist[k]]);
 
 	for (i = 0; i < o.clients; i++)
 		pthread_join(r.cl[i].th, NULL);
 	atomic_store(&r.stop_workers, true);
-	for (k = 0; k < r.nv; k++)
-		for (i = 0; i < r.nlfd[r.vlist[k]]; i++)
-			shutdown(r.lfd[r.vlist[k]][i], SHUT_RDWR);
-	for (k = 0; k < r.nv; k++)
+	for (k = 0; k < r.s.nv; k++)
+		for (i = 0; i < r.nlfd[r.s.vlist[k]]; i++)
+			shutdown(r.lfd[r.s.vlist[k]][i], SHUT_RDWR);
+	for (k = 0; k < r.s.nv; k++)
 		for (w = 0; w < nworkers; w++)
-			pthread_join(r.wk[r.vlist[k]][w].th, NULL);
-	for (k = 0; k < r.nv; k++)
-		for (i = 0; i < r.nlfd[r.vlist[k]]; i++)
-			close(r.lfd[r.vlist[k]][i]);
+			pthread_join(r.wk[r.s.vlist[k]][w].th, NULL);
+	for (k = 0; k < r.s.nv; k++)
+		for (i = 0; i < r.nlfd[r.s.vlist[k]]; i++)
+			close(r.lfd[r.s.vlist[k]][i]);
 	if (o.variants & (1 << V_NOSTEAL))
 		set_steal(steal_dflt);
 
-	for (k = 0; k < r.nv; k++) {
+	for (k = 0; k < r.s.nv; k++) {
 		struct result *R;
 		size_t n;
 
-		v = r.vlist[k];
+		v = r.s.vlist[k];
 		R = &res[round][sc][v];
 		memset(R, 0, sizeof(*R));
 		R->done = true;
@@ -648,10 +620,10 @@ static void run_round(int round, int sc, int *port)
 			printf("  server errors %ld", R->wk_errors);
 		putchar('\n');
 	}
-	if (res[round][sc][r.vlist[0]].cl_errors)
+	if (res[round][sc][r.s.vlist[0]].cl_errors)
 		printf("round %d  %-10s  client errors (all variants) %ld\n",
 		       round + 1, sc_name[sc],
-		       res[round][sc][r.vlist[0]].cl_errors);
+		       res[round][sc][r.s.vlist[0]].cl_errors);
 	fflush(stdout);
 }
 

@@ -133,7 +133,7 @@ static inline void mb_serve(struct mb_shm *m, int var, int fd)
 	bool first = true;
 
 	bench_set_timeouts(fd);
-	while (bench_recv_all(fd, &c, 1)) {
+	while (tool_recv_all(fd, &c, 1)) {
 		if (first && var >= 0 && var < MB_NVAR) {
 			int rcpu = -1, cpu = sched_getcpu();
 			socklen_t len = sizeof(rcpu);
@@ -146,7 +146,7 @@ static inline void mb_serve(struct mb_shm *m, int var, int fd)
 			}
 		}
 		first = false;
-		if (!bench_send_all(fd, "r", 1))
+		if (!tool_send_all(fd, "r", 1))
 			break;
 	}
 	close(fd);

@@ -73,11 +73,11 @@ struct client {
 
 static struct {
 	int workload;
-	int nv, vlist[MB_NVAR];
-	int nslices;
-	int64_t t0, slice_ns, guard_ns;
+	struct bench_slices s;	/* the variants in turn (no rotation) */
 	struct client cl[MAX_CLIENTS];
 } r;
+
+_Static_assert(MB_NVAR <= BENCH_MAX_VARIANTS, "bench_slices holds every variant");
 
 struct result {
 	double rate, p50, p99, local;
@@ -91,30 +91,6 @@ static __attribute__((noreturn)) void die(const char *what)
 {
 	fprintf(stderr, "models_bench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static int slice_variant(int64_t i)
-{
-	return r.vlist[(i % r.nv + i / r.nv) % r.nv];
-}
-
-static int target_variant(int64_t t)
-{
-	int64_t i = t < r.t0 ? 0 : (t - r.t0) / r.slice_ns;
-
-	return i >= r.nslices ? -1 : slice_variant(i);
-}
-
-static int measured_variant(int64_t t)
-{
-	int64_t i;
-
-	if (t < r.t0)
-		return -1;
-	i = (t - r.t0) / r.slice_ns;
-	if (i >= r.nslices || (t - r.t0) % r.slice_ns < r.guard_ns)
-		return -1;
-	return slice_variant(i);
 }
 
 /* The address variant @v's connection goes to; false if none. */
@@ -144,7 +120,7 @@ static void *client_main(void *p)
 		die("setns (client network namespace)");
 	for (;;) {
 		int64_t t0 = bench_now_ns(), t1;
-		int v = target_variant(t0), fd = -1, i;
+		int v = bench_target_variant(&r.s, t0), fd = -1, i;
 		struct sockaddr_storage ss;
 		socklen_t len;
 		char ch;
@@ -160,12 +136,12 @@ static void *client_main(void *p)
 		if (connect(fd, (struct sockaddr *)&ss, len))
 			goto err;
 		for (i = 0; i < exchanges; i++)
-			if (!bench_send_all(fd, "q", 1) ||
-			    !bench_recv_all(fd, &ch, 1))
+			if (!tool_send_all(fd, "q", 1) ||
+			    !tool_recv_all(fd, &ch, 1))
 				goto err;
 		t1 = bench_now_ns();
 		close(fd);
-		if (measured_variant(t1) != v)
+		if (bench_measured_variant(&r.s, t1) != v)
 			continue;
 		if (c->n[v] == c->cap[v]) {
 			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
@@ -174,10 +150,10 @@ static void *client_main(void *p)
 				die("realloc");
 		}
 		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
-		c->half[v][(t1 - r.t0) / r.slice_ns / r.nv % 2]++;
+		c->half[v][(t1 - r.s.t0) / r.s.slice_ns / r.s.nv % 2]++;
 		continue;
 err:
-		if (measured_variant(bench_now_ns()) == v)
+		if (bench_measured_variant(&r.s, bench_now_ns()) == v)
 			c->errors[v]++;
 		if (fd >= 0)
 			close(fd);
@@ -216,16 +192,16 @@ static void run_round(int w, int sc)
 	r.workload = w;
 	for (p = 0; p < MB_PAIRS; p++)
 		if (o.pairs & (1 << p)) {
-			r.vlist[r.nv++] = 2 * p;
-			r.vlist[r.nv++] = 2 * p + 1;
+			r.s.vlist[r.s.nv++] = 2 * p;
+			r.s.vlist[r.s.nv++] = 2 * p + 1;
 		}
-	r.slice_ns = (int64_t)(o.slice * 1e9);
-	r.guard_ns = (int64_t)(o.guard * 1e9);
-	r.nslices = (int)ceil(o.secs / o.slice - 1e-9) * r.nv;
-	for (k = 0; k < r.nv; k++)
-		served(r.vlist[k], &c0[r.vlist[k]], &l0[r.vlist[k]]);
-	r.t0 = bench_now_ns() + (int64_t)(o.warmup * 1e9);
-	atomic_store(&shm->t0, r.t0);
+	r.s.slice_ns = (int64_t)(o.slice * 1e9);
+	r.s.guard_ns = (int64_t)(o.guard * 1e9);
+	r.s.nslices = (int)ceil(o.secs / o.slice - 1e-9) * r.s.nv;
+	for (k = 0; k < r.s.nv; k++)
+		served(r.s.vlist[k], &c0[r.s.vlist[k]], &l0[r.s.vlist[k]]);
+	r.s.t0 = bench_now_ns() + (int64_t)(o.warmup * 1e9);
+	atomic_store(&shm->t0, r.s.t0);
 	atomic_store(&shm->stall_cpu, sc == SC_STALL ? o.stall_cpu : -1);
 	for (i = 0; i < o.clients; i++) {
 		r.cl[i].seed = i * 7919 + 1;
@@ -237,12 +213,12 @@ static void run_round(int w, int sc)
 	atomic_store(&shm->stall_cpu, -1);
 	usleep(300000);	/* the last connections counted, the status file written */
 
-	for (k = 0; k < r.nv; k++) {
-		struct result *R = &res[w][sc][r.vlist[k]];
+	for (k = 0; k < r.s.nv; k++) {
+		struct result *R = &res[w][sc][r.s.vlist[k]];
 		uint32_t *all;
 		size_t n = 0;
 
-		v = r.vlist[k];
+		v = r.s.vlist[k];
 		for (i = 0; i < o.clients; i++)
 			n += r.cl[i].n[v];
 		all = malloc((n + 1) * sizeof(*all));

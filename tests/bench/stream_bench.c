@@ -112,7 +112,7 @@ static double now(void)
 
 static void send_all(int fd, const char *buf, size_t len)
 {
-	if (!bench_send_all(fd, buf, len))
+	if (!tool_send_all(fd, buf, len))
 		die("send");
 }
 

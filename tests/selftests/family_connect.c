@@ -15,28 +15,6 @@
 /* The sockaddr_in6 of RFC 2133, without sin6_scope_id. */
 #define SIN6_LEN_RFC2133 24
 
-#define LIKE_INET6(want, nfd, ifd, call, ...) ({ \
-	int FD = (nfd), __en, __ei; \
-	__en = FAM_ERR(call); \
-	FD = (ifd); \
-	__ei = FAM_ERR(call); \
-	(void)FD; \
-	if (__en != (want) || __ei != (want)) \
-		tap_diag("%s: AF_NSTCP errno %d, AF_INET6 errno %d, want %d", \
-			 #call, __en, __ei, (want)); \
-	tap_ok(__en == (want) && __ei == (want), __VA_ARGS__); })
-
-static struct fam_addr sockname(int fd, int peer)
-{
-	struct fam_addr a;
-
-	memset(&a, 0, sizeof(a));
-	a.len = sizeof(a.ss);
-	if ((peer ? getpeername : getsockname)(fd, &a.sa, &a.len))
-		a.len = 0;
-	return a;
-}
-
 static const char *show(const struct fam_addr *a)
 {
 	static char buf[4][80];
@@ -48,6 +26,27 @@ static const char *show(const struct fam_addr *a)
 		 fam_ntop(&a->sa, ip, sizeof(ip)), fam_port(&a->sa),
 		 (unsigned int)a->len);
 	return b;
+}
+
+/*
+ * Connect to listener @l's @port at @to and accept: the client's peer (@a)
+ * and own (@me) names must be @want's, the accepted peer goes to @peer.
+ */
+static int names_are(int l, int port, const char *to, const char *want,
+		     struct fam_addr *peer, struct fam_addr *a,
+		     struct fam_addr *me)
+{
+	int c = fam_connect(AF_NSTCP, to, port);
+	int s = fam_accept(l, peer);
+	int ok;
+
+	*a = fam_name(c, 1);
+	*me = fam_name(c, 0);
+	ok = c >= 0 && s >= 0 && fam_addr_is(&a->sa, a->len, want, port) &&
+	     fam_addr_is(&me->sa, me->len, want, fam_port(&peer->sa));
+	fam_close(&c);
+	fam_close(&s);
+	return ok;
 }
 
 /* A socket bound to ip, port 0 unless given; -1 if the bind fails. */
@@ -70,32 +69,32 @@ static void test_bind(void)
 	int fd, fd2, v6, one = 1;
 
 	fd = bound("127.0.0.1", 0);
-	a = sockname(fd, 0);
+	a = fam_name(fd, 0);
 	FAM_OK(fd >= 0 && fam_addr_is(&a.sa, a.len, "127.0.0.1", -1) &&
 	       fam_port(&a.sa) > 0,
 	       "bind 127.0.0.1 port 0: getsockname gives sockaddr_in, a port (%s)",
 	       show(&a));
 	fam_close(&fd);
 	fd = bound("::1", 0);
-	a = sockname(fd, 0);
+	a = fam_name(fd, 0);
 	FAM_OK(fd >= 0 && fam_addr_is(&a.sa, a.len, "::1", -1) &&
 	       fam_port(&a.sa) > 0,
 	       "bind ::1 port 0: getsockname gives sockaddr_in6 (%s)", show(&a));
 	fam_close(&fd);
 	fd = bound("::", 0);
-	a = sockname(fd, 0);
+	a = fam_name(fd, 0);
 	FAM_OK(fd >= 0 && fam_addr_is(&a.sa, a.len, "::", -1) && fam_port(&a.sa) > 0,
 	       "bind in6addr_any: getsockname gives sockaddr_in6 :: (%s)", show(&a));
 	fam_close(&fd);
 	fd = bound("0.0.0.0", 0);
-	a = sockname(fd, 0);
+	a = fam_name(fd, 0);
 	FAM_OK(fd >= 0 && fam_addr_is(&a.sa, a.len, "0.0.0.0", -1) &&
 	       fam_port(&a.sa) > 0,
 	       "bind INADDR_ANY: getsockname gives sockaddr_in 0.0.0.0 (%s)",
 	       show(&a));
 	fam_close(&fd);
 	fd = bound("::ffff:127.0.0.1", 0);
-	a = sockname(fd, 0);
+	a = fam_name(fd, 0);
 	FAM_OK(fd >= 0 && fam_addr_is(&a.sa, a.len, "127.0.0.1", -1),
 	       "bind ::ffff:127.0.0.1: getsockname gives sockaddr_in 127.0.0.1 (%s)",
 	       show(&a));
@@ -183,9 +182,9 @@ static void test_bind(void)
 		TAP_ERRNO(bind(fd, &a.sa, a.len), EADDRINUSE,
 			  "rebinding a closed server's port without SO_REUSEADDR fails EADDRINUSE");
 		setsockopt(fd2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		b = sockname(fd2, 0);
+		b = fam_name(fd2, 0);
 		FAM_OK(!bind(fd2, &a.sa, a.len) && !listen(fd2, 1) &&
-		       (b = sockname(fd2, 0)).len &&
+		       (b = fam_name(fd2, 0)).len &&
 		       fam_addr_is(&b.sa, b.len, "127.0.0.1", port),
 		       "with SO_REUSEADDR it binds and listens (%s)", show(&b));
 		fam_close(&fd);
@@ -265,8 +264,8 @@ static void test_listen_accept(void)
 
 	/* listen without bind picks a dual-stack wildcard port. */
 	l = fam_socket(AF_NSTCP, 0);
-	a = sockname(l, 0);
-	FAM_OK(!listen(l, 0) && (a = sockname(l, 0)).len &&
+	a = fam_name(l, 0);
+	FAM_OK(!listen(l, 0) && (a = fam_name(l, 0)).len &&
 	       fam_addr_is(&a.sa, a.len, "::", -1) && fam_port(&a.sa) > 0,
 	       "listen on an unbound socket binds :: and a port (%s)", show(&a));
 	port = fam_port(&a.sa);
@@ -286,7 +285,7 @@ static void test_listen_accept(void)
 	fcntl(l, F_SETFL, fl);
 
 	c = fam_connect(AF_NSTCP, "127.0.0.1", port);
-	a = sockname(c, 0);
+	a = fam_name(c, 0);
 	s = fam_accept(l, &p);
 	FAM_OK(s >= 0 && fam_addr_is(&p.sa, p.len, "127.0.0.1", fam_port(&a.sa)),
 	       "accept gives the IPv4 client's sockaddr_in (%s, client %s)",
@@ -379,16 +378,16 @@ static void test_connect(void)
 	l = fam_listen(AF_NSTCP, "127.0.0.1", 0, &port);
 	c = fam_connect(AF_NSTCP, "127.0.0.1", port);
 	s = fam_accept(l, &p);
-	a = sockname(c, 1);
-	me = sockname(c, 0);
+	a = fam_name(c, 1);
+	me = fam_name(c, 0);
 	FAM_OK(c >= 0 && fam_addr_is(&a.sa, a.len, "127.0.0.1", port),
 	       "blocking IPv4 connect; getpeername gives sockaddr_in (%s)", show(&a));
 	FAM_OK(fam_addr_is(&me.sa, me.len, "127.0.0.1", fam_port(&p.sa)) &&
 	       fam_port(&me.sa) > 0,
 	       "getsockname gives sockaddr_in, the port the server saw (%s)",
 	       show(&me));
-	a = sockname(s, 0);
-	p = sockname(s, 1);
+	a = fam_name(s, 0);
+	p = fam_name(s, 1);
 	FAM_OK(s >= 0 && fam_addr_is(&a.sa, a.len, "127.0.0.1", port) &&
 	       fam_addr_is(&p.sa, p.len, "127.0.0.1", fam_port(&me.sa)),
 	       "accepted socket's getsockname/getpeername are sockaddr_in (%s, %s)",
@@ -427,32 +426,18 @@ static void test_connect(void)
 
 	/* IPv6. */
 	l = fam_listen(AF_NSTCP, "::1", 0, &port);
-	c = fam_connect(AF_NSTCP, "::1", port);
-	s = fam_accept(l, &p);
-	a = sockname(c, 1);
-	me = sockname(c, 0);
-	FAM_OK(c >= 0 && fam_addr_is(&a.sa, a.len, "::1", port) &&
-	       fam_addr_is(&me.sa, me.len, "::1", fam_port(&p.sa)),
+	FAM_OK(names_are(l, port, "::1", "::1", &p, &a, &me),
 	       "blocking IPv6 connect; getpeername/getsockname give sockaddr_in6 (%s, %s)",
 	       show(&a), show(&me));
-	FAM_OK(s >= 0 && fam_addr_is(&p.sa, p.len, "::1", fam_port(&me.sa)),
+	FAM_OK(fam_addr_is(&p.sa, p.len, "::1", fam_port(&me.sa)),
 	       "accept gives the IPv6 client's sockaddr_in6 (%s)", show(&p));
-	fam_close(&c);
-	fam_close(&s);
 	fam_close(&l);
 
 	/* v4-mapped in, sockaddr_in out. */
 	l = fam_listen(AF_NSTCP, "0.0.0.0", 0, &port);
-	c = fam_connect(AF_NSTCP, "::ffff:127.0.0.1", port);
-	s = fam_accept(l, &p);
-	a = sockname(c, 1);
-	me = sockname(c, 0);
-	FAM_OK(c >= 0 && fam_addr_is(&a.sa, a.len, "127.0.0.1", port) &&
-	       fam_addr_is(&me.sa, me.len, "127.0.0.1", fam_port(&p.sa)),
+	FAM_OK(names_are(l, port, "::ffff:127.0.0.1", "127.0.0.1", &p, &a, &me),
 	       "connect to ::ffff:127.0.0.1: the names come out as sockaddr_in (%s, %s)",
 	       show(&a), show(&me));
-	fam_close(&c);
-	fam_close(&s);
 
 	/* Non-blocking connect. */
 	c = fam_socket(AF_NSTCP, SOCK_NONBLOCK);
@@ -565,7 +550,7 @@ static void test_fastopen(void)
 		n = sendto(c, "tfo", 3, MSG_FASTOPEN, &a.sa, a.len);
 		fam_read_stats(&after);
 		s = fam_accept(l, NULL);
-		p = sockname(c, 1);
+		p = fam_name(c, 1);
 		FAM_OK(n == 3 && s >= 0 && fam_recv_all(s, buf, 3) == 3 &&
 		       !memcmp(buf, "tfo", 3) &&
 		       fam_addr_is(&p.sa, p.len, ips[i], port),

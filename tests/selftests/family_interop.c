@@ -26,17 +26,6 @@ static const char *dname(int domain)
 	       domain == AF_INET ? "AF_INET" : "AF_INET6";
 }
 
-static struct fam_addr name_of(int fd, int peer)
-{
-	struct fam_addr a;
-
-	memset(&a, 0, sizeof(a));
-	a.len = sizeof(a.ss);
-	if ((peer ? getpeername : getsockname)(fd, &a.sa, &a.len))
-		a.len = 0;
-	return a;
-}
-
 static int same_name(const struct fam_addr *x, const struct fam_addr *y)
 {
 	return x->len && x->len == y->len && !memcmp(&x->ss, &y->ss, x->len);
@@ -85,10 +74,10 @@ static void interop(int sdomain, const char *lip, int cdomain,
 		fam_close(&c);
 		return;
 	}
-	cl = name_of(c, 0);
-	cp = name_of(c, 1);
-	sl = name_of(s, 0);
-	sp = name_of(s, 1);
+	cl = fam_name(c, 0);
+	cp = fam_name(c, 1);
+	sl = fam_name(s, 0);
+	sp = fam_name(s, 1);
 	FAM_OK(fam_addr_is(&peer.sa, peer.len, srv_peer, fam_port(&cl.sa)) &&
 	       same_name(&peer, &sp) &&
 	       fam_addr_is(&sl.sa, sl.len, srv_local, port) &&
@@ -139,8 +128,8 @@ static void test_interop(void)
 				bad++;
 				continue;
 			}
-			cl = name_of(c[i], 0);
-			me = name_of(s[i], 0);
+			cl = fam_name(c[i], 0);
+			me = fam_name(s[i], 0);
 			len = sizeof(info);
 			if (!fam_addr_is(&peer.sa, peer.len, ip[i], fam_port(&cl.sa)) ||
 			    !fam_addr_is(&me.sa, me.len, ip[i], port) ||

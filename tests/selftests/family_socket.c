@@ -24,21 +24,6 @@
 
 #define NCASES 79
 
-/*
- * The same call, with FD standing for the socket, fails with errno want on
- * an AF_NSTCP socket (nfd) and on an AF_INET6 TCP socket (ifd).
- */
-#define LIKE_INET6(want, nfd, ifd, call, ...) ({ \
-	int FD = (nfd), __en, __ei; \
-	__en = FAM_ERR(call); \
-	FD = (ifd); \
-	__ei = FAM_ERR(call); \
-	(void)FD; \
-	if (__en != (want) || __ei != (want)) \
-		tap_diag("%s: AF_NSTCP errno %d, AF_INET6 errno %d, want %d", \
-			 #call, __en, __ei, (want)); \
-	FAM_OK(__en == (want) && __ei == (want), __VA_ARGS__); })
-
 static int ncpus;
 
 /* One socket() that must fail with errno want, closing a stray success. */

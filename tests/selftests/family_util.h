@@ -434,6 +434,18 @@ static inline int fam_setint(int fd, int level, int name, int val)
 	return setsockopt(fd, level, name, &val, sizeof(val));
 }
 
+/* The socket's own (peer 0) or peer's (peer 1) name; len 0 on failure. */
+static inline struct fam_addr fam_name(int fd, int peer)
+{
+	struct fam_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.len = sizeof(a.ss);
+	if ((peer ? getpeername : getsockname)(fd, &a.sa, &a.len))
+		a.len = 0;
+	return a;
+}
+
 /*
  * tap_ok() with the condition evaluated before the message's arguments, so
  * that the message shows the values the condition saw.
@@ -443,5 +455,20 @@ static inline int fam_setint(int fd, int level, int name, int val)
 /* errno of a call, 0 if it succeeded. */
 #define FAM_ERR(call) ({ errno = 0; long __r = (long)(call); \
 			 __r < 0 ? errno : 0; })
+
+/*
+ * The same call, with FD standing for the socket, fails with errno want on
+ * an AF_NSTCP socket (nfd) and on an AF_INET6 TCP socket (ifd).
+ */
+#define LIKE_INET6(want, nfd, ifd, call, ...) ({ \
+	int FD = (nfd), __en, __ei; \
+	__en = FAM_ERR(call); \
+	FD = (ifd); \
+	__ei = FAM_ERR(call); \
+	(void)FD; \
+	if (__en != (want) || __ei != (want)) \
+		tap_diag("%s: AF_NSTCP errno %d, AF_INET6 errno %d, want %d", \
+			 #call, __en, __ei, (want)); \
+	FAM_OK(__en == (want) && __ei == (want), __VA_ARGS__); })
 
 #endif
