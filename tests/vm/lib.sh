@@ -210,3 +210,26 @@ vm_nic_down() {
 	ip netns del "$ns" 2>/dev/null || true
 	rm -f "$1/nic.ns"
 }
+
+# vm_need_irqbalance: Debian's irqbalance unpacked, not installed, in
+# $NSTCP_CACHE/irqbalance (the guests see it there: queue_irqbalance runs
+# it): installing the package would enable and start irqbalance.service
+# on the host itself.
+VM_IRQBALANCE=$NSTCP_CACHE/irqbalance/usr/sbin/irqbalance
+vm_need_irqbalance() {
+	local dir=$NSTCP_CACHE/irqbalance tmp
+	[ -x "$VM_IRQBALANCE" ] && return 0
+	[ "$(id -u)" -eq 0 ] || vm_die "irqbalance missing in $dir (need root to fetch it)"
+	vm_need_packages libglib2.0-0 libnuma1 libcap-ng0 libncursesw6 libsystemd0
+	vm_log "unpacking irqbalance into $dir"
+	tmp=$(mktemp -d "$NSTCP_CACHE/irqbalance.XXXXXX")
+	if ! (cd "$tmp" && apt-get download -q irqbalance) >>"$NSTCP_CACHE/apt.log" 2>&1; then
+		apt-get update -q >>"$NSTCP_CACHE/apt.log" 2>&1 || true
+		(cd "$tmp" && apt-get download -q irqbalance) >>"$NSTCP_CACHE/apt.log" 2>&1 ||
+			{ rm -rf "$tmp"; vm_die "apt-get download irqbalance failed"; }
+	fi
+	dpkg-deb -x "$tmp"/irqbalance_*.deb "$tmp/root" && rm -rf "$dir" &&
+		mv "$tmp/root" "$dir" && chmod 0755 "$dir"
+	rm -rf "$tmp"
+	[ -x "$VM_IRQBALANCE" ] || vm_die "unpacking irqbalance failed"
+}

@@ -24,6 +24,8 @@ struct plan {
 	int nq;				/* queue pairs bound */
 	struct qirq irq[QB_IRQS];
 	int nirq;
+	const char *cpus;		/* the CPU list, for the advice */
+	struct json_object *irqb;	/* irqbalance's outcome, with -j */
 };
 
 /* The CPUs queue q serves: cpu[j] for every j = q modulo nq. */
@@ -241,30 +243,22 @@ static int plan_cpus(struct plan *p, const char *list)
 	return 0;
 }
 
-static void irqbalance_note(const struct plan *p, const char *cpus)
+/* irqbalance kept off the interrupts bind pins (before they are pinned). */
+static void step_irqbalance(struct plan *p, struct qb_out *o)
 {
-	int pid = qd_irqbalance();
-	char bans[1024] = "";
-	size_t at = 0;
+	int irqs[QB_IRQS], n = 0;
 
-	if (!pid)
-		return;
-	for (int i = 0; i < p->nirq && at < sizeof(bans); i++)
+	for (int i = 0; i < p->nirq; i++)
 		if (p->irq[i].queue < p->nq)
-			at += snprintf(bans + at, sizeof(bans) - at, "%s--banirq=%d",
-				       at ? " " : "", p->irq[i].irq);
-	fprintf(stderr,
-		"%s: note: irqbalance is running (pid %d) and may move the bound interrupts again.\n"
-		"  Keep it off them (it is not stopped here): in /etc/default/irqbalance set\n"
-		"  IRQBALANCE_ARGS=\"%s\"\n"
-		"  (or IRQBALANCE_BANNED_CPULIST=%s to keep it off these CPUs),\n"
-		"  then restart irqbalance.\n", prog, pid, bans, cpus);
+			irqs[n++] = p->irq[i].irq;
+	qi_bind(p->dev, irqs, n, p->cpus, o, o->steps && !o->check ? &p->irqb : NULL);
 }
 
 /* Every step of the plan, after the CPUs and the interrupts are known. */
 static void run_steps(struct plan *p, struct qb_out *o)
 {
 	step_channels(p, o);
+	step_irqbalance(p, o);
 	step_irqs(p, o);
 	step_indir(p, o);
 	step_queues(p, o);
@@ -281,6 +275,7 @@ int qb_check_plan(const char *dev, const char *list, struct qb_out *o)
 		return -1;
 	p->dev = dev;
 	p->ifindex = if_nametoindex(dev);
+	p->cpus = list;
 	if (p->ifindex && !plan_cpus(p, list)) {
 		p->nirq = qd_irqs(p->dev, p->irq, QB_IRQS);
 		if (p->nirq < 0)
@@ -338,6 +333,7 @@ int do_queue_bind(int argc, char **argv)
 		for (int i = 0; i < p->ncpu; i++)
 			cpuset_add(&s, p->cpu[i]);
 		cpuset_list(&s, cpus, sizeof(cpus));
+		p->cpus = cpus;
 	}
 	p->nirq = qd_irqs(p->dev, p->irq, QB_IRQS);
 	if (p->nirq < 0)
@@ -356,7 +352,6 @@ int do_queue_bind(int argc, char **argv)
 	run_steps(p, &o);
 	if (!o.dry_run)
 		qb_bound_save(p->dev, cpus);
-	irqbalance_note(p, cpus);
 	if (o.steps) {
 		struct json_object *r = json_object_new_object();
 
@@ -367,6 +362,8 @@ int do_queue_bind(int argc, char **argv)
 		json_object_object_add(r, "saved", o.dry_run ? NULL :
 				       json_object_new_string(path));
 		json_object_object_add(r, "steps", o.steps);
+		if (p->irqb)
+			json_object_object_add(r, "irqbalance", p->irqb);
 		out_json(r);
 	} else {
 		printf("%d CPUs (%s), %d queue pair%s bound%s; %d step%s failed\n",

@@ -135,4 +135,12 @@ int do_queue_check(const char *dev);
 int qb_check_plan(const char *dev, const char *list, struct qb_out *o);
 int do_queue_restore(int argc, char **argv);
 
+/*
+ * qirqb.c: irqbalance kept off the bound interrupts through its control
+ * socket (a runtime ban), what bind added lifted by restore.
+ */
+void qi_bind(const char *dev, const int *irqs, int n, const char *cpus,
+	     struct qb_out *o, struct json_object **jres);
+void qi_restore(const char *dev, struct qb_out *o);
+
 #endif

@@ -484,6 +484,7 @@ int do_queue_restore(int argc, char **argv)
 	restore_ethtool(dev, s, &o);
 	restore_files(dev, s, &o);
 	qs_ntuple_restore(dev, s, &o);
+	qi_restore(dev, &o);
 	qb_map_del(ifindex, &o);
 	json_object_put(s);
 	if (!o.failed) {
