@@ -292,7 +292,7 @@ int do_queue_bind(int argc, char **argv)
 {
 	struct qb_out o = { 0 };
 	const char *list = NULL;
-	char cpus[512], path[300];
+	char cpus[QB_CPULIST], path[300];
 	struct plan *p;
 	bool kept = false;
 	int ret = 1;

@@ -19,6 +19,8 @@
 #define QB_QUEUES	256	/* RX or TX queues of one device handled */
 #define QB_FLOWS	32768	/* net.core.rps_sock_flow_entries at least */
 #define QB_STATE_DIR	"/run/nstcp"
+/* A list of QB_CPUS CPUs as text: the longest, 0,2,...,1022, takes 2004. */
+#define QB_CPULIST	2048
 
 /* ethtool.c */
 struct eth_channels {

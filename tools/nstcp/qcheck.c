@@ -27,7 +27,7 @@ static void bound_path(const char *dev, char *buf, size_t len)
 /* After bind's state was saved: the directory is root's and sound. */
 void qb_bound_save(const char *dev, const char *cpus)
 {
-	char path[300], tmp[320], line[600];
+	char path[300], tmp[320], line[QB_CPULIST + 16];
 	int fd, len, err = 0;
 
 	bound_path(dev, path, sizeof(path));
@@ -58,7 +58,7 @@ void qb_bound_remove(const char *dev)
 /* The bound CPU list: 0, -ENOENT when not bound, or -errno. */
 int qb_bound_read(const char *dev, char *cpus, size_t len)
 {
-	char path[300], buf[600];
+	char path[300], buf[QB_CPULIST + 16];
 	struct stat st;
 	ssize_t n;
 	int fd;
@@ -140,7 +140,7 @@ int qb_map_get(int ifindex, int *cpu, int max)
 int do_queue_check(const char *dev)
 {
 	struct qb_out o = { 0 };
-	char cpus[512];
+	char cpus[QB_CPULIST];
 	int err;
 
 	if (!if_nametoindex(dev)) {

@@ -34,7 +34,7 @@
 
 #define QI_SOCK_DIR	"/run/irqbalance"
 #define QI_CMD_MAX	500	/* irqbalance reads one command of this many bytes */
-#define QI_REPLY_MAX	(1 << 16)
+#define QI_REPLY_MAX	65536
 #define QI_LIST		(QB_IRQS * 12)	/* a list of IRQs as text */
 #define QI_TXT		(QI_LIST + 512)
 
@@ -187,9 +187,13 @@ static int qi_bans_get(int pid, struct irqs *l)
 		err = -EPROTO;
 		goto out;
 	}
-	while ((tok = strtok_r(NULL, " ", &save)) && strcmp(tok, "BANNED"))
-		if (!strcmp(tok, "IRQ") && (tok = strtok_r(NULL, " ", &save)))
+	while ((tok = strtok_r(NULL, " ", &save)) && strcmp(tok, "BANNED")) {
+		if (strcmp(tok, "IRQ"))
+			continue;
+		tok = strtok_r(NULL, " ", &save);
+		if (tok)
 			irqs_add(l, atoi(tok));
+	}
 out:
 	free(r);
 	return err;
@@ -274,14 +278,15 @@ static int rec_read(const char *dev, struct qi_rec *r)
 	if (n <= 0)
 		return -EINVAL;
 	buf[n] = 0;
-	tok = strtok_r(buf, " \n", &save);
-	if (!tok || strcmp(tok, "pid") || !(tok = strtok_r(NULL, " \n", &save)))
+	tok = strtok_r(buf, "\n ", &save);
+	if (!tok || strcmp(tok, "pid"))
 		return -EINVAL;
-	r->pid = atoi(tok);
-	tok = strtok_r(NULL, " \n", &save);
+	tok = strtok_r(NULL, "\n ", &save);
+	r->pid = tok ? atoi(tok) : 0;
+	tok = strtok_r(NULL, "\n ", &save);
 	if (!tok || strcmp(tok, "added") || r->pid <= 0)
 		return -EINVAL;
-	while ((tok = strtok_r(NULL, " \n", &save)))
+	while ((tok = strtok_r(NULL, "\n ", &save)))
 		irqs_add(&r->added, atoi(tok));
 	return 0;
 }
