@@ -81,7 +81,7 @@ static void irqs_str(struct irqs *l, char *buf, size_t len, char sep)
 static int qi_connect(int pid)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 3 };
+	struct timeval tv = { .tv_sec = 15 };	/* a rescan blocks it a sleep interval */
 	struct ucred peer;
 	socklen_t plen = sizeof(peer);
 	int fd, err = -ENOENT;
@@ -375,7 +375,7 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 	if (err) {
 		snprintf(why, sizeof(why), "irqbalance's bans cannot be read: %s",
 			 qi_strerror(err));
-		qb_step(o, "irqbalance", d, o->check ? QB_FAILED : QB_SKIPPED, why);
+		qb_step(o, "irqbalance", d, QB_SKIPPED, why);
 		state = "unreadable";
 	} else if (!add->n) {
 		qb_step(o, "irqbalance", d, QB_UNCHANGED, NULL);
