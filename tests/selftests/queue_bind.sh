@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 66; else tap_plan 44; fi
+if [ -n "$nic" ]; then tap_plan 68; else tap_plan 44; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -490,6 +490,35 @@ snap "$nic" >"$tmp/s1"
 tap_ok $? "restore: the scrambled settings back, byte-identical (exit $rc)"
 diff "$tmp/s0" "$tmp/s1" | sed 's/^/# /' | head -20
 ethtool -X "$nic" default
+
+# --- a bind over fewer CPUs after one over all: the table the first bind
+# wrote names queues the second's channel count drops (the kernel refuses
+# such channels while a configured table uses those queues) ---
+if [ "$ncpu" -ge 3 ]; then
+	snap "$nic" >"$tmp/k0"
+	"$nstcp" queue bind dev "$nic" >/dev/null 2>&1 &&
+		"$nstcp" -j queue bind dev "$nic" cpus 0-1 >"$tmp/k.json" 2>"$tmp/k.err"
+	rc=$?
+	[ $rc -eq 0 ] && [ "$(step "$tmp/k.json" channels)" = done ] &&
+		[ "$(ethtool -l "$nic" | awk '/^Current/ {c = 1} c && /^Combined:/ {print $2}')" = 2 ] &&
+		ethtool -x "$nic" | awk '
+			/indirection table/ { t = 1; next }
+			/^RSS hash key/ { t = 0 }
+			t && /^ *[0-9]+:/ { for (i = 2; i <= NF; i++) { if ($i != e % 2) bad = 1; e++ } }
+			END { exit bad || e == 0 }'
+	tap_ok $? "bind over $ncpu CPUs, then cpus 0-1: channels $ncpu -> 2 done, the table even over 2 (exit $rc)"
+	[ $rc -eq 0 ] || { sed 's/^/# /' "$tmp/k.err"; grep -o '"step": "channels"[^}]*' "$tmp/k.json" | sed 's/^/# /'; }
+	"$nstcp" queue restore dev "$nic" >/dev/null 2>&1
+	rc=$?
+	snap "$nic" >"$tmp/k1"
+	[ $rc -eq 0 ] && cmp -s "$tmp/k0" "$tmp/k1"
+	tap_ok $? "restore: byte-identical to before the first of the two binds (exit $rc)"
+	diff "$tmp/k0" "$tmp/k1" | sed 's/^/# /' | head -10
+	ethtool -X "$nic" default
+else
+	tap_ok 0 "# SKIP bind over fewer CPUs: $ncpu CPUs"
+	tap_ok 0 "# SKIP restore: $ncpu CPUs"
+fi
 
 # --- CPU hotplug with a bound NIC ---
 # Bound to CPUs 1-$last (queue i on the i-th of them), which virtio_net's

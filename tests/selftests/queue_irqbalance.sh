@@ -38,7 +38,7 @@ if [ -z "$nic" ]; then
 	tap_ok 0 "# SKIP no multi-queue NIC (tests/vm/run --nic mq)"
 	exit 0
 fi
-tap_plan 28
+tap_plan 29
 
 # bans PID: irqbalance PID's banned IRQs, sorted, comma-separated, read
 # through its socket ("setup", with root's credentials).
@@ -198,6 +198,10 @@ print("# drifted:", d)
 sys.exit(0 if "irqbalance" in d and not o["holds"] else 1)' "$tmp/c2.json" &&
 	[ $rc -eq 1 ] && [ "$(bans "$ib_pid")" = "$pre" ]
 tap_ok $? "the list set to $pre by someone else: check reports the irqbalance drift, exit $rc"
+# The control: without the ban, irqbalance does move the bound IRQs.
+for _ in $(seq 50); do on_cpus >/dev/null || break; sleep 0.2; done
+! on_cpus >"$tmp/moved"
+tap_ok $? "the control: unbanned, irqbalance moved bound IRQs off their CPUs within 10 s ($(grep -c irq "$tmp/moved") of them)"
 "$nstcp" queue bind dev "$nic" >/dev/null 2>&1 && [ "$(bans "$ib_pid")" = "$want" ] &&
 	"$nstcp" queue show dev "$nic" check >/dev/null 2>&1
 tap_ok $? "bind again: banned again, the binding holds"
@@ -256,7 +260,7 @@ sleep 0.2
 rc=$?
 cp "/run/nstcp/queue-$nic.json" "$tmp/saved"
 sed 's/^/# /' "$tmp/f.err"
-[ $rc -eq 0 ] && grep -q "could not be told at run time (it has no control socket" "$tmp/f.err" &&
+[ $rc -eq 0 ] && grep -q "could not be told at run time: it has no control socket" "$tmp/f.err" &&
 	grep -q "/etc/default/irqbalance" "$tmp/f.err" && [ ! -e "/run/nstcp/queue-$nic.irqb" ] &&
 	python3 -c '
 import json, sys

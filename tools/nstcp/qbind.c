@@ -77,6 +77,14 @@ static void step_channels(struct plan *p, struct qb_out *o)
 		p->nq = n;
 		goto out;
 	} else {
+		/*
+		 * A table set before (by a bind over more CPUs) names queues
+		 * the new count drops, and the kernel refuses the channels
+		 * then: back to the driver's default first (step_indir sets
+		 * the even spread after).
+		 */
+		if (n < have)
+			eth_indir_set(p->dev, NULL, 0);
 		err = eth_channels_set(p->dev, &want);
 		snprintf(why, sizeof(why), "%s", strerror(-err));
 		qb_step(o, "channels", d, err ? QB_FAILED : QB_DONE, err ? why : NULL);

@@ -230,15 +230,15 @@ static const char *qi_strerror(int err)
 {
 	switch (err) {
 	case -ENOENT:
-		return "it has no control socket (an irqbalance older than 1.7, or built without its UI)";
+		return "it has no control socket: an irqbalance older than 1.7, or built without its UI";
 	case -EACCES:
-		return "it did not take the request (it takes commands from root only)";
+		return "it did not take the request: it takes commands from root only";
 	case -EPERM:
-		return "its socket is not held by irqbalance (refused)";
+		return "its socket is not held by irqbalance: refused";
 	case -EPROTO:
 		return "its socket answered something else than irqbalance's setup";
 	case -E2BIG:
-		return "the ban list is longer than irqbalance takes in one command (500 bytes)";
+		return "the ban list is longer than the 500 bytes irqbalance takes in one command";
 	default:
 		return strerror(-err);
 	}
@@ -414,7 +414,7 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 			prog, pid, list);
 	else
 		fprintf(stderr, "%s: note: irqbalance is running (pid %d) and may move the bound interrupts again;\n"
-			"  it could not be told at run time (%s), and it is not stopped here.\n",
+			"  it could not be told at run time: %s; it is not stopped here.\n",
 			prog, pid, qi_strerror(err));
 	advice(pid, bound, cpus);
 	if (jres) {
