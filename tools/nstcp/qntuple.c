@@ -118,6 +118,10 @@ void qb_step_ntuple(const char *dev, struct qb_out *o)
 	bool on;
 	int err = eth_ntuple_get(dev, &on);
 
+	if (err == -EOPNOTSUPP && on) {
+		qb_step(o, "ntuple", "on (fixed)", QB_UNCHANGED, NULL);
+		return;
+	}
 	if (err == -EOPNOTSUPP) {
 		qb_step(o, "ntuple", "-", QB_SKIPPED,
 			"the device has no ntuple filters to turn on (" NTUPLE_NAME
@@ -139,8 +143,7 @@ void qb_step_ntuple(const char *dev, struct qb_out *o)
 	 */
 	if (!o->ntuple) {
 		qb_step(o, "ntuple", "off", QB_SKIPPED,
-			"left off: \"ntuple\" turns it on, for a driver whose ntuple "
-			"filters serve accelerated RFS (some reset the device to change it)");
+			"left off: \"ntuple\" turns it on, for a driver whose ntuple filters serve accelerated RFS (some reset the device to change it)");
 		return;
 	}
 	if (o->dry_run) {
@@ -171,8 +174,17 @@ void qs_ntuple_restore(const char *dev, struct json_object *s, struct qb_out *o)
 		return;
 	want = json_object_get_boolean(v);
 	err = eth_ntuple_get(dev, &on);
-	if (!err && on == want) {
+	if ((!err || err == -EOPNOTSUPP) && on == want) {
 		qb_step(o, "ntuple", want ? "on" : "off", QB_UNCHANGED, NULL);
+		return;
+	}
+	/*
+	 * Not changeable any more (fixed now): not a failure that would keep
+	 * the saved state, and so every later restore, stuck.
+	 */
+	if (err == -EOPNOTSUPP) {
+		qb_step(o, "ntuple", want ? "on" : "off", QB_SKIPPED,
+			"the device no longer lets " NTUPLE_NAME " change");
 		return;
 	}
 	err = err ? err : eth_ntuple_set(dev, want);
