@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 68; else tap_plan 44; fi
+if [ -n "$nic" ]; then tap_plan 69; else tap_plan 45; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -187,6 +187,12 @@ sed 's/^/# /' "$tmp/b1.txt"
 rc=$?
 [ $rc -eq 0 ] && grep -q "the binding holds" "$tmp/c1.txt" && ! grep -q drifted "$tmp/c1.txt"
 tap_ok $? "queue show dev qbv0 check after bind: the binding holds (exit $rc)"
+chmod 0644 /run/nstcp/queue-qbv0.bound
+err=$("$nstcp" queue show dev qbv0 check 2>&1)
+rc=$?
+chmod 0600 /run/nstcp/queue-qbv0.bound
+[ $rc -eq 1 ] && [[ "$err" == *"not a regular file of root's, mode 0600: refused (/run/nstcp/queue-qbv0.bound)"* ]]
+tap_ok $? "the record of the bound CPUs mode 0644: check refuses it and says why (exit $rc: $err)"
 echo 0 >/sys/class/net/qbv0/queues/rx-1/rps_cpus
 "$nstcp" -j queue show dev qbv0 check >"$tmp/c2.json" 2>&1
 rc=$?

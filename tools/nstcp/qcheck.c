@@ -149,10 +149,15 @@ int do_queue_check(const char *dev)
 	}
 	err = qb_bound_read(dev, cpus, sizeof(cpus));
 	if (err) {
-		fprintf(stderr, "%s: queue check dev %s: %s\n", prog, dev,
+		char path[300];
+
+		bound_path(dev, path, sizeof(path));
+		fprintf(stderr, "%s: queue check dev %s: %s (%s)\n", prog, dev,
 			err == -ENOENT ? "not bound (nstcp queue bind records its CPUs)" :
 			err == -EACCES ? "the record of the bound CPUs needs root to read" :
-			"the record of the bound CPUs is unreadable or refused");
+			err == -EPERM ? "the record of the bound CPUs is not a regular file of root's, mode 0600: refused" :
+			err == -EINVAL ? "the record of the bound CPUs is not \"cpus LIST\"" :
+			"the record of the bound CPUs is unreadable", path);
 		return 1;
 	}
 	if (opt.json)
@@ -161,7 +166,7 @@ int do_queue_check(const char *dev)
 		printf("queue check dev %s (bound to CPUs %s)\n", dev, cpus);
 	if (qb_check_plan(dev, cpus, &o)) {
 		json_object_put(o.steps);
-		fprintf(stderr, "%s: queue check dev %s: the bound CPUs %s are not all online: the binding does not hold; run `nstcp queue bind dev %s` again (with the CPUs online now)\n",
+		fprintf(stderr, "%s: queue check dev %s: the bound CPUs %s cannot be bound now (said above): the binding does not hold; run `nstcp queue bind dev %s` again (with the CPUs online now)\n",
 			prog, dev, cpus, dev);
 		return 1;
 	}
