@@ -172,6 +172,19 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
 #endif
 
 /*
+ * The same change for the getpeername/getsockname hooks:
+ * compat_cgroup_getname_lock() runs those of @atype on @uaddr, taking the
+ * socket lock (their verdict is always 1: there is no error to return).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#define compat_cgroup_getname_lock(sk, uaddr, uaddrlen, atype)		\
+	BPF_CGROUP_RUN_SA_PROG_LOCK(sk, uaddr, atype, NULL)
+#else
+#define compat_cgroup_getname_lock(sk, uaddr, uaddrlen, atype)		\
+	BPF_CGROUP_RUN_SA_PROG_LOCK(sk, uaddr, uaddrlen, atype, NULL)
+#endif
+
+/*
  * Newer kernels pass SOL_SOCKET options to a family's setsockopt when the
  * socket has SOCK_CUSTOM_SOCKOPT; 6.1 calls sock_setsockopt() itself, and
  * the family learns of them only afterwards (sockopt.c's release_cb).
