@@ -444,16 +444,17 @@ static int nstcp_fastopen_hooked4(struct socket *sock, struct msghdr *msg,
 	struct sockaddr_storage addr;
 	void *name = msg->msg_name;
 	int namelen = msg->msg_namelen;
-	int err, alen;
+	int err, alen, len = namelen;
 
+	/* What inet6_sendmsg() does before TCP's sendmsg. */
 	if (unlikely(inet_send_prepare(sk)))
 		return -EAGAIN;
 	lock_sock(sk);
 	err = 0;
 	if (nstcp_fastopen_connects(sock))
-		err = compat_cgroup_inet4_connect(sk, name, &namelen);
+		err = compat_cgroup_inet4_connect(sk, name, &len);
 	if (!err)
-		err = nstcp_addr_in(name, namelen, true, &addr, &alen);
+		err = nstcp_addr_in(name, len, true, &addr, &alen);
 	if (!err) {
 		msg->msg_name = &addr;
 		msg->msg_namelen = alen;
@@ -465,40 +466,48 @@ static int nstcp_fastopen_hooked4(struct socket *sock, struct msghdr *msg,
 	return err;
 }
 
-static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+/*
+ * A send with a destination.  Only TCP Fast Open reads it; TCP ignores
+ * any other, and its connect() checks one it cannot convert.
+ */
+static int nstcp_sendmsg_to(struct socket *sock, struct msghdr *msg,
+			    size_t size)
 {
 	struct sock *sk = sock->sk;
 	struct sockaddr_storage addr;
 	void *name = msg->msg_name;
 	int namelen = msg->msg_namelen;
-	bool fresh = sock->state == SS_UNCONNECTED;
 	int err, alen;
+
+	if (nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6, &addr,
+			  &alen))
+		return nstcp_base(sk)->sendmsg(sock, msg, size);
+	msg->msg_name = &addr;
+	msg->msg_namelen = alen;
+	err = nstcp_base(sk)->sendmsg(sock, msg, size);
+	msg->msg_name = name;
+	msg->msg_namelen = namelen;
+	return err;
+}
+
+static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+	bool fresh = sock->state == SS_UNCONNECTED;
+	int err;
 
 	err = nstcp_sk_check(sk);
 	if (err)
 		return err;
 	nstcp_count_call(sk);
-	if (!name)
+	if (!msg->msg_name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
 
 	if ((msg->msg_flags & MSG_FASTOPEN) &&
-	    nstcp_hook4_applies(sk, name, namelen)) {
+	    nstcp_hook4_applies(sk, msg->msg_name, msg->msg_namelen))
 		err = nstcp_fastopen_hooked4(sock, msg, size);
-	} else if (nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6,
-				 &addr, &alen)) {
-		/*
-		 * Only TCP Fast Open reads a destination from sendmsg(); TCP
-		 * ignores any other, and its connect() checks one it cannot
-		 * convert.
-		 */
-		return nstcp_base(sk)->sendmsg(sock, msg, size);
-	} else {
-		msg->msg_name = &addr;
-		msg->msg_namelen = alen;
-		err = nstcp_base(sk)->sendmsg(sock, msg, size);
-		msg->msg_name = name;
-		msg->msg_namelen = namelen;
-	}
+	else
+		err = nstcp_sendmsg_to(sock, msg, size);
 	/* A Fast Open connect moved the socket on: an active open. */
 	if (fresh && sock->state != SS_UNCONNECTED)
 		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CONNECTS);
