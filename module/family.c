@@ -435,7 +435,8 @@ static bool nstcp_fastopen_connects(const struct socket *sock)
  * programs: as the connect in nstcp_connect_hooked4(), TCP's send under
  * the lock hold that checks the state and runs the programs, so that a
  * connected socket says EISCONN, as on AF_INET, and a socket cannot turn
- * fresh unchecked in between.
+ * fresh unchecked in between.  TCP's own send: a sockmap's, which would
+ * send on a connected socket, does not see it.
  */
 static int nstcp_fastopen_hooked4(struct socket *sock, struct msghdr *msg,
 				  size_t size)
