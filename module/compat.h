@@ -150,9 +150,8 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
 /*
  * 6.7 gave the cgroup BPF sock_addr hooks the address length (programs may
  * change it); before, they took none.  compat_cgroup_inet_bind() and
- * compat_cgroup_inet4_connect() (the socket locked by the caller) or
- * compat_cgroup_inet4_connect_lock() run a bind or IPv4 connect hook
- * either way.
+ * compat_cgroup_inet4_connect() (the socket locked by the caller) run a
+ * bind or IPv4 connect hook either way.
  */
 #include <linux/bpf-cgroup.h>
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
@@ -160,15 +159,24 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
 	BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, atype, flags)
 #define compat_cgroup_inet4_connect(sk, uaddr, uaddrlen)		\
 	BPF_CGROUP_RUN_PROG_INET4_CONNECT(sk, uaddr)
-#define compat_cgroup_inet4_connect_lock(sk, uaddr, uaddrlen)		\
-	BPF_CGROUP_RUN_PROG_INET4_CONNECT_LOCK(sk, uaddr)
 #else
 #define compat_cgroup_inet_bind(sk, uaddr, uaddrlen, atype, flags)	\
 	BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, uaddrlen, atype, flags)
 #define compat_cgroup_inet4_connect(sk, uaddr, uaddrlen)		\
 	BPF_CGROUP_RUN_PROG_INET4_CONNECT(sk, uaddr, uaddrlen)
-#define compat_cgroup_inet4_connect_lock(sk, uaddr, uaddrlen)		\
-	BPF_CGROUP_RUN_PROG_INET4_CONNECT_LOCK(sk, uaddr, uaddrlen)
+#endif
+
+/*
+ * The same change for the getpeername/getsockname hooks:
+ * compat_cgroup_getname_lock() runs those of @atype on @uaddr, taking the
+ * socket lock (their verdict is always 1: there is no error to return).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#define compat_cgroup_getname_lock(sk, uaddr, uaddrlen, atype)		\
+	BPF_CGROUP_RUN_SA_PROG_LOCK(sk, uaddr, atype, NULL)
+#else
+#define compat_cgroup_getname_lock(sk, uaddr, uaddrlen, atype)		\
+	BPF_CGROUP_RUN_SA_PROG_LOCK(sk, uaddr, uaddrlen, atype, NULL)
 #endif
 
 /*

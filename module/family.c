@@ -236,16 +236,39 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 
 DEFINE_COMPAT_ACCEPT(nstcp_accept)
 
+/*
+ * inet6_getname() runs only the INET6_GETPEERNAME/GETSOCKNAME programs, on
+ * the v4-mapped address; AF_INET runs the INET4 ones on the sockaddr_in,
+ * which they may rewrite: run those too, on the sockaddr_in returned.  An
+ * AF_INET sock inside is inet_getname()'s, which runs them itself.
+ */
+static void nstcp_getname_hook4(struct sock *sk, struct sockaddr *uaddr,
+				int *len, int peer)
+{
+#ifdef CONFIG_CGROUP_BPF
+	if (peer)
+		compat_cgroup_getname_lock(sk, uaddr, len,
+					   CGROUP_INET4_GETPEERNAME);
+	else
+		compat_cgroup_getname_lock(sk, uaddr, len,
+					   CGROUP_INET4_GETSOCKNAME);
+#endif
+}
+
 static int nstcp_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
-	int len = nstcp_sk_check(sock->sk);
+	struct sock *sk = sock->sk;
+	int len = nstcp_sk_check(sk);
 
 	if (len)
 		return len;
-	len = nstcp_base(sock->sk)->getname(sock, uaddr, peer);
-	if (len < 0)
+	len = nstcp_base(sk)->getname(sock, uaddr, peer);
+	if (len < 0 || sk->sk_family != AF_INET6)
 		return len;
-	return nstcp_addr_out((struct sockaddr_storage *)uaddr, len);
+	len = nstcp_addr_out((struct sockaddr_storage *)uaddr, len);
+	if (uaddr->sa_family == AF_INET)
+		nstcp_getname_hook4(sk, uaddr, &len, peer);
+	return len;
 }
 
 static __poll_t nstcp_poll(struct file *file, struct socket *sock,
@@ -392,46 +415,100 @@ static int nstcp_getsockopt(struct socket *sock, int level, int optname,
 						optlen);
 }
 
-static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+/*
+ * Whether TCP's sendmsg(MSG_FASTOPEN) on @sk would connect it, where
+ * inet runs the connect programs: Fast Open on for clients, none under
+ * way, not in repair, a fresh socket.  Socket locked.
+ */
+static bool nstcp_fastopen_connects(const struct socket *sock)
+{
+	const struct sock *sk = sock->sk;
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return (READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_fastopen) &
+		TFO_CLIENT_ENABLE) && !tp->repair && !tp->fastopen_req &&
+	       sock->state == SS_UNCONNECTED && sk->sk_state == TCP_CLOSE;
+}
+
+/*
+ * A Fast Open sendmsg() to an IPv4 destination under INET4_CONNECT
+ * programs: as the connect in nstcp_connect_hooked4(), TCP's send under
+ * the lock hold that checks the state and runs the programs, so that a
+ * connected socket says EISCONN, as on AF_INET, and a socket cannot turn
+ * fresh unchecked in between.  TCP's own send: a sockmap's, which would
+ * send on a connected socket, does not see it.
+ */
+static int nstcp_fastopen_hooked4(struct socket *sock, struct msghdr *msg,
+				  size_t size)
 {
 	struct sock *sk = sock->sk;
 	struct sockaddr_storage addr;
 	void *name = msg->msg_name;
 	int namelen = msg->msg_namelen;
-	bool fresh = sock->state == SS_UNCONNECTED;
+	int err, alen, len = namelen;
+
+	/* What inet6_sendmsg() does before TCP's sendmsg. */
+	if (unlikely(inet_send_prepare(sk)))
+		return -EAGAIN;
+	lock_sock(sk);
+	err = 0;
+	if (nstcp_fastopen_connects(sock))
+		err = compat_cgroup_inet4_connect(sk, name, &len);
+	if (!err)
+		err = nstcp_addr_in(name, len, true, &addr, &alen);
+	if (!err) {
+		msg->msg_name = &addr;
+		msg->msg_namelen = alen;
+		err = nstcp_base(sk)->sendmsg_locked(sk, msg, size);
+		msg->msg_name = name;
+		msg->msg_namelen = namelen;
+	}
+	release_sock(sk);
+	return err;
+}
+
+/*
+ * A send with a destination.  Only TCP Fast Open reads it; TCP ignores
+ * any other, and its connect() checks one it cannot convert.
+ */
+static int nstcp_sendmsg_to(struct socket *sock, struct msghdr *msg,
+			    size_t size)
+{
+	struct sock *sk = sock->sk;
+	struct sockaddr_storage addr;
+	void *name = msg->msg_name;
+	int namelen = msg->msg_namelen;
 	int err, alen;
 
-	err = nstcp_sk_check(sk);
-	if (err)
-		return err;
-	nstcp_count_call(sk);
-	if (!name)
-		return nstcp_base(sk)->sendmsg(sock, msg, size);
-
-	/*
-	 * A Fast Open connect: the IPv4 connect programs as in connect();
-	 * whatever the socket's state (a state read here could change
-	 * before tcp_sendmsg() locks the socket).
-	 */
-	if ((msg->msg_flags & MSG_FASTOPEN) &&
-	    nstcp_hook4_applies(sk, name, namelen)) {
-		err = compat_cgroup_inet4_connect_lock(sk, name, &namelen);
-		if (err)
-			return err;
-	}
-	/*
-	 * Only TCP Fast Open reads a destination from sendmsg(); TCP ignores
-	 * any other, and its connect() checks one it cannot convert.
-	 */
-	err = nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6, &addr,
-			    &alen);
-	if (err)
+	if (nstcp_addr_in(name, namelen, sk->sk_family == AF_INET6, &addr,
+			  &alen))
 		return nstcp_base(sk)->sendmsg(sock, msg, size);
 	msg->msg_name = &addr;
 	msg->msg_namelen = alen;
 	err = nstcp_base(sk)->sendmsg(sock, msg, size);
 	msg->msg_name = name;
 	msg->msg_namelen = namelen;
+	return err;
+}
+
+static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+	bool fresh = sock->state == SS_UNCONNECTED;
+	int err;
+
+	err = nstcp_sk_check(sk);
+	if (err)
+		return err;
+	nstcp_count_call(sk);
+	if (!msg->msg_name)
+		return nstcp_base(sk)->sendmsg(sock, msg, size);
+
+	if ((msg->msg_flags & MSG_FASTOPEN) &&
+	    nstcp_hook4_applies(sk, msg->msg_name, msg->msg_namelen))
+		err = nstcp_fastopen_hooked4(sock, msg, size);
+	else
+		err = nstcp_sendmsg_to(sock, msg, size);
 	/* A Fast Open connect moved the socket on: an active open. */
 	if (fresh && sock->state != SS_UNCONNECTED)
 		nstcp_stat_inc(nstcp_pernet(sock_net(sk)), NSTCP_STAT_CONNECTS);

@@ -79,6 +79,50 @@ static inline int cg_port_prog(int attach_type, int port)
 	return cg_prog_load(attach_type, insns, 4, NULL, 0);
 }
 
+/*
+ * The port plus 256, in one step: 1 added to its first (high) byte in
+ * network order.  Run twice, it adds 512: a test sees how often it ran.
+ */
+static inline int cg_port_add_prog(int attach_type)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_1,
+		  .off = offsetof(struct bpf_sock_addr, user_port) },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2,
+		  .imm = 1 },
+		{ .code = BPF_STX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_REG_2,
+		  .off = offsetof(struct bpf_sock_addr, user_port) },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return cg_prog_load(attach_type, insns, 5, NULL, 0);
+}
+
+/* The IPv4 address becomes ip (a dotted quad); the call goes on. */
+static inline int cg_ip4_prog(int attach_type, const char *ip)
+{
+	struct in_addr a;
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2 },
+		{ .code = BPF_STX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_REG_2,
+		  .off = offsetof(struct bpf_sock_addr, user_ip4) },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return -1;
+	/* The 32-bit store writes the low half: the address's own bytes. */
+	memcpy(&insns[0].imm, &a.s_addr, sizeof(insns[0].imm));
+	return cg_prog_load(attach_type, insns, 4, NULL, 0);
+}
+
 static inline int cg_attach(int cgfd, int prog, int attach_type)
 {
 	union bpf_attr attr;
