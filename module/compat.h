@@ -219,6 +219,32 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 #endif
 
 /*
+ * 6.8 gave receive_fd() the user pointer the new descriptor's number is
+ * written to (before the install; a fault installs nothing).  Before, it
+ * takes none and that is the caller's: written after the install, a fault
+ * closes the descriptor again (only a thread racing the call to unmap the
+ * memory can see the descriptor meanwhile).
+ */
+#include <linux/file.h>
+#include <linux/uaccess.h>
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
+#include <linux/fdtable.h>
+static inline int compat_receive_fd(struct file *file, int __user *ufd,
+				    unsigned int o_flags)
+{
+	int fd = receive_fd(file, o_flags);
+
+	if (fd >= 0 && put_user(fd, ufd)) {
+		close_fd(fd);
+		return -EFAULT;
+	}
+	return fd;
+}
+#else
+#define compat_receive_fd	receive_fd
+#endif
+
+/*
  * 6.2 split the generic netlink ops and moved a dump's parsed attributes
  * into a struct genl_info in its genl_dumpit_info (genl_info_dump() since
  * 6.7); before, they were the dumpit info's own.  NULL-free either way.

@@ -20,6 +20,7 @@
 #define pr_fmt(fmt) "nstcp: " fmt
 
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/pid.h>
@@ -44,10 +45,11 @@ static int nstcp_give_check(const struct nstcp_give *g)
 
 /*
  * Reserve @sock's connection for the taker @g names; the token into @g.
- * @kern: @sock is a split accept's, which the token releases.
+ * @file: @sock is a split accept's, with this file, which the token owns
+ * once given (on failure it stays the caller's).
  */
 static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
-			   bool kern)
+			   struct file *file)
 {
 	struct sock *sk = sock->sk;
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
@@ -77,7 +79,7 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 			goto out;
 	}
 	t->giver = get_pid(task_tgid(current));
-	t->kern = kern;
+	t->kern = !!file;
 	t->since = jiffies;
 	t->timeout = msecs_to_jiffies(ms);
 
@@ -95,6 +97,7 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 	sock_hold(sk);
 	t->sk = sk;
 	t->sock = sock;
+	t->file = file;
 	t->cpu = READ_ONCE(sk->sk_incoming_cpu);
 	__module_get(THIS_MODULE);
 	t->modref = true;
@@ -258,7 +261,7 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 	if (!giver)
 		nstcp_dispose(nn, fsk);
 	else if (t->kern)
-		sock_release(giver);
+		nstcp_token_drop_sock(t);
 	nstcp_token_put(t);
 	return 0;
 
@@ -304,12 +307,18 @@ again:
 	return t;
 }
 
-/* Split accept: a connection accepted straight into a token. */
+/*
+ * Split accept: a connection accepted straight into a token.  It is
+ * accepted into a socket with its file but no descriptor, made before the
+ * accept so that no failure can lose the connection: the take installs
+ * that file (takefd.c), as SCM_RIGHTS installs the file it carries.
+ */
 static int nstcp_split_accept(struct socket *sock,
 			      struct nstcp_accept_token *at)
 {
 	struct proto_accept_arg arg = {};
 	struct socket *newsock;
+	struct file *file;
 	int err, len;
 
 	err = nstcp_give_check(&at->nat_give);
@@ -318,6 +327,13 @@ static int nstcp_split_accept(struct socket *sock,
 	newsock = nstcp_sock_shell(NULL);
 	if (!newsock)
 		return -ENOMEM;
+	compat_custom_sol_socket(newsock);
+	if (test_bit(SOCK_SUPPORT_ZC, &sock->flags))
+		set_bit(SOCK_SUPPORT_ZC, &newsock->flags);
+	/* On failure this releases the socket. */
+	file = sock_alloc_file(newsock, 0, NULL);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 	if (sock->file && (sock->file->f_flags & O_NONBLOCK))
 		arg.flags = O_NONBLOCK;
 	err = compat_ops_accept(sock->ops, sock, newsock, &arg);
@@ -332,12 +348,12 @@ static int nstcp_split_accept(struct socket *sock,
 	at->nat_addrlen = len;
 	at->nat_cpu = READ_ONCE(newsock->sk->sk_incoming_cpu);
 	nstcp_rfs_point(newsock->sk, at->nat_cpu);
-	err = nstcp_give_sock(newsock, &at->nat_give, true);
+	err = nstcp_give_sock(newsock, &at->nat_give, file);
 	if (err)
 		goto out;
-	return 0;	/* the token owns newsock now */
+	return 0;	/* the token owns the file now */
 out:
-	sock_release(newsock);
+	fput(file);
 	return err;
 }
 
@@ -357,7 +373,7 @@ int nstcp_handoff_getsockopt(struct socket *sock, int optname,
 	if (copy_from_user(&at, optval, size))
 		return -EFAULT;
 	if (optname == NSTCP_GIVE)
-		err = nstcp_give_sock(sock, &at.nat_give, false);
+		err = nstcp_give_sock(sock, &at.nat_give, NULL);
 	else
 		err = nstcp_split_accept(sock, &at);
 	if (err)

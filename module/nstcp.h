@@ -332,6 +332,7 @@ struct nstcp_token {
 	struct nstcp_net	*nn;
 	struct sock		*sk;		/* the connection, held */
 	struct socket		*sock;		/* its owner; NULL once the giver closed it */
+	struct file		*file;		/* kern: sock's file, ours; a take installs it */
 	struct pid		*taker;		/* a thread group, or NULL: uid */
 	kuid_t			uid;
 	struct pid		*giver;
@@ -354,6 +355,9 @@ void nstcp_token_arm(struct nstcp_token *t);
 bool nstcp_token_may_take(const struct nstcp_token *t);
 struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id);
 bool nstcp_token_held(struct nstcp_net *nn, u64 id);
+bool nstcp_token_has_file(struct nstcp_net *nn, u64 id);
+void nstcp_token_republish(struct nstcp_net *nn, struct nstcp_token *t);
+void nstcp_token_drop_sock(struct nstcp_token *t);
 void nstcp_token_revoke(struct nstcp_net *nn, u64 id);
 void nstcp_token_expire_now(struct nstcp_token *t);
 void nstcp_dispose(struct nstcp_net *nn, struct sock *sk);

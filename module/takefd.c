@@ -11,9 +11,15 @@
  * made before the token is claimed, so nothing can fail once the token is
  * ours; the descriptor is installed last.
  *
+ * A split accept's token holds a socket with its file already (made at
+ * the accept, handoff.c): that file is installed as it is, nothing made.
+ * The install is the one step that can fail after the claim; it changes
+ * nothing visible before it succeeds, and a failed one puts the token back.
+ *
  * Locking as NSTCP_TAKE's: lock_sock(the husk) > lock_sock(the
  * connection's, nested).
  */
+#include <linux/cred.h>
 #include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/net.h>
@@ -143,10 +149,83 @@ static void nstcp_takefd_graft(struct nstcp_net *nn, struct nstcp_token *t,
 		/* A split accept's socket, empty now: it counts as closed. */
 		giver->sk = NULL;
 		nstcp_stat_inc(nn, NSTCP_STAT_CLOSES);
-		sock_release(giver);
+		nstcp_token_drop_sock(t);
 	}
 	nstcp_takefd_husk_free(tf);
 	nstcp_token_put(t);
+}
+
+/*
+ * Claimed split accept token @t's socket becomes the caller's (@own), or
+ * is reserved again (!@own): what nobody can see, its file having no
+ * descriptor.  It gets the taker's uid, as a socket the taker made would.
+ */
+static void nstcp_takefd_own(struct nstcp_token *t, u32 flags, bool own)
+{
+	struct socket *sock = t->sock;
+	struct file *file = t->file;
+	struct sock *sk = t->sk;
+	struct inode *inode;
+
+	lock_sock(sk);
+	WRITE_ONCE(nstcp_sk_get(sk)->token, own ? NULL : t);
+	if (own) {
+		inode = SOCK_INODE(sock);
+		write_lock_bh(&sk->sk_callback_lock);
+		inode->i_uid = current_fsuid();
+		inode->i_gid = current_fsgid();
+		sk->sk_uid = inode->i_uid;
+		write_unlock_bh(&sk->sk_callback_lock);
+	}
+	release_sock(sk);
+	if (own) {
+		spin_lock(&file->f_lock);
+		if (flags & SOCK_NONBLOCK)
+			file->f_flags |= O_NONBLOCK;
+		else
+			file->f_flags &= ~O_NONBLOCK;
+		spin_unlock(&file->f_lock);
+	}
+}
+
+/*
+ * NSTCP_TAKE_FD of a split accept's token: its file is installed as
+ * SCM_RIGHTS installs one (receive_fd(): the LSM's file_receive check,
+ * the socket's cgroup data updated for the taker), nothing else is made.
+ * The install can fail (EMFILE, the LSM) once the token is claimed: the
+ * token is then put back, as it was, and the caller gets the error.
+ */
+static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
+			     struct nstcp_take_fd __user *uarg,
+			     int __user *optlen)
+{
+	struct nstcp_token *t;
+	int fd;
+
+	/* The install writes ntf_fd; whether the rest can be, checked now. */
+	arg->ntf_fd = -1;
+	if (put_user((int)sizeof(*arg), optlen) ||
+	    copy_to_user(uarg, arg, sizeof(*arg)))
+		return -EFAULT;
+	t = nstcp_token_claim(nn, arg->ntf_token);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	nstcp_takefd_own(t, arg->ntf_flags, true);
+	fd = compat_receive_fd(t->file, &uarg->ntf_fd,
+			       arg->ntf_flags & SOCK_CLOEXEC ? O_CLOEXEC : 0);
+	if (fd < 0) {
+		nstcp_takefd_own(t, arg->ntf_flags, false);
+		nstcp_token_republish(nn, t);
+		return fd;
+	}
+	nstcp_stat_inc(nn, NSTCP_STAT_TAKEN);
+	nstcp_stat_inc(nn, NSTCP_STAT_SOCKETS);	/* the socket is one now */
+	nstcp_rehome(nn, t->sk);
+	/* The descriptor holds the file: the token's reference goes. */
+	fput(t->file);
+	t->file = NULL;
+	nstcp_token_put(t);
+	return 0;
 }
 
 /* getsockopt(NSTCP_TAKE_FD): token's connection into a new descriptor. */
@@ -167,6 +246,9 @@ int nstcp_take_fd(struct socket *sock, char __user *optval,
 		return -EFAULT;
 	if (arg.ntf_flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
 		return -EINVAL;
+	if (nstcp_token_has_file(nn, arg.ntf_token))
+		return nstcp_takefd_file(nn, &arg, (void __user *)optval,
+					 optlen);
 	err = nstcp_takefd_prepare(sock, arg.ntf_flags, &tf);
 	if (err)
 		return err;

@@ -14,6 +14,7 @@
  * the table), one for its queued expiry.
  */
 #include <linux/cred.h>
+#include <linux/file.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
@@ -31,6 +32,7 @@
 static struct workqueue_struct *nstcp_hwq;
 
 static void nstcp_token_work(struct work_struct *w);
+static void nstcp_token_reset(struct nstcp_token *t);
 
 struct nstcp_token *nstcp_token_alloc(void)
 {
@@ -204,6 +206,57 @@ bool nstcp_token_held(struct nstcp_net *nn, u64 id)
 	return held;
 }
 
+/*
+ * Whether token @id holds a split accept's socket with its file, which a
+ * take installs as it is.  That is fixed when the token is made, so a
+ * "yes" tells the take what to prepare; the claim says whether it may.
+ */
+bool nstcp_token_has_file(struct nstcp_net *nn, u64 id)
+{
+	struct nstcp_token *t;
+	bool file = false;
+
+	spin_lock(&nn->tok_lock);
+	t = id ? nstcp_token_find(nn, id) : NULL;
+	if (t)
+		file = t->file;
+	spin_unlock(&nn->tok_lock);
+	return file;
+}
+
+/*
+ * A take that failed after its claim puts token @t back, with the same
+ * number and what is left of its time (none left: it expires at once).
+ * The caller's reference goes back to the table.  Should another token
+ * have drawn the same number meanwhile, @t cannot be told apart from it
+ * and expires now instead.
+ */
+void nstcp_token_republish(struct nstcp_net *nn, struct nstcp_token *t)
+{
+	unsigned long end = t->since + t->timeout, now = jiffies;
+	bool clash;
+
+	spin_lock(&nn->tok_lock);
+	clash = nstcp_token_find(nn, t->id);
+	if (!clash) {
+		t->hashed = true;
+		hash_add(nn->tok_hash, &t->node, t->id);
+		nn->ntokens++;
+		nn->tok_gen++;
+	}
+	spin_unlock(&nn->tok_lock);
+	if (clash) {
+		nstcp_stat_inc(nn, NSTCP_STAT_EXPIRED);
+		nstcp_token_reset(t);
+		nstcp_token_put(t);
+		return;
+	}
+	refcount_inc(&t->ref);
+	queue_delayed_work(nstcp_hwq, &t->expire,
+			   time_before(now, end) ? end - now : 0);
+}
+EXPORT_SYMBOL_IF_KUNIT(nstcp_token_republish);
+
 /* Release @sk, which no socket holds, as closing a socket would. */
 void nstcp_dispose(struct nstcp_net *nn, struct sock *sk)
 {
@@ -216,6 +269,25 @@ void nstcp_dispose(struct nstcp_net *nn, struct sock *sk)
 	}
 	nstcp_sk_release(sk);
 	sk->sk_prot->close(sk, 0);
+}
+
+/*
+ * A removed split accept's token: its socket goes, as its close would
+ * (its file's last reference: a kernel thread's fput() is deferred, done
+ * here before the namespace or the module can go).
+ */
+void nstcp_token_drop_sock(struct nstcp_token *t)
+{
+	struct file *file = t->file;
+
+	t->file = NULL;
+	if (!file) {
+		sock_release(t->sock);
+		return;
+	}
+	fput(file);
+	if (current->flags & PF_KTHREAD)
+		flush_delayed_fput();
 }
 
 /*
@@ -238,7 +310,7 @@ static void nstcp_token_reset(struct nstcp_token *t)
 	release_sock(sk);
 	tcp_abort(sk, ETIMEDOUT);
 	if (t->kern)
-		sock_release(sock);
+		nstcp_token_drop_sock(t);
 	else if (!sock)
 		nstcp_dispose(t->nn, sk);
 }

@@ -7,15 +7,19 @@
  * accept4() on AF_INET honours them; bad flags, sizes, pointers; the wrong
  * taker (EPERM, the token stays); used and unknown tokens; a full
  * descriptor table (EMFILE, the token stays); no descriptor, socket or
- * sock left behind.
+ * sock left behind.  A split accept's token, whose socket and file the
+ * accept made and the take installs: EMFILE after its claim puts it back,
+ * the flags, the taker's uid on the socket, a read-only buffer, and
+ * NSTCP_TAKE of such a token (its file dropped).
  */
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "handoff_util.h"
 
-#define NCASES 49
+#define NCASES 61
 
 static int ncpu;
 
@@ -345,6 +349,118 @@ static void case_emfile(int via)
 	close(cfd);
 }
 
+/* A split accept on lfd: its token for the pid or uid named, or 0. */
+static uint64_t split_token(int lfd, unsigned int flags, unsigned int id)
+{
+	struct nstcp_accept_token at;
+	socklen_t len = sizeof(at);
+
+	memset(&at, 0, sizeof(at));
+	at.nat_give.ng_flags = flags;
+	at.nat_give.ng_id = id;
+	at.nat_give.ng_timeout_ms = 5000;
+	if (getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len))
+		return 0;
+	return at.nat_give.ng_token;
+}
+
+/* A child of euid 65534 takes token; 0 if the socket is its own. */
+static int nobody_takes(uint64_t token)
+{
+	struct stat st;
+	pid_t pid = fork();
+	int v, fd;
+
+	if (pid)
+		return pid < 0 ? -1 : ho_reap(pid, FAM_TIMEOUT_MS);
+	if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		_exit(10);
+	v = fam_socket(AF_NSTCP, 0);
+	fd = ho_take_fd(v, token, 0);
+	if (fd < 0)
+		_exit(11);
+	if (fstat(fd, &st) || st.st_uid != 65534 || st.st_gid != 65534)
+		_exit(12);
+	_exit(send(fd, "u", 1, 0) == 1 ? 0 : 13);
+}
+
+/* A split accept's token: the accept's socket and file installed. */
+static void case_split(int via)
+{
+	long taken = ho_stat(PROC_TAKEN);
+	struct nstcp_take_fd *ro;
+	struct rlimit old, lim;
+	int lfd, port, cfd, fd, probe, fds, st;
+	uint64_t token;
+	socklen_t len;
+	char c = 0;
+
+	lfd = fam_listen(AF_NSTCP, LST_IP, 0, &port);
+	cfd = fam_connect(AF_NSTCP, LST_IP, port);
+	token = split_token(lfd, NSTCP_GIVE_PID, getpid());
+	FAM_OK(token != 0, "split accept: a token");
+	getrlimit(RLIMIT_NOFILE, &old);
+	probe = dup(0);
+	close(probe);
+	fds = fam_count_fds();
+	lim = old;
+	lim.rlim_cur = probe;
+	FAM_OK(!setrlimit(RLIMIT_NOFILE, &lim), "RLIMIT_NOFILE lowered to %d", probe);
+	TAP_ERRNO(ho_take_fd(via, token, 0), EMFILE,
+		  "a split token, a full descriptor table: EMFILE (after its claim)");
+	setrlimit(RLIMIT_NOFILE, &old);
+	FAM_OK(fam_count_fds() == fds && ho_pending() == 1 &&
+	       ho_stat(PROC_TAKEN) == taken,
+	       "nothing installed, the token pending again, not counted taken");
+	fd = ho_take_fd(via, token, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	FAM_OK(fd >= 0 && has_fl(fd, O_NONBLOCK) && has_fd(fd, FD_CLOEXEC),
+	       "with room, taken: SOCK_NONBLOCK|SOCK_CLOEXEC, both (%s)",
+	       fd >= 0 ? "ok" : strerror(errno));
+	FAM_OK(fd >= 0 && fcntl(fd, F_SETFL, 0) == 0 && ping(cfd, fd) &&
+	       ho_info_flags(fd) == 0 && ho_stat(PROC_TAKEN) == taken + 1 &&
+	       ho_pending() == 0,
+	       "... data both ways, neither given nor detached, counted taken once");
+	TAP_ERRNO(ho_take_fd(via, token, 0), ENOENT, "... taken once: ENOENT");
+	close(fd);
+	close(cfd);
+
+	cfd = fam_connect(AF_NSTCP, LST_IP, port);
+	token = split_token(lfd, NSTCP_GIVE_PID, getpid());
+	fd = ho_take_fd(via, token, 0);
+	FAM_OK(fd >= 0 && !has_fl(fd, O_NONBLOCK) && !has_fd(fd, FD_CLOEXEC) &&
+	       ping(cfd, fd), "a split token, flags 0: blocking, no FD_CLOEXEC, data");
+	close(fd);
+	close(cfd);
+
+	/* The taker's uid on the socket, as on one it made. */
+	cfd = fam_connect(AF_NSTCP, LST_IP, port);
+	token = split_token(lfd, NSTCP_GIVE_UID, 65534);
+	st = nobody_takes(token);
+	FAM_OK(st == 0 && recv(cfd, &c, 1, 0) == 1 && c == 'u',
+	       "taken by uid 65534: the socket's owner is 65534 (status %d)", st);
+	close(cfd);
+
+	cfd = fam_connect(AF_NSTCP, LST_IP, port);
+	token = split_token(lfd, NSTCP_GIVE_PID, getpid());
+	fds = fam_count_fds();
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro->ntf_token = token;
+	mprotect(ro, 4096, PROT_READ);
+	len = sizeof(*ro);
+	FAM_OK(takefd_raw(via, ro, &len) == EFAULT,
+	       "a split token, a read-only buffer: EFAULT");
+	munmap(ro, 4096);
+	FAM_OK(fam_count_fds() == fds && ho_pending() == 1,
+	       "... no descriptor left, the token still pending");
+	fd = ho_take_new(token);
+	FAM_OK(fd >= 0 && ping(cfd, fd) && ho_pending() == 0,
+	       "NSTCP_TAKE of a split token (its file dropped): data both ways (%s)",
+	       fd >= 0 ? "ok" : strerror(errno));
+	close(fd);
+	close(cfd);
+	close(lfd);
+}
+
 int main(void)
 {
 	long socks;
@@ -363,6 +479,7 @@ int main(void)
 	case_bad(via);
 	case_eperm(via);
 	case_emfile(via);
+	case_split(via);
 	close(via);
 	/* A sock freed late (RCU) may still be counted at the start. */
 	FAM_OK(socks >= 0 && HO_WAIT(socks_used() <= socks, 5000),
