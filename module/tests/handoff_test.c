@@ -2,7 +2,8 @@
 /*
  * KUnit: the AF_NSTCP hand-off token table (token.c): one-time claims,
  * unknown tokens, uniqueness, the limit, expiry driven directly, named
- * takers, and a namespace's exit with tokens pending.
+ * takers, a namespace's exit with tokens pending, and a token put back
+ * after a failed take (same number, what was left of its time).
  */
 #include <kunit/test.h>
 #include <linux/cred.h>
@@ -141,6 +142,38 @@ static void handoff_expiry(struct kunit *test)
 	nstcp_token_put(t);
 }
 
+static void handoff_republish(struct kunit *test)
+{
+	struct nstcp_net *nn = test->priv;
+	struct nstcp_token *t = handoff_token(test, true);
+	u64 id = t->id;
+
+	t->since = jiffies;
+	t->timeout = 60 * HZ;
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, id), t);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 0U);
+	nstcp_token_republish(nn, t);	/* the claim's reference back */
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 1U);
+	KUNIT_EXPECT_TRUE(test, delayed_work_pending(&t->expire));
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 2U);
+	/* The same number takes it again; the claim cancels its expiry. */
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, id), t);
+	KUNIT_EXPECT_FALSE(test, delayed_work_pending(&t->expire));
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 1U);
+
+	/* Its time ran out meanwhile: it expires at once. */
+	t->since = jiffies - 2 * HZ;
+	t->timeout = HZ;
+	refcount_inc(&t->ref);	/* look at it after */
+	nstcp_token_republish(nn, t);
+	flush_delayed_work(&t->expire);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 0U);
+	KUNIT_EXPECT_EQ(test, nstcp_stat_sum(nn, NSTCP_STAT_EXPIRED), 1UL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim(nn, id)), -ENOENT);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 1U);
+	nstcp_token_put(t);
+}
+
 static void handoff_named_taker(struct kunit *test)
 {
 	struct nstcp_net *nn = test->priv;
@@ -194,6 +227,7 @@ static struct kunit_case handoff_cases[] = {
 	KUNIT_CASE(handoff_unique_and_limit),
 	KUNIT_CASE(handoff_expiry),
 	KUNIT_CASE(handoff_named_taker),
+	KUNIT_CASE(handoff_republish),
 	KUNIT_CASE(handoff_netns_exit),
 	{}
 };
