@@ -34,6 +34,27 @@
 
 #include "nstcp.h"
 
+static void nstcp_rfs_point(struct sock *sk, int cpu);
+
+/*
+ * The CPU a named taker will take on, when it can run on one only (a
+ * worker pinned there), else -1.  Its thread group leader's affinity.
+ */
+static int nstcp_taker_cpu(struct pid *taker)
+{
+	struct task_struct *task;
+	int cpu = -1;
+
+	if (!taker)
+		return -1;
+	rcu_read_lock();
+	task = pid_task(taker, PIDTYPE_TGID);
+	if (task && task->nr_cpus_allowed == 1)
+		cpu = cpumask_first(task->cpus_ptr);
+	rcu_read_unlock();
+	return cpu;
+}
+
 static int nstcp_give_check(const struct nstcp_give *g)
 {
 	if (g->ng_reserved || g->ng_timeout_ms > NSTCP_GIVE_TIMEOUT_MAX)
@@ -107,6 +128,12 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 	WRITE_ONCE(ns->token, t);
 	g->ng_token = t->id;
 	nstcp_token_arm(t);
+	/*
+	 * A taker pinned on one CPU: its flow's packets go there from now
+	 * on, so what arrives before the take is processed where it will
+	 * be read.  The take re-homes it all the same.
+	 */
+	nstcp_rfs_point(sk, nstcp_taker_cpu(t->taker));
 	release_sock(sk);
 	nstcp_stat_inc(nn, NSTCP_STAT_GIVEN);
 	return 0;
@@ -148,10 +175,10 @@ void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
 }
 
 /*
- * Point @sk's RFS entry at @cpu: a split accept runs on the dispatcher's
- * CPU, and the accept it goes through records the flow there (the
- * kernel's helper writes the calling CPU); until the take the flow's
- * packets stay on their own CPU instead.
+ * Point @sk's RFS entry at @cpu (none if -1): a split accept runs on the
+ * dispatcher's CPU, and the accept it goes through records the flow there
+ * (the kernel's helper writes the calling CPU); until the take the flow's
+ * packets stay on their own CPU instead, or go to a pinned taker's.
  */
 static void nstcp_rfs_point(struct sock *sk, int cpu)
 {
