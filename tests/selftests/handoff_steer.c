@@ -6,8 +6,11 @@
  * (NSTCP_HOME_CPU), and the taker's calls make no hop; the taker sleeps
  * in epoll_wait() before each read, its first included.  The same over a
  * veth pair whose receive side spreads flows with RPS, the client in the
- * other namespace.  Runs in the initial network namespace (RFS's table is
- * global, lo's queues are its) and puts the RFS settings back.
+ * other namespace.  A give to a taker pinned on one CPU steers the flow
+ * there before the take: a request sent between give and take is
+ * processed on the taker's CPU.  Runs in the initial network namespace
+ * (RFS's table is global, lo's queues are its) and puts the RFS settings
+ * back.
  */
 #include <sys/epoll.h>
 
@@ -15,7 +18,7 @@
 #include "rps_pair.h"
 
 #define STEER_CASES 6
-#define NCASES (2 * STEER_CASES + 3)
+#define NCASES (2 * STEER_CASES + 5)
 #define NX 20	/* request/reply exchanges after the take */
 
 static int ncpu;	/* before any pinning */
@@ -151,6 +154,68 @@ static void steer(const char *ip, int cli, const char *what)
 	close(go[1]);
 }
 
+/*
+ * A taker pinned on CPU 1 before the give; the peer on CPU 2 sends a
+ * request after the give and before the take (it is processed meanwhile):
+ * the taker finds it processed on CPU 1.  Two cases.
+ */
+static void early(void)
+{
+	int lfd, sfd, cfd, port, p2c[2], c2p[2], st, home = -1;
+	struct ho_msg m = { 0 };
+	pid_t pid;
+	char c = 'e';
+
+	lst_pin(0);
+	lfd = fam_listen(AF_NSTCP, LST_IP, 0, &port);
+	if (lfd < 0 || pipe(p2c) || pipe(c2p)) {
+		printf("Bail out! listen or pipes: %s\n", strerror(errno));
+		exit(1);
+	}
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		close(lfd);
+		close(p2c[1]);
+		close(c2p[0]);
+		lst_pin(1);
+		if (ho_put(c2p[1], &m) || ho_get(p2c[0], &m, FAM_TIMEOUT_MS))
+			_exit(10);
+		fd = ho_take_new(m.token);
+		if (fd < 0 || recv(fd, &c, 1, 0) != 1)
+			_exit(11);
+		fam_getint(fd, SOL_NSTCP, NSTCP_HOME_CPU, &home);
+		m.token = home;
+		_exit(ho_put(c2p[1], &m) || send(fd, &c, 1, 0) != 1 ? 12 : 0);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	cfd = fam_connect(AF_INET, LST_IP, port);
+	sfd = fam_accept(lfd, NULL);
+	close(lfd);
+	/* The taker is pinned once it says so. */
+	st = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	FAM_OK(!st && sfd >= 0 && cfd >= 0 && !ho_give_pid(sfd, pid, 5000, &m.token),
+	       "early: give to a taker pinned on CPU 1");
+	close(sfd);
+	/* Sent from CPU 2 and processed before the take. */
+	lst_pin(2 % ncpu);
+	if (send(cfd, &c, 1, 0) != 1)
+		tap_diag("early: send: %s", strerror(errno));
+	usleep(200 * 1000);
+	lst_pin(0);
+	ho_put(p2c[1], &m);
+	st = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	FAM_OK(!st && (long)m.token == 1 && recv(cfd, &c, 1, 0) == 1,
+	       "early: the request sent between give and take was processed on the taker's CPU 1 (home %ld)",
+	       st ? -1L : (long)m.token);
+	ho_reap(pid, FAM_TIMEOUT_MS);
+	close(cfd);
+	close(p2c[1]);
+	close(c2p[0]);
+}
+
 static struct rps_pair pair;
 
 static int veth_child(int cli)
@@ -178,6 +243,7 @@ int main(void)
 		return fam_finish();
 	}
 	steer(LST_IP, -1, "lo");
+	early();
 	lst_unpin();
 	rps_pair_run(&pair, ncpu, STEER_CASES, 60, veth_child);
 	file_rw(flow_cnt, NULL, 0, old_cnt);
