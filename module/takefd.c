@@ -218,8 +218,8 @@ static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
 		nstcp_token_republish(nn, t);
 		return fd;
 	}
+	/* The socket was counted made by the accept: its close counts. */
 	nstcp_stat_inc(nn, NSTCP_STAT_TAKEN);
-	nstcp_stat_inc(nn, NSTCP_STAT_SOCKETS);	/* the socket is one now */
 	nstcp_rehome(nn, t->sk);
 	/* The descriptor holds the file: the token's reference goes. */
 	fput(t->file);
