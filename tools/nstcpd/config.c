@@ -208,6 +208,7 @@ static void section(struct parser *p, char *text)
 	s->expire_ms = 3000;
 	s->lfd = -1;
 	s->buf_kb = 64;
+	s->drain_s = ND_DRAIN_DEF_S;
 	p->cur = s;
 }
 

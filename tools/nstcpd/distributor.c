@@ -128,6 +128,7 @@ static void start_front(struct nd_service *s, int i)
 		goto later;
 	}
 	p->slot = -1 - i;
+	p->drain = 1;
 	p->cpu = c->cpu;
 	c->pid = p->pid;
 	nd_now(&c->started);

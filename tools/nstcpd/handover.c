@@ -12,7 +12,12 @@
  * back as LISTEN_FDS/LISTEN_FDNAMES.  The new image checks each (AF_NSTCP,
  * listening, its address, key and policy those of its name), adopts those
  * its configuration wants and closes the rest; the processes of the old
- * image, named in NSTCPD_RETIRE, get SIGTERM once the new ones are started.
+ * image, named in NSTCPD_RETIRE, retire once the new ones are started:
+ * the distributor's fronts and the brokers drain (SIGUSR1: they stop
+ * accepting, finish what they hold and exit), hybrid workers end when
+ * their channel closes, the distributor's back ends get SIGTERM once the
+ * fronts are gone, the others SIGTERM at once; each within its service's
+ * drain_timeout (then SIGTERM, SIGKILL).
  * Identities, the socket check and the binary's path: handover_id.c.
  */
 #include <arpa/inet.h>
@@ -44,14 +49,30 @@ static struct held *pool;	/* inherited, not (yet) adopted */
 static int npool;
 static struct held *heldv;	/* listening now */
 static int nheld, held_cap;
-static pid_t *retire;		/* the old image's processes */
+/*
+ * An old image's process: @kind 't' (to get SIGTERM), 'T' (got it: SIGKILL
+ * at @end), 'd' (a front or broker: SIGUSR1 to drain, SIGTERM at @end if
+ * still there), 'w' (a hybrid worker: its channel closed with the old
+ * image, it ends after the connections it holds; SIGTERM at @end if still
+ * there), 'a' (a distributor back end: SIGTERM once no 'd' is left,
+ * its fronts' relays done).  @ms: the time it is given, from its signal.
+ */
+struct retiree {
+	pid_t pid;
+	char kind;
+	long ms;
+	struct timespec end;
+};
+
+static struct retiree *retire;	/* the old image's processes */
 static int nretire;
-static struct timespec retire_end;
+static int retire_started;	/* nd_handover_done ran */
 static int fdstore;		/* the service manager holds our sockets */
 static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
 static char old_status[PATH_MAX];	/* the previous image's status file */
 
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 
 /* @w, all of it, a decimal in [@min, @max]: 0 and *@out, else -1. */
 static int word_int(const char *w, long min, long max, long *out)
@@ -147,23 +168,42 @@ static void load_listen_fds(const char *v, long fdmax)
 	free(copy);
 }
 
+/* @t plus @ms milliseconds from now. */
+static void after_ms(struct timespec *t, long ms)
+{
+	nd_now(t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += ms % 1000 * 1000000L;
+	t->tv_sec += t->tv_nsec / 1000000000L;
+	t->tv_nsec %= 1000000000L;
+}
+
 /*
- * NSTCPD_RETIRE: pids, each from 2 up, not ours, and our child (waitid
- * without reaping: ECHILD for any other process); anything else ignored,
- * never signalled.
+ * NSTCPD_RETIRE: "PID:KIND:MS" words, PID from 2 up, not ours, and our
+ * child (waitid without reaping: ECHILD for any other process), KIND one
+ * of t, T, d, w, a (struct retiree), MS the milliseconds it has left (1 to ND_DRAIN_MAX_S);
+ * anything else ignored, never signalled.
  */
 static void load_retire(const char *v)
 {
-	char *copy = v ? strdup(v) : NULL, *w, *save;
+	char *copy = v ? strdup(v) : NULL, *w, *save, *k, *m;
 	siginfo_t si;
-	long pid;
+	long pid, ms;
 
 	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
 	     w = strtok_r(NULL, " ", &save)) {
-		pid_t *r;
+		struct retiree *r;
 
-		if (word_int(w, 2, INT_MAX, &pid) || pid == getpid()) {
-			nd_log("NSTCPD_RETIRE: \"%s\": not a pid: ignored", w);
+		k = strchr(w, ':');
+		m = k ? strchr(k + 1, ':') : NULL;
+		if (k)
+			*k++ = 0;
+		if (m)
+			*m++ = 0;
+		if (!m || word_int(w, 2, INT_MAX, &pid) || pid == getpid() ||
+		    strlen(k) != 1 || !strchr("tTdwa", k[0]) ||
+		    word_int(m, 1, ND_DRAIN_MAX_S * 1000L, &ms)) {
+			nd_log("NSTCPD_RETIRE: \"%s\": not PID:KIND:MS: ignored", w);
 			continue;
 		}
 		memset(&si, 0, sizeof(si));
@@ -177,7 +217,10 @@ static void load_retire(const char *v)
 		if (!r)
 			break;
 		retire = r;
-		retire[nretire++] = pid;
+		retire[nretire].pid = pid;
+		retire[nretire].kind = k[0];
+		retire[nretire].ms = ms;
+		after_ms(&retire[nretire++].end, ms);
 	}
 	free(copy);
 }
@@ -193,7 +236,7 @@ void nd_handover_load(void)
 {
 	long fdmax = sysconf(_SC_OPEN_MAX), pid;
 	const char *v = getenv("NSTCPD_COUNTS");
-	int mine;
+	int mine, n;
 
 	if (fdmax < 4 || fdmax > INT_MAX)
 		fdmax = INT_MAX;
@@ -210,9 +253,16 @@ void nd_handover_load(void)
 		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
 		load_retire(getenv("NSTCPD_RETIRE"));
-		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2) {
+		/* 2 numbers from an nstcpd before the drain counters. */
+		n = v ? sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
+			       &nd_reexecs, &nd_drained, &nd_drain_expired,
+			       &nd_retire_killed) : 0;
+		if (n != 2 && n != 5) {
 			nd_reloads = 0;
 			nd_reexecs = 0;
+			nd_drained = 0;
+			nd_drain_expired = 0;
+			nd_retire_killed = 0;
 		}
 	}
 	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
@@ -324,7 +374,7 @@ void nd_handover_prune(const struct nd_config *cfg)
 /*
  * Once the services started: the inherited sockets left (a service with
  * fewer copies now) closed, their connections going to the port's other
- * members; the old image's processes sent SIGTERM.
+ * members; the old image's processes told to retire (struct retiree).
  */
 void nd_handover_done(void)
 {
@@ -335,13 +385,20 @@ void nd_handover_done(void)
 		pool_close(&pool[i]);
 	}
 	npool = 0;
-	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGTERM);
+	for (i = 0; i < nretire; i++) {
+		struct retiree *r = &retire[i];
+
+		if (r->kind == 't' || r->kind == 'd')
+			kill(r->pid, r->kind == 'd' ? SIGUSR1 : SIGTERM);
+		if (r->kind == 't')
+			r->kind = 'T';
+		if (r->kind != 'a')
+			after_ms(&r->end, r->ms);
+	}
 	if (nretire)
-		nd_log("%d processes of the previous nstcpd sent SIGTERM",
+		nd_log("%d processes of the previous nstcpd retiring (fronts and brokers draining)",
 		       nretire);
-	nd_now(&retire_end);
-	retire_end.tv_sec += RETIRE_GRACE_S;
+	retire_started = 1;
 }
 
 /* @path, when a regular file of ours, removed. */
@@ -371,57 +428,109 @@ void nd_handover_abort(const char *status)
 	nd_log("the new nstcpd cannot start: stopping the %d processes of the previous one; nstcpd exits, the service is down",
 	       nretire);
 	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGTERM);
+		kill(retire[i].pid, SIGTERM);
 	nd_now(&end);
 	end.tv_sec += 2;
 	while (nretire && nd_ms_until(&end) > 0) {
 		pid_t pid = waitpid(-1, NULL, WNOHANG);
 
 		if (pid > 0)
-			nd_handover_reaped(pid);
+			nd_handover_reaped(pid, 0);
 		else if (pid == 0)
 			usleep(20000);
 		else
 			break;
 	}
 	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGKILL);
+		kill(retire[i].pid, SIGKILL);
 	nretire = 0;
 	unlink_ours(status);
 	unlink_ours(old_status);
 }
 
-/* @pid exited: 1 when it was an old image's process. */
-int nd_handover_reaped(pid_t pid)
+/*
+ * @pid exited with @status: 1 when it was an old image's process.  A
+ * front, broker or hybrid worker that drained (exit 0) counts as drained.
+ */
+int nd_handover_reaped(pid_t pid, int status)
 {
 	int i;
 
 	for (i = 0; i < nretire; i++)
-		if (retire[i] == pid) {
+		if (retire[i].pid == pid) {
+			if ((retire[i].kind == 'd' || retire[i].kind == 'w') &&
+			    WIFEXITED(status) &&
+			    !WEXITSTATUS(status))
+				nd_drained++;
 			retire[i] = retire[--nretire];
 			return 1;
 		}
 	return 0;
 }
 
-/* Old processes still up after the grace: SIGKILL.  ms to the next, -1. */
+/*
+ * The old image's processes, once the new one started: a drainer past
+ * its time gets SIGTERM (then SIGKILL after RETIRE_GRACE_S); the back
+ * ends get SIGTERM when no drainer is left; a process past its time after
+ * SIGTERM gets SIGKILL.  The ms until the next deadline, -1 for none.
+ */
 long long nd_handover_tick(void)
 {
-	long long t;
+	long long next = -1, t;
+	int i, drainers = 0;
+
+	if (!retire_started)
+		return -1;
+	for (i = 0; i < nretire; i++)
+		drainers += retire[i].kind == 'd' || retire[i].kind == 'w';
+	for (i = 0; i < nretire; i++) {
+		struct retiree *r = &retire[i];
+
+		if (r->kind == 'a') {
+			if (drainers)
+				continue;
+			kill(r->pid, SIGTERM);
+			r->kind = 'T';
+			after_ms(&r->end, r->ms);
+		}
+		t = nd_ms_until(&r->end);
+		if (t <= 0 && (r->kind == 'd' || r->kind == 'w')) {
+			nd_log("previous process %d still draining after %ld ms: SIGTERM",
+			       r->pid, r->ms);
+			nd_drain_expired++;
+			kill(r->pid, SIGTERM);
+			r->kind = 'T';
+			r->ms = RETIRE_GRACE_S * 1000L;
+			after_ms(&r->end, r->ms);
+			t = r->ms;
+		} else if (t <= 0) {
+			nd_log("previous process %d not stopped in %ld ms: SIGKILL",
+			       r->pid, r->ms);
+			nd_retire_killed++;
+			kill(r->pid, SIGKILL);
+			retire[i--] = retire[--nretire];
+			continue;
+		}
+		if (next < 0 || t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* nstcpd stops: the old image's processes still there get SIGTERM too. */
+void nd_handover_stop(void)
+{
 	int i;
 
-	if (!nretire)
-		return -1;
-	t = nd_ms_until(&retire_end);
-	if (t > 0)
-		return t;
-	for (i = 0; i < nretire; i++) {
-		nd_log("previous process %d not stopped in %d s: SIGKILL",
-		       retire[i], RETIRE_GRACE_S);
-		kill(retire[i], SIGKILL);
-	}
+	for (i = 0; i < nretire; i++)
+		kill(retire[i].pid, SIGTERM);
 	nretire = 0;
-	return -1;
+}
+
+/* The old image's processes not yet gone. */
+int nd_handover_retiring(void)
+{
+	return nretire;
 }
 
 /* 1 when the service manager holds the sockets: stopping leaves them be. */
@@ -453,6 +562,21 @@ void nd_handover_store(void)
 }
 
 /*
+ * How process @p of @s retires in the new image: a distributor's front or
+ * a broker drains on SIGUSR1 ('d'), a hybrid worker when its channel
+ * closes ('w'), a distributor's back end waits for the fronts ('a'), any
+ * other gets SIGTERM ('t').
+ */
+static char retire_kind(const struct nd_service *s, const struct nd_proc *p)
+{
+	if (p->drain)
+		return 'd';
+	if (s->model == ND_MODEL_HYBRID)
+		return 'w';
+	return s->model == ND_MODEL_DISTRIBUTOR ? 'a' : 't';
+}
+
+/*
  * Replaces nstcpd by a new image (@argv, in the foreground), the held
  * sockets and the running processes handed over: of /proc/self/exe (the
  * same code) for a reload, of the path recorded at start (the binary now
@@ -463,12 +587,12 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
 	const char *exe = !reload && nd_self()[0] ? nd_self() : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
-	char *fds = malloc(cap), *pids, counts[64], self[16];
+	char *fds = malloc(cap), *pids, counts[128], self[16];
 	int i, j, np = 0, nfd;
 
 	for (i = 0; i < cfg->nsvc; i++)
 		np += cfg->svc[i].nprocs;
-	pids = malloc(16 * (np + nretire) + 1);
+	pids = malloc(40 * (np + nretire) + 1);
 	if (!fds || !pids)
 		goto out;
 	fds[0] = 0;
@@ -488,14 +612,26 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	len = 0;
 	pids[0] = 0;
 	/* A standard model's server has one connection: left to finish it. */
-	for (i = 0; i < cfg->nsvc; i++)
-		for (j = 0; j < cfg->svc[i].nprocs &&
-		     cfg->svc[i].model != ND_MODEL_STANDARD; j++)
-			len += sprintf(pids + len, "%d ", cfg->svc[i].procs[j].pid);
-	for (i = 0; i < nretire; i++)
-		len += sprintf(pids + len, "%d ", retire[i]);
-	snprintf(counts, sizeof(counts), "%llu %llu", nd_reloads + !!reload,
-		 nd_reexecs + !reload);
+	for (i = 0; i < cfg->nsvc; i++) {
+		const struct nd_service *s = &cfg->svc[i];
+
+		for (j = 0; j < s->nprocs && s->model != ND_MODEL_STANDARD; j++)
+			len += sprintf(pids + len, "%d:%c:%ld ", s->procs[j].pid,
+				       retire_kind(s, &s->procs[j]),
+				       s->drain_s * 1000L);
+	}
+	/* Those still retiring keep their kind and what is left of their time. */
+	for (i = 0; i < nretire; i++) {
+		long long left = nd_ms_until(&retire[i].end);
+
+		if (retire[i].kind == 'a' || left > retire[i].ms)
+			left = retire[i].ms;
+		len += sprintf(pids + len, "%d:%c:%lld ", retire[i].pid,
+			       retire[i].kind, left > 0 ? left : 1);
+	}
+	snprintf(counts, sizeof(counts), "%llu %llu %llu %llu %llu",
+		 nd_reloads + !!reload, nd_reexecs + !reload, nd_drained,
+		 nd_drain_expired, nd_retire_killed);
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
 	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1) ||

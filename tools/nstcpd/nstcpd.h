@@ -47,6 +47,7 @@ struct nd_proc {
 	struct sockaddr_storage peer;
 	int gives;		/* standard: gives of this connection so far */
 	int taken;		/* standard: the take was reported */
+	int drain;		/* a front or broker: drains on SIGUSR1 */
 	struct timespec started;
 };
 
@@ -116,6 +117,7 @@ struct nd_service {
 	gid_t groups[ND_MAX_GROUPS];	/* the user's supplementary groups */
 	int ngroups;
 	unsigned int buf_kb;		/* distributor: relay buffer per direction */
+	unsigned int drain_s;		/* old processes' time after a reload */
 
 	/* run time */
 	int lfd;			/* standard: the listening socket */
@@ -203,6 +205,7 @@ void nd_monolithic_proc(struct nd_service *s);
 /* acceptor.c */
 extern int nd_arrival_pipe;
 int nd_acceptors_start(struct nd_config *cfg);
+int nd_acceptors_stop(struct nd_config *cfg);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
@@ -231,7 +234,10 @@ void nd_self_path(void);
 const char *nd_self(void);
 
 /* handover.c */
+#define ND_DRAIN_DEF_S	30	/* drain_timeout's default */
+#define ND_DRAIN_MAX_S	86400
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+extern unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 void nd_handover_load(void);
 int nd_listen_held(enum nd_model m, const char *key, int policy,
 		   const struct sockaddr_storage *a,
@@ -239,8 +245,10 @@ int nd_listen_held(enum nd_model m, const char *key, int policy,
 void nd_handover_prune(const struct nd_config *cfg);
 void nd_handover_done(void);
 void nd_handover_abort(const char *status);
-int nd_handover_reaped(pid_t pid);
+int nd_handover_reaped(pid_t pid, int status);
 long long nd_handover_tick(void);
+int nd_handover_retiring(void);
+void nd_handover_stop(void);
 int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);

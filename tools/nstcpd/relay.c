@@ -47,8 +47,18 @@ struct front {
 	int nrelay;			/* relays open */
 	int maxrelay;			/* below RLIMIT_NOFILE / 2 */
 	int accepting;			/* listener in the epoll set */
-	int stopped;			/* listener shut down */
+	int stopped;			/* listener shut down or closed */
+	sigset_t waitmask;		/* SIGUSR1 let in while waiting only */
 };
+
+/* SIGUSR1: drain (a new nstcpd image took over the port). */
+static volatile sig_atomic_t draining;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	draining = 1;
+}
 
 struct relay {
 	struct front *f;
@@ -364,8 +374,22 @@ static void run(struct front *f)
 		exit(1);
 	}
 	for (;;) {
+		/*
+		 * Draining: the listening socket closed here (not shut down:
+		 * the new image's fronts accept on it), the relays finished,
+		 * then exit 0.
+		 */
+		if (draining && f->lfd >= 0) {
+			arm_accept(f, ep, 0);
+			close(f->lfd);
+			f->lfd = -1;
+			f->stopped = 1;
+		}
+		if (draining && !f->nrelay)
+			exit(0);
 		/* Paused: try again on a relay's end or in 100 ms. */
-		n = epoll_wait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100);
+		n = epoll_pwait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100,
+				&f->waitmask);
 		for (i = 0; i < n; i++) {
 			struct endp *e = ev[i].data.ptr;
 
@@ -402,6 +426,8 @@ static int relay_cap(void)
 int nd_front_main(int argc, char **argv)
 {
 	struct front f = { .lfd = 3 };
+	struct sigaction sa = { 0 };
+	sigset_t usr1;
 	struct stat st;
 	void *base;
 
@@ -431,6 +457,17 @@ int nd_front_main(int argc, char **argv)
 	f.c = &f.v.front[f.index];
 	f.maxrelay = relay_cap();
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGUSR1 blocked but in epoll_pwait (no SA_RESTART: it returns
+	 * EINTR), so that the flag is seen before the loop sleeps again.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_drain;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &f.waitmask);
+	sigdelset(&f.waitmask, SIGUSR1);
 	run(&f);
 	return 0;
 }
