@@ -51,6 +51,19 @@ static char *absolute(const char *p, char *buf, size_t len)
 }
 
 /*
+ * The acceptors stopped first and what they accepted handed on, so that
+ * no accepted connection goes with this image; restarted if the exec
+ * fails.
+ */
+static void reexec(struct nd_config *cfg, int reload)
+{
+	nd_acceptors_stop(cfg);
+	nd_reexec(reexec_argv, cfg, reload);
+	if (nd_acceptors_start(cfg))
+		nd_log("acceptors: %s", strerror(errno));
+}
+
+/*
  * SIGHUP: the configuration file read again; when valid, a new image
  * started on it (nd_reexec), else nothing changes.
  */
@@ -65,7 +78,7 @@ static void reload(struct nd_config *cfg)
 		return;
 	}
 	nd_config_free(&next);
-	nd_reexec(reexec_argv, cfg, 1);
+	reexec(cfg, 1);
 }
 
 /* Runs the services until SIGTERM or SIGINT. */
@@ -177,7 +190,7 @@ static int run(struct nd_config *cfg)
 				break;
 			case SIGUSR2:
 				nd_log("SIGUSR2: restarting");
-				nd_reexec(reexec_argv, cfg, 0);
+				reexec(cfg, 0);
 				break;
 			default:
 				nd_log("signal %d: stopping", si.ssi_signo);
@@ -185,6 +198,7 @@ static int run(struct nd_config *cfg)
 			}
 		}
 	}
+	nd_handover_stop();
 	nd_services_stop(cfg);
 	unlink(cfg->status_path);
 	free(pfd);
