@@ -109,7 +109,8 @@ static void service_end(struct parser *p)
 	if (s->model != ND_MODEL_STANDARD && s->model != ND_MODEL_NONE) {
 		static const int std_only[] = { K_STDIO, K_TAKE, K_PER_SOURCE };
 
-		for (i = 0; i < 3; i++)
+		/* per_source: the distributor's fronts count sources too. */
+		for (i = 0; i < (s->model == ND_MODEL_DISTRIBUTOR ? 2 : 3); i++)
 			if (p->seen & (1u << std_only[i]))
 				perr(p, p->key_line[std_only[i]],
 				     "\"%s\" is for the standard model (service %s is %s)",
@@ -126,9 +127,9 @@ static void service_end(struct parser *p)
 				     nd_keys[no_mono[i]]);
 	}
 	if (s->model == ND_MODEL_DISTRIBUTOR) {
-		static const int no_dist[] = { K_MAX_CONNS, K_CPS, K_TIMEOUT };
+		static const int no_dist[] = { K_TIMEOUT };
 
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 1; i++)
 			if (p->seen & (1u << no_dist[i]))
 				perr(p, p->key_line[no_dist[i]],
 				     "\"%s\" is not for the distributor model",

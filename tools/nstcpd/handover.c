@@ -38,7 +38,6 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-#define RETIRE_GRACE_S	10	/* old processes: SIGKILL after this */
 
 struct held {
 	int fd;
@@ -49,33 +48,15 @@ static struct held *pool;	/* inherited, not (yet) adopted */
 static int npool;
 static struct held *heldv;	/* listening now */
 static int nheld, held_cap;
-/*
- * An old image's process: @kind 't' (to get SIGTERM), 'T' (got it: SIGKILL
- * at @end), 'd' (a front or broker: SIGUSR1 to drain, SIGTERM at @end if
- * still there), 'w' (a hybrid worker: its channel closed with the old
- * image, it ends after the connections it holds; SIGTERM at @end if still
- * there), 'a' (a distributor back end: SIGTERM once no 'd' is left,
- * its fronts' relays done).  @ms: the time it is given, from its signal.
- */
-struct retiree {
-	pid_t pid;
-	char kind;
-	long ms;
-	struct timespec end;
-};
-
-static struct retiree *retire;	/* the old image's processes */
-static int nretire;
-static int retire_started;	/* nd_handover_done ran */
 static int fdstore;		/* the service manager holds our sockets */
 static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
 static char old_status[PATH_MAX];	/* the previous image's status file */
+static char *given;		/* NSTCPD_GIVEN: hybrid connections in hand */
 
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
-unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 
 /* @w, all of it, a decimal in [@min, @max]: 0 and *@out, else -1. */
-static int word_int(const char *w, long min, long max, long *out)
+int nd_word_int(const char *w, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -131,7 +112,7 @@ static void load_fds(const char *v, long fdmax)
 		eq = strchr(w, '=');
 		if (eq)
 			*eq = 0;
-		if (!eq || word_int(w, 3, fdmax, &fd)) {
+		if (!eq || nd_word_int(w, 3, fdmax, &fd)) {
 			nd_log("NSTCPD_FDS: word \"%s\": not FD=ID: ignored", w);
 			nd_refused_fds++;
 			continue;
@@ -148,9 +129,9 @@ static void load_listen_fds(const char *v, long fdmax)
 	char *copy, *w;
 	long n, p, i;
 
-	if (!v || word_int(pid, 1, INT_MAX, &p) || p != getpid())
+	if (!v || nd_word_int(pid, 1, INT_MAX, &p) || p != getpid())
 		return;
-	if (word_int(v, 0, fdmax - 3, &n)) {
+	if (nd_word_int(v, 0, fdmax - 3, &n)) {
 		nd_log("LISTEN_FDS=%s: not a count of descriptors: ignored", v);
 		return;
 	}
@@ -164,63 +145,6 @@ static void load_listen_fds(const char *v, long fdmax)
 			*colon = 0;
 		pool_add(3 + i, w ? w : "unknown");
 		w = colon ? colon + 1 : NULL;
-	}
-	free(copy);
-}
-
-/* @t plus @ms milliseconds from now. */
-static void after_ms(struct timespec *t, long ms)
-{
-	nd_now(t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += ms % 1000 * 1000000L;
-	t->tv_sec += t->tv_nsec / 1000000000L;
-	t->tv_nsec %= 1000000000L;
-}
-
-/*
- * NSTCPD_RETIRE: "PID:KIND:MS" words, PID from 2 up, not ours, and our
- * child (waitid without reaping: ECHILD for any other process), KIND one
- * of t, T, d, w, a (struct retiree), MS the milliseconds it has left (1 to ND_DRAIN_MAX_S);
- * anything else ignored, never signalled.
- */
-static void load_retire(const char *v)
-{
-	char *copy = v ? strdup(v) : NULL, *w, *save, *k, *m;
-	siginfo_t si;
-	long pid, ms;
-
-	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
-	     w = strtok_r(NULL, " ", &save)) {
-		struct retiree *r;
-
-		k = strchr(w, ':');
-		m = k ? strchr(k + 1, ':') : NULL;
-		if (k)
-			*k++ = 0;
-		if (m)
-			*m++ = 0;
-		if (!m || word_int(w, 2, INT_MAX, &pid) || pid == getpid() ||
-		    strlen(k) != 1 || !strchr("tTdwa", k[0]) ||
-		    word_int(m, 1, ND_DRAIN_MAX_S * 1000L, &ms)) {
-			nd_log("NSTCPD_RETIRE: \"%s\": not PID:KIND:MS: ignored", w);
-			continue;
-		}
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) &&
-		    errno == ECHILD) {
-			nd_log("NSTCPD_RETIRE: %ld: not a child of nstcpd: ignored",
-			       pid);
-			continue;
-		}
-		r = realloc(retire, (nretire + 1) * sizeof(*retire));
-		if (!r)
-			break;
-		retire = r;
-		retire[nretire].pid = pid;
-		retire[nretire].kind = k[0];
-		retire[nretire].ms = ms;
-		after_ms(&retire[nretire++].end, ms);
 	}
 	free(copy);
 }
@@ -240,7 +164,7 @@ void nd_handover_load(void)
 
 	if (fdmax < 4 || fdmax > INT_MAX)
 		fdmax = INT_MAX;
-	mine = !word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
+	mine = !nd_word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
 	       pid == getpid();
 	if (!mine && (getenv("NSTCPD_FDS") || getenv("NSTCPD_RETIRE")))
 		nd_log("NSTCPD_FDS/NSTCPD_RETIRE without NSTCPD_PID=%d: ignored",
@@ -252,7 +176,9 @@ void nd_handover_load(void)
 			snprintf(old_status, sizeof(old_status), "%s", v);
 		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
-		load_retire(getenv("NSTCPD_RETIRE"));
+		nd_retire_load(getenv("NSTCPD_RETIRE"));
+		v = getenv("NSTCPD_GIVEN");
+		given = v ? strdup(v) : NULL;
 		/* 2 numbers from an nstcpd before the drain counters. */
 		n = v ? sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
 			       &nd_reexecs, &nd_drained, &nd_drain_expired,
@@ -271,6 +197,7 @@ void nd_handover_load(void)
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
+	unsetenv("NSTCPD_GIVEN");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
@@ -385,20 +312,7 @@ void nd_handover_done(void)
 		pool_close(&pool[i]);
 	}
 	npool = 0;
-	for (i = 0; i < nretire; i++) {
-		struct retiree *r = &retire[i];
-
-		if (r->kind == 't' || r->kind == 'd')
-			kill(r->pid, r->kind == 'd' ? SIGUSR1 : SIGTERM);
-		if (r->kind == 't')
-			r->kind = 'T';
-		if (r->kind != 'a')
-			after_ms(&r->end, r->ms);
-	}
-	if (nretire)
-		nd_log("%d processes of the previous nstcpd retiring (fronts and brokers draining)",
-		       nretire);
-	retire_started = 1;
+	nd_retire_start();
 }
 
 /* @path, when a regular file of ours, removed. */
@@ -420,117 +334,19 @@ static void unlink_ours(const char *path)
  */
 void nd_handover_abort(const char *status)
 {
-	struct timespec end;
-	int i;
-
 	if (!handed)
 		return;
 	nd_log("the new nstcpd cannot start: stopping the %d processes of the previous one; nstcpd exits, the service is down",
-	       nretire);
-	for (i = 0; i < nretire; i++)
-		kill(retire[i].pid, SIGTERM);
-	nd_now(&end);
-	end.tv_sec += 2;
-	while (nretire && nd_ms_until(&end) > 0) {
-		pid_t pid = waitpid(-1, NULL, WNOHANG);
-
-		if (pid > 0)
-			nd_handover_reaped(pid, 0);
-		else if (pid == 0)
-			usleep(20000);
-		else
-			break;
-	}
-	for (i = 0; i < nretire; i++)
-		kill(retire[i].pid, SIGKILL);
-	nretire = 0;
+	       nd_handover_retiring());
+	nd_retire_abort();
 	unlink_ours(status);
 	unlink_ours(old_status);
 }
 
-/*
- * @pid exited with @status: 1 when it was an old image's process.  A
- * front, broker or hybrid worker that drained (exit 0) counts as drained.
- */
-int nd_handover_reaped(pid_t pid, int status)
+/* The hybrid connections the previous image had in hand (nd_hybrid_adopt). */
+const char *nd_handover_given(void)
 {
-	int i;
-
-	for (i = 0; i < nretire; i++)
-		if (retire[i].pid == pid) {
-			if ((retire[i].kind == 'd' || retire[i].kind == 'w') &&
-			    WIFEXITED(status) &&
-			    !WEXITSTATUS(status))
-				nd_drained++;
-			retire[i] = retire[--nretire];
-			return 1;
-		}
-	return 0;
-}
-
-/*
- * The old image's processes, once the new one started: a drainer past
- * its time gets SIGTERM (then SIGKILL after RETIRE_GRACE_S); the back
- * ends get SIGTERM when no drainer is left; a process past its time after
- * SIGTERM gets SIGKILL.  The ms until the next deadline, -1 for none.
- */
-long long nd_handover_tick(void)
-{
-	long long next = -1, t;
-	int i, drainers = 0;
-
-	if (!retire_started)
-		return -1;
-	for (i = 0; i < nretire; i++)
-		drainers += retire[i].kind == 'd' || retire[i].kind == 'w';
-	for (i = 0; i < nretire; i++) {
-		struct retiree *r = &retire[i];
-
-		if (r->kind == 'a') {
-			if (drainers)
-				continue;
-			kill(r->pid, SIGTERM);
-			r->kind = 'T';
-			after_ms(&r->end, r->ms);
-		}
-		t = nd_ms_until(&r->end);
-		if (t <= 0 && (r->kind == 'd' || r->kind == 'w')) {
-			nd_log("previous process %d still draining after %ld ms: SIGTERM",
-			       r->pid, r->ms);
-			nd_drain_expired++;
-			kill(r->pid, SIGTERM);
-			r->kind = 'T';
-			r->ms = RETIRE_GRACE_S * 1000L;
-			after_ms(&r->end, r->ms);
-			t = r->ms;
-		} else if (t <= 0) {
-			nd_log("previous process %d not stopped in %ld ms: SIGKILL",
-			       r->pid, r->ms);
-			nd_retire_killed++;
-			kill(r->pid, SIGKILL);
-			retire[i--] = retire[--nretire];
-			continue;
-		}
-		if (next < 0 || t < next)
-			next = t;
-	}
-	return next;
-}
-
-/* nstcpd stops: the old image's processes still there get SIGTERM too. */
-void nd_handover_stop(void)
-{
-	int i;
-
-	for (i = 0; i < nretire; i++)
-		kill(retire[i].pid, SIGTERM);
-	nretire = 0;
-}
-
-/* The old image's processes not yet gone. */
-int nd_handover_retiring(void)
-{
-	return nretire;
+	return given;
 }
 
 /* 1 when the service manager holds the sockets: stopping leaves them be. */
@@ -562,21 +378,6 @@ void nd_handover_store(void)
 }
 
 /*
- * How process @p of @s retires in the new image: a distributor's front or
- * a broker drains on SIGUSR1 ('d'), a hybrid worker when its channel
- * closes ('w'), a distributor's back end waits for the fronts ('a'), any
- * other gets SIGTERM ('t').
- */
-static char retire_kind(const struct nd_service *s, const struct nd_proc *p)
-{
-	if (p->drain)
-		return 'd';
-	if (s->model == ND_MODEL_HYBRID)
-		return 'w';
-	return s->model == ND_MODEL_DISTRIBUTOR ? 'a' : 't';
-}
-
-/*
  * Replaces nstcpd by a new image (@argv, in the foreground), the held
  * sockets and the running processes handed over: of /proc/self/exe (the
  * same code) for a reload, of the path recorded at start (the binary now
@@ -588,11 +389,9 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	const char *exe = !reload && nd_self()[0] ? nd_self() : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
 	char *fds = malloc(cap), *pids, counts[128], self[16];
-	int i, j, np = 0, nfd;
+	int i, nfd;
 
-	for (i = 0; i < cfg->nsvc; i++)
-		np += cfg->svc[i].nprocs;
-	pids = malloc(40 * (np + nretire) + 1);
+	pids = nd_retire_words(cfg);
 	if (!fds || !pids)
 		goto out;
 	fds[0] = 0;
@@ -609,26 +408,6 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 				heldv[i].fd, heldv[i].id);
 		nfd++;
 	}
-	len = 0;
-	pids[0] = 0;
-	/* A standard model's server has one connection: left to finish it. */
-	for (i = 0; i < cfg->nsvc; i++) {
-		const struct nd_service *s = &cfg->svc[i];
-
-		for (j = 0; j < s->nprocs && s->model != ND_MODEL_STANDARD; j++)
-			len += sprintf(pids + len, "%d:%c:%ld ", s->procs[j].pid,
-				       retire_kind(s, &s->procs[j]),
-				       s->drain_s * 1000L);
-	}
-	/* Those still retiring keep their kind and what is left of their time. */
-	for (i = 0; i < nretire; i++) {
-		long long left = nd_ms_until(&retire[i].end);
-
-		if (retire[i].kind == 'a' || left > retire[i].ms)
-			left = retire[i].ms;
-		len += sprintf(pids + len, "%d:%c:%lld ", retire[i].pid,
-			       retire[i].kind, left > 0 ? left : 1);
-	}
 	snprintf(counts, sizeof(counts), "%llu %llu %llu %llu %llu",
 		 nd_reloads + !!reload, nd_reexecs + !reload, nd_drained,
 		 nd_drain_expired, nd_retire_killed);
@@ -640,8 +419,8 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
 			fcntl(heldv[i].fd, F_SETFD, 0);
-	nd_log("%s: executing %s with %d listening sockets, %d processes to retire",
-	       reload ? "reload" : "restart", exe, nfd, np + nretire);
+	nd_log("%s: executing %s with %d listening sockets, processes to retire: %s",
+	       reload ? "reload" : "restart", exe, nfd, pids);
 	fflush(NULL);
 	execv(exe, argv);
 	nd_log("exec %s: %s: nstcpd goes on unchanged", exe, strerror(errno));

@@ -52,13 +52,31 @@ static char *absolute(const char *p, char *buf, size_t len)
 
 /*
  * The acceptors stopped first and what they accepted handed on, so that
- * no accepted connection goes with this image; restarted if the exec
- * fails.
+ * no accepted connection goes with this image; the hybrid connections not
+ * yet taken passed to the new image (NSTCPD_GIVEN); the acceptors
+ * restarted if the exec fails.
  */
 static void reexec(struct nd_config *cfg, int reload)
 {
+	size_t cap = 1, len = 0;
+	char *given;
+	int i;
+
 	nd_acceptors_stop(cfg);
+	for (i = 0; i < cfg->nsvc; i++)
+		if (cfg->svc[i].model == ND_MODEL_HYBRID)
+			cap += 64 * (nd_hybrid_load(&cfg->svc[i]) + 1);
+	given = malloc(cap);
+	if (given) {
+		given[0] = 0;
+		for (i = 0; i < cfg->nsvc; i++)
+			if (cfg->svc[i].model == ND_MODEL_HYBRID)
+				len = nd_hybrid_given(&cfg->svc[i], given, cap, len);
+		setenv("NSTCPD_GIVEN", given, 1);
+		free(given);
+	}
 	nd_reexec(reexec_argv, cfg, reload);
+	unsetenv("NSTCPD_GIVEN");
 	if (nd_acceptors_start(cfg))
 		nd_log("acceptors: %s", strerror(errno));
 }
@@ -115,6 +133,7 @@ static int run(struct nd_config *cfg)
 	}
 	nd_handover_done();
 	nd_handover_store();
+	nd_hybrid_adopt(cfg, nd_handover_given());
 	for (i = 0, n = 3; i < cfg->nsvc; i++)
 		n += 1 + cfg->svc[i].ncopies;
 	pfd = calloc(n, sizeof(*pfd));

@@ -7,7 +7,8 @@
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
  * brokers; broker.h) (the models), handover.c (the listening sockets
- * across a reload or restart; sdnotify.c), status.c (the status file and
+ * across a reload or restart; sdnotify.c; retire.c, the old image's
+ * processes; dlimit.c, the distributor's limits), status.c (the status file and
  * `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
@@ -215,6 +216,9 @@ unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
+size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
+		       size_t len);
+void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
 
 /* broker.c, broker_run.c (broker.h) */
 int nd_broker_start(struct nd_service *s);
@@ -233,7 +237,14 @@ int nd_handover_check(int fd, const char *id, const char **why);
 void nd_self_path(void);
 const char *nd_self(void);
 
+/* retire.c */
+void nd_retire_load(const char *v);
+char *nd_retire_words(const struct nd_config *cfg);
+void nd_retire_start(void);
+void nd_retire_abort(void);
+
 /* handover.c */
+int nd_word_int(const char *w, long min, long max, long *out);
 #define ND_DRAIN_DEF_S	30	/* drain_timeout's default */
 #define ND_DRAIN_MAX_S	86400
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
@@ -249,6 +260,7 @@ int nd_handover_reaped(pid_t pid, int status);
 long long nd_handover_tick(void);
 int nd_handover_retiring(void);
 void nd_handover_stop(void);
+const char *nd_handover_given(void);
 int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);

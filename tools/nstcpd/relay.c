@@ -65,6 +65,7 @@ struct relay {
 	int fd[2];			/* 0 client, 1 back end */
 	int back;
 	int ended;
+	struct sockaddr_storage peer;
 	int gone[2];			/* side out of the epoll set */
 	struct relay *next_dead;
 	struct pipe_dir dir[2];		/* 0: client to back end, 1: back */
@@ -152,6 +153,7 @@ static void relay_end(struct relay *r, int abort_client)
 	SUB(v->load[f->index * f->nback + r->back], 1);
 	SUB(v->active[r->back], 1);
 	SUB(f->c->active, 1);
+	nd_dlimit_release(v->m, f->index, &r->peer);
 	f->nrelay--;
 	if (abort_client) {
 		ADD(f->c->aborted, 1);
@@ -251,8 +253,12 @@ abort:
 	return -1;
 }
 
-/* A connection accepted by front @f: connect its back end, relay. */
-static void relay_start(struct front *f, int ep, int cfd)
+/*
+ * A connection accepted by front @f, from @peer: within the limits
+ * (dlimit.c), connect its back end, relay; else closed, counted refused.
+ */
+static void relay_start(struct front *f, int ep, int cfd,
+			const struct sockaddr_storage *peer)
 {
 	struct nd_dview *v = &f->v;
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -265,13 +271,14 @@ static void relay_start(struct front *f, int ep, int cfd)
 	if (!getsockopt(cfd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) &&
 	    cpu == f->cpu)
 		ADD(f->c->local, 1);
-	if (!r)
+	if (!r || nd_dlimit_admit(v->m, f->index, peer))
 		goto refuse;
 	r->f = f;
 	r->fd[0] = cfd;
+	r->peer = *peer;
 	r->back = pick(f);
 	if (r->back < 0)
-		goto refuse;
+		goto release;
 	r->dir[0].buf = malloc(f->buf);
 	r->dir[1].buf = malloc(f->buf);
 	r->fd[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -296,6 +303,8 @@ unpick:
 		close(r->fd[1]);
 	free(r->dir[0].buf);
 	free(r->dir[1].buf);
+release:
+	nd_dlimit_release(v->m, f->index, peer);
 refuse:
 	free(r);
 	close(cfd);
@@ -320,6 +329,8 @@ static void arm_accept(struct front *f, int ep, int on)
  */
 static void accept_all(struct front *f, int ep)
 {
+	struct sockaddr_storage peer;
+	socklen_t len;
 	int c;
 
 	for (;;) {
@@ -327,9 +338,12 @@ static void accept_all(struct front *f, int ep)
 			arm_accept(f, ep, 0);
 			return;
 		}
-		c = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		len = sizeof(peer);
+		memset(&peer, 0, sizeof(peer));
+		c = accept4(f->lfd, (struct sockaddr *)&peer, &len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c >= 0) {
-			relay_start(f, ep, c);
+			relay_start(f, ep, c, &peer);
 			continue;
 		}
 		switch (errno) {
