@@ -34,7 +34,7 @@ static int arrival_wr = -1;
  * counts those not gone.  A token a thread accepted is written to the
  * pipe before it leaves: none is lost with the image.
  */
-static volatile int stopping;
+static int stopping;
 static int running;
 static pthread_t *threads;
 static int nthreads;

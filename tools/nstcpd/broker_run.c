@@ -311,12 +311,12 @@ static void accept_all(struct bk *b)
 }
 
 /* SIGUSR1: drain (a new nstcpd image took over the port). */
-static volatile sig_atomic_t draining;
+static int draining;
 
 static void on_drain(int sig)
 {
 	(void)sig;
-	draining = 1;
+	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
 }
 
 /*
@@ -341,13 +341,14 @@ static int serve(struct bk *b)
 	fcntl(BK_LFD, F_SETFL, fcntl(BK_LFD, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		long long now = now_ms(), wait = 1000;
+		int drain = __atomic_load_n(&draining, __ATOMIC_RELAXED);
 		struct timespec ts;
 
-		if (draining && lfd >= 0) {
+		if (drain && lfd >= 0) {
 			close(lfd);
 			lfd = -1;
 		}
-		if (draining && !b->nconn)
+		if (drain && !b->nconn)
 			return 0;
 
 		for (i = 0; i < b->nconn; i++) {

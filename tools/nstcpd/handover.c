@@ -38,7 +38,6 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-
 struct held {
 	int fd;
 	char id[ND_ID_MAX];
@@ -160,7 +159,7 @@ void nd_handover_load(void)
 {
 	long fdmax = sysconf(_SC_OPEN_MAX), pid;
 	const char *v = getenv("NSTCPD_COUNTS");
-	int mine, n;
+	int mine;
 
 	if (fdmax < 4 || fdmax > INT_MAX)
 		fdmax = INT_MAX;
@@ -180,10 +179,9 @@ void nd_handover_load(void)
 		v = getenv("NSTCPD_GIVEN");
 		given = v ? strdup(v) : NULL;
 		/* 2 numbers from an nstcpd before the drain counters. */
-		n = v ? sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
-			       &nd_reexecs, &nd_drained, &nd_drain_expired,
-			       &nd_retire_killed) : 0;
-		if (n != 2 && n != 5) {
+		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
+				 &nd_reexecs, &nd_drained, &nd_drain_expired,
+				 &nd_retire_killed) < 2) {
 			nd_reloads = 0;
 			nd_reexecs = 0;
 			nd_drained = 0;

@@ -52,12 +52,12 @@ struct front {
 };
 
 /* SIGUSR1: drain (a new nstcpd image took over the port). */
-static volatile sig_atomic_t draining;
+static int draining;
 
 static void on_drain(int sig)
 {
 	(void)sig;
-	draining = 1;
+	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
 }
 
 struct relay {
@@ -393,13 +393,15 @@ static void run(struct front *f)
 		 * the new image's fronts accept on it), the relays finished,
 		 * then exit 0.
 		 */
-		if (draining && f->lfd >= 0) {
+		int drain = __atomic_load_n(&draining, __ATOMIC_RELAXED);
+
+		if (drain && f->lfd >= 0) {
 			arm_accept(f, ep, 0);
 			close(f->lfd);
 			f->lfd = -1;
 			f->stopped = 1;
 		}
-		if (draining && !f->nrelay)
+		if (drain && !f->nrelay)
 			exit(0);
 		/* Paused: try again on a relay's end or in 100 ms. */
 		n = epoll_pwait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100,

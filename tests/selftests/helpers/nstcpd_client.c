@@ -288,8 +288,9 @@ static int hold(int conns, int seconds)
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR | long|hold ADDR PORT CONNS SECONDS\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR |\n"
+			"       %s long|hold ADDR PORT CONNS SECONDS\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	dst.sin_family = AF_INET;
