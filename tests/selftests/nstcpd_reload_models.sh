@@ -25,7 +25,7 @@ slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=4
 hold=$((10 * slow))
 
-tap_plan 22
+tap_plan 23
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
@@ -129,6 +129,8 @@ r=$(nd_json "$st" "(d['drained'], d['drain_expired'], d['retire_killed'])")
 tap_ok $([ "$r" = "($n, 0, 0)" ]; echo $?) "status: drained, drain_expired, retire_killed $r ($n fronts and workers)"
 n=$(grep -c served "$tmp/dist.log" 2>/dev/null)
 tap_ok $(( n != 2 )) "each old back end finished and exited on its SIGTERM ($n logged)"
+grep -q "nstcpd.conf: read as the reload validated it" "$tmp/nstcpd.log"
+tap_ok $? "the new image read the bytes the reload validated (NSTCPD_CONFIG_FD), not the file again"
 
 # (b) Restart (SIGUSR2), the same way.
 old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('dist') + w('hyb'))")

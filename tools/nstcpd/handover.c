@@ -51,6 +51,8 @@ static int fdstore;		/* the service manager holds our sockets */
 static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
 static char old_status[PATH_MAX];	/* the previous image's status file */
 static char *given;		/* NSTCPD_GIVEN: hybrid connections in hand */
+static int config_out = -1;	/* the configuration validated, for the next */
+static int config_in = -1;	/* NSTCPD_CONFIG_FD: the one validated before */
 
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
 
@@ -148,6 +150,24 @@ static void load_listen_fds(const char *v, long fdmax)
 	free(copy);
 }
 
+/* NSTCPD_CONFIG_FD: a descriptor from 3 of a regular file (a memfd), or -1. */
+static int config_fd(const char *v, long fdmax)
+{
+	struct stat st;
+	long fd;
+
+	if (!v)
+		return -1;
+	if (nd_word_int(v, 3, fdmax, &fd) || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode)) {
+		nd_log("NSTCPD_CONFIG_FD=%s: not a file: ignored, %s read", v,
+		       "the configuration file");
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
 /*
  * The sockets and processes a previous nstcpd left: NSTCPD_FDS ("FD=ID"
  * words), LISTEN_FDS with LISTEN_FDNAMES (systemd's store), NSTCPD_RETIRE
@@ -178,6 +198,7 @@ void nd_handover_load(void)
 		nd_retire_load(getenv("NSTCPD_RETIRE"));
 		v = getenv("NSTCPD_GIVEN");
 		given = v ? strdup(v) : NULL;
+		config_in = config_fd(getenv("NSTCPD_CONFIG_FD"), fdmax);
 		/* 2 numbers from an nstcpd before the drain counters. */
 		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
 				 &nd_reexecs, &nd_drained, &nd_drain_expired,
@@ -196,6 +217,7 @@ void nd_handover_load(void)
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
 	unsetenv("NSTCPD_GIVEN");
+	unsetenv("NSTCPD_CONFIG_FD");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
@@ -341,6 +363,18 @@ void nd_handover_abort(const char *status)
 	unlink_ours(old_status);
 }
 
+/* The configuration a reload validated (a memfd) for the new image, or -1. */
+void nd_handover_config(int fd)
+{
+	config_out = fd;
+}
+
+/* The configuration the previous image validated, or -1: read the file. */
+int nd_handover_config_in(void)
+{
+	return config_in;
+}
+
 /* The hybrid connections the previous image had in hand (nd_hybrid_adopt). */
 const char *nd_handover_given(void)
 {
@@ -414,6 +448,12 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1) ||
 	    setenv("NSTCPD_STATUS", cfg->status_path, 1))
 		goto out;
+	/* A reload: the configuration it validated, for a restart the file. */
+	snprintf(self, sizeof(self), "%d", config_out);
+	if (reload && config_out >= 0 &&
+	    (setenv("NSTCPD_CONFIG_FD", self, 1) ||
+	     fcntl(config_out, F_SETFD, 0)))
+		goto out;
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
 			fcntl(heldv[i].fd, F_SETFD, 0);
@@ -434,6 +474,9 @@ out:
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
+	unsetenv("NSTCPD_CONFIG_FD");
+	if (config_out >= 0)
+		fcntl(config_out, F_SETFD, FD_CLOEXEC);
 	free(fds);
 	free(pids);
 }

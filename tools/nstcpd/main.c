@@ -88,15 +88,23 @@ static void reexec(struct nd_config *cfg, int reload)
 static void reload(struct nd_config *cfg)
 {
 	struct nd_config next;
+	int fd;
 
 	nd_log("SIGHUP: reloading %s", cfg->path);
-	if (nd_config_load(&next, cfg->path)) {
+	fd = nd_config_snapshot(cfg->path);
+	if (fd < 0 || nd_config_load_fd(&next, cfg->path, fd)) {
 		nd_log("reload: %s: configuration refused, the running services unchanged",
 		       cfg->path);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	nd_config_free(&next);
+	/* The new image reads the bytes validated here (NSTCPD_CONFIG_FD). */
+	nd_handover_config(fd);
 	reexec(cfg, 1);
+	nd_handover_config(-1);
+	close(fd);
 }
 
 /* Runs the services until SIGTERM or SIGINT. */
@@ -288,7 +296,13 @@ int main(int argc, char **argv)
 		}
 		nd_handover_load();
 	}
-	if (nd_config_load(&cfg, path)) {
+	r = check ? -1 : nd_handover_config_in();
+	if (r >= 0)
+		nd_log("%s: read as the reload validated it", path);
+	c = nd_config_load_fd(&cfg, path, r);
+	if (r >= 0)
+		close(r);
+	if (c) {
 		fprintf(stderr, "nstcpd: %s: configuration refused, nothing started\n",
 			path);
 		nd_handover_abort(status);

@@ -152,6 +152,8 @@ struct nd_config {
 
 /* config.c */
 int nd_config_load(struct nd_config *cfg, const char *path);
+int nd_config_load_fd(struct nd_config *cfg, const char *path, int fd);
+int nd_config_snapshot(const char *path);
 void nd_config_free(struct nd_config *cfg);
 const char *nd_model_name(enum nd_model m);
 const char *nd_policy_name(int policy);
@@ -261,6 +263,8 @@ long long nd_handover_tick(void);
 int nd_handover_retiring(void);
 void nd_handover_stop(void);
 const char *nd_handover_given(void);
+void nd_handover_config(int fd);
+int nd_handover_config_in(void);
 int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);
