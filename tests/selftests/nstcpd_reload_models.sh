@@ -23,7 +23,7 @@ drain=$nd_helpers/nstcpd_drain worker=$nd_helpers/nstcpd_worker
 sdecho=$nd_helpers/nstcpd_sdecho
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=4
-hold=$((10 * slow))
+hold=$((20 * slow))
 
 tap_plan 23
 nd_pair_setup

@@ -196,8 +196,8 @@ void nd_handover_load(void)
 		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
 		nd_retire_load(getenv("NSTCPD_RETIRE"));
-		v = getenv("NSTCPD_GIVEN");
-		given = v ? strdup(v) : NULL;
+		if (getenv("NSTCPD_GIVEN"))
+			given = strdup(getenv("NSTCPD_GIVEN"));
 		config_in = config_fd(getenv("NSTCPD_CONFIG_FD"), fdmax);
 		/* 2 numbers from an nstcpd before the drain counters. */
 		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
