@@ -275,7 +275,7 @@ sleep 1
 kill -0 "$other" 2>/dev/null && kill -0 "$nd_pid" 2>/dev/null
 tap_ok $? "no process signalled: pid $other (not a child) and nstcpd still up"
 n=$(grep -c 'NSTCPD_RETIRE: .*ignored' "$tmp/bogus.log")
-tap_ok $(( n != 8 )) "the 8 bogus retire words ignored ($n logged)"
+tap_ok $(( n != 9 )) "the 9 bogus retire words ignored ($n logged)"
 n=$(grep -c 'NSTCPD_FDS: word .*ignored' "$tmp/bogus.log")
 tap_ok $(( n != 3 )) "the 3 bogus fd words ignored ($n logged)"
 nd_stop
