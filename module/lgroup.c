@@ -9,9 +9,12 @@
  * connection in, the listener of the CPU where the packets arrive.  The
  * listeners are made in the owner's context with the owner's socket
  * options (sockopt.c) and uid, so cgroup and LSM attribution are the
- * owner's.  A shared port's listeners carry the owner's uid, so that only
- * sockets of that uid can bind beside them; an exclusive port's listeners
- * carry a uid no process has.
+ * owner's.  An IPv4 port's listeners (the owner bound to a v4-mapped
+ * address) are AF_INET socks whatever the owner's family, so that its
+ * connections are IPv4 TCP socks as on AF_INET; if they cannot be made,
+ * the owner's family serves.  A shared port's listeners carry the owner's
+ * uid, so that only sockets of that uid can bind beside them; an exclusive
+ * port's listeners carry a uid no process has.
  *
  * Locking: lock_sock(member) > nstcp_net.lg_lock > lock_sock(listener);
  * group->lock is innermost.  The listeners listen while the group has a
