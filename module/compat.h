@@ -221,28 +221,32 @@ static inline bool compat_custom_sol_socket(struct socket *sock)
 
 /*
  * 6.8 gave receive_fd() the user pointer the new descriptor's number is
- * written to (before the install; a fault installs nothing).  Before, it
- * takes none and that is the caller's: written after the install, a fault
- * closes the descriptor again (only a thread racing the call to unmap the
- * memory can see the descriptor meanwhile).
+ * written to, before the install: a fault installs nothing (6.1's
+ * receive_fd() takes none, and its __receive_fd() that does is not
+ * exported; 6.12's takes it).  Before, the number can only be written
+ * after the install, when other threads may already use the descriptor:
+ * it is then the caller's for good, as a descriptor scm_detach_fds()
+ * installed is, and a fault only sets *@fault.  A descriptor (>= 0) is
+ * installed, an error installs nothing.
  */
 #include <linux/file.h>
 #include <linux/uaccess.h>
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 8, 0)
-#include <linux/fdtable.h>
 static inline int compat_receive_fd(struct file *file, int __user *ufd,
-				    unsigned int o_flags)
+				    unsigned int o_flags, bool *fault)
 {
 	int fd = receive_fd(file, o_flags);
 
-	if (fd >= 0 && put_user(fd, ufd)) {
-		close_fd(fd);
-		return -EFAULT;
-	}
+	*fault = fd >= 0 && put_user(fd, ufd);
 	return fd;
 }
 #else
-#define compat_receive_fd	receive_fd
+static inline int compat_receive_fd(struct file *file, int __user *ufd,
+				    unsigned int o_flags, bool *fault)
+{
+	*fault = false;
+	return receive_fd(file, ufd, o_flags);
+}
 #endif
 
 /*

@@ -19,6 +19,7 @@
  */
 #define pr_fmt(fmt) "nstcp: " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/module.h>
@@ -38,20 +39,33 @@ static void nstcp_rfs_point(struct sock *sk, int cpu);
 
 /*
  * The CPU a named taker will take on, when it can run on one only (a
- * worker pinned there), else -1.  Its thread group leader's affinity.
+ * worker pinned there), else -1: its thread group leader's affinity (a
+ * thread of it pinned elsewhere is not seen).  Only a CPU the giver may
+ * run on itself, and only for a taker of the giver's euid or a giver
+ * with CAP_NET_ADMIN in @net: a give must not send its flow's
+ * processing to a CPU it could not use (another user's pinned task, a
+ * CPU its cpuset leaves out).
  */
-static int nstcp_taker_cpu(struct pid *taker)
+static int nstcp_taker_cpu(const struct net *net, struct pid *taker)
 {
 	struct task_struct *task;
+	bool same = false;
 	int cpu = -1;
 
 	if (!taker)
 		return -1;
 	rcu_read_lock();
 	task = pid_task(taker, PIDTYPE_TGID);
-	if (task && task->nr_cpus_allowed == 1)
+	if (task && task->nr_cpus_allowed == 1) {
 		cpu = cpumask_first(task->cpus_ptr);
+		same = uid_eq(task_euid(task), current_euid());
+	}
 	rcu_read_unlock();
+	if (cpu < 0 || cpu >= nr_cpu_ids ||
+	    !cpumask_test_cpu(cpu, current->cpus_ptr))
+		return -1;
+	if (!same && !ns_capable_noaudit(net->user_ns, CAP_NET_ADMIN))
+		return -1;
 	return cpu;
 }
 
@@ -129,11 +143,12 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 	g->ng_token = t->id;
 	nstcp_token_arm(t);
 	/*
-	 * A taker pinned on one CPU: its flow's packets go there from now
-	 * on, so what arrives before the take is processed where it will
-	 * be read.  The take re-homes it all the same.
+	 * A taker pinned on one CPU (that the giver may use too): its
+	 * flow's packets go there from now on, so what arrives before the
+	 * take is processed where it will be read.  The take re-homes it
+	 * all the same.
 	 */
-	nstcp_rfs_point(sk, nstcp_taker_cpu(t->taker));
+	nstcp_rfs_point(sk, nstcp_taker_cpu(sock_net(sk), t->taker));
 	release_sock(sk);
 	nstcp_stat_inc(nn, NSTCP_STAT_GIVEN);
 	return 0;

@@ -13,8 +13,8 @@
  *
  * A split accept's token holds a socket with its file already (made at
  * the accept, handoff.c): that file is installed as it is, nothing made.
- * The install is the one step that can fail after the claim; it changes
- * nothing visible before it succeeds, and a failed one puts the token back.
+ * The install is the one step that can fail after the claim; what the
+ * take changed on the socket is undone then, and the token put back.
  *
  * Locking as NSTCP_TAKE's: lock_sock(the husk) > lock_sock(the
  * connection's, nested).
@@ -155,37 +155,68 @@ static void nstcp_takefd_graft(struct nstcp_net *nn, struct nstcp_token *t,
 	nstcp_token_put(t);
 }
 
-/*
- * Claimed split accept token @t's socket becomes the caller's (@own), or
- * is reserved again (!@own): what nobody can see, its file having no
- * descriptor.  It gets the taker's uid, as a socket the taker made would.
- */
-static void nstcp_takefd_own(struct nstcp_token *t, u32 flags, bool own)
+/* What a split accept's take changes on its socket, to be undone. */
+struct nstcp_takefd_was {
+	kuid_t		uid;		/* the inode's */
+	kgid_t		gid;
+	kuid_t		sk_uid;
+	unsigned int	nonblock;	/* O_NONBLOCK of the file's flags */
+};
+
+/* Set @sock's owner and @file's O_NONBLOCK, saying what they were in @was. */
+static void nstcp_takefd_set(struct socket *sock, struct file *file,
+			     kuid_t uid, kgid_t gid, kuid_t sk_uid,
+			     unsigned int nonblock,
+			     struct nstcp_takefd_was *was)
 {
-	struct socket *sock = t->sock;
-	struct file *file = t->file;
+	struct inode *inode = SOCK_INODE(sock);
+	struct sock *sk = sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	was->uid = inode->i_uid;
+	was->gid = inode->i_gid;
+	was->sk_uid = sk->sk_uid;
+	inode->i_uid = uid;
+	inode->i_gid = gid;
+	sk->sk_uid = sk_uid;
+	write_unlock_bh(&sk->sk_callback_lock);
+	spin_lock(&file->f_lock);
+	was->nonblock = file->f_flags & O_NONBLOCK;
+	file->f_flags = (file->f_flags & ~O_NONBLOCK) | nonblock;
+	spin_unlock(&file->f_lock);
+}
+
+/*
+ * Claimed split accept token @t's socket becomes the caller's: it gets
+ * the taker's uid, as a socket the taker made would, and the take's
+ * O_NONBLOCK; what it had goes into @was.  Nobody sees it meanwhile: its
+ * file has no descriptor yet, and the token is out of the table.
+ */
+static void nstcp_takefd_own(struct nstcp_token *t, u32 flags,
+			     struct nstcp_takefd_was *was)
+{
 	struct sock *sk = t->sk;
-	struct inode *inode;
 
 	lock_sock(sk);
-	WRITE_ONCE(nstcp_sk_get(sk)->token, own ? NULL : t);
-	if (own) {
-		inode = SOCK_INODE(sock);
-		write_lock_bh(&sk->sk_callback_lock);
-		inode->i_uid = current_fsuid();
-		inode->i_gid = current_fsgid();
-		sk->sk_uid = inode->i_uid;
-		write_unlock_bh(&sk->sk_callback_lock);
-	}
+	WRITE_ONCE(nstcp_sk_get(sk)->token, NULL);
+	nstcp_takefd_set(t->sock, t->file, current_fsuid(), current_fsgid(),
+			 current_fsuid(),
+			 flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, was);
 	release_sock(sk);
-	if (own) {
-		spin_lock(&file->f_lock);
-		if (flags & SOCK_NONBLOCK)
-			file->f_flags |= O_NONBLOCK;
-		else
-			file->f_flags &= ~O_NONBLOCK;
-		spin_unlock(&file->f_lock);
-	}
+}
+
+/* The install failed: the socket is the token's again, as it was. */
+static void nstcp_takefd_unown(struct nstcp_token *t,
+			       const struct nstcp_takefd_was *was)
+{
+	struct nstcp_takefd_was now;
+	struct sock *sk = t->sk;
+
+	lock_sock(sk);
+	nstcp_takefd_set(t->sock, t->file, was->uid, was->gid, was->sk_uid,
+			 was->nonblock, &now);
+	WRITE_ONCE(nstcp_sk_get(sk)->token, t);
+	release_sock(sk);
 }
 
 /*
@@ -193,13 +224,19 @@ static void nstcp_takefd_own(struct nstcp_token *t, u32 flags, bool own)
  * SCM_RIGHTS installs one (receive_fd(): the LSM's file_receive check,
  * the socket's cgroup data updated for the taker), nothing else is made.
  * The install can fail (EMFILE, the LSM) once the token is claimed: the
- * token is then put back, as it was, and the caller gets the error.
+ * socket is then as it was, the token is put back, and the caller gets
+ * the error.  Once installed, the descriptor is the caller's: a fault
+ * writing its number after the install (before 6.8 only, compat.h) is
+ * -EFAULT with the take done, as SCM_RIGHTS leaves a descriptor it could
+ * not report.
  */
 static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
 			     struct nstcp_take_fd __user *uarg,
 			     int __user *optlen)
 {
+	struct nstcp_takefd_was was;
 	struct nstcp_token *t;
+	bool fault;
 	int fd;
 
 	/* The install writes ntf_fd; whether the rest can be, checked now. */
@@ -210,11 +247,12 @@ static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
 	t = nstcp_token_claim(nn, arg->ntf_token);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
-	nstcp_takefd_own(t, arg->ntf_flags, true);
+	nstcp_takefd_own(t, arg->ntf_flags, &was);
 	fd = compat_receive_fd(t->file, &uarg->ntf_fd,
-			       arg->ntf_flags & SOCK_CLOEXEC ? O_CLOEXEC : 0);
+			       arg->ntf_flags & SOCK_CLOEXEC ? O_CLOEXEC : 0,
+			       &fault);
 	if (fd < 0) {
-		nstcp_takefd_own(t, arg->ntf_flags, false);
+		nstcp_takefd_unown(t, &was);
 		nstcp_token_republish(nn, t);
 		return fd;
 	}
@@ -225,7 +263,7 @@ static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
 	fput(t->file);
 	t->file = NULL;
 	nstcp_token_put(t);
-	return 0;
+	return fault ? -EFAULT : 0;
 }
 
 /* getsockopt(NSTCP_TAKE_FD): token's connection into a new descriptor. */

@@ -228,32 +228,42 @@ bool nstcp_token_has_file(struct nstcp_net *nn, u64 id)
  * A take that failed after its claim puts token @t back, with the same
  * number and what is left of its time (none left: it expires at once).
  * The caller's reference goes back to the table.  Should another token
- * have drawn the same number meanwhile, @t cannot be told apart from it
- * and expires now instead.
+ * have drawn the same number meanwhile, or the table have filled up
+ * (NSTCP_TOKENS_MAX), @t cannot go back and expires now instead.
+ *
+ * The expiry's reference is taken before the token is in the table: once
+ * there, a claimer (another taker, a running expiry) may finish with it
+ * and drop the table's reference at once.  A claimer that comes before
+ * the queueing below finds no expiry pending and leaves that reference
+ * to the expiry, which finds the token gone and drops it.
  */
 void nstcp_token_republish(struct nstcp_net *nn, struct nstcp_token *t)
 {
 	unsigned long end = t->since + t->timeout, now = jiffies;
-	bool clash;
+	bool refused;
 
+	refcount_inc(&t->ref);			/* the expiry's */
 	spin_lock(&nn->tok_lock);
-	clash = nstcp_token_find(nn, t->id);
-	if (!clash) {
+	refused = nn->ntokens >= NSTCP_TOKENS_MAX ||
+		  nstcp_token_find(nn, t->id);
+	if (!refused) {
 		t->hashed = true;
 		hash_add(nn->tok_hash, &t->node, t->id);
 		nn->ntokens++;
 		nn->tok_gen++;
 	}
 	spin_unlock(&nn->tok_lock);
-	if (clash) {
+	if (refused) {
+		refcount_dec(&t->ref);		/* still the caller's too */
 		nstcp_stat_inc(nn, NSTCP_STAT_EXPIRED);
 		nstcp_token_reset(t);
 		nstcp_token_put(t);
 		return;
 	}
-	refcount_inc(&t->ref);
-	queue_delayed_work(nstcp_hwq, &t->expire,
-			   time_before(now, end) ? end - now : 0);
+	/* @t may be taken already: only the expiry's reference is ours. */
+	if (!queue_delayed_work(nstcp_hwq, &t->expire,
+				time_before(now, end) ? end - now : 0))
+		nstcp_token_put(t);
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_token_republish);
 
@@ -273,8 +283,11 @@ void nstcp_dispose(struct nstcp_net *nn, struct sock *sk)
 
 /*
  * A removed split accept's token: its socket goes, as its close would
- * (its file's last reference: a kernel thread's fput() is deferred, done
- * here before the namespace or the module can go).
+ * (its file's last reference).  From the expiry's kernel thread the
+ * release is deferred (delayed_fput), which needs nothing waited for:
+ * the socket holds the module until its release is done (sock_release()
+ * puts its ops' owner last) and the sock holds the namespace, so neither
+ * rmmod nor the namespace's exit can overtake it.
  */
 void nstcp_token_drop_sock(struct nstcp_token *t)
 {
@@ -286,8 +299,6 @@ void nstcp_token_drop_sock(struct nstcp_token *t)
 		return;
 	}
 	fput(file);
-	if (current->flags & PF_KTHREAD)
-		flush_delayed_fput();
 }
 
 /*

@@ -3,7 +3,8 @@
  * KUnit: the AF_NSTCP hand-off token table (token.c): one-time claims,
  * unknown tokens, uniqueness, the limit, expiry driven directly, named
  * takers, a namespace's exit with tokens pending, and a token put back
- * after a failed take (same number, what was left of its time).
+ * after a failed take (same number, what was left of its time; taken
+ * or expired at once, a full table).
  */
 #include <kunit/test.h>
 #include <linux/cred.h>
@@ -174,6 +175,83 @@ static void handoff_republish(struct kunit *test)
 	nstcp_token_put(t);
 }
 
+/*
+ * A put-back token is taken by another taker in the window between its
+ * return to the table and the queueing of its expiry (emulated: the
+ * queued expiry cancelled, its reference left as the window has it).
+ * The taker drops the table's reference; the expiry's, taken before the
+ * token went back, keeps it.  And an expiry that was already running
+ * when the failed take claimed it (its cancel lost): it removes the
+ * put-back token, and the requeued expiry still holds its own reference.
+ */
+static void handoff_republish_raced(struct kunit *test)
+{
+	struct nstcp_net *nn = test->priv;
+	struct nstcp_token *t = handoff_token(test, false);
+	u64 id = t->id;
+
+	t->since = jiffies;
+	t->timeout = 60 * HZ;
+	refcount_inc(&t->ref);	/* look at it after */
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, id), t);
+	nstcp_token_republish(nn, t);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 3U);
+	KUNIT_EXPECT_TRUE(test, cancel_delayed_work(&t->expire));
+	/* Another taker: claims (no expiry to cancel), finishes. */
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, id), t);
+	nstcp_token_put(t);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 2U);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 0U);
+	nstcp_token_put(t);	/* what the expiry would drop */
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 1U);
+	nstcp_token_put(t);
+
+	/* Running expiry: its reference, kept since its cancel lost. */
+	t = handoff_token(test, false);
+	id = t->id;
+	t->since = jiffies;
+	t->timeout = 60 * HZ;
+	refcount_inc(&t->ref);	/* look at it after */
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, id), t);
+	refcount_inc(&t->ref);	/* the running expiry's */
+	nstcp_token_republish(nn, t);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 4U);
+	nstcp_token_expire_now(t);	/* the running expiry goes on */
+	nstcp_token_put(t);		/* and ends */
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 0U);
+	KUNIT_EXPECT_EQ(test, nstcp_stat_sum(nn, NSTCP_STAT_EXPIRED), 1UL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 2U);
+	flush_delayed_work(&t->expire);	/* the requeued one */
+	KUNIT_EXPECT_EQ(test, nstcp_stat_sum(nn, NSTCP_STAT_EXPIRED), 1UL);
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 1U);
+	nstcp_token_put(t);
+}
+
+/* A token cannot go back into a table filled meanwhile: it expires. */
+static void handoff_republish_full(struct kunit *test)
+{
+	struct nstcp_net *nn = test->priv;
+	struct nstcp_token *t, *fill;
+	int i;
+
+	t = handoff_token(test, false);
+	for (i = 1; i < NSTCP_TOKENS_MAX; i++)
+		handoff_token(test, false);
+	refcount_inc(&t->ref);	/* look at it after */
+	KUNIT_ASSERT_PTR_EQ(test, nstcp_token_claim(nn, t->id), t);
+	fill = handoff_token(test, false);	/* the freed place */
+	KUNIT_EXPECT_EQ(test, nn->ntokens, (unsigned int)NSTCP_TOKENS_MAX);
+	nstcp_token_republish(nn, t);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, (unsigned int)NSTCP_TOKENS_MAX);
+	KUNIT_EXPECT_EQ(test, nstcp_stat_sum(nn, NSTCP_STAT_EXPIRED), 1UL);
+	KUNIT_EXPECT_FALSE(test, delayed_work_pending(&t->expire));
+	KUNIT_EXPECT_EQ(test, refcount_read(&t->ref), 1U);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim(nn, t->id)), -ENOENT);
+	KUNIT_EXPECT_PTR_EQ(test, nstcp_token_claim(nn, fill->id), fill);
+	nstcp_token_put(fill);
+	nstcp_token_put(t);
+}
+
 static void handoff_named_taker(struct kunit *test)
 {
 	struct nstcp_net *nn = test->priv;
@@ -228,6 +306,8 @@ static struct kunit_case handoff_cases[] = {
 	KUNIT_CASE(handoff_expiry),
 	KUNIT_CASE(handoff_named_taker),
 	KUNIT_CASE(handoff_republish),
+	KUNIT_CASE(handoff_republish_raced),
+	KUNIT_CASE(handoff_republish_full),
 	KUNIT_CASE(handoff_netns_exit),
 	{}
 };

@@ -8,7 +8,8 @@
  * veth pair whose receive side spreads flows with RPS, the client in the
  * other namespace.  A give to a taker pinned on one CPU steers the flow
  * there before the take: a request sent between give and take is
- * processed on the taker's CPU.  Runs in the initial network namespace
+ * processed on the taker's CPU, unless the giver may not run there (a
+ * giver pinned on CPU 0 naming a taker pinned on CPU 2).  Runs in the initial network namespace
  * (RFS's table is global, lo's queues are its) and puts the RFS settings
  * back.
  */
@@ -18,7 +19,7 @@
 #include "rps_pair.h"
 
 #define STEER_CASES 6
-#define NCASES (2 * STEER_CASES + 5)
+#define NCASES (2 * STEER_CASES + 7)
 #define NX 20	/* request/reply exchanges after the take */
 
 static int ncpu;	/* before any pinning */
@@ -155,14 +156,19 @@ static void steer(const char *ip, int cli, const char *what)
 }
 
 /*
- * A taker pinned on CPU 1 before the give; the peer on CPU 2 sends a
- * request after the give and before the take (it is processed meanwhile):
- * the taker finds it processed on CPU 1.  Two cases.
+ * A taker pinned on CPU @tcpu before the give; the peer, on another CPU,
+ * sends a request after the give and before the take (it is processed
+ * meanwhile).  A giver that may run on @tcpu itself (@allowed, unpinned
+ * at the give) steers the flow there early: the taker finds the request
+ * processed on @tcpu.  A giver pinned on CPU 0 does not: the request is
+ * processed where the flow was (the accept's CPU 0), not on @tcpu.  Two
+ * cases each.
  */
-static void early(void)
+static void early(int tcpu, int allowed)
 {
 	int lfd, sfd, cfd, port, p2c[2], c2p[2], st, home = -1;
 	struct ho_msg m = { 0 };
+	const char *what = allowed ? "early" : "early, giver pinned elsewhere";
 	pid_t pid;
 	char c = 'e';
 
@@ -179,7 +185,7 @@ static void early(void)
 		close(lfd);
 		close(p2c[1]);
 		close(c2p[0]);
-		lst_pin(1);
+		lst_pin(tcpu);
 		if (ho_put(c2p[1], &m) || ho_get(p2c[0], &m, FAM_TIMEOUT_MS))
 			_exit(10);
 		fd = ho_take_new(m.token);
@@ -196,20 +202,28 @@ static void early(void)
 	close(lfd);
 	/* The taker is pinned once it says so. */
 	st = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
+	if (allowed)
+		lst_unpin();
 	FAM_OK(!st && sfd >= 0 && cfd >= 0 && !ho_give_pid(sfd, pid, 5000, &m.token),
-	       "early: give to a taker pinned on CPU 1");
+	       "%s: give to a taker pinned on CPU %d", what, tcpu);
 	close(sfd);
-	/* Sent from CPU 2 and processed before the take. */
-	lst_pin(2 % ncpu);
+	/* Sent from a third CPU and processed before the take. */
+	lst_pin(tcpu == 1 ? 2 : 1);
 	if (send(cfd, &c, 1, 0) != 1)
-		tap_diag("early: send: %s", strerror(errno));
+		tap_diag("%s: send: %s", what, strerror(errno));
 	usleep(200 * 1000);
 	lst_pin(0);
 	ho_put(p2c[1], &m);
 	st = ho_get(c2p[0], &m, FAM_TIMEOUT_MS);
-	FAM_OK(!st && (long)m.token == 1 && recv(cfd, &c, 1, 0) == 1,
-	       "early: the request sent between give and take was processed on the taker's CPU 1 (home %ld)",
-	       st ? -1L : (long)m.token);
+	if (allowed)
+		FAM_OK(!st && (long)m.token == tcpu && recv(cfd, &c, 1, 0) == 1,
+		       "%s: the request sent between give and take was processed on the taker's CPU %d (home %ld)",
+		       what, tcpu, st ? -1L : (long)m.token);
+	else
+		FAM_OK(!st && (long)m.token >= 0 && (long)m.token != tcpu &&
+		       recv(cfd, &c, 1, 0) == 1,
+		       "%s: the request sent between give and take was not steered to the taker's CPU %d (home %ld)",
+		       what, tcpu, st ? -1L : (long)m.token);
 	ho_reap(pid, FAM_TIMEOUT_MS);
 	close(cfd);
 	close(p2c[1]);
@@ -243,7 +257,8 @@ int main(void)
 		return fam_finish();
 	}
 	steer(LST_IP, -1, "lo");
-	early();
+	early(1, 1);
+	early(2, 0);
 	lst_unpin();
 	rps_pair_run(&pair, ncpu, STEER_CASES, 60, veth_child);
 	file_rw(flow_cnt, NULL, 0, old_cnt);
