@@ -254,6 +254,13 @@ static const char *qi_strerror(int err)
 	}
 }
 
+static const char *lock_strerror(int err)
+{
+	if (err == -EPERM)
+		return "not a regular file of root's of mode 0600 in a directory only root writes (refused)";
+	return strerror(-err);
+}
+
 static void advice(int pid, const struct irqs *bound, const char *cpus)
 {
 	char bans[QB_IRQS * 16] = "";
@@ -292,7 +299,7 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 	char d[QI_TXT], why[QI_TXT], list[QI_LIST];
 	struct irqs *add = calloc(1, sizeof(*add));
 	unsigned long long start;
-	int pid = qd_irqbalance(&start), err = 0, lock = -1;
+	int pid = qd_irqbalance(&start), err = 0, lock = -1, lerr = 0;
 	struct irqs prev;
 	const char *state;
 	bool runtime = false;
@@ -308,17 +315,19 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 	for (int i = 0; i < nbound; i++)
 		irqs_add(bound, bound_irqs[i]);
 	/* held to the record's write: a bind elsewhere waits for this one */
-	if (!o->check && !o->dry_run)
+	if (!o->check && !o->dry_run) {
 		lock = qd_irqb_lock();
-	err = lock < -1 ? lock : qi_bans_get(pid, bans);
+		lerr = lock < 0 ? lock : 0;
+	}
+	err = lerr ? lerr : qi_bans_get(pid, bans);
 	for (int i = 0; !err && i < bound->n; i++)
 		if (!irqs_has(bans, bound->v[i]))
 			irqs_add(add, bound->v[i]);
 	irqs_str(add, list, sizeof(list), ',');
 	snprintf(d, sizeof(d), "irqbalance pid %d: ban %s", pid, list);
-	if (lock < -1) {
+	if (lerr) {
 		snprintf(why, sizeof(why), "the lock %s/irqbalance.lock: %s",
-			 QB_STATE_DIR, qi_strerror(err));
+			 QB_STATE_DIR, lock_strerror(lerr));
 		qb_step(o, "irqbalance", d, QB_SKIPPED, why);
 		state = "unlocked";
 	} else if (err) {
@@ -408,6 +417,7 @@ void qi_restore(const char *dev, struct qb_out *o)
 	struct irqs gone = { 0 };
 	unsigned long long start;
 	int pid, err, lock = -1;
+	bool same;
 
 	rec_path(dev, path, sizeof(path));
 	if (!bans || !keep || !rec || access(path, F_OK))
@@ -415,7 +425,7 @@ void qi_restore(const char *dev, struct qb_out *o)
 	lock = qd_irqb_lock();
 	if (lock < 0) {
 		snprintf(why, sizeof(why), "the lock %s/irqbalance.lock: %s (the record %s is kept)",
-			 QB_STATE_DIR, qi_strerror(lock), path);
+			 QB_STATE_DIR, lock_strerror(lock), path);
 		qb_step(o, "irqbalance", "irqbalance: unban", QB_FAILED, why);
 		goto out;
 	}
@@ -424,11 +434,12 @@ void qi_restore(const char *dev, struct qb_out *o)
 	irqs_str(&rec->added, list, sizeof(list), ',');
 	snprintf(d, sizeof(d), "irqbalance pid %d: unban %s", rec->pid, list);
 	/* the recorded daemon, if it still runs, whatever else is named so */
-	pid = qd_irqbalance_is(rec->pid, rec->start) ? rec->pid : qd_irqbalance(&start);
-	if (!pid || pid != rec->pid) {
+	same = qd_irqbalance_is(rec->pid, rec->start);
+	pid = same ? rec->pid : qd_irqbalance(&start);
+	if (!same) {
 		if (pid)
-			snprintf(why, sizeof(why), "irqbalance restarted (pid %d now): the runtime bans of pid %d went with it",
-				 pid, rec->pid);
+			snprintf(why, sizeof(why), "irqbalance restarted (pid %d now%s): the runtime bans of pid %d went with it",
+				 pid, pid == rec->pid ? ", started anew" : "", rec->pid);
 		else
 			snprintf(why, sizeof(why), "irqbalance (pid %d) is gone: its runtime bans went with it",
 				 rec->pid);
