@@ -49,7 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -n "$nic" ]; then tap_plan 69; else tap_plan 45; fi
+if [ -n "$nic" ]; then tap_plan 70; else tap_plan 45; fi
 
 # snap DEV: every value bind may change, one "name: value" a line.
 snap() {
@@ -498,11 +498,15 @@ diff "$tmp/s0" "$tmp/s1" | sed 's/^/# /' | head -20
 ethtool -X "$nic" default
 
 # --- a bind over fewer CPUs after one over all: channels N -> 2, the table
-# even over 2, restore byte-identical.  (Bind resets a table to the
-# driver's default before it lowers the channels, as the kernel refuses
-# channels a user-configured table still uses; here the table is the
-# driver's default already, so that refusal is not exercised.) ---
+# even over 2, restore byte-identical.  The table is set by the user first
+# (ethtool -X equal over every channel): the kernel refuses channels a
+# user-configured table still uses, so without bind's reset of the table
+# to the driver's default before it lowers the channels, the second bind
+# fails. ---
 if [ "$ncpu" -ge 3 ]; then
+	cur=$(ethtool -l "$nic" | awk '/^Current/ {c = 1} c && /^Combined:/ {print $2}')
+	[ "$cur" -ge 3 ] && ethtool -X "$nic" equal "$cur"
+	tap_ok $? "the table set by the user: equal over its $cur channels (queues 2 and up in use)"
 	snap "$nic" >"$tmp/k0"
 	"$nstcp" queue bind dev "$nic" >/dev/null 2>&1 &&
 		"$nstcp" -j queue bind dev "$nic" cpus 0-1 >"$tmp/k.json" 2>"$tmp/k.err"
@@ -524,6 +528,7 @@ if [ "$ncpu" -ge 3 ]; then
 	diff "$tmp/k0" "$tmp/k1" | sed 's/^/# /' | head -10
 	ethtool -X "$nic" default
 else
+	tap_ok 0 "# SKIP the table set by the user: $ncpu CPUs"
 	tap_ok 0 "# SKIP bind over fewer CPUs: $ncpu CPUs"
 	tap_ok 0 "# SKIP restore: $ncpu CPUs"
 fi

@@ -13,7 +13,12 @@
 # irqbalance killed before restore, or restarted in between: restore
 # puts the affinity back and says so, the new daemon's list untouched.
 # An irqbalance without a socket, and a caller that is not root: bind
-# falls back to the advice, exit 0.  Build first: make tools.
+# falls back to the advice, exit 0.  A process of nobody's named
+# irqbalance, older than the daemon, is not taken for it; a squatter of
+# nobody's on irqbalance's abstract address gets nothing and bind says
+# its socket is not irqbalance's.  Bind waits for the lock
+# /run/nstcp/irqbalance.lock another client holds while it changes the
+# list, and both changes stay.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -24,8 +29,12 @@ ib=${NSTCP_CACHE:-/var/cache/nstcp}/irqbalance/usr/sbin/irqbalance
 tmp=$(mktemp -d)
 ib_pid=
 nic_channels=
+fake_pid=
+sq_pid=
 cleanup() {
 	[ -n "$ib_pid" ] && kill "$ib_pid" 2>/dev/null && wait "$ib_pid" 2>/dev/null
+	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null && wait "$fake_pid" 2>/dev/null
+	[ -n "$sq_pid" ] && kill "$sq_pid" 2>/dev/null && wait "$sq_pid" 2>/dev/null
 	[ -n "$nic" ] && [ -e "/run/nstcp/queue-$nic.json" ] &&
 		"$nstcp" queue restore dev "$nic" >/dev/null 2>&1
 	[ -n "$nic_channels" ] && ethtool -L "$nic" combined "$nic_channels" 2>/dev/null
@@ -38,7 +47,7 @@ if [ -z "$nic" ]; then
 	tap_ok 0 "# SKIP no multi-queue NIC (tests/vm/run --nic mq)"
 	exit 0
 fi
-tap_plan 29
+tap_plan 35
 
 # bans PID: irqbalance PID's banned IRQs, sorted, comma-separated, read
 # through its socket ("setup", with root's credentials).
@@ -59,6 +68,18 @@ t = r.decode().split()
 if not t or t[0] != "SLEEP": sys.exit("not a setup answer: %r" % r)
 print(",".join(str(i) for i in sorted({int(t[i + 1]) for i in range(len(t) - 1) if t[i] == "IRQ"})))
 PY
+}
+# setbans PID LIST: irqbalance PID's ban list set to LIST (space separated).
+setbans() {
+	python3 - "$1" "$2" <<'PY'
+import os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect("/run/irqbalance/irqbalance%s.sock" % sys.argv[1])
+cred = struct.pack("iII", os.getpid(), os.geteuid(), os.getegid())
+s.sendmsg([("settings ban irqs %s" % sys.argv[2]).encode()],
+	  [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, cred)])
+PY
+	sleep 0.2
 }
 # ib_start [ARGS]: a real irqbalance, rebalancing every second, its socket up.
 ib_start() {
@@ -116,6 +137,10 @@ want=$(tr , '\n' <<<"$bound,$pre" | sort -n | paste -sd,)
 [ -n "$bound" ] && [ "$(tr , '\n' <<<"$bound" | wc -l)" -eq $((2 * ncpu)) ] && [ -n "$pre" ]
 tap_ok $? "$nic: $ncpu channels, bound IRQs $bound; pre-banned IRQ $pre"
 
+# A process of nobody's named irqbalance, started first (a lower pid).
+mkdir -m 755 "$tmp/fake" && chmod 755 "$tmp" && cp /bin/sleep "$tmp/fake/irqbalance"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/fake/irqbalance" 600 &
+fake_pid=$!
 ib_start --banirq="$pre"
 tap_ok $? "irqbalance $ib_pid runs, its socket /run/irqbalance/irqbalance$ib_pid.sock is up"
 [ "$(bans "$ib_pid")" = "$pre" ]
@@ -157,14 +182,18 @@ print("# %r %r" % (i, s))
 sys.exit(0 if ok else 1)
 PY
 tap_ok $? "bind's JSON: irqbalance pid $ib_pid, state banned, added exactly the bound IRQs, its step done"
+[ "$(cat /proc/$fake_pid/comm)" = irqbalance ] && [ "$fake_pid" -lt "$ib_pid" ] &&
+	! grep -q "pid $fake_pid" "$tmp/b.err"
+tap_ok $? "nobody's process named irqbalance (pid $fake_pid, older than $ib_pid) not taken for it"
 grep -q "irqbalance (pid $ib_pid): IRQs $bound banned at runtime" "$tmp/b.err" &&
 	grep -q "does not survive an irqbalance restart" "$tmp/b.err" &&
 	grep -q "IRQBALANCE_ARGS=\"--banirq=" "$tmp/b.err"
 tap_ok $? "bind says what it banned, that it does not survive a restart, and the lasting setting"
 [ "$(stat -c '%a %U' "/run/nstcp/queue-$nic.irqb")" = "600 root" ] &&
 	grep -qx "pid $ib_pid" "/run/nstcp/queue-$nic.irqb" &&
+	grep -qx "start $(sed 's/.*) //' /proc/"$ib_pid"/stat | cut -d' ' -f20)" "/run/nstcp/queue-$nic.irqb" &&
 	[ "$(sed -n 's/^added //p' "/run/nstcp/queue-$nic.irqb" | tr ' ' ,)" = "$bound" ]
-tap_ok $? "the record: pid $ib_pid, added $bound ($(tr '\n' ' ' <"/run/nstcp/queue-$nic.irqb"))"
+tap_ok $? "the record: pid $ib_pid, its start time, added $bound ($(tr '\n' ' ' <"/run/nstcp/queue-$nic.irqb"))"
 sleep 5
 on_cpus && kill -0 "$ib_pid"
 tap_ok $? "5 rebalancing cycles later: every bound IRQ still on its queue's CPU, irqbalance alive"
@@ -179,15 +208,7 @@ rc=$?
 tap_ok $? "check: the binding holds with the ban in place (exit $rc)"
 
 # --- check: the ban removed behind bind's back is a drift ---
-python3 - "$ib_pid" "$pre" <<'PY'
-import os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect("/run/irqbalance/irqbalance%s.sock" % sys.argv[1])
-cred = struct.pack("iII", os.getpid(), os.geteuid(), os.getegid())
-s.sendmsg([("settings ban irqs %s" % sys.argv[2]).encode()],
-	  [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, cred)])
-PY
-sleep 0.2
+setbans "$ib_pid" "$pre"
 "$nstcp" -j queue show dev "$nic" check >"$tmp/c2.json" 2>&1
 rc=$?
 python3 -c '
@@ -205,6 +226,35 @@ tap_ok $? "the control: unbanned, irqbalance moved bound IRQs off their CPUs wit
 "$nstcp" queue bind dev "$nic" >/dev/null 2>&1 && [ "$(bans "$ib_pid")" = "$want" ] &&
 	"$nstcp" queue show dev "$nic" check >/dev/null 2>&1
 tap_ok $? "bind again: banned again, the binding holds"
+
+# --- the lock: another client changes the list while it holds
+# /run/nstcp/irqbalance.lock; bind (its bans lifted meanwhile) waits for
+# it, then merges into the list that client left: both changes stay.
+# Without the lock bind would not wait and one of the two would be lost.
+# (Two binds of one device at once would also race on the device's own
+# settings, so the lock is held by this test's client instead.) ---
+extra=$(ls /proc/irq | grep -E '^[0-9]+$' | sort -n | while read -r i; do
+	[ "$i" -gt 0 ] && [ "$i" != "$pre" ] && ! grep -qx "$i" <<<"${bound//,/$'\n'}" &&
+		echo "$i" && break; done)
+setbans "$ib_pid" "$pre"
+exec 9<>/run/nstcp/irqbalance.lock
+flock -x 9
+# (not inheriting fd 9: the lock would go with it)
+"$nstcp" queue bind dev "$nic" >"$tmp/l.out" 2>"$tmp/l.err" 9>&- &
+lb=$!
+sleep 3
+kill -0 $lb 2>/dev/null && [ "$(bans "$ib_pid")" = "$pre" ] &&
+	[ "$(stat -c '%a %U %F' /run/nstcp/irqbalance.lock)" = "600 root regular empty file" ]
+tap_ok $? "the lock (root's, 0600) held by another client: bind waits, the list untouched 3 s on"
+setbans "$ib_pid" "$pre $extra"
+exec 9>&-
+wait $lb
+rc=$?
+all=$(tr , '\n' <<<"$want,$extra" | sort -n | paste -sd,)
+[ $rc -eq 0 ] && [ "$(bans "$ib_pid")" = "$all" ] &&
+	[ "$(sed -n 's/^added //p' "/run/nstcp/queue-$nic.irqb" | tr ' ' ,)" = "$bound" ]
+tap_ok $? "the lock released: bind exit $rc, the list $(bans "$ib_pid") (want $all: the other client's $extra kept), the record has the bound IRQs only"
+setbans "$ib_pid" "${want//,/ }"
 
 # --- restore: only what bind added leaves the list ---
 "$nstcp" -j queue restore dev "$nic" >"$tmp/r.json" 2>&1
@@ -270,6 +320,41 @@ sys.exit(0 if i["runtime_ban"] is False and "no control socket" in i["reason"] e
 tap_ok $? "no socket: bind exits $rc, says it could not ban at run time, gives the lasting setting"
 on_cpus
 tap_ok $? "... and pins the IRQs all the same"
+# A squatter of nobody's on irqbalance's abstract address (its fallback
+# when /run/irqbalance cannot be bound): refused, sent nothing.
+setpriv --reuid=65534 --regid=65534 --clear-groups python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(b"\0" * 108)
+s.listen(4)
+print("up", flush=True)
+s.settimeout(60)
+c, _ = s.accept()
+c.settimeout(3)
+try:
+	d = c.recv(4096)
+except OSError:
+	d = b"?"
+try:
+	c.sendall(b"SLEEP 1 BANNED 0")
+except OSError:
+	pass
+print("got %d" % len(d), flush=True)' >"$tmp/sq.out" 2>&1 &
+sq_pid=$!
+for _ in $(seq 50); do grep -q up "$tmp/sq.out" && break; sleep 0.1; done
+"$nstcp" -j queue bind dev "$nic" >"$tmp/sq.json" 2>"$tmp/sq.err"
+rc=$?
+wait $sq_pid
+sq_pid=
+sed 's/^/# /' "$tmp/sq.out"
+[ $rc -eq 0 ] && grep -q "could not be told at run time: its socket is not held by irqbalance: refused" "$tmp/sq.err" &&
+	python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["irqbalance"]
+sys.exit(0 if i["runtime_ban"] is False and "not held by irqbalance" in i["reason"] else 1)' "$tmp/sq.json"
+tap_ok $? "a squatter of nobody's on the abstract address: bind exit $rc, says its socket is not irqbalance's"
+grep -qx "got 0" "$tmp/sq.out" && [ ! -e "/run/nstcp/queue-$nic.irqb" ]
+tap_ok $? "... and sent it nothing (it read: $(tail -1 "$tmp/sq.out")), no record"
 ib_stop
 "$nstcp" queue restore dev "$nic" >/dev/null 2>&1 && saved_ok
 tap_ok $? "restore: the IRQs' affinity as saved"

@@ -77,8 +77,38 @@ struct qirq {
 int qd_irqs(const char *dev, struct qirq *irqs, int max);
 /* How many rx-N (rx) or tx-N queue directories the device has. */
 int qd_queues(const char *dev, bool rx);
-/* The pid of a running irqbalance, 0 if none. */
-int qd_irqbalance(void);
+
+/* qirqb.c: a list of IRQs; as text "24,25,26" (sorted) or "none" */
+struct irqs {
+	int n;
+	int v[QB_IRQS];
+};
+
+bool irqs_has(const struct irqs *l, int irq);
+void irqs_add(struct irqs *l, int irq);
+void irqs_str(struct irqs *l, char *buf, size_t len, char sep);
+
+/*
+ * qirqd.c: which process is irqbalance, and the lock around its ban list.
+ * The pid of a running irqbalance of root's (0 if none), its start time
+ * (/proc/PID/stat field 22) in *start.
+ */
+int qd_irqbalance(unsigned long long *start);
+/* pid is irqbalance of root's, started at start (any start when 0). */
+bool qd_irqbalance_is(int pid, unsigned long long start);
+/* The exclusive lock on irqbalance's ban list: its fd, or -errno. */
+int qd_irqb_lock(void);
+/* The record of what bind banned: queue-DEV.irqb. */
+struct qi_rec {
+	int pid;
+	unsigned long long start;	/* the daemon's start time, 0 unknown */
+	struct irqs added;
+};
+
+void rec_path(const char *dev, char *buf, size_t len);
+/* 0, -ENOENT when there is none, -errno. */
+int rec_read(const char *dev, struct qi_rec *r);
+void rec_write(const char *dev, struct qi_rec *r);
 
 /* qstate.c */
 int qs_path(const char *dev, char *buf, size_t len);

@@ -247,23 +247,3 @@ int qd_queues(const char *dev, bool rx)
 		n++;
 	}
 }
-
-int qd_irqbalance(void)
-{
-	DIR *d = opendir("/proc");
-	char path[300], comm[64];
-	struct dirent *de;
-	int pid = 0;
-
-	if (!d)
-		return 0;
-	while (!pid && (de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		if (!qd_read(path, comm, sizeof(comm)) && !strcmp(comm, "irqbalance"))
-			pid = atoi(de->d_name);
-	}
-	closedir(d);
-	return pid;
-}

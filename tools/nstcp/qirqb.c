@@ -15,8 +15,10 @@
  * empties it) and answers nothing, so every change is read back.
  *
  * Bind merges the bound IRQs into the list (the administrator's bans
- * stay) and records in /run/nstcp/queue-DEV.irqb the daemon's pid and the
- * IRQs it added; restore removes those only.  A runtime ban is gone when
+ * stay) and records in /run/nstcp/queue-DEV.irqb the daemon's pid, its
+ * start time and the IRQs it added; restore removes those only.  Both hold
+ * /run/nstcp/irqbalance.lock across their read, change, read-back and
+ * record, so binds of several devices at once keep each other's bans.  A runtime ban is gone when
  * irqbalance restarts: bind also prints the lasting setting.
  */
 #include <errno.h>
@@ -38,12 +40,7 @@
 #define QI_LIST		(QB_IRQS * 12)	/* a list of IRQs as text */
 #define QI_TXT		(QI_LIST + 512)
 
-struct irqs {
-	int n;
-	int v[QB_IRQS];
-};
-
-static bool irqs_has(const struct irqs *l, int irq)
+bool irqs_has(const struct irqs *l, int irq)
 {
 	for (int i = 0; i < l->n; i++)
 		if (l->v[i] == irq)
@@ -51,7 +48,7 @@ static bool irqs_has(const struct irqs *l, int irq)
 	return false;
 }
 
-static void irqs_add(struct irqs *l, int irq)
+void irqs_add(struct irqs *l, int irq)
 {
 	if (!irqs_has(l, irq) && l->n < QB_IRQS)
 		l->v[l->n++] = irq;
@@ -63,7 +60,7 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* "24,25,26" (sorted), or "none". */
-static void irqs_str(struct irqs *l, char *buf, size_t len, char sep)
+void irqs_str(struct irqs *l, char *buf, size_t len, char sep)
 {
 	const char between[2] = { sep, 0 };
 	size_t at = 0;
@@ -101,9 +98,10 @@ static int qi_connect(int pid)
 			if (!getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) &&
 			    peer.pid == pid && peer.uid == 0)
 				return fd;
-			err = -EPERM;
-		} else if (errno != ENOENT && errno != ECONNREFUSED) {
-			err = -errno;
+			if (err == -ENOENT)
+				err = -EPERM;
+		} else if (errno != ENOENT && errno != ECONNREFUSED && err == -ENOENT) {
+			err = -errno;	/* the path's error, not the abstract one's */
 		}
 		close(fd);
 	}
@@ -199,8 +197,11 @@ out:
 	return err;
 }
 
-/* Replaces the list with l and reads it back: 0 or -errno. */
-static int qi_bans_set(int pid, struct irqs *l)
+/*
+ * Replaces the list with l and reads it back: 0 or -errno.  When the list
+ * read back differs, prev (the list read before) is sent back: -ESTALE.
+ */
+static int qi_bans_set(int pid, struct irqs *l, struct irqs *prev)
 {
 	char cmd[QI_CMD_MAX + 64], list[QI_CMD_MAX + 64];
 	struct irqs back;
@@ -218,12 +219,19 @@ static int qi_bans_set(int pid, struct irqs *l)
 	err = qi_bans_get(pid, &back);
 	if (err)
 		return err;
-	if (back.n != l->n)
-		return -EACCES;
+	if (!back.n && l->n)
+		return -EACCES;	/* nothing taken: a caller not root's */
+	err = back.n != l->n;
 	for (int i = 0; i < l->n; i++)
-		if (!irqs_has(&back, l->v[i]))
-			return -EACCES;
-	return 0;
+		err |= !irqs_has(&back, l->v[i]);
+	if (!err)
+		return 0;
+	irqs_str(prev, list, sizeof(list), ' ');
+	len = snprintf(cmd, sizeof(cmd), "settings ban irqs %s",
+		       prev->n ? list : "NONE");
+	if (len < QI_CMD_MAX)
+		qi_cmd(pid, cmd, NULL);
+	return -ESTALE;
 }
 
 static const char *qi_strerror(int err)
@@ -237,6 +245,8 @@ static const char *qi_strerror(int err)
 		return "its socket is not held by irqbalance: refused";
 	case -EPROTO:
 		return "its socket answered something else than irqbalance's setup";
+	case -ESTALE:
+		return "the list read back differs from the one sent (another writer, or a command cut short): the list read before was sent back";
 	case -E2BIG:
 		return "the ban list is longer than the 500 bytes irqbalance takes in one command";
 	default:
@@ -244,75 +254,11 @@ static const char *qi_strerror(int err)
 	}
 }
 
-/* The record of what bind banned. */
-struct qi_rec {
-	int pid;
-	struct irqs added;
-};
-
-static void rec_path(const char *dev, char *buf, size_t len)
+static const char *lock_strerror(int err)
 {
-	snprintf(buf, len, "%s/queue-%s.irqb", QB_STATE_DIR, dev);
-}
-
-/* 0, -ENOENT when there is none, -errno. */
-static int rec_read(const char *dev, struct qi_rec *r)
-{
-	char path[300], buf[4096], *tok, *save;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	memset(r, 0, sizeof(*r));
-	rec_path(dev, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid ||
-	    (st.st_mode & 077)) {
-		close(fd);
-		return -EPERM;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = 0;
-	tok = strtok_r(buf, "\n ", &save);
-	if (!tok || strcmp(tok, "pid"))
-		return -EINVAL;
-	tok = strtok_r(NULL, "\n ", &save);
-	r->pid = tok ? atoi(tok) : 0;
-	tok = strtok_r(NULL, "\n ", &save);
-	if (!tok || strcmp(tok, "added") || r->pid <= 0)
-		return -EINVAL;
-	while ((tok = strtok_r(NULL, "\n ", &save)))
-		irqs_add(&r->added, atoi(tok));
-	return 0;
-}
-
-static void rec_write(const char *dev, struct qi_rec *r)
-{
-	char path[300], tmp[320], line[QB_IRQS * 12 + 64], list[QB_IRQS * 12];
-	int fd, len, err = 0;
-
-	rec_path(dev, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	irqs_str(&r->added, list, sizeof(list), ' ');
-	len = snprintf(line, sizeof(line), "pid %d\nadded %s\n", r->pid,
-		       r->added.n ? list : "");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, len) != len)
-		err = errno ? errno : EIO;
-	if (fd >= 0 && close(fd) && !err)
-		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err) {
-		unlink(tmp);
-		fprintf(stderr, "%s: note: recording irqbalance's bans in %s: %s (restore will not lift them)\n",
-			prog, path, strerror(err));
-	}
+	if (err == -EPERM)
+		return "not a regular file of root's of mode 0600 in a directory only root writes (refused)";
+	return strerror(-err);
 }
 
 static void advice(int pid, const struct irqs *bound, const char *cpus)
@@ -352,7 +298,9 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 	struct qi_rec *rec = calloc(1, sizeof(*rec));
 	char d[QI_TXT], why[QI_TXT], list[QI_LIST];
 	struct irqs *add = calloc(1, sizeof(*add));
-	int pid = qd_irqbalance(), err = 0;
+	unsigned long long start;
+	int pid = qd_irqbalance(&start), err = 0, lock = -1, lerr = 0;
+	struct irqs prev;
 	const char *state;
 	bool runtime = false;
 
@@ -366,13 +314,23 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 	}
 	for (int i = 0; i < nbound; i++)
 		irqs_add(bound, bound_irqs[i]);
-	err = qi_bans_get(pid, bans);
+	/* held to the record's write: a bind elsewhere waits for this one */
+	if (!o->check && !o->dry_run) {
+		lock = qd_irqb_lock();
+		lerr = lock < 0 ? lock : 0;
+	}
+	err = lerr ? lerr : qi_bans_get(pid, bans);
 	for (int i = 0; !err && i < bound->n; i++)
 		if (!irqs_has(bans, bound->v[i]))
 			irqs_add(add, bound->v[i]);
 	irqs_str(add, list, sizeof(list), ',');
 	snprintf(d, sizeof(d), "irqbalance pid %d: ban %s", pid, list);
-	if (err) {
+	if (lerr) {
+		snprintf(why, sizeof(why), "the lock %s/irqbalance.lock: %s",
+			 QB_STATE_DIR, lock_strerror(lerr));
+		qb_step(o, "irqbalance", d, QB_SKIPPED, why);
+		state = "unlocked";
+	} else if (err) {
 		snprintf(why, sizeof(why), "irqbalance's bans cannot be read: %s",
 			 qi_strerror(err));
 		qb_step(o, "irqbalance", d, QB_SKIPPED, why);
@@ -385,9 +343,10 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 		qb_step(o, "irqbalance", d, QB_PLANNED, NULL);
 		state = "planned";
 	} else {
+		prev = *bans;
 		for (int i = 0; i < add->n; i++)
 			irqs_add(bans, add->v[i]);
-		err = qi_bans_set(pid, bans);
+		err = qi_bans_set(pid, bans, &prev);
 		snprintf(why, sizeof(why), "banning at run time: %s (not banned)",
 			 qi_strerror(err));
 		qb_step(o, "irqbalance", d, err ? QB_SKIPPED : QB_DONE, err ? why : NULL);
@@ -398,13 +357,18 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 		goto out;
 	if (runtime && !o->dry_run) {
 		/* what an earlier bind added under the same daemon is ours too */
-		if (!rec_read(dev, rec) && rec->pid == pid)
+		if (!rec_read(dev, rec) && rec->pid == pid &&
+		    (!rec->start || rec->start == start))
 			for (int i = 0; i < rec->added.n; i++)
 				irqs_add(add, rec->added.v[i]);
 		rec->pid = pid;
+		rec->start = start;
 		rec->added = *add;
 		rec_write(dev, rec);
 	}
+	if (lock >= 0)
+		close(lock);
+	lock = -1;
 	irqs_str(bound, list, sizeof(list), ',');
 	if (runtime)
 		fprintf(stderr, "%s: irqbalance (pid %d): IRQs %s banned at runtime; a runtime ban does not survive an irqbalance restart.\n",
@@ -432,6 +396,8 @@ void qi_bind(const char *dev, const int *bound_irqs, int nbound, const char *cpu
 		*jres = j;
 	}
 out:
+	if (lock >= 0)
+		close(lock);
 	free(bound);
 	free(bans);
 	free(rec);
@@ -449,17 +415,31 @@ void qi_restore(const char *dev, struct qb_out *o)
 	struct qi_rec *rec = calloc(1, sizeof(*rec));
 	char d[QI_TXT], why[QI_TXT], list[QI_LIST], path[300];
 	struct irqs gone = { 0 };
-	int pid = qd_irqbalance(), err;
+	unsigned long long start;
+	int pid, err, lock = -1;
+	bool same;
 
 	rec_path(dev, path, sizeof(path));
-	if (!bans || !keep || !rec || rec_read(dev, rec))
+	if (!bans || !keep || !rec || access(path, F_OK))
+		goto out;
+	lock = qd_irqb_lock();
+	if (lock < 0) {
+		snprintf(why, sizeof(why), "the lock %s/irqbalance.lock: %s (the record %s is kept)",
+			 QB_STATE_DIR, lock_strerror(lock), path);
+		qb_step(o, "irqbalance", "irqbalance: unban", QB_FAILED, why);
+		goto out;
+	}
+	if (rec_read(dev, rec))
 		goto out;
 	irqs_str(&rec->added, list, sizeof(list), ',');
 	snprintf(d, sizeof(d), "irqbalance pid %d: unban %s", rec->pid, list);
-	if (!pid || pid != rec->pid) {
+	/* the recorded daemon, if it still runs, whatever else is named so */
+	same = qd_irqbalance_is(rec->pid, rec->start);
+	pid = same ? rec->pid : qd_irqbalance(&start);
+	if (!same) {
 		if (pid)
-			snprintf(why, sizeof(why), "irqbalance restarted (pid %d now): the runtime bans of pid %d went with it",
-				 pid, rec->pid);
+			snprintf(why, sizeof(why), "irqbalance restarted (pid %d now%s): the runtime bans of pid %d went with it",
+				 pid, pid == rec->pid ? ", started anew" : "", rec->pid);
 		else
 			snprintf(why, sizeof(why), "irqbalance (pid %d) is gone: its runtime bans went with it",
 				 rec->pid);
@@ -479,7 +459,7 @@ void qi_restore(const char *dev, struct qb_out *o)
 		unlink(path);
 		goto out;
 	}
-	err = err ? err : qi_bans_set(pid, keep);
+	err = err ? err : qi_bans_set(pid, keep, bans);
 	irqs_str(keep, list, sizeof(list), ',');
 	snprintf(why, sizeof(why), "%s (the record %s is kept)", qi_strerror(err), path);
 	if (!err) {
@@ -488,6 +468,8 @@ void qi_restore(const char *dev, struct qb_out *o)
 	}
 	qb_step(o, "irqbalance", d, err ? QB_FAILED : QB_DONE, why);
 out:
+	if (lock >= 0)
+		close(lock);
 	free(bans);
 	free(keep);
 	free(rec);
