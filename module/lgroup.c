@@ -11,8 +11,9 @@
  * options (sockopt.c) and uid, so cgroup and LSM attribution are the
  * owner's.  An IPv4 port's listeners (the owner bound to a v4-mapped
  * address) are AF_INET socks whatever the owner's family, so that its
- * connections are IPv4 TCP socks as on AF_INET; if they cannot be made,
- * the owner's family serves.  A shared port's listeners carry the owner's
+ * connections are IPv4 TCP socks as on AF_INET; if no AF_INET socket can
+ * be created, the owner's family serves (a bind or listen refused is
+ * listen()'s error, as on AF_INET).  A shared port's listeners carry the owner's
  * uid, so that only sockets of that uid can bind beside them; an exclusive
  * port's listeners carry a uid no process has.
  *
@@ -129,8 +130,14 @@ static int nstcp_lq_family(const struct sock *owner,
 	return owner->sk_family;
 }
 
+/*
+ * One listener of @family for @cpu.  *@made is false if the kernel would
+ * not create a socket of @family at all (no IPv4, an LSM or a cgroup
+ * sock_create program refusing it), true once it did: any later error
+ * (bind, listen, a foreign reuseport group) is the port's own.
+ */
 static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
-			 int family, int backlog)
+			 int family, int backlog, bool *made)
 {
 	kuid_t uid = g->keylen || g->reuseport ? g->owner : INVALID_UID;
 	struct sockaddr_storage a;
@@ -146,6 +153,7 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 	err = __sock_create(g->net, family, SOCK_STREAM, IPPROTO_TCP, &s, 0);
 	if (err)
 		return err;
+	*made = true;
 	sk = s->sk;
 	/*
 	 * Listeners are locked inside an AF_NSTCP listening sock's lock (to
@@ -192,15 +200,20 @@ out:
 	return err;
 }
 
-/* Listeners of @family for every CPU of @g; on failure, none. */
+/*
+ * Listeners of @family for every CPU of @g; on failure, none, and *@made
+ * tells whether the failing one's socket had been created.
+ */
 static int nstcp_lqs_open(struct sock *owner, struct nstcp_lgroup *g,
-			  int family, int backlog)
+			  int family, int backlog, bool *made)
 {
 	unsigned int i;
 	int cpu, err = 0;
 
-	for (cpu = 0; cpu < g->nr && !err; cpu++)
-		err = nstcp_lq_open(owner, g, cpu, family, backlog);
+	for (cpu = 0; cpu < g->nr && !err; cpu++) {
+		*made = false;
+		err = nstcp_lq_open(owner, g, cpu, family, backlog, made);
+	}
 	if (!err)
 		return 0;
 	/* Not in the group list yet: nothing but arrivals sees them. */
@@ -279,6 +292,7 @@ struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
 	unsigned char reuse = sk->sk_reuse;
 	struct nstcp_lgroup *g;
 	int cpu, err, family;
+	bool made;
 
 	/*
 	 * Exclusive ports' listeners all carry the same unused uid, which
@@ -320,15 +334,22 @@ struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
 	/* The owner stays bound beside its listeners, not yet listening. */
 	sk->sk_reuse = SK_CAN_REUSE;
 	family = nstcp_lq_family(sk, g);
-	err = nstcp_lqs_open(sk, g, family, backlog);
-	/* IPv4 listeners that cannot be made: dual-stack ones, as before. */
-	if (err && family != sk->sk_family) {
+	err = nstcp_lqs_open(sk, g, family, backlog, &made);
+	/*
+	 * IPv4 sockets that cannot be made at all: dual-stack listeners, as
+	 * before.  An IPv4 listener made but refused its bind or listen
+	 * (the port taken, a bind program) fails the listen() as AF_INET
+	 * would: tcp6 listeners on the v4-mapped address would listen
+	 * beside the IPv4 socket that holds the port and get none of its
+	 * connections.
+	 */
+	if (err && !made && family != sk->sk_family) {
 		int err4 = err;
 
-		err = nstcp_lqs_open(sk, g, sk->sk_family, backlog);
-		if (!err)
-			pr_warn_once("nstcp: IPv4 per-CPU listeners failed (%d): dual-stack ones instead\n",
-				     err4);
+		err = nstcp_lqs_open(sk, g, sk->sk_family, backlog, &made);
+		pr_warn_ratelimited("nstcp: no IPv4 per-CPU listeners (%d): %s\n",
+				    err4, err ? "no dual-stack ones either" :
+				    "dual-stack ones instead");
 	}
 	sk->sk_reuse = reuse;
 	list_add(&g->node, &nn->lgroups);
