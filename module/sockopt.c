@@ -84,8 +84,6 @@ static void nstcp_sync_ip(const struct sock *from, struct sock *to)
 
 	inet_assign_bit(FREEBIND, to, inet_test_bit(FREEBIND, from));
 	inet_assign_bit(TRANSPARENT, to, inet_test_bit(TRANSPARENT, from));
-	inet_assign_bit(BIND_ADDRESS_NO_PORT, to,
-			inet_test_bit(BIND_ADDRESS_NO_PORT, from));
 	WRITE_ONCE(ti->tos, READ_ONCE(fi->tos));
 	WRITE_ONCE(ti->uc_ttl, READ_ONCE(fi->uc_ttl));
 	WRITE_ONCE(ti->min_ttl, READ_ONCE(fi->min_ttl));
@@ -204,6 +202,23 @@ static int nstcp_replay_set(struct socket *l, const struct nstcp_replay *r)
 }
 
 /*
+ * Whether listener @l's Fast Open queue is to become @qlen, the owner's.
+ * With TFO_SERVER_WO_SOCKOPT1, inet_listen() gave a listener whose queue
+ * was 0 one of its backlog: an owner that never set TCP_FASTOPEN (0)
+ * leaves that as it is, as AF_INET's listener keeps it.
+ */
+static bool nstcp_sync_tfo(const struct sock *l, int qlen)
+{
+	int tfo = READ_ONCE(sock_net(l)->ipv4.sysctl_tcp_fastopen);
+	int now = READ_ONCE(inet_csk(l)->icsk_accept_queue.fastopenq.max_qlen);
+
+	if (now == qlen)
+		return false;
+	return qlen || !(tfo & TFO_SERVER_ENABLE) ||
+	       !(tfo & TFO_SERVER_WO_SOCKOPT1);
+}
+
+/*
  * Copy @from's options to the per-CPU listener @to: @fresh before its
  * bind, else a live listener.  Caller holds lock_sock(from).
  */
@@ -229,7 +244,7 @@ int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
 	if (ca && inet_csk(sk)->icsk_ca_ops != ca)
 		err = nstcp_tcp_set(to, TCP_CONGESTION, ca->name,
 				    strlen(ca->name));
-	if (!err && inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen != qlen)
+	if (!err && nstcp_sync_tfo(sk, qlen))
 		err = nstcp_tcp_set(to, TCP_FASTOPEN, &qlen, sizeof(qlen));
 	if (fresh && ns)
 		list_for_each_entry(r, &ns->replay, node)
