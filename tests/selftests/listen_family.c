@@ -12,14 +12,25 @@
  * v4-mapped peer works as on an AF_INET6 listener on ::ffff:127.0.0.1, and
  * one for an IPv6 peer neither fails the listen nor applies to IPv4.  A
  * dual-stack [::] listener stays an IPv6 one and accepts IPv4 and IPv6
- * clients.  Runs in a network namespace of its own.
+ * clients.  A port a plain AF_INET listener holds refuses AF_NSTCP as it
+ * refuses AF_INET (bind(), EADDRINUSE), except that where AF_INET would
+ * join the holder's reuseport group (SO_REUSEPORT, same uid) AF_NSTCP's
+ * listen() fails EADDRINUSE, with no IPv6 listeners put there instead,
+ * and the holder keeps every connection.  An exclusive IPv4 port refuses
+ * another uid's AF_INET and v4-mapped AF_INET6 binds.  A plain listener
+ * joining an AF_NSTCP SO_REUSEPORT port loses no connection.  With
+ * net.ipv4.tcp_fastopen 0x400, an option set after listen() leaves Fast
+ * Open on, as on AF_INET.  Runs in a network namespace of its own.
  */
+#include <sys/wait.h>
+
 #include "listen_util.h"
 
 #define N_V4FORMS	3
 #define PER_V4FORM	5
 #define N_IPOPTS	2
-#define NCASES		(N_V4FORMS * PER_V4FORM + 2 * N_IPOPTS + 6 + 3)
+#define NCASES		(N_V4FORMS * PER_V4FORM + 2 * N_IPOPTS + 6 + 3 + 8)
+#define HELD_N		32	/* connections to a port's plain listener */
 
 static const char *const v4forms[N_V4FORMS] = {
 	"127.0.0.1", "::ffff:127.0.0.1", "0.0.0.0",
@@ -369,6 +380,258 @@ static void test_md5(void)
 	       rn, ri);
 }
 
+#define HELD_RP		1	/* held_try(): SO_REUSEPORT */
+#define HELD_RA		2	/* SO_REUSEADDR */
+
+/*
+ * A socket of @domain on @ip:@port, with the HELD_ options @rp: bind()
+ * and listen(), then closed.  0 or the errno; *at_listen when bind()
+ * passed.
+ */
+static int held_try(int domain, const char *ip, int port, int rp,
+		    int *at_listen)
+{
+	struct fam_addr a = fam_addr(ip, port);
+	int fd = fam_socket(domain, 0), err;
+
+	*at_listen = 0;
+	if (fd < 0)
+		return errno;
+	if (((rp & HELD_RP) && fam_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1)) ||
+	    ((rp & HELD_RA) && fam_setint(fd, SOL_SOCKET, SO_REUSEADDR, 1))) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	if (bind(fd, &a.sa, a.len)) {
+		err = errno;
+	} else {
+		*at_listen = 1;
+		err = listen(fd, 16) ? errno : 0;
+	}
+	close(fd);
+	return err;
+}
+
+/* A plain AF_INET SO_REUSEPORT listener on 127.0.0.1 (ephemeral port). */
+static int plain_rp_listener(int port, int *portp)
+{
+	struct fam_addr a = fam_addr("127.0.0.1", port);
+	int fd = fam_socket(AF_INET, 0);
+
+	if (fd < 0)
+		return -1;
+	if (fam_setint(fd, SOL_SOCKET, SO_REUSEPORT, 1) ||
+	    bind(fd, &a.sa, a.len) || listen(fd, 128)) {
+		tap_diag("plain listener on port %d: %s", port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (portp)
+		*portp = fam_local_port(fd);
+	return fd;
+}
+
+/*
+ * In a child of uid 65534: held_try() of @d0 on @ip0 and @d1 on @ip1, port
+ * @port, options @rp.  Their errnos (and whether bind() passed) in r[4];
+ * -1 on error.
+ */
+static int held_other_uid(int port, int rp, int d0, const char *ip0,
+			  int d1, const char *ip1, int r[4])
+{
+	int p[2], st;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		int v[4] = { -1, -1, -1, -1 };
+
+		close(p[0]);
+		if (!setresgid(65534, 65534, 65534) &&
+		    !setresuid(65534, 65534, 65534)) {
+			v[0] = held_try(d0, ip0, port, rp, &v[1]);
+			v[2] = held_try(d1, ip1, port, rp, &v[3]);
+		}
+		_exit(write(p[1], v, sizeof(v)) == sizeof(v) ? 0 : 1);
+	}
+	close(p[1]);
+	st = read(p[0], r, 4 * sizeof(int)) == 4 * sizeof(int) ? 0 : -1;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return st;
+}
+
+/*
+ * A port that a plain AF_INET listener already holds.  Without
+ * SO_REUSEPORT both families fail at bind(); another uid's SO_REUSEPORT
+ * socket too.  With SO_REUSEPORT of the same uid AF_INET joins the
+ * holder's reuseport group; AF_NSTCP's per-CPU listeners cannot take over
+ * a group that is not theirs, so its listen() fails EADDRINUSE, with no
+ * IPv6 listeners instead (they would get none of the port's IPv4
+ * connections), and the holder loses no connection to the attempt.
+ */
+static void test_held_port(void)
+{
+	int x, port, rn, ri, ln, li, r[4], got = 0;
+
+	x = plain_rp_listener(0, &port);
+	rn = held_try(AF_NSTCP, "127.0.0.1", port, 0, &ln);
+	ri = held_try(AF_INET, "127.0.0.1", port, 0, &li);
+	FAM_OK(x >= 0 && rn == EADDRINUSE && ri == rn && !ln && !li,
+	       "port held by a plain SO_REUSEPORT listener, no SO_REUSEPORT: AF_NSTCP %s at %s, AF_INET %s at %s",
+	       strerror(rn), ln ? "listen" : "bind", strerror(ri),
+	       li ? "listen" : "bind");
+	if (held_other_uid(port, HELD_RP, AF_NSTCP, "127.0.0.1", AF_INET,
+			   "127.0.0.1", r))
+		r[0] = r[2] = -1;
+	FAM_OK(r[0] == EADDRINUSE && r[2] == EADDRINUSE && !r[1] && !r[3],
+	       "the same with SO_REUSEPORT from another uid: AF_NSTCP %s at %s, AF_INET %s at %s",
+	       strerror(r[0]), r[1] ? "listen" : "bind", strerror(r[2]),
+	       r[3] ? "listen" : "bind");
+	rn = held_try(AF_NSTCP, "127.0.0.1", port, HELD_RP, &ln);
+	ri = held_try(AF_INET, "127.0.0.1", port, HELD_RP, &li);
+	FAM_OK(rn == EADDRINUSE && ln && !ri,
+	       "with SO_REUSEPORT from the same uid: AF_NSTCP %s at %s (want EADDRINUSE at listen), AF_INET %s (joins the holder's group)",
+	       strerror(rn), ln ? "listen" : "bind", strerror(ri));
+	for (int i = 0; i < HELD_N; i++) {
+		int cfd = fam_connect(AF_INET, "127.0.0.1", port);
+		int afd = cfd < 0 ? -1 : fam_accept(x, NULL);
+
+		got += afd >= 0;
+		fam_close(&afd);
+		fam_close(&cfd);
+	}
+	rn = tcp_rows(0, port, 0x0A);
+	ri = tcp_rows(1, port, 0x0A);
+	FAM_OK(got == HELD_N && rn == 1 && ri == 0,
+	       "after the refused listen() the holder accepts %d of %d connections; listeners left: %d AF_INET (want 1), %d AF_INET6 (want 0)",
+	       got, HELD_N, rn, ri);
+	fam_close(&x);
+}
+
+/*
+ * An exclusive IPv4 AF_NSTCP port (AF_INET listeners on 127.0.0.1) keeps
+ * another uid's SO_REUSEADDR binds out, an AF_INET6 one to the v4-mapped
+ * address (a cross-family bind-bucket match on 6.1) and an AF_INET one.
+ */
+static void test_exclusive_v4(void)
+{
+	int m, port, r[4] = { -1, -1, -1, -1 };
+
+	m = listener(AF_NSTCP, "127.0.0.1", &port);
+	if (m < 0 || held_other_uid(port, HELD_RA, AF_INET6, "::ffff:127.0.0.1",
+				    AF_INET, "127.0.0.1", r))
+		r[0] = r[2] = -1;
+	FAM_OK(r[0] == EADDRINUSE && r[2] == EADDRINUSE && !r[1] && !r[3],
+	       "an exclusive IPv4 port refuses another uid's SO_REUSEADDR bind(): AF_INET6 ::ffff:127.0.0.1 %s at %s, AF_INET 127.0.0.1 %s at %s",
+	       strerror(r[0]), r[1] ? "listen" : "bind", strerror(r[2]),
+	       r[3] ? "listen" : "bind");
+	fam_close(&m);
+}
+
+/* Accept one connection from @a or @b; which in *from (0 or 1). */
+static int accept_either(int a, int b, int *from)
+{
+	struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+			       { .fd = b, .events = POLLIN } };
+
+	if (poll(p, 2, FAM_TIMEOUT_MS) < 1)
+		return -1;
+	*from = !(p[0].revents & POLLIN);
+	return accept(p[*from].fd, NULL, NULL);
+}
+
+/*
+ * A plain AF_INET SO_REUSEPORT listener of the owner's uid made after an
+ * AF_NSTCP SO_REUSEPORT port joins its per-CPU listeners' reuseport
+ * group: every connection is accepted by one of the two, none lost.
+ */
+static void test_join_after(void)
+{
+	int m, x, port, got[2] = { 0, 0 }, cfd, afd, from;
+	struct fam_addr a;
+
+	m = fam_socket(AF_NSTCP, 0);
+	a = fam_addr("127.0.0.1", 0);
+	if (m >= 0 && (fam_setint(m, SOL_SOCKET, SO_REUSEPORT, 1) ||
+		       bind(m, &a.sa, a.len) || listen(m, 128)))
+		fam_close(&m);
+	port = m >= 0 ? fam_local_port(m) : 0;
+	x = m >= 0 ? plain_rp_listener(port, NULL) : -1;
+	for (int i = 0; x >= 0 && i < HELD_N; i++) {
+		cfd = fam_connect(AF_INET, "127.0.0.1", port);
+		afd = cfd < 0 ? -1 : accept_either(m, x, &from);
+		if (afd >= 0)
+			got[from]++;
+		fam_close(&afd);
+		fam_close(&cfd);
+	}
+	FAM_OK(m >= 0 && x >= 0 && got[0] + got[1] == HELD_N,
+	       "a plain SO_REUSEPORT listener of the owner's uid joins port %d: %d of %d connections accepted (AF_NSTCP %d, plain %d)",
+	       port, got[0] + got[1], HELD_N, got[0], got[1]);
+	fam_close(&x);
+	cfd = m >= 0 ? fam_connect(AF_INET, "127.0.0.1", port) : -1;
+	afd = cfd >= 0 ? fam_accept(m, NULL) : -1;
+	FAM_OK(afd >= 0, "after the plain one closes, AF_NSTCP accepts");
+	fam_close(&afd);
+	fam_close(&cfd);
+	fam_close(&m);
+}
+
+/*
+ * net.ipv4.tcp_fastopen with 0x400 (server Fast Open without the socket
+ * option) and 0x200 (no cookie): a listener that never set TCP_FASTOPEN
+ * takes data in the SYN, also after a later setsockopt() (for AF_NSTCP,
+ * a live copy of the options to the per-CPU listeners).  1 if the
+ * accepted socket had SYN data, 0 if not, -1 on error.
+ */
+static int tfo_after_set(int family)
+{
+	struct fam_addr a;
+	struct tcp_info ti;
+	socklen_t tl = sizeof(ti);
+	int l, c, s, port, res = -1;
+	char ch = 0;
+
+	l = listener(family, "127.0.0.1", &port);
+	if (l < 0 || fam_setint(l, IPPROTO_TCP, TCP_NODELAY, 1)) {
+		fam_close(&l);
+		return -1;
+	}
+	a = fam_addr("127.0.0.1", port);
+	c = fam_socket(AF_INET, 0);
+	if (c >= 0 && sendto(c, "f", 1, MSG_FASTOPEN, &a.sa, a.len) == 1) {
+		s = fam_accept(l, NULL);
+		if (s >= 0 && !getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl) &&
+		    recv(s, &ch, 1, 0) == 1 && ch == 'f')
+			res = !!(ti.tcpi_options & TCPI_OPT_SYN_DATA);
+		fam_close(&s);
+	}
+	fam_close(&c);
+	fam_close(&l);
+	return res;
+}
+
+static void test_tfo_sysctl(void)
+{
+	int rn = -1, ri = -1, e;
+
+	e = proc_sys_write("net/ipv4/tcp_fastopen", "1539");	/* 0x603 */
+	if (!e) {
+		rn = tfo_after_set(AF_NSTCP);
+		ri = tfo_after_set(AF_INET);
+	}
+	proc_sys_write("net/ipv4/tcp_fastopen", "1");
+	FAM_OK(!e && rn == 1 && ri == 1,
+	       "tcp_fastopen 0x603, no TCP_FASTOPEN, TCP_NODELAY after listen(): SYN data taken: AF_NSTCP %d, AF_INET %d (want 1; sysctl %s)",
+	       rn, ri, strerror(e));
+}
+
 int main(void)
 {
 	int ncpus;
@@ -381,5 +644,9 @@ int main(void)
 	test_ipopts();
 	test_dual_stack(ncpus);
 	test_md5();
+	test_held_port();
+	test_exclusive_v4();
+	test_join_after();
+	test_tfo_sysctl();
 	return fam_finish();
 }
