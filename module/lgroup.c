@@ -202,7 +202,7 @@ out:
 
 /*
  * Listeners of @family for every CPU of @g; on failure, none, and *@made
- * tells whether the failing one's socket had been created.
+ * tells whether any socket of @family had been created.
  */
 static int nstcp_lqs_open(struct sock *owner, struct nstcp_lgroup *g,
 			  int family, int backlog, bool *made)
@@ -210,10 +210,9 @@ static int nstcp_lqs_open(struct sock *owner, struct nstcp_lgroup *g,
 	unsigned int i;
 	int cpu, err = 0;
 
-	for (cpu = 0; cpu < g->nr && !err; cpu++) {
-		*made = false;
+	*made = false;
+	for (cpu = 0; cpu < g->nr && !err; cpu++)
 		err = nstcp_lq_open(owner, g, cpu, family, backlog, made);
-	}
 	if (!err)
 		return 0;
 	/* Not in the group list yet: nothing but arrivals sees them. */
