@@ -584,9 +584,9 @@ static void test_join_after(void)
 }
 
 /*
- * net.ipv4.tcp_fastopen with 0x400 (server Fast Open without the socket
- * option) and 0x200 (no cookie): a listener that never set TCP_FASTOPEN
- * takes data in the SYN, also after a later setsockopt() (for AF_NSTCP,
+ * net.ipv4.tcp_fastopen 0x607: 0x400 (server Fast Open without the socket
+ * option), 0x200 and 0x4 (no cookie on either side): a listener that
+ * never set TCP_FASTOPEN takes data in the SYN, also after a later setsockopt() (for AF_NSTCP,
  * a live copy of the options to the per-CPU listeners).  1 if the
  * accepted socket had SYN data, 0 if not, -1 on error.
  */
@@ -621,14 +621,14 @@ static void test_tfo_sysctl(void)
 {
 	int rn = -1, ri = -1, e;
 
-	e = proc_sys_write("net/ipv4/tcp_fastopen", "1539");	/* 0x603 */
+	e = proc_sys_write("net/ipv4/tcp_fastopen", "1543");	/* 0x607 */
 	if (!e) {
 		rn = tfo_after_set(AF_NSTCP);
 		ri = tfo_after_set(AF_INET);
 	}
 	proc_sys_write("net/ipv4/tcp_fastopen", "1");
 	FAM_OK(!e && rn == 1 && ri == 1,
-	       "tcp_fastopen 0x603, no TCP_FASTOPEN, TCP_NODELAY after listen(): SYN data taken: AF_NSTCP %d, AF_INET %d (want 1; sysctl %s)",
+	       "tcp_fastopen 0x607, no TCP_FASTOPEN, TCP_NODELAY after listen(): SYN data taken: AF_NSTCP %d, AF_INET %d (want 1; sysctl %s)",
 	       rn, ri, strerror(e));
 }
 
