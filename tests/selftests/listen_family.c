@@ -586,9 +586,10 @@ static void test_join_after(void)
 /*
  * net.ipv4.tcp_fastopen 0x607: 0x400 (server Fast Open without the socket
  * option), 0x200 and 0x4 (no cookie on either side): a listener that
- * never set TCP_FASTOPEN takes data in the SYN, also after a later setsockopt() (for AF_NSTCP,
- * a live copy of the options to the per-CPU listeners).  1 if the
- * accepted socket had SYN data, 0 if not, -1 on error.
+ * never set TCP_FASTOPEN takes data in the SYN, also after a later
+ * setsockopt() (for AF_NSTCP, a live copy of the options to the per-CPU
+ * listeners).  1 if the accepted socket had SYN data, 0 if not, -1 on
+ * error.
  */
 static int tfo_after_set(int family)
 {
