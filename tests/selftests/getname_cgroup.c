@@ -28,7 +28,7 @@
 #include "cgroup_util.h"
 
 #define NPHASES		6
-#define NCASES		(NPHASES * 3 + 2)
+#define NCASES		(NPHASES * 3 + 2 + 2)
 #define SOCK_PORT	4343		/* what the GETSOCKNAME4 program sets */
 #define PEER_IP		"10.1.2.3"	/* what the address program sets */
 
@@ -181,6 +181,60 @@ static int in_child(const struct cg *c, int base, int tfo_prog, struct res *r)
 	return st;
 }
 
+/*
+ * In a child in cgroup c, whose GETSOCKNAME6 program sets the port
+ * SOCK_PORT: a listener of domain dom on ::1 lport takes an IPv6 client's
+ * connection to lport (what the port is listened on is the sock's, not
+ * what getsockname() shows), and getsockname() shows the program's port.
+ * 0, or what failed.
+ */
+static const char *listen6(const struct cg *c, int dom, int lport)
+{
+	int p[2], st = 3;
+	pid_t pid;
+
+	if (pipe(p))
+		return "pipe";
+	pid = fork();
+	if (pid < 0)
+		return "fork";
+	if (!pid) {
+		int l = -1, cl = -1, s = -1, x = 1;
+		struct fam_addr a;
+
+		alarm(20);
+		close(p[0]);
+		if (cg_join(c->path))
+			x = 2;
+		else if ((l = fam_listen(dom, "::1", lport, NULL)) < 0)
+			x = 3;
+		else if ((cl = fam_connect(AF_INET6, "::1", lport)) < 0 ||
+			 (s = fam_accept(l, NULL)) < 0)
+			x = 4;
+		else if (a = fam_name(l, 0), fam_port(&a.sa) != SOCK_PORT)
+			x = 5;
+		else
+			x = 0;
+		fam_close(&s);
+		fam_close(&cl);
+		fam_close(&l);
+		_exit(write(p[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &st, sizeof(st)) != sizeof(st))
+		st = 1;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	switch (st) {
+	case 0: return NULL;
+	case 2: return "cannot join the cgroup";
+	case 3: return "listen failed";
+	case 4: return "no connection accepted on the real port";
+	case 5: return "getsockname() did not show the program's port";
+	default: return "child failed";
+	}
+}
+
 /* What a phase's programs do to a family's names. */
 struct want {
 	int dpeer[F_N];		/* added to the peer's port */
@@ -322,6 +376,27 @@ int main(void)
 		FAM_OK(ok && r.tfo_conn[0] == EISCONN && r.tfo_conn[1] == EISCONN,
 		       "INET4_CONNECT denies: Fast Open sendto() on a connected socket: AF_NSTCP %s, AF_INET %s",
 		       strerror(r.tfo_conn[1]), strerror(r.tfo_conn[0]));
+	}
+	/* A listener under a GETSOCKNAME6 program that rewrites the port. */
+	{
+		const int prog[2] = { cg_port_prog(BPF_CGROUP_INET6_GETSOCKNAME,
+						   SOCK_PORT), -1 };
+		const int type[2] = { BPF_CGROUP_INET6_GETSOCKNAME, -1 };
+		const char *bad[2] = { "no cgroup", "no cgroup" };
+		struct cg c;
+
+		why[0] = 0;
+		if (!cg_make_with(&c, "nstcp-gn-listen6", prog, type, why,
+				  sizeof(why)))
+			for (int i = 0; i < 2; i++)
+				bad[i] = listen6(&c, i ? AF_NSTCP : AF_INET6,
+						 20200 + i);
+		cg_free(&c);
+		if (why[0])
+			tap_diag("nstcp-gn-listen6: %s", why);
+		for (int i = 0; i < 2; i++)
+			FAM_OK(!bad[i], "GETSOCKNAME6 sets the port: %s listener on ::1 takes connections on its real port, getsockname() shows 4343 (%s)",
+			       i ? "AF_NSTCP" : "AF_INET6", bad[i] ?: "ok");
 	}
 	cg_root_release();
 	return fam_finish();
