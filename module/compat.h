@@ -143,6 +143,7 @@ static int fn##_compat(struct ctl_table *table, int write, void *buffer,\
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 6, 0)
 #define COMPAT_INET_FLAG_FREEBIND	freebind
 #define COMPAT_INET_FLAG_TRANSPARENT	transparent
+#define COMPAT_INET_FLAG_BIND_ADDRESS_NO_PORT	bind_address_no_port
 #define inet_test_bit(nr, sk)		(inet_sk(sk)->COMPAT_INET_FLAG_##nr)
 #define inet_assign_bit(nr, sk, val)	(inet_sk(sk)->COMPAT_INET_FLAG_##nr = (val))
 #endif

@@ -9,9 +9,12 @@
  * connection in, the listener of the CPU where the packets arrive.  The
  * listeners are made in the owner's context with the owner's socket
  * options (sockopt.c) and uid, so cgroup and LSM attribution are the
- * owner's.  A shared port's listeners carry the owner's uid, so that only
- * sockets of that uid can bind beside them; an exclusive port's listeners
- * carry a uid no process has.
+ * owner's.  An IPv4 port's listeners (the owner bound to a v4-mapped
+ * address) are AF_INET socks whatever the owner's family, so that its
+ * connections are IPv4 TCP socks as on AF_INET; if they cannot be made,
+ * the owner's family serves.  A shared port's listeners carry the owner's
+ * uid, so that only sockets of that uid can bind beside them; an exclusive
+ * port's listeners carry a uid no process has.
  *
  * Locking: lock_sock(member) > nstcp_net.lg_lock > lock_sock(listener);
  * group->lock is innermost.  The listeners listen while the group has a
@@ -109,16 +112,38 @@ static unsigned int nstcp_reuseport_size(struct sock *sk)
 static struct lock_class_key nstcp_lq_slock_key;
 static struct lock_class_key nstcp_lq_lock_key;
 
+/*
+ * The family of a group's per-CPU listeners: AF_INET for an IPv4 address
+ * (a dual-stack owner bound to a v4-mapped one, ::ffff:0.0.0.0 included),
+ * so that its connections are plain IPv4 TCP socks, as on AF_INET; else
+ * the owner's.
+ */
+static int nstcp_lq_family(const struct sock *owner,
+			   const struct nstcp_lgroup *g)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)&g->addr;
+
+	if (g->addr.ss_family == AF_INET6 &&
+	    ipv6_addr_v4mapped(&sin6->sin6_addr))
+		return AF_INET;
+	return owner->sk_family;
+}
+
 static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
-			 int backlog)
+			 int family, int backlog)
 {
 	kuid_t uid = g->keylen || g->reuseport ? g->owner : INVALID_UID;
+	struct sockaddr_storage a;
 	struct socket *s;
 	struct sock *sk;
-	int err;
+	int err, alen;
 
-	err = __sock_create(g->net, owner->sk_family, SOCK_STREAM, IPPROTO_TCP,
-			    &s, 0);
+	/* The group's address in the listeners' form. */
+	err = nstcp_addr_in((const struct sockaddr *)&g->addr, g->addrlen,
+			    family == AF_INET6, &a, &alen);
+	if (err)
+		return err;
+	err = __sock_create(g->net, family, SOCK_STREAM, IPPROTO_TCP, &s, 0);
 	if (err)
 		return err;
 	sk = s->sk;
@@ -142,7 +167,7 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 	err = sock_setsockopt(s, SOL_SOCKET, SO_INCOMING_CPU,
 			      KERNEL_SOCKPTR(&cpu), sizeof(cpu));
 	if (!err)
-		err = kernel_bind(s, (struct sockaddr *)&g->addr, g->addrlen);
+		err = kernel_bind(s, (struct sockaddr *)&a, alen);
 	if (!err)
 		err = kernel_listen(s, backlog);
 	/*
@@ -164,6 +189,37 @@ static int nstcp_lq_open(struct sock *owner, struct nstcp_lgroup *g, int cpu,
 	return 0;
 out:
 	sock_release(s);
+	return err;
+}
+
+/* Listeners of @family for every CPU of @g; on failure, none. */
+static int nstcp_lqs_open(struct sock *owner, struct nstcp_lgroup *g,
+			  int family, int backlog)
+{
+	unsigned int i;
+	int cpu, err = 0;
+
+	for (cpu = 0; cpu < g->nr && !err; cpu++)
+		err = nstcp_lq_open(owner, g, cpu, family, backlog);
+	if (!err)
+		return 0;
+	/* Not in the group list yet: nothing but arrivals sees them. */
+	for (i = 0; i < g->nr; i++) {
+		struct socket *s = g->q[i].sock;
+
+		if (!s)
+			continue;
+		write_lock_bh(&s->sk->sk_callback_lock);
+		rcu_assign_sk_user_data(s->sk, NULL);
+		s->sk->sk_data_ready = nstcp_def_readable;
+		write_unlock_bh(&s->sk->sk_callback_lock);
+		WRITE_ONCE(g->q[i].sk, NULL);
+		lock_sock(s->sk);
+		s->sk->sk_userlocks &= ~SOCK_BINDPORT_LOCK;
+		release_sock(s->sk);
+		g->q[i].sock = NULL;
+		sock_release(s);
+	}
 	return err;
 }
 
@@ -222,7 +278,7 @@ struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sk));
 	unsigned char reuse = sk->sk_reuse;
 	struct nstcp_lgroup *g;
-	int cpu, err;
+	int cpu, err, family;
 
 	/*
 	 * Exclusive ports' listeners all carry the same unused uid, which
@@ -263,10 +319,16 @@ struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
 
 	/* The owner stays bound beside its listeners, not yet listening. */
 	sk->sk_reuse = SK_CAN_REUSE;
-	for (cpu = 0; cpu < g->nr; cpu++) {
-		err = nstcp_lq_open(sk, g, cpu, backlog);
-		if (err)
-			break;
+	family = nstcp_lq_family(sk, g);
+	err = nstcp_lqs_open(sk, g, family, backlog);
+	/* IPv4 listeners that cannot be made: dual-stack ones, as before. */
+	if (err && family != sk->sk_family) {
+		int err4 = err;
+
+		err = nstcp_lqs_open(sk, g, sk->sk_family, backlog);
+		if (!err)
+			pr_warn_once("nstcp: IPv4 per-CPU listeners failed (%d): dual-stack ones instead\n",
+				     err4);
 	}
 	sk->sk_reuse = reuse;
 	list_add(&g->node, &nn->lgroups);

@@ -68,10 +68,15 @@ static void nstcp_sync_sock(const struct sock *from, struct sock *to,
 		WRITE_ONCE(to->sk_bound_dev_if, READ_ONCE(from->sk_bound_dev_if));
 		sk_dst_reset(to);
 	}
-	if (fresh && from->sk_family == AF_INET6)
+	if (fresh && from->sk_family == AF_INET6 && to->sk_family == AF_INET6)
 		to->sk_ipv6only = from->sk_ipv6only;
 }
 
+/*
+ * The IPv4 options live in the inet sock of either family: a dual-stack
+ * member's reach an AF_INET listener of an IPv4 port as they are.  The
+ * IPv6 ones only pass between IPv6 socks.
+ */
 static void nstcp_sync_ip(const struct sock *from, struct sock *to)
 {
 	const struct inet_sock *fi = inet_sk(from);
@@ -79,10 +84,14 @@ static void nstcp_sync_ip(const struct sock *from, struct sock *to)
 
 	inet_assign_bit(FREEBIND, to, inet_test_bit(FREEBIND, from));
 	inet_assign_bit(TRANSPARENT, to, inet_test_bit(TRANSPARENT, from));
+	inet_assign_bit(BIND_ADDRESS_NO_PORT, to,
+			inet_test_bit(BIND_ADDRESS_NO_PORT, from));
 	WRITE_ONCE(ti->tos, READ_ONCE(fi->tos));
 	WRITE_ONCE(ti->uc_ttl, READ_ONCE(fi->uc_ttl));
+	WRITE_ONCE(ti->min_ttl, READ_ONCE(fi->min_ttl));
+	WRITE_ONCE(ti->pmtudisc, READ_ONCE(fi->pmtudisc));
 #if IS_ENABLED(CONFIG_IPV6)
-	if (from->sk_family == AF_INET6) {
+	if (from->sk_family == AF_INET6 && to->sk_family == AF_INET6) {
 		WRITE_ONCE(inet6_sk(to)->tclass, READ_ONCE(inet6_sk(from)->tclass));
 		inet6_sk(to)->hop_limit = inet6_sk(from)->hop_limit;
 	}
@@ -165,6 +174,36 @@ static int nstcp_tcp_set(struct socket *to, int optname, const void *val,
 }
 
 /*
+ * Set a recorded option on the listener @l.  A TCP_MD5SIG key recorded on
+ * a dual-stack sock names an IPv4 peer v4-mapped: an AF_INET listener (of
+ * an IPv4 port) takes it as a sockaddr_in, and has no use for a key of an
+ * IPv6 peer, which it would misread.
+ */
+static int nstcp_replay_set(struct socket *l, const struct nstcp_replay *r)
+{
+	const struct tcp_md5sig *cmd = (const struct tcp_md5sig *)r->val;
+	struct sockaddr_storage a;
+	struct tcp_md5sig *v4;
+	int err, alen;
+
+	if ((r->optname != TCP_MD5SIG && r->optname != TCP_MD5SIG_EXT) ||
+	    r->len < sizeof(*cmd) || l->sk->sk_family != AF_INET ||
+	    cmd->tcpm_addr.ss_family != AF_INET6)
+		return nstcp_tcp_set(l, r->optname, r->val, r->len);
+	if (nstcp_addr_in((const struct sockaddr *)&cmd->tcpm_addr,
+			  sizeof(struct sockaddr_in6), false, &a, &alen))
+		return 0;
+	v4 = kmemdup(r->val, r->len, GFP_KERNEL);
+	if (!v4)
+		return -ENOMEM;
+	memset(&v4->tcpm_addr, 0, sizeof(v4->tcpm_addr));
+	memcpy(&v4->tcpm_addr, &a, alen);
+	err = nstcp_tcp_set(l, r->optname, v4, r->len);
+	kfree(v4);
+	return err;
+}
+
+/*
  * Copy @from's options to the per-CPU listener @to: @fresh before its
  * bind, else a live listener.  Caller holds lock_sock(from).
  */
@@ -190,14 +229,12 @@ int nstcp_sockopt_sync(struct sock *from, struct socket *to, bool fresh)
 	if (ca && inet_csk(sk)->icsk_ca_ops != ca)
 		err = nstcp_tcp_set(to, TCP_CONGESTION, ca->name,
 				    strlen(ca->name));
-	if (!err && sk->sk_family == from->sk_family &&
-	    inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen != qlen)
+	if (!err && inet_csk(sk)->icsk_accept_queue.fastopenq.max_qlen != qlen)
 		err = nstcp_tcp_set(to, TCP_FASTOPEN, &qlen, sizeof(qlen));
 	if (fresh && ns)
 		list_for_each_entry(r, &ns->replay, node)
 			if (!err)
-				err = nstcp_tcp_set(to, r->optname, r->val,
-						    r->len);
+				err = nstcp_replay_set(to, r);
 	return err;
 }
 
@@ -341,9 +378,7 @@ bool nstcp_sockopt_replayed(int level, int optname)
 
 static int nstcp_replay_one(struct sock *sk, struct socket *l, const void *arg)
 {
-	const struct nstcp_replay *r = arg;
-
-	return nstcp_tcp_set(l, r->optname, r->val, r->len);
+	return nstcp_replay_set(l, arg);
 }
 
 /*

@@ -60,6 +60,7 @@ model = monolithic
 exec = cat
 user = 4242
 buffer_kb = 8
+drain_timeout = 0
 CONF
 want=(
 	"4:unknown key \"colour\" in [global]"
@@ -83,6 +84,7 @@ want=(
 	"37:buffer_kb: \"2\" is not 4 to 4096"
 	"42:user: uid 4242 is not in the passwd database: give its \"group\""
 	"43:\"buffer_kb\" is for the distributor model"
+	"44:drain_timeout: \"0\" is not 1 to 86400 seconds"
 )
 "$nd_bin" -c "$tmp/bad.conf" --check >"$tmp/out" 2>"$tmp/err"
 rc=$?

@@ -12,7 +12,8 @@
 # answers and closes first while the client keeps its side open costs the
 # fronts no CPU (no EPOLLHUP spin) and the relay ends with the client;
 # status counters;
-# SIGTERM removes the back ends' sockets.  Build first: make tools.
+# limits (max_conns, per_source, cps) enforced by the fronts, counted
+# refused; SIGTERM removes the back ends' sockets.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -21,7 +22,7 @@ nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 sdecho=$nd_helpers/nstcpd_sdecho
 
-tap_plan 26
+tap_plan 30
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -52,6 +53,27 @@ listen = 7402
 model = distributor
 workers = 1
 buffer_kb = 4
+exec = $sdecho
+
+[service lim]
+listen = 7404
+model = distributor
+workers = 1
+max_conns = 4
+exec = $sdecho
+
+[service src]
+listen = 7405
+model = distributor
+workers = 1
+per_source = 2
+exec = $sdecho
+
+[service rate]
+listen = 7406
+model = distributor
+workers = 1
+cps = 3
 exec = $sdecho
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
@@ -142,13 +164,31 @@ tap_ok $? "a killed front is restarted: pid $old -> $(nd_json "$st" "w('dist')[1
 out=$(nd_run_client echo $nd_srv_ip 7401 20 $bytes 4)
 tap_ok $(( $? != 0 )) "served after the front's restart: $out"
 
-pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + w('dist') + w('small') + w('closer'))")
+# Limits, enforced by the fronts over all of them: a connection over one
+# is closed at once (the client sees it end), counted refused.
+nd_wait_json "$st" "all(b['pid'] > 0 for b in s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'])"
+out=$(nd_run_client hold $nd_srv_ip 7404 8 3)
+r=$(nd_json "$st" "s('lim')['refused']")
+tap_ok $([ "$out" = "conns 8 served 4 refused 4" ] && [ "$r" = 4 ]; echo $?) "max_conns = 4: $out; status refused $r"
+out=$(nd_run_client hold $nd_srv_ip 7405 5 3)
+r=$(nd_json "$st" "s('src')['refused']")
+tap_ok $([ "$out" = "conns 5 served 2 refused 3" ] && [ "$r" = 3 ]; echo $?) "per_source = 2 (one client address): $out; status refused $r"
+out=$(nd_run_client hold $nd_srv_ip 7406 12 3)
+r=$(nd_json "$st" "s('rate')['refused']")
+set -- $out
+# 12 connects in well under 2 s: at most 3 in each second they span.
+tap_ok $(( $4 < 3 || $4 > 6 || $6 != 12 - $4 || r != $6 )) "cps = 3: $out; status refused $r"
+nd_wait_json "$st" "s('lim')['relaying'] == 0 and s('src')['relaying'] == 0"
+out=$(nd_run_client echo $nd_srv_ip 7404 8 $bytes 4)
+tap_ok $(( $? != 0 )) "max_conns: the count back to 0 once they ended, served again: $out"
+
+pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + w('dist') + w('small') + w('closer'))")
 nd_stop
 rc=$?
 alive=$(nd_alive $pids)
 socks=$(find "$tmp" -name '*.sock' | wc -l)
 tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
-nd_listening 7401 || nd_listening 7402 || nd_listening 7403
+nd_listening 7401 || nd_listening 7402 || nd_listening 7403 || nd_listening 7404
 tap_ok $(( $? == 0 )) "the ports are closed"
 nd_finish
 tap_done

@@ -266,7 +266,7 @@ nd_stop
 sleep 600 &
 other=$!
 rm -f "$st"
-ip netns exec "$nd_srv" setsid sh -c 'export NSTCPD_PID=$$ NSTCPD_RETIRE="0 x 1 $$ 12abc $1" NSTCPD_FDS="5x=nd.a 1=nd.b 99999999999=nd.c"; exec "$0" -f -c "$2" -s "$3"' \
+ip netns exec "$nd_srv" setsid sh -c 'export NSTCPD_PID=$$ NSTCPD_RETIRE="0:t:1 x 1:t:1 $$:t:1 12abc:t:1 $1:t:1 $1 $1:x:1 $1:t:0" NSTCPD_FDS="5x=nd.a 1=nd.b 99999999999=nd.c"; exec "$0" -f -c "$2" -s "$3"' \
 	"$nd_bin" "$other" "$tmp/nstcpd.conf" "$st" 2>"$tmp/bogus.log" &
 nd_pid=$!
 nd_wait_json "$st" "$up == 2 and d['adopted'] == 0"
@@ -275,12 +275,12 @@ sleep 1
 kill -0 "$other" 2>/dev/null && kill -0 "$nd_pid" 2>/dev/null
 tap_ok $? "no process signalled: pid $other (not a child) and nstcpd still up"
 n=$(grep -c 'NSTCPD_RETIRE: .*ignored' "$tmp/bogus.log")
-tap_ok $(( n != 6 )) "the 6 bogus retire words ignored ($n logged)"
+tap_ok $(( n != 9 )) "the 9 bogus retire words ignored ($n logged)"
 n=$(grep -c 'NSTCPD_FDS: word .*ignored' "$tmp/bogus.log")
 tap_ok $(( n != 3 )) "the 3 bogus fd words ignored ($n logged)"
 nd_stop
 rm -f "$st"
-ip netns exec "$nd_srv" env NSTCPD_PID=1 NSTCPD_RETIRE="$other" "$nd_bin" -f -c "$tmp/nstcpd.conf" -s "$st" 2>"$tmp/notours.log" &
+ip netns exec "$nd_srv" env NSTCPD_PID=1 NSTCPD_RETIRE="$other:t:1000" "$nd_bin" -f -c "$tmp/nstcpd.conf" -s "$st" 2>"$tmp/notours.log" &
 nd_pid=$!
 nd_wait_json "$st" "$up == 2"
 grep -q "without NSTCPD_PID=$nd_pid: ignored" "$tmp/notours.log" && kill -0 "$other"
@@ -290,7 +290,7 @@ tap_ok $? "NSTCPD_PID not ours: the variables ignored: $(grep NSTCPD_PID "$tmp/n
 # image's processes (here a child sleep) stopped, the status file removed,
 # exit status 1.
 echo '{"pid": 1}' >"$tmp/old.json"
-sh -c 'sleep 600 & echo $! >"$1/child"; export NSTCPD_PID=$$ NSTCPD_RETIRE="$!" NSTCPD_STATUS="$1/old.json"; exec "$0" -f -c "$1/missing.conf"' \
+sh -c 'sleep 600 & echo $! >"$1/child"; export NSTCPD_PID=$$ NSTCPD_RETIRE="$!:t:5000" NSTCPD_STATUS="$1/old.json"; exec "$0" -f -c "$1/missing.conf"' \
 	"$nd_bin" "$tmp" 2>"$tmp/abort.log"
 rc=$?
 child=$(cat "$tmp/child")

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,23 @@
 
 int nd_arrival_pipe = -1;	/* read end, the main thread's */
 static int arrival_wr = -1;
+
+/*
+ * Before a re-exec the acceptors stop (nd_acceptors_stop): @stopping set,
+ * each thread sent SIGUSR1 (a handler without SA_RESTART: its blocking
+ * split accept returns EINTR) until it sees the flag and leaves; @running
+ * counts those not gone.  A token a thread accepted is written to the
+ * pipe before it leaves: none is lost with the image.
+ */
+static int stopping;
+static int running;
+static pthread_t *threads;
+static int nthreads;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
 
 struct nd_arrival {
 	int svc;
@@ -48,7 +66,7 @@ static void *acceptor(void *arg)
 	if (nd_pin(a.cpu))
 		nd_log("service %s: acceptor on CPU %d: %s", s->name, a.cpu,
 		       strerror(errno));
-	for (;;) {
+	while (!__atomic_load_n(&stopping, __ATOMIC_ACQUIRE)) {
 		struct nstcp_accept_token at;
 		struct nd_arrival ar;
 		socklen_t len = sizeof(at);
@@ -63,7 +81,7 @@ static void *acceptor(void *arg)
 		at.nat_give.ng_timeout_ms = s->timeout_ms;
 		if (getsockopt(s->lfd, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 			if (errno == EINVAL)
-				return NULL;	/* no longer listening */
+				break;	/* no longer listening */
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED) {
 				nd_log("service %s: split accept: %s", s->name,
@@ -81,11 +99,14 @@ static void *acceptor(void *arg)
 		if (write(arrival_wr, &ar, sizeof(ar)) != sizeof(ar))
 			nd_log("service %s: arrival: %s", s->name, strerror(errno));
 	}
+	__atomic_sub_fetch(&running, 1, __ATOMIC_RELEASE);
+	return NULL;
 }
 
 /* Starts the acceptors of every service nstcpd listens for. */
 int nd_acceptors_start(struct nd_config *cfg)
 {
+	struct sigaction sa = { .sa_handler = on_usr1 };
 	pthread_attr_t attr;
 	int pfd[2], i, c, r = 0;
 
@@ -100,8 +121,11 @@ int nd_acceptors_start(struct nd_config *cfg)
 	}
 	nd_arrival_pipe = pfd[0];
 	arrival_wr = pfd[1];
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	stopping = 0;
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Joinable: nd_acceptors_stop signals them, gone or not. */
 	pthread_attr_setstacksize(&attr, 64 * 1024);
 	for (i = 0; i < cfg->nsvc && !r; i++) {
 		struct nd_service *s = &cfg->svc[i];
@@ -110,7 +134,7 @@ int nd_acceptors_start(struct nd_config *cfg)
 			continue;
 		for (c = 0; c < ND_MAX_CPUS && c < CPU_SETSIZE && !r; c++) {
 			struct acceptor *a;
-			pthread_t t;
+			pthread_t t, *p;
 
 			if (!CPU_ISSET(c, &s->cpus))
 				continue;
@@ -120,16 +144,61 @@ int nd_acceptors_start(struct nd_config *cfg)
 				break;
 			}
 			*a = (struct acceptor){ .s = s, .svc = i, .cpu = c };
+			p = realloc(threads, (nthreads + 1) * sizeof(*threads));
+			if (!p) {
+				free(a);
+				r = -1;
+				break;
+			}
+			threads = p;
+			__atomic_add_fetch(&running, 1, __ATOMIC_RELEASE);
 			r = pthread_create(&t, &attr, acceptor, a);
 			if (r) {
+				__atomic_sub_fetch(&running, 1, __ATOMIC_RELEASE);
 				free(a);
 				errno = r;
 				r = -1;
+			} else {
+				threads[nthreads++] = t;
 			}
 		}
 	}
 	pthread_attr_destroy(&attr);
 	return r;
+}
+
+/*
+ * Before a re-exec: the acceptors stopped (at most 2 s), the connections
+ * they accepted handed on (nd_arrivals) by the image that accepted them,
+ * the pipe closed.  0 when none is left running.
+ */
+int nd_acceptors_stop(struct nd_config *cfg)
+{
+	struct timespec end;
+	int i, left;
+
+	if (arrival_wr < 0)
+		return 0;
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELEASE);
+	nd_now(&end);
+	end.tv_sec += 2;
+	while ((left = __atomic_load_n(&running, __ATOMIC_ACQUIRE)) &&
+	       nd_ms_until(&end) > 0) {
+		for (i = 0; i < nthreads && left; i++)
+			pthread_kill(threads[i], SIGUSR1);
+		usleep(5000);
+	}
+	if (left)
+		nd_log("%d acceptors did not stop in 2 s", left);
+	for (i = 0; i < nthreads && !left; i++)
+		pthread_join(threads[i], NULL);
+	nd_arrivals(cfg);
+	close(arrival_wr);
+	close(nd_arrival_pipe);
+	arrival_wr = -1;
+	nd_arrival_pipe = -1;
+	nthreads = 0;
+	return left ? -1 : 0;
 }
 
 /* In the main thread: the connections the acceptors took. */

@@ -255,6 +255,7 @@ static void start(struct nd_service *s, int i)
 	p->slot = i;
 	p->cpu = k->cpu;
 	if (i < bk->nbrokers) {
+		p->drain = 1;
 		p->pid = spawn_broker(s, i);
 	} else {
 		/* Its own port and the brokers', in its environment only. */

@@ -310,14 +310,46 @@ static void accept_all(struct bk *b)
 	}
 }
 
+/* SIGUSR1: drain (a new nstcpd image took over the port). */
+static int draining;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Answers until SIGUSR1; then, the listening socket closed here (the new
+ * image's brokers accept on it), until its connections are done: exit 0.
+ * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
+ */
 static int serve(struct bk *b)
 {
 	struct pollfd pfd[BK_CONNS + 1];
-	int i, n, lidx;
+	struct sigaction sa = { 0 };
+	sigset_t usr1, waitmask;
+	int i, n, lidx, lfd = BK_LFD;
 
+	sa.sa_handler = on_drain;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &waitmask);
+	sigdelset(&waitmask, SIGUSR1);
 	fcntl(BK_LFD, F_SETFL, fcntl(BK_LFD, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		long long now = now_ms(), wait = 1000;
+		int drain = __atomic_load_n(&draining, __ATOMIC_RELAXED);
+		struct timespec ts;
+
+		if (drain && lfd >= 0) {
+			close(lfd);
+			lfd = -1;
+		}
+		if (drain && !b->nconn)
+			return 0;
 
 		for (i = 0; i < b->nconn; i++) {
 			if (b->conn[i].deadline <= now) {
@@ -333,9 +365,11 @@ static int serve(struct bk *b)
 			pfd[i].events = POLLIN;
 		}
 		lidx = i;
-		pfd[lidx].fd = b->nconn < BK_CONNS ? BK_LFD : -1;
+		pfd[lidx].fd = b->nconn < BK_CONNS ? lfd : -1;
 		pfd[lidx].events = POLLIN;
-		n = poll(pfd, lidx + 1, (int)wait);
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = wait % 1000 * 1000000;
+		n = ppoll(pfd, lidx + 1, &ts, &waitmask);
 		if (n < 0 && errno != EINTR)
 			return 1;
 		if (n <= 0)

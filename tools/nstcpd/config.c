@@ -8,12 +8,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <linux/types.h>
 #include <linux/nstcp.h>
@@ -109,7 +111,8 @@ static void service_end(struct parser *p)
 	if (s->model != ND_MODEL_STANDARD && s->model != ND_MODEL_NONE) {
 		static const int std_only[] = { K_STDIO, K_TAKE, K_PER_SOURCE };
 
-		for (i = 0; i < 3; i++)
+		/* per_source: the distributor's fronts count sources too. */
+		for (i = 0; i < (s->model == ND_MODEL_DISTRIBUTOR ? 2 : 3); i++)
 			if (p->seen & (1u << std_only[i]))
 				perr(p, p->key_line[std_only[i]],
 				     "\"%s\" is for the standard model (service %s is %s)",
@@ -126,9 +129,9 @@ static void service_end(struct parser *p)
 				     nd_keys[no_mono[i]]);
 	}
 	if (s->model == ND_MODEL_DISTRIBUTOR) {
-		static const int no_dist[] = { K_MAX_CONNS, K_CPS, K_TIMEOUT };
+		static const int no_dist[] = { K_TIMEOUT };
 
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < 1; i++)
 			if (p->seen & (1u << no_dist[i]))
 				perr(p, p->key_line[no_dist[i]],
 				     "\"%s\" is not for the distributor model",
@@ -208,6 +211,7 @@ static void section(struct parser *p, char *text)
 	s->expire_ms = 3000;
 	s->lfd = -1;
 	s->buf_kb = 64;
+	s->drain_s = ND_DRAIN_DEF_S;
 	p->cur = s;
 }
 
@@ -292,7 +296,51 @@ static int strict_modes(const char *path, int fd)
 	return 0;
 }
 
+/*
+ * A copy of the file at @path (checked as nd_config_load does) in a
+ * memfd, at offset 0: the bytes a reload validates are the bytes the new
+ * image reads (nd_config_load_fd), whatever happens to the file between.
+ */
+int nd_config_snapshot(const char *path)
+{
+	int in = open(path, O_RDONLY | O_CLOEXEC), out = -1;
+	char buf[8192];
+	ssize_t n;
+
+	if (in < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (strict_modes(path, in))
+		goto fail;
+	out = memfd_create("nstcpd-config", MFD_CLOEXEC);
+	if (out < 0)
+		goto fail;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, n) != n)
+			goto fail;
+	if (n < 0 || lseek(out, 0, SEEK_SET))
+		goto fail;
+	close(in);
+	return out;
+fail:
+	fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	close(in);
+	if (out >= 0)
+		close(out);
+	return -1;
+}
+
 int nd_config_load(struct nd_config *cfg, const char *path)
+{
+	return nd_config_load_fd(cfg, path, -1);
+}
+
+/*
+ * The configuration of file @path; read from @fd (a snapshot, duplicated
+ * here: @fd stays open) instead when @fd >= 0.
+ */
+int nd_config_load_fd(struct nd_config *cfg, const char *path, int fd)
 {
 	struct parser p = { .cfg = cfg, .file = path };
 	char buf[1024];
@@ -301,12 +349,20 @@ int nd_config_load(struct nd_config *cfg, const char *path)
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	snprintf(cfg->status_path, sizeof(cfg->status_path), "%s", ND_STATUS_DEF);
-	f = fopen(path, "re");
+	if (fd >= 0) {
+		int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		f = d >= 0 && !lseek(d, 0, SEEK_SET) ? fdopen(d, "r") : NULL;
+		if (!f && d >= 0)
+			close(d);
+	} else {
+		f = fopen(path, "re");
+	}
 	if (!f) {
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	if (strict_modes(path, fileno(f))) {
+	if (fd < 0 && strict_modes(path, fileno(f))) {
 		fclose(f);
 		return -1;
 	}

@@ -235,6 +235,7 @@ const char *const nd_keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
 	"backlog", "busy", "user", "group", "buffer_kb", "servers", "expire_ms",
+	"drain_timeout",
 };
 
 /* user = NAME|UID: a user of the passwd database, or a bare uid. */
@@ -437,6 +438,13 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 			perr(p, p->line, "expire_ms: \"%s\" is not 10 to 600000", v);
 		else
 			s->expire_ms = u;
+		break;
+	case K_DRAIN:
+		if (parse_uint(v, ND_DRAIN_MAX_S, &u) || !u)
+			perr(p, p->line, "drain_timeout: \"%s\" is not 1 to %d seconds",
+			     v, ND_DRAIN_MAX_S);
+		else
+			s->drain_s = u;
 		break;
 	case K_BACKLOG:
 		if (parse_uint(v, 65535, &u) || !u)

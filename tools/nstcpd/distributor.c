@@ -128,6 +128,7 @@ static void start_front(struct nd_service *s, int i)
 		goto later;
 	}
 	p->slot = -1 - i;
+	p->drain = 1;
 	p->cpu = c->cpu;
 	c->pid = p->pid;
 	nd_now(&c->started);
@@ -171,6 +172,8 @@ int nd_distributor_start(struct nd_service *s, const char *rundir)
 	((struct nd_dshm *)base)->nfront = s->ncpus;
 	((struct nd_dshm *)base)->nback = n;
 	nd_dview(&d->v, base);
+	if (nd_dlimit_init(d->v.m, s->max_conns, s->per_source, s->cps))
+		return -1;
 	if (mkdir(rundir, 0755) && errno != EEXIST)
 		return -1;
 	for (i = 0, c = 0; i < n; i++, c++) {
@@ -232,6 +235,7 @@ void nd_distributor_exited(struct nd_service *s, struct nd_proc *p, int status)
 		SET(*l, 0);
 	}
 	d->dropped += GET(v->front[i].active);
+	nd_dlimit_front_gone(v->m, i, GET(v->front[i].active));
 	SET(v->front[i].active, 0);
 	if (WIFEXITED(status) && WEXITSTATUS(status) >= 125)
 		s->failed++;

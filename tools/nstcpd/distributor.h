@@ -9,7 +9,18 @@
 #ifndef NSTCPD_DISTRIBUTOR_H
 #define NSTCPD_DISTRIBUTOR_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <sys/socket.h>
+
+#define ND_DSRC_SLOTS	4096	/* per_source: sources (per front) at once */
+
+/* A source address's connections in service through one front. */
+struct nd_dsrc {
+	unsigned char addr[16];		/* IPv6, IPv4-mapped */
+	unsigned int front;
+	unsigned int count;
+};
 
 struct nd_fctr {
 	unsigned long long accepted, active, served, aborted, refused, local;
@@ -18,6 +29,14 @@ struct nd_fctr {
 
 struct nd_dshm {
 	unsigned int nfront, nback;
+	/* Limits (dlimit.c): 0 for none; set by nstcpd before the fronts. */
+	unsigned int max_conns, per_source, cps;
+	unsigned int conns;		/* admitted, over all fronts */
+	pthread_mutex_t lock;		/* the rest */
+	long long cps_sec;
+	unsigned int cps_count;
+	unsigned int nsrc;		/* rows of src[] used */
+	struct nd_dsrc src[ND_DSRC_SLOTS];
 };
 
 struct nd_dview {
@@ -49,6 +68,16 @@ static inline void nd_dview(struct nd_dview *v, void *base)
 #define SUB(x, v)	__atomic_sub_fetch(&(x), (v), __ATOMIC_RELAXED)
 #define GET(x)		__atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define SET(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* dlimit.c: the limits, shared by the fronts. */
+int nd_dlimit_init(struct nd_dshm *m, unsigned int max_conns,
+		   unsigned int per_source, unsigned int cps);
+const char *nd_dlimit_admit(struct nd_dshm *m, unsigned int front,
+			    const struct sockaddr_storage *peer);
+void nd_dlimit_release(struct nd_dshm *m, unsigned int front,
+		       const struct sockaddr_storage *peer);
+void nd_dlimit_front_gone(struct nd_dshm *m, unsigned int front,
+			  unsigned long long active);
 
 /* relay.c: `nstcpd front ...`, a front process's main. */
 int nd_front_main(int argc, char **argv);

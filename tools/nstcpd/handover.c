@@ -12,7 +12,12 @@
  * back as LISTEN_FDS/LISTEN_FDNAMES.  The new image checks each (AF_NSTCP,
  * listening, its address, key and policy those of its name), adopts those
  * its configuration wants and closes the rest; the processes of the old
- * image, named in NSTCPD_RETIRE, get SIGTERM once the new ones are started.
+ * image, named in NSTCPD_RETIRE, retire once the new ones are started:
+ * the distributor's fronts and the brokers drain (SIGUSR1: they stop
+ * accepting, finish what they hold and exit), hybrid workers end when
+ * their channel closes, the distributor's back ends get SIGTERM once the
+ * fronts are gone, the others SIGTERM at once; each within its service's
+ * drain_timeout (then SIGTERM, SIGKILL).
  * Identities, the socket check and the binary's path: handover_id.c.
  */
 #include <arpa/inet.h>
@@ -33,8 +38,6 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-#define RETIRE_GRACE_S	10	/* old processes: SIGKILL after this */
-
 struct held {
 	int fd;
 	char id[ND_ID_MAX];
@@ -44,17 +47,17 @@ static struct held *pool;	/* inherited, not (yet) adopted */
 static int npool;
 static struct held *heldv;	/* listening now */
 static int nheld, held_cap;
-static pid_t *retire;		/* the old image's processes */
-static int nretire;
-static struct timespec retire_end;
 static int fdstore;		/* the service manager holds our sockets */
 static int handed;		/* started by nd_reexec (NSTCPD_PID ours) */
 static char old_status[PATH_MAX];	/* the previous image's status file */
+static char *given;		/* NSTCPD_GIVEN: hybrid connections in hand */
+static int config_out = -1;	/* the configuration validated, for the next */
+static int config_in = -1;	/* NSTCPD_CONFIG_FD: the one validated before */
 
 unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
 
 /* @w, all of it, a decimal in [@min, @max]: 0 and *@out, else -1. */
-static int word_int(const char *w, long min, long max, long *out)
+int nd_word_int(const char *w, long min, long max, long *out)
 {
 	char *end;
 	long v;
@@ -110,7 +113,7 @@ static void load_fds(const char *v, long fdmax)
 		eq = strchr(w, '=');
 		if (eq)
 			*eq = 0;
-		if (!eq || word_int(w, 3, fdmax, &fd)) {
+		if (!eq || nd_word_int(w, 3, fdmax, &fd)) {
 			nd_log("NSTCPD_FDS: word \"%s\": not FD=ID: ignored", w);
 			nd_refused_fds++;
 			continue;
@@ -127,9 +130,9 @@ static void load_listen_fds(const char *v, long fdmax)
 	char *copy, *w;
 	long n, p, i;
 
-	if (!v || word_int(pid, 1, INT_MAX, &p) || p != getpid())
+	if (!v || nd_word_int(pid, 1, INT_MAX, &p) || p != getpid())
 		return;
-	if (word_int(v, 0, fdmax - 3, &n)) {
+	if (nd_word_int(v, 0, fdmax - 3, &n)) {
 		nd_log("LISTEN_FDS=%s: not a count of descriptors: ignored", v);
 		return;
 	}
@@ -147,39 +150,22 @@ static void load_listen_fds(const char *v, long fdmax)
 	free(copy);
 }
 
-/*
- * NSTCPD_RETIRE: pids, each from 2 up, not ours, and our child (waitid
- * without reaping: ECHILD for any other process); anything else ignored,
- * never signalled.
- */
-static void load_retire(const char *v)
+/* NSTCPD_CONFIG_FD: a descriptor from 3 of a regular file (a memfd), or -1. */
+static int config_fd(const char *v, long fdmax)
 {
-	char *copy = v ? strdup(v) : NULL, *w, *save;
-	siginfo_t si;
-	long pid;
+	struct stat st;
+	long fd;
 
-	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
-	     w = strtok_r(NULL, " ", &save)) {
-		pid_t *r;
-
-		if (word_int(w, 2, INT_MAX, &pid) || pid == getpid()) {
-			nd_log("NSTCPD_RETIRE: \"%s\": not a pid: ignored", w);
-			continue;
-		}
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) &&
-		    errno == ECHILD) {
-			nd_log("NSTCPD_RETIRE: %ld: not a child of nstcpd: ignored",
-			       pid);
-			continue;
-		}
-		r = realloc(retire, (nretire + 1) * sizeof(*retire));
-		if (!r)
-			break;
-		retire = r;
-		retire[nretire++] = pid;
+	if (!v)
+		return -1;
+	if (nd_word_int(v, 3, fdmax, &fd) || fstat(fd, &st) ||
+	    !S_ISREG(st.st_mode)) {
+		nd_log("NSTCPD_CONFIG_FD=%s: not a file: ignored, %s read", v,
+		       "the configuration file");
+		return -1;
 	}
-	free(copy);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
 }
 
 /*
@@ -197,7 +183,7 @@ void nd_handover_load(void)
 
 	if (fdmax < 4 || fdmax > INT_MAX)
 		fdmax = INT_MAX;
-	mine = !word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
+	mine = !nd_word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
 	       pid == getpid();
 	if (!mine && (getenv("NSTCPD_FDS") || getenv("NSTCPD_RETIRE")))
 		nd_log("NSTCPD_FDS/NSTCPD_RETIRE without NSTCPD_PID=%d: ignored",
@@ -209,10 +195,19 @@ void nd_handover_load(void)
 			snprintf(old_status, sizeof(old_status), "%s", v);
 		v = getenv("NSTCPD_COUNTS");
 		load_fds(getenv("NSTCPD_FDS"), fdmax);
-		load_retire(getenv("NSTCPD_RETIRE"));
-		if (v && sscanf(v, "%llu %llu", &nd_reloads, &nd_reexecs) != 2) {
+		nd_retire_load(getenv("NSTCPD_RETIRE"));
+		if (getenv("NSTCPD_GIVEN"))
+			given = strdup(getenv("NSTCPD_GIVEN"));
+		config_in = config_fd(getenv("NSTCPD_CONFIG_FD"), fdmax);
+		/* 2 numbers from an nstcpd before the drain counters. */
+		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
+				 &nd_reexecs, &nd_drained, &nd_drain_expired,
+				 &nd_retire_killed) < 2) {
 			nd_reloads = 0;
 			nd_reexecs = 0;
+			nd_drained = 0;
+			nd_drain_expired = 0;
+			nd_retire_killed = 0;
 		}
 	}
 	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
@@ -221,6 +216,8 @@ void nd_handover_load(void)
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
+	unsetenv("NSTCPD_GIVEN");
+	unsetenv("NSTCPD_CONFIG_FD");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDNAMES");
@@ -324,7 +321,7 @@ void nd_handover_prune(const struct nd_config *cfg)
 /*
  * Once the services started: the inherited sockets left (a service with
  * fewer copies now) closed, their connections going to the port's other
- * members; the old image's processes sent SIGTERM.
+ * members; the old image's processes told to retire (struct retiree).
  */
 void nd_handover_done(void)
 {
@@ -335,13 +332,7 @@ void nd_handover_done(void)
 		pool_close(&pool[i]);
 	}
 	npool = 0;
-	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGTERM);
-	if (nretire)
-		nd_log("%d processes of the previous nstcpd sent SIGTERM",
-		       nretire);
-	nd_now(&retire_end);
-	retire_end.tv_sec += RETIRE_GRACE_S;
+	nd_retire_start();
 }
 
 /* @path, when a regular file of ours, removed. */
@@ -363,65 +354,31 @@ static void unlink_ours(const char *path)
  */
 void nd_handover_abort(const char *status)
 {
-	struct timespec end;
-	int i;
-
 	if (!handed)
 		return;
 	nd_log("the new nstcpd cannot start: stopping the %d processes of the previous one; nstcpd exits, the service is down",
-	       nretire);
-	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGTERM);
-	nd_now(&end);
-	end.tv_sec += 2;
-	while (nretire && nd_ms_until(&end) > 0) {
-		pid_t pid = waitpid(-1, NULL, WNOHANG);
-
-		if (pid > 0)
-			nd_handover_reaped(pid);
-		else if (pid == 0)
-			usleep(20000);
-		else
-			break;
-	}
-	for (i = 0; i < nretire; i++)
-		kill(retire[i], SIGKILL);
-	nretire = 0;
+	       nd_handover_retiring());
+	nd_retire_abort();
 	unlink_ours(status);
 	unlink_ours(old_status);
 }
 
-/* @pid exited: 1 when it was an old image's process. */
-int nd_handover_reaped(pid_t pid)
+/* The configuration a reload validated (a memfd) for the new image, or -1. */
+void nd_handover_config(int fd)
 {
-	int i;
-
-	for (i = 0; i < nretire; i++)
-		if (retire[i] == pid) {
-			retire[i] = retire[--nretire];
-			return 1;
-		}
-	return 0;
+	config_out = fd;
 }
 
-/* Old processes still up after the grace: SIGKILL.  ms to the next, -1. */
-long long nd_handover_tick(void)
+/* The configuration the previous image validated, or -1: read the file. */
+int nd_handover_config_in(void)
 {
-	long long t;
-	int i;
+	return config_in;
+}
 
-	if (!nretire)
-		return -1;
-	t = nd_ms_until(&retire_end);
-	if (t > 0)
-		return t;
-	for (i = 0; i < nretire; i++) {
-		nd_log("previous process %d not stopped in %d s: SIGKILL",
-		       retire[i], RETIRE_GRACE_S);
-		kill(retire[i], SIGKILL);
-	}
-	nretire = 0;
-	return -1;
+/* The hybrid connections the previous image had in hand (nd_hybrid_adopt). */
+const char *nd_handover_given(void)
+{
+	return given;
 }
 
 /* 1 when the service manager holds the sockets: stopping leaves them be. */
@@ -463,12 +420,10 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 {
 	const char *exe = !reload && nd_self()[0] ? nd_self() : "/proc/self/exe";
 	size_t cap = 64 + nheld * (ND_ID_MAX + 16), len = 0;
-	char *fds = malloc(cap), *pids, counts[64], self[16];
-	int i, j, np = 0, nfd;
+	char *fds = malloc(cap), *pids, counts[128], self[16];
+	int i, nfd;
 
-	for (i = 0; i < cfg->nsvc; i++)
-		np += cfg->svc[i].nprocs;
-	pids = malloc(16 * (np + nretire) + 1);
+	pids = nd_retire_words(cfg);
 	if (!fds || !pids)
 		goto out;
 	fds[0] = 0;
@@ -485,27 +440,25 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 				heldv[i].fd, heldv[i].id);
 		nfd++;
 	}
-	len = 0;
-	pids[0] = 0;
-	/* A standard model's server has one connection: left to finish it. */
-	for (i = 0; i < cfg->nsvc; i++)
-		for (j = 0; j < cfg->svc[i].nprocs &&
-		     cfg->svc[i].model != ND_MODEL_STANDARD; j++)
-			len += sprintf(pids + len, "%d ", cfg->svc[i].procs[j].pid);
-	for (i = 0; i < nretire; i++)
-		len += sprintf(pids + len, "%d ", retire[i]);
-	snprintf(counts, sizeof(counts), "%llu %llu", nd_reloads + !!reload,
-		 nd_reexecs + !reload);
+	snprintf(counts, sizeof(counts), "%llu %llu %llu %llu %llu",
+		 nd_reloads + !!reload, nd_reexecs + !reload, nd_drained,
+		 nd_drain_expired, nd_retire_killed);
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
 	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1) ||
 	    setenv("NSTCPD_STATUS", cfg->status_path, 1))
 		goto out;
+	/* A reload: the configuration it validated, for a restart the file. */
+	snprintf(self, sizeof(self), "%d", config_out);
+	if (reload && config_out >= 0 &&
+	    (setenv("NSTCPD_CONFIG_FD", self, 1) ||
+	     fcntl(config_out, F_SETFD, 0)))
+		goto out;
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
 			fcntl(heldv[i].fd, F_SETFD, 0);
-	nd_log("%s: executing %s with %d listening sockets, %d processes to retire",
-	       reload ? "reload" : "restart", exe, nfd, np + nretire);
+	nd_log("%s: executing %s with %d listening sockets, processes to retire: %s",
+	       reload ? "reload" : "restart", exe, nfd, pids);
 	fflush(NULL);
 	execv(exe, argv);
 	nd_log("exec %s: %s: nstcpd goes on unchanged", exe, strerror(errno));
@@ -521,6 +474,9 @@ out:
 	unsetenv("NSTCPD_FDS");
 	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
+	unsetenv("NSTCPD_CONFIG_FD");
+	if (config_out >= 0)
+		fcntl(config_out, F_SETFD, FD_CLOEXEC);
 	free(fds);
 	free(pids);
 }

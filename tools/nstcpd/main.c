@@ -51,21 +51,60 @@ static char *absolute(const char *p, char *buf, size_t len)
 }
 
 /*
+ * The acceptors stopped first and what they accepted handed on, so that
+ * no accepted connection goes with this image; the hybrid connections not
+ * yet taken passed to the new image (NSTCPD_GIVEN); the acceptors
+ * restarted if the exec fails.
+ */
+static void reexec(struct nd_config *cfg, int reload)
+{
+	size_t cap = 1, len = 0;
+	char *given;
+	int i;
+
+	nd_acceptors_stop(cfg);
+	for (i = 0; i < cfg->nsvc; i++)
+		if (cfg->svc[i].model == ND_MODEL_HYBRID)
+			cap += 64 * (nd_hybrid_load(&cfg->svc[i]) + 1);
+	given = malloc(cap);
+	if (given) {
+		given[0] = 0;
+		for (i = 0; i < cfg->nsvc; i++)
+			if (cfg->svc[i].model == ND_MODEL_HYBRID)
+				len = nd_hybrid_given(&cfg->svc[i], given, cap, len);
+		setenv("NSTCPD_GIVEN", given, 1);
+		free(given);
+	}
+	nd_reexec(reexec_argv, cfg, reload);
+	unsetenv("NSTCPD_GIVEN");
+	if (nd_acceptors_start(cfg))
+		nd_log("acceptors: %s", strerror(errno));
+}
+
+/*
  * SIGHUP: the configuration file read again; when valid, a new image
  * started on it (nd_reexec), else nothing changes.
  */
 static void reload(struct nd_config *cfg)
 {
 	struct nd_config next;
+	int fd;
 
 	nd_log("SIGHUP: reloading %s", cfg->path);
-	if (nd_config_load(&next, cfg->path)) {
+	fd = nd_config_snapshot(cfg->path);
+	if (fd < 0 || nd_config_load_fd(&next, cfg->path, fd)) {
 		nd_log("reload: %s: configuration refused, the running services unchanged",
 		       cfg->path);
+		if (fd >= 0)
+			close(fd);
 		return;
 	}
 	nd_config_free(&next);
-	nd_reexec(reexec_argv, cfg, 1);
+	/* The new image reads the bytes validated here (NSTCPD_CONFIG_FD). */
+	nd_handover_config(fd);
+	reexec(cfg, 1);
+	nd_handover_config(-1);
+	close(fd);
 }
 
 /* Runs the services until SIGTERM or SIGINT. */
@@ -102,6 +141,7 @@ static int run(struct nd_config *cfg)
 	}
 	nd_handover_done();
 	nd_handover_store();
+	nd_hybrid_adopt(cfg, nd_handover_given());
 	for (i = 0, n = 3; i < cfg->nsvc; i++)
 		n += 1 + cfg->svc[i].ncopies;
 	pfd = calloc(n, sizeof(*pfd));
@@ -177,7 +217,7 @@ static int run(struct nd_config *cfg)
 				break;
 			case SIGUSR2:
 				nd_log("SIGUSR2: restarting");
-				nd_reexec(reexec_argv, cfg, 0);
+				reexec(cfg, 0);
 				break;
 			default:
 				nd_log("signal %d: stopping", si.ssi_signo);
@@ -185,6 +225,7 @@ static int run(struct nd_config *cfg)
 			}
 		}
 	}
+	nd_handover_stop();
 	nd_services_stop(cfg);
 	unlink(cfg->status_path);
 	free(pfd);
@@ -255,7 +296,13 @@ int main(int argc, char **argv)
 		}
 		nd_handover_load();
 	}
-	if (nd_config_load(&cfg, path)) {
+	r = check ? -1 : nd_handover_config_in();
+	if (r >= 0)
+		nd_log("%s: read as the reload validated it", path);
+	c = nd_config_load_fd(&cfg, path, r);
+	if (r >= 0)
+		close(r);
+	if (c) {
 		fprintf(stderr, "nstcpd: %s: configuration refused, nothing started\n",
 			path);
 		nd_handover_abort(status);

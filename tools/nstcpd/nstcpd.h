@@ -7,7 +7,8 @@
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
  * brokers; broker.h) (the models), handover.c (the listening sockets
- * across a reload or restart; sdnotify.c), status.c (the status file and
+ * across a reload or restart; sdnotify.c; retire.c, the old image's
+ * processes; dlimit.c, the distributor's limits), status.c (the status file and
  * `nstcpd status`), main.c.
  */
 #ifndef NSTCPD_H
@@ -47,6 +48,7 @@ struct nd_proc {
 	struct sockaddr_storage peer;
 	int gives;		/* standard: gives of this connection so far */
 	int taken;		/* standard: the take was reported */
+	int drain;		/* a front or broker: drains on SIGUSR1 */
 	struct timespec started;
 };
 
@@ -116,6 +118,7 @@ struct nd_service {
 	gid_t groups[ND_MAX_GROUPS];	/* the user's supplementary groups */
 	int ngroups;
 	unsigned int buf_kb;		/* distributor: relay buffer per direction */
+	unsigned int drain_s;		/* old processes' time after a reload */
 
 	/* run time */
 	int lfd;			/* standard: the listening socket */
@@ -149,6 +152,8 @@ struct nd_config {
 
 /* config.c */
 int nd_config_load(struct nd_config *cfg, const char *path);
+int nd_config_load_fd(struct nd_config *cfg, const char *path, int fd);
+int nd_config_snapshot(const char *path);
 void nd_config_free(struct nd_config *cfg);
 const char *nd_model_name(enum nd_model m);
 const char *nd_policy_name(int policy);
@@ -203,6 +208,7 @@ void nd_monolithic_proc(struct nd_service *s);
 /* acceptor.c */
 extern int nd_arrival_pipe;
 int nd_acceptors_start(struct nd_config *cfg);
+int nd_acceptors_stop(struct nd_config *cfg);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
@@ -212,6 +218,9 @@ unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
+size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
+		       size_t len);
+void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
 
 /* broker.c, broker_run.c (broker.h) */
 int nd_broker_start(struct nd_service *s);
@@ -230,8 +239,18 @@ int nd_handover_check(int fd, const char *id, const char **why);
 void nd_self_path(void);
 const char *nd_self(void);
 
+/* retire.c */
+void nd_retire_load(const char *v);
+char *nd_retire_words(const struct nd_config *cfg);
+void nd_retire_start(void);
+void nd_retire_abort(void);
+
 /* handover.c */
+int nd_word_int(const char *w, long min, long max, long *out);
+#define ND_DRAIN_DEF_S	30	/* drain_timeout's default */
+#define ND_DRAIN_MAX_S	86400
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
+extern unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 void nd_handover_load(void);
 int nd_listen_held(enum nd_model m, const char *key, int policy,
 		   const struct sockaddr_storage *a,
@@ -239,8 +258,13 @@ int nd_listen_held(enum nd_model m, const char *key, int policy,
 void nd_handover_prune(const struct nd_config *cfg);
 void nd_handover_done(void);
 void nd_handover_abort(const char *status);
-int nd_handover_reaped(pid_t pid);
+int nd_handover_reaped(pid_t pid, int status);
 long long nd_handover_tick(void);
+int nd_handover_retiring(void);
+void nd_handover_stop(void);
+const char *nd_handover_given(void);
+void nd_handover_config(int fd);
+int nd_handover_config_in(void);
 int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);

@@ -47,14 +47,25 @@ struct front {
 	int nrelay;			/* relays open */
 	int maxrelay;			/* below RLIMIT_NOFILE / 2 */
 	int accepting;			/* listener in the epoll set */
-	int stopped;			/* listener shut down */
+	int stopped;			/* listener shut down or closed */
+	sigset_t waitmask;		/* SIGUSR1 let in while waiting only */
 };
+
+/* SIGUSR1: drain (a new nstcpd image took over the port). */
+static int draining;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+}
 
 struct relay {
 	struct front *f;
 	int fd[2];			/* 0 client, 1 back end */
 	int back;
 	int ended;
+	struct sockaddr_storage peer;
 	int gone[2];			/* side out of the epoll set */
 	struct relay *next_dead;
 	struct pipe_dir dir[2];		/* 0: client to back end, 1: back */
@@ -142,6 +153,7 @@ static void relay_end(struct relay *r, int abort_client)
 	SUB(v->load[f->index * f->nback + r->back], 1);
 	SUB(v->active[r->back], 1);
 	SUB(f->c->active, 1);
+	nd_dlimit_release(v->m, f->index, &r->peer);
 	f->nrelay--;
 	if (abort_client) {
 		ADD(f->c->aborted, 1);
@@ -241,8 +253,12 @@ abort:
 	return -1;
 }
 
-/* A connection accepted by front @f: connect its back end, relay. */
-static void relay_start(struct front *f, int ep, int cfd)
+/*
+ * A connection accepted by front @f, from @peer: within the limits
+ * (dlimit.c), connect its back end, relay; else closed, counted refused.
+ */
+static void relay_start(struct front *f, int ep, int cfd,
+			const struct sockaddr_storage *peer)
 {
 	struct nd_dview *v = &f->v;
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -255,13 +271,14 @@ static void relay_start(struct front *f, int ep, int cfd)
 	if (!getsockopt(cfd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) &&
 	    cpu == f->cpu)
 		ADD(f->c->local, 1);
-	if (!r)
+	if (!r || nd_dlimit_admit(v->m, f->index, peer))
 		goto refuse;
 	r->f = f;
 	r->fd[0] = cfd;
+	r->peer = *peer;
 	r->back = pick(f);
 	if (r->back < 0)
-		goto refuse;
+		goto release;
 	r->dir[0].buf = malloc(f->buf);
 	r->dir[1].buf = malloc(f->buf);
 	r->fd[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -286,6 +303,8 @@ unpick:
 		close(r->fd[1]);
 	free(r->dir[0].buf);
 	free(r->dir[1].buf);
+release:
+	nd_dlimit_release(v->m, f->index, peer);
 refuse:
 	free(r);
 	close(cfd);
@@ -310,6 +329,8 @@ static void arm_accept(struct front *f, int ep, int on)
  */
 static void accept_all(struct front *f, int ep)
 {
+	struct sockaddr_storage peer;
+	socklen_t len;
 	int c;
 
 	for (;;) {
@@ -317,9 +338,12 @@ static void accept_all(struct front *f, int ep)
 			arm_accept(f, ep, 0);
 			return;
 		}
-		c = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		len = sizeof(peer);
+		memset(&peer, 0, sizeof(peer));
+		c = accept4(f->lfd, (struct sockaddr *)&peer, &len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c >= 0) {
-			relay_start(f, ep, c);
+			relay_start(f, ep, c, &peer);
 			continue;
 		}
 		switch (errno) {
@@ -364,8 +388,24 @@ static void run(struct front *f)
 		exit(1);
 	}
 	for (;;) {
+		/*
+		 * Draining: the listening socket closed here (not shut down:
+		 * the new image's fronts accept on it), the relays finished,
+		 * then exit 0.
+		 */
+		int drain = __atomic_load_n(&draining, __ATOMIC_RELAXED);
+
+		if (drain && f->lfd >= 0) {
+			arm_accept(f, ep, 0);
+			close(f->lfd);
+			f->lfd = -1;
+			f->stopped = 1;
+		}
+		if (drain && !f->nrelay)
+			exit(0);
 		/* Paused: try again on a relay's end or in 100 ms. */
-		n = epoll_wait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100);
+		n = epoll_pwait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100,
+				&f->waitmask);
 		for (i = 0; i < n; i++) {
 			struct endp *e = ev[i].data.ptr;
 
@@ -402,6 +442,8 @@ static int relay_cap(void)
 int nd_front_main(int argc, char **argv)
 {
 	struct front f = { .lfd = 3 };
+	struct sigaction sa = { 0 };
+	sigset_t usr1;
 	struct stat st;
 	void *base;
 
@@ -431,6 +473,17 @@ int nd_front_main(int argc, char **argv)
 	f.c = &f.v.front[f.index];
 	f.maxrelay = relay_cap();
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * SIGUSR1 blocked but in epoll_pwait (no SA_RESTART: it returns
+	 * EINTR), so that the flag is seen before the loop sleeps again.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_drain;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &f.waitmask);
+	sigdelset(&f.waitmask, SIGUSR1);
 	run(&f);
 	return 0;
 }

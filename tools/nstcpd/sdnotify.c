@@ -2,12 +2,16 @@
 /*
  * sd_notify by hand (no libsystemd): a datagram to the service manager's
  * $NOTIFY_SOCKET (a path, or an abstract name after "@"), with one
- * descriptor in SCM_RIGHTS for FDSTORE=1 (handover.c).
+ * descriptor in SCM_RIGHTS for FDSTORE=1 (handover.c).  A path must name
+ * a socket (not a symbolic link) owned by root or nstcpd's user: the
+ * listening sockets go to the service manager only; the send never
+ * blocks (a manager that does not read loses the message, nstcpd goes on).
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,6 +29,7 @@ int nd_sd_notify(const char *msg, int fd)
 	struct iovec iov = { (void *)msg, strlen(msg) };
 	struct msghdr mh = { .msg_name = &sun, .msg_iov = &iov,
 			     .msg_iovlen = 1 };
+	struct stat st;
 	size_t len;
 	int s, r;
 
@@ -33,6 +38,13 @@ int nd_sd_notify(const char *msg, int fd)
 	len = strlen(path);
 	if (len >= sizeof(sun.sun_path))
 		return -1;
+	if (path[0] == '/' &&
+	    (lstat(path, &st) || !S_ISSOCK(st.st_mode) ||
+	     (st.st_uid != 0 && st.st_uid != geteuid()))) {
+		nd_log("NOTIFY_SOCKET %s: not a socket of root or nstcpd's user: not used",
+		       path);
+		return -1;
+	}
 	memcpy(sun.sun_path, path, len);
 	if (path[0] == '@')
 		sun.sun_path[0] = 0;
@@ -49,7 +61,7 @@ int nd_sd_notify(const char *msg, int fd)
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	r = sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+	r = sendmsg(s, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -1 : 0;
 	close(s);
 	return r;
 }

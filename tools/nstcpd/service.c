@@ -308,7 +308,7 @@ void nd_reap(struct nd_config *cfg)
 				goto next;
 			}
 		}
-		nd_handover_reaped(pid);
+		nd_handover_reaped(pid, status);
 next:
 		;
 	}

@@ -141,6 +141,10 @@ int nd_status_write(const struct nd_config *cfg)
 	add_u64(root, "reexecs", nd_reexecs);
 	add_u64(root, "adopted", nd_adopted);
 	add_u64(root, "refused_fds", nd_refused_fds);
+	add_u64(root, "retiring", nd_handover_retiring());
+	add_u64(root, "drained", nd_drained);
+	add_u64(root, "drain_expired", nd_drain_expired);
+	add_u64(root, "retire_killed", nd_retire_killed);
 	for (i = 0; i < cfg->nsvc; i++)
 		json_object_array_add(svcs, service_json(&cfg->svc[i]));
 	json_object_object_add(root, "services", svcs);
@@ -233,6 +237,9 @@ static void print_table(json_object *root)
 	printf("reloads %llu reexecs %llu adopted %llu refused_fds %llu\n",
 	       get_u64(root, "reloads"), get_u64(root, "reexecs"),
 	       get_u64(root, "adopted"), get_u64(root, "refused_fds"));
+	printf("retiring %llu drained %llu drain_expired %llu retire_killed %llu\n",
+	       get_u64(root, "retiring"), get_u64(root, "drained"),
+	       get_u64(root, "drain_expired"), get_u64(root, "retire_killed"));
 	if (!json_object_object_get_ex(root, "services", &svcs))
 		return;
 	for (i = 0; i < json_object_array_length(svcs); i++) {

@@ -7,6 +7,12 @@
  *	each: BYTES of data seeded by the connection's number sent, the
  *	write side shut, the echo read to EOF and compared (length and a
  *	64-bit FNV-1a sum).  Prints "conns N ok N bad N resets N refused N".
+ *   nstcpd_client long ADDR PORT CONNS SECONDS
+ *	CONNS long-lived connections at once, each for SECONDS: every
+ *	50 ms 1 KiB of seeded data sent and its echo read back and compared
+ *	(a 64-bit FNV-1a sum per exchange); then the write side shut and
+ *	the EOF awaited.  Prints "conns N ok N bad N resets N refused N
+ *	exchanges N" (a connection is ok when every exchange was).
  *   nstcpd_client hold ADDR PORT CONNS SECONDS
  *	opens CONNS connections at once and holds them SECONDS: those the
  *	server closes (EOF or reset) within the time are refused, the
@@ -27,6 +33,7 @@
 
 struct counts {
 	int ok, bad, resets, refused;
+	long exchanges;
 };
 
 static struct sockaddr_in dst;
@@ -119,7 +126,75 @@ static int one(unsigned int seed, size_t bytes)
 	return r;
 }
 
-static int echo(int conns, size_t bytes, int par)
+/* Reads exactly @n bytes: 0, 1 at EOF or bad, 2 on a reset. */
+static int read_all(int fd, unsigned char *buf, size_t n)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (poll(&p, 1, 20000) != 1)
+			return 1;
+		r = recv(fd, buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno == ECONNRESET ? 2 : 1;
+		if (!r)
+			return 1;
+		got += r;
+	}
+	return 0;
+}
+
+/* One long-lived connection (see the top): 0 ok, 1 bad, 2 reset, 3 refused. */
+static int one_long(unsigned int seed, int seconds, long *exchanges)
+{
+	unsigned char out[1024], in[1024];
+	struct timespec end, now;
+	size_t i;
+	int fd, r = 0;
+	char c;
+
+	fd = dial();
+	if (fd < 0)
+		return errno == ECONNRESET ? 2 : 3;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += seconds;
+	do {
+		for (i = 0; i < sizeof(out); i++) {
+			seed = seed * 1103515245 + 12345;
+			out[i] = seed >> 16;
+		}
+		if (send(fd, out, sizeof(out), MSG_NOSIGNAL) != sizeof(out)) {
+			r = errno == ECONNRESET || errno == EPIPE ? 2 : 1;
+			break;
+		}
+		r = read_all(fd, in, sizeof(in));
+		if (r)
+			break;
+		if (fnv(0xcbf29ce484222325ULL, in, sizeof(in)) !=
+		    fnv(0xcbf29ce484222325ULL, out, sizeof(out))) {
+			r = 1;
+			break;
+		}
+		(*exchanges)++;
+		usleep(50000);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	if (!r) {
+		shutdown(fd, SHUT_WR);
+		r = read_all(fd, (unsigned char *)&c, 1);
+		/* The echo's EOF is what is expected: not a byte more. */
+		r = r == 1 ? 0 : r == 2 ? 2 : 1;
+	}
+	close(fd);
+	return r;
+}
+
+static int echo(int conns, size_t bytes, int par, int seconds)
 {
 	struct counts total = { 0 };
 	int pfd[2], i;
@@ -133,7 +208,8 @@ static int echo(int conns, size_t bytes, int par)
 
 			close(pfd[0]);
 			for (k = i; k < conns; k += par) {
-				switch (one(k + 1, bytes)) {
+				switch (seconds ? one_long(k + 1, seconds, &c.exchanges) :
+					one(k + 1, bytes)) {
 				case 0:
 					c.ok++;
 					break;
@@ -162,11 +238,15 @@ static int echo(int conns, size_t bytes, int par)
 		total.bad += c.bad;
 		total.resets += c.resets;
 		total.refused += c.refused;
+		total.exchanges += c.exchanges;
 	}
 	while (wait(NULL) > 0)
 		;
-	printf("conns %d ok %d bad %d resets %d refused %d\n", conns, total.ok,
+	printf("conns %d ok %d bad %d resets %d refused %d", conns, total.ok,
 	       total.bad, total.resets, total.refused);
+	if (seconds)
+		printf(" exchanges %ld", total.exchanges);
+	printf("\n");
 	return total.ok != conns;
 }
 
@@ -208,8 +288,9 @@ static int hold(int conns, int seconds)
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR | hold ADDR PORT CONNS SECONDS\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR |\n"
+			"       %s long|hold ADDR PORT CONNS SECONDS\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	dst.sin_family = AF_INET;
@@ -218,7 +299,9 @@ int main(int argc, char **argv)
 		return 2;
 	if (!strcmp(argv[1], "echo") && argc == 7)
 		return echo(atoi(argv[4]), strtoul(argv[5], NULL, 10),
-			    atoi(argv[6]));
+			    atoi(argv[6]), 0);
+	if (!strcmp(argv[1], "long") && atoi(argv[4]) > 0 && atoi(argv[5]) > 0)
+		return echo(atoi(argv[4]), 0, atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(argv[1], "hold"))
 		return hold(atoi(argv[4]), atoi(argv[5]));
 	return 2;
