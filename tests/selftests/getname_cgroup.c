@@ -13,10 +13,12 @@
  *    both ends and from accept(); AF_INET6 the real one;
  *  - GETSOCKNAME4 setting the port, GETPEERNAME4 setting the address: the
  *    same on AF_INET and AF_NSTCP only;
- *  - GETPEERNAME6 adding 256: AF_INET6 and AF_NSTCP (a dual-stack IPv6
- *    socket inside, whose v4-mapped address that program sees too), not
- *    AF_INET; with GETPEERNAME4 too, AF_NSTCP's port plus 512 (each ran
- *    once; Documentation/listen.rst).
+ *  - GETPEERNAME6 adding 256: AF_INET6 and AF_NSTCP's client (a
+ *    dual-stack IPv6 socket inside, whose v4-mapped address that program
+ *    sees too), not AF_INET nor AF_NSTCP's accepted socket (an IPv4
+ *    port's connections are AF_INET socks inside); with GETPEERNAME4 too,
+ *    AF_NSTCP's client port plus 512, its accepted side's plus 256 (each
+ *    program ran once; Documentation/listen.rst).
  * And a Fast Open sendto() under an INET4_CONNECT program that denies:
  * EPERM on a fresh socket, EISCONN on a connected one, AF_INET and
  * AF_NSTCP alike.
@@ -237,7 +239,8 @@ static const char *listen6(const struct cg *c, int dom, int lport)
 
 /* What a phase's programs do to a family's names. */
 struct want {
-	int dpeer[F_N];		/* added to the peer's port */
+	int dpeer[F_N];		/* added to the client's peer port */
+	int speer[F_N];		/* added to the accepted side's peer port */
 	int sock[F_N];		/* the local port set (0: not) */
 	int ip[F_N];		/* the peer's address set to PEER_IP */
 };
@@ -254,13 +257,13 @@ static int check(int f, const struct fres *r, const struct want *w)
 	int cport, sport;
 
 	/* The client's real port: where no program changes what shows it. */
-	cport = w->sock[f] ? r->speer.port - w->dpeer[f] : r->cname.port;
+	cport = w->sock[f] ? r->speer.port - w->speer[f] : r->cname.port;
 	sport = w->sock[f] ? w->sock[f] : r->lport;
 	return !r->err && cport > 0 && cport != SOCK_PORT &&
 	       name_is(&r->cpeer, pip, r->lport + w->dpeer[f]) &&
 	       name_is(&r->cname, f_lo[f], w->sock[f] ? w->sock[f] : cport) &&
-	       name_is(&r->apeer, pip, cport + w->dpeer[f]) &&
-	       name_is(&r->speer, pip, cport + w->dpeer[f]) &&
+	       name_is(&r->apeer, pip, cport + w->speer[f]) &&
+	       name_is(&r->speer, pip, cport + w->speer[f]) &&
 	       name_is(&r->sname, f_lo[f], sport);
 }
 
@@ -295,7 +298,7 @@ int main(void)
 		{ "nstcp-gn-none", "no program", { -1, -1 }, { .dpeer = { 0 } } },
 		{ "nstcp-gn-peer4", "GETPEERNAME4 adds 256 to the port",
 		  { BPF_CGROUP_INET4_GETPEERNAME, -1 },
-		  { .dpeer = { 256, 0, 256 } } },
+		  { .dpeer = { 256, 0, 256 }, .speer = { 256, 0, 256 } } },
 		{ "nstcp-gn-ip4", "GETPEERNAME4 sets the address " PEER_IP,
 		  { BPF_CGROUP_INET4_GETPEERNAME, -1 },
 		  { .ip = { 1, 0, 1 } } },
@@ -304,10 +307,10 @@ int main(void)
 		  { .sock = { SOCK_PORT, 0, SOCK_PORT } } },
 		{ "nstcp-gn-peer6", "GETPEERNAME6 adds 256 to the port",
 		  { BPF_CGROUP_INET6_GETPEERNAME, -1 },
-		  { .dpeer = { 0, 256, 256 } } },
+		  { .dpeer = { 0, 256, 256 }, .speer = { 0, 256, 0 } } },
 		{ "nstcp-gn-peer46", "GETPEERNAME6 and GETPEERNAME4 add 256 each",
 		  { BPF_CGROUP_INET6_GETPEERNAME, BPF_CGROUP_INET4_GETPEERNAME },
-		  { .dpeer = { 256, 256, 512 } } },
+		  { .dpeer = { 256, 256, 512 }, .speer = { 256, 256, 256 } } },
 	};
 	char why[256] = "";
 	struct res r;
