@@ -285,7 +285,6 @@ nd_pid=$!
 nd_wait_json "$st" "$up == 2"
 grep -q "without NSTCPD_PID=$nd_pid: ignored" "$tmp/notours.log" && kill -0 "$other"
 tap_ok $? "NSTCPD_PID not ours: the variables ignored: $(grep NSTCPD_PID "$tmp/notours.log")"
-nd_stop
 
 # A new image that cannot start (its configuration refused): the previous
 # image's processes (here a child sleep) stopped, the status file removed,
