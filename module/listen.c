@@ -71,12 +71,32 @@ int nstcp_listen_bind_check(struct sock *sk, const struct sockaddr_storage *a,
 	return err;
 }
 
-/* The bound address of @sock in the TCP socket's own form. */
+/*
+ * The bound address of @sock in the TCP socket's own form, read from the
+ * sock as inet(6)_getname() would, but without the cgroup getsockname
+ * programs they run, which may rewrite what the caller sees.
+ */
 static int nstcp_bound_addr(struct socket *sock, struct sockaddr_storage *a)
 {
-	if (sock->sk->sk_family == AF_INET6)
-		return inet6_getname(sock, (struct sockaddr *)a, 0);
-	return inet_getname(sock, (struct sockaddr *)a, 0);
+	const struct sock *sk = sock->sk;
+	__be16 port = inet_sk(sk)->inet_sport;
+
+	memset(a, 0, sizeof(*a));
+	if (sk->sk_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)a;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		sin6->sin6_addr = sk->sk_v6_rcv_saddr;
+		sin6->sin6_scope_id =
+			ipv6_iface_scope_id(&sin6->sin6_addr,
+					    sk->sk_bound_dev_if);
+		return sizeof(*sin6);
+	}
+	((struct sockaddr_in *)a)->sin_family = AF_INET;
+	((struct sockaddr_in *)a)->sin_port = port;
+	((struct sockaddr_in *)a)->sin_addr.s_addr = inet_sk(sk)->inet_rcv_saddr;
+	return sizeof(struct sockaddr_in);
 }
 
 /* Add @m to @g's members.  Under lg_lock. */
@@ -134,16 +154,8 @@ int nstcp_listen(struct socket *sock, int backlog)
 		if (err && !inet_sk(sk)->inet_num)
 			return err;
 	}
-	/*
-	 * getname() takes the socket lock (inet6_getname on 6.1 stable): read
-	 * the bound address first.  It changes only with connect(), whose
-	 * state the check under the lock refuses.
-	 */
-	len = nstcp_bound_addr(sock, &a);
-	if (len < 0)
-		return len;
-
 	lock_sock(sk);
+	len = nstcp_bound_addr(sock, &a);
 	ns = nstcp_sk_alloc(sk);
 	if (IS_ERR(ns)) {
 		err = PTR_ERR(ns);

@@ -316,6 +316,17 @@ int nstcp_family_init(void);
 void nstcp_family_exit(void);
 struct socket *nstcp_sock_shell(struct sock *sk);
 
+/* cgroup4.c: the INET4 cgroup programs on a dual-stack sock. */
+int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len);
+bool nstcp_hook4_applies(const struct sock *sk, const struct sockaddr *uaddr,
+			 int len);
+int nstcp_connect_hooked4(struct socket *sock, struct sockaddr *uaddr,
+			  int len, int flags);
+void nstcp_getname_hook4(struct sock *sk, struct sockaddr *uaddr, int *len,
+			 int peer);
+int nstcp_fastopen_hooked4(struct socket *sock, struct msghdr *msg,
+			   size_t size);
+
 /*
  * Hand-off (handoff.c, token.c).  A token is in its namespace's table while
  * it can be taken; whoever removes it (a take, the expiry, the namespace's

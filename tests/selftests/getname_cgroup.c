@@ -13,10 +13,12 @@
  *    both ends and from accept(); AF_INET6 the real one;
  *  - GETSOCKNAME4 setting the port, GETPEERNAME4 setting the address: the
  *    same on AF_INET and AF_NSTCP only;
- *  - GETPEERNAME6 adding 256: AF_INET6 and AF_NSTCP (a dual-stack IPv6
- *    socket inside, whose v4-mapped address that program sees too), not
- *    AF_INET; with GETPEERNAME4 too, AF_NSTCP's port plus 512 (each ran
- *    once; Documentation/listen.rst).
+ *  - GETPEERNAME6 adding 256: AF_INET6 and AF_NSTCP's client (a
+ *    dual-stack IPv6 socket inside, whose v4-mapped address that program
+ *    sees too), not AF_INET nor AF_NSTCP's accepted socket (an IPv4
+ *    port's connections are AF_INET socks inside); with GETPEERNAME4 too,
+ *    AF_NSTCP's client port plus 512, its accepted side's plus 256 (each
+ *    program ran once; Documentation/listen.rst).
  * And a Fast Open sendto() under an INET4_CONNECT program that denies:
  * EPERM on a fresh socket, EISCONN on a connected one, AF_INET and
  * AF_NSTCP alike.
@@ -28,7 +30,7 @@
 #include "cgroup_util.h"
 
 #define NPHASES		6
-#define NCASES		(NPHASES * 3 + 2)
+#define NCASES		(NPHASES * 3 + 2 + 2)
 #define SOCK_PORT	4343		/* what the GETSOCKNAME4 program sets */
 #define PEER_IP		"10.1.2.3"	/* what the address program sets */
 
@@ -181,9 +183,64 @@ static int in_child(const struct cg *c, int base, int tfo_prog, struct res *r)
 	return st;
 }
 
+/*
+ * In a child in cgroup c, whose GETSOCKNAME6 program sets the port
+ * SOCK_PORT: a listener of domain dom on ::1 lport takes an IPv6 client's
+ * connection to lport (what the port is listened on is the sock's, not
+ * what getsockname() shows), and getsockname() shows the program's port.
+ * 0, or what failed.
+ */
+static const char *listen6(const struct cg *c, int dom, int lport)
+{
+	int p[2], st = 3;
+	pid_t pid;
+
+	if (pipe(p))
+		return "pipe";
+	pid = fork();
+	if (pid < 0)
+		return "fork";
+	if (!pid) {
+		int l = -1, cl = -1, s = -1, x = 1;
+		struct fam_addr a;
+
+		alarm(20);
+		close(p[0]);
+		if (cg_join(c->path))
+			x = 2;
+		else if ((l = fam_listen(dom, "::1", lport, NULL)) < 0)
+			x = 3;
+		else if ((cl = fam_connect(AF_INET6, "::1", lport)) < 0 ||
+			 (s = fam_accept(l, NULL)) < 0)
+			x = 4;
+		else if (a = fam_name(l, 0), fam_port(&a.sa) != SOCK_PORT)
+			x = 5;
+		else
+			x = 0;
+		fam_close(&s);
+		fam_close(&cl);
+		fam_close(&l);
+		_exit(write(p[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &st, sizeof(st)) != sizeof(st))
+		st = 1;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	switch (st) {
+	case 0: return NULL;
+	case 2: return "cannot join the cgroup";
+	case 3: return "listen failed";
+	case 4: return "no connection accepted on the real port";
+	case 5: return "getsockname() did not show the program's port";
+	default: return "child failed";
+	}
+}
+
 /* What a phase's programs do to a family's names. */
 struct want {
-	int dpeer[F_N];		/* added to the peer's port */
+	int dpeer[F_N];		/* added to the client's peer port */
+	int speer[F_N];		/* added to the accepted side's peer port */
 	int sock[F_N];		/* the local port set (0: not) */
 	int ip[F_N];		/* the peer's address set to PEER_IP */
 };
@@ -200,13 +257,13 @@ static int check(int f, const struct fres *r, const struct want *w)
 	int cport, sport;
 
 	/* The client's real port: where no program changes what shows it. */
-	cport = w->sock[f] ? r->speer.port - w->dpeer[f] : r->cname.port;
+	cport = w->sock[f] ? r->speer.port - w->speer[f] : r->cname.port;
 	sport = w->sock[f] ? w->sock[f] : r->lport;
 	return !r->err && cport > 0 && cport != SOCK_PORT &&
 	       name_is(&r->cpeer, pip, r->lport + w->dpeer[f]) &&
 	       name_is(&r->cname, f_lo[f], w->sock[f] ? w->sock[f] : cport) &&
-	       name_is(&r->apeer, pip, cport + w->dpeer[f]) &&
-	       name_is(&r->speer, pip, cport + w->dpeer[f]) &&
+	       name_is(&r->apeer, pip, cport + w->speer[f]) &&
+	       name_is(&r->speer, pip, cport + w->speer[f]) &&
 	       name_is(&r->sname, f_lo[f], sport);
 }
 
@@ -241,7 +298,7 @@ int main(void)
 		{ "nstcp-gn-none", "no program", { -1, -1 }, { .dpeer = { 0 } } },
 		{ "nstcp-gn-peer4", "GETPEERNAME4 adds 256 to the port",
 		  { BPF_CGROUP_INET4_GETPEERNAME, -1 },
-		  { .dpeer = { 256, 0, 256 } } },
+		  { .dpeer = { 256, 0, 256 }, .speer = { 256, 0, 256 } } },
 		{ "nstcp-gn-ip4", "GETPEERNAME4 sets the address " PEER_IP,
 		  { BPF_CGROUP_INET4_GETPEERNAME, -1 },
 		  { .ip = { 1, 0, 1 } } },
@@ -250,10 +307,10 @@ int main(void)
 		  { .sock = { SOCK_PORT, 0, SOCK_PORT } } },
 		{ "nstcp-gn-peer6", "GETPEERNAME6 adds 256 to the port",
 		  { BPF_CGROUP_INET6_GETPEERNAME, -1 },
-		  { .dpeer = { 0, 256, 256 } } },
+		  { .dpeer = { 0, 256, 256 }, .speer = { 0, 256, 0 } } },
 		{ "nstcp-gn-peer46", "GETPEERNAME6 and GETPEERNAME4 add 256 each",
 		  { BPF_CGROUP_INET6_GETPEERNAME, BPF_CGROUP_INET4_GETPEERNAME },
-		  { .dpeer = { 256, 256, 512 } } },
+		  { .dpeer = { 256, 256, 512 }, .speer = { 256, 256, 256 } } },
 	};
 	char why[256] = "";
 	struct res r;
@@ -322,6 +379,27 @@ int main(void)
 		FAM_OK(ok && r.tfo_conn[0] == EISCONN && r.tfo_conn[1] == EISCONN,
 		       "INET4_CONNECT denies: Fast Open sendto() on a connected socket: AF_NSTCP %s, AF_INET %s",
 		       strerror(r.tfo_conn[1]), strerror(r.tfo_conn[0]));
+	}
+	/* A listener under a GETSOCKNAME6 program that rewrites the port. */
+	{
+		const int prog[2] = { cg_port_prog(BPF_CGROUP_INET6_GETSOCKNAME,
+						   SOCK_PORT), -1 };
+		const int type[2] = { BPF_CGROUP_INET6_GETSOCKNAME, -1 };
+		const char *bad[2] = { "no cgroup", "no cgroup" };
+		struct cg c;
+
+		why[0] = 0;
+		if (!cg_make_with(&c, "nstcp-gn-listen6", prog, type, why,
+				  sizeof(why)))
+			for (int i = 0; i < 2; i++)
+				bad[i] = listen6(&c, i ? AF_NSTCP : AF_INET6,
+						 20200 + i);
+		cg_free(&c);
+		if (why[0])
+			tap_diag("nstcp-gn-listen6: %s", why);
+		for (int i = 0; i < 2; i++)
+			FAM_OK(!bad[i], "GETSOCKNAME6 sets the port: %s listener on ::1 takes connections on its real port, getsockname() shows 4343 (%s)",
+			       i ? "AF_NSTCP" : "AF_INET6", bad[i] ?: "ok");
 	}
 	cg_root_release();
 	return fam_finish();

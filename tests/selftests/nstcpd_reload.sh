@@ -29,7 +29,7 @@ drain=$nd_helpers/nstcpd_drain
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=5
 
-tap_plan 45
+tap_plan 47
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
@@ -315,6 +315,36 @@ tap_ok $([ $? = 1 ] && [[ "$out" == *"symbolic link"* ]] && [ "$(nd_json "$st" "
 nd_stop
 kill "$other"
 wait "$other" 2>/dev/null
+
+# An abstract NOTIFY_SOCKET, which anyone in the network namespace may
+# bind: the listening sockets are never sent to it (refused, logged once).
+cat >"$tmp/abstract.py" <<'PY'
+import socket, sys
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+n.bind("\0" + sys.argv[1])
+print("bound", flush=True)
+n.settimeout(float(sys.argv[2]))
+msgs = fds = 0
+try:
+    while True:
+        msg, anc, _, _ = n.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+        msgs += 1
+        fds += sum(len(d) // 4 for l, t, d in anc if t == socket.SCM_RIGHTS)
+except socket.timeout:
+    pass
+print("msgs", msgs, "fds", fds, flush=True)
+PY
+rm -f "$st"
+coproc ABS { ip netns exec "$nd_srv" python3 "$tmp/abstract.py" "nd$$" $((10 * slow)) 2>&1; }
+read -r -t $((30 * slow)) -u "${ABS[0]}" w1
+ip netns exec "$nd_srv" env NOTIFY_SOCKET=@nd$$ "$nd_bin" -f -c "$tmp/nstcpd.conf" -s "$st" 2>"$tmp/abstract.log" &
+nd_pid=$!
+nd_wait_json "$st" "$up == 2"
+tap_ok $? "NOTIFY_SOCKET=@nd$$ (abstract): nstcpd started its 2 copies ($w1)"
+read -r -t $((60 * slow)) -u "${ABS[0]}" w1 w2 w3 w4
+n=$(grep -c "NOTIFY_SOCKET @nd$$: an abstract name .*: no descriptors sent: not used" "$tmp/abstract.log")
+tap_ok $([ "$w1 $w3 $w4" = "msgs fds 0" ] && [ "$n" = 1 ] && grep -q "nstcpd: 0 of [1-9][0-9]* listening sockets in the service manager's store" "$tmp/abstract.log"; echo $?) "no descriptor sent to it: $w1 $w2 $w3 $w4; refusal logged $n time(s)"
+nd_stop
 
 # A restart after the binary was replaced (as an upgrade does) runs the
 # binary now installed, not the deleted one.

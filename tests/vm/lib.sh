@@ -177,11 +177,13 @@ vm_nic_up() {
 }
 
 # vm_nic_host_cmd RUNDIR CMD: CMD (bash -c) in the namespace, in the
-# background in a session of its own (its pid in RUNDIR/nic.pid).
+# background in a session of its own (its pid in RUNDIR/nic.pid).  It does
+# not inherit the guest lock's descriptor (9): a host command outliving a
+# killed run must not keep every later guest waiting.
 vm_nic_host_cmd() {
 	local ns
 	ns=$(cat "$1/nic.ns")
-	setsid ip netns exec "$ns" bash -c "$2" </dev/null >"$1/nic-host.log" 2>&1 &
+	setsid ip netns exec "$ns" bash -c "$2" </dev/null >"$1/nic-host.log" 2>&1 9>&- &
 	printf '%s\n' "$!" >"$1/nic.pid"
 }
 

@@ -95,6 +95,57 @@ const char *nd_policy_name(int policy)
 	}
 }
 
+/*
+ * The broker model's keys, checked when a block ends: "servers" needed,
+ * its ports (one per worker) within 65535 and apart from the listening
+ * ports; "servers" and "expire_ms" for this model only.
+ */
+static void broker_check(struct parser *p)
+{
+	const struct nd_service *s = p->cur;
+	int broker = s->model == ND_MODEL_BROKER, i, n, base, lp;
+	static const int no_broker[] = { K_MAX_CONNS, K_CPS };
+
+	if (!broker) {
+		for (i = K_SERVERS; i <= K_EXPIRE; i++)
+			if (s->model != ND_MODEL_NONE && (p->seen & (1u << i)))
+				perr(p, p->key_line[i], "\"%s\" is for the broker model",
+				     nd_keys[i]);
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if (p->seen & (1u << no_broker[i]))
+			perr(p, p->key_line[no_broker[i]],
+			     "\"%s\" is not for the broker model (clients connect to the servers directly)",
+			     nd_keys[no_broker[i]]);
+	if (!(p->seen & (1u << K_SERVERS))) {
+		perr(p, s->line, "service %s: the broker model needs \"servers\"",
+		     s->name);
+		return;
+	}
+	n = s->workers ? s->workers : s->ncpus;
+	if (!n) {	/* one per CPU nstcpd may run on, as finish() sets */
+		cpu_set_t set;
+
+		n = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+	}
+	base = ntohs(((const struct sockaddr_in *)&s->srv_addr)->sin_port);
+	if (base + n - 1 > 65535)
+		perr(p, p->key_line[K_SERVERS],
+		     "servers: ports %d to %d: beyond 65535", base, base + n - 1);
+	for (i = 0; i < p->cfg->nsvc; i++) {
+		const struct nd_service *o = &p->cfg->svc[i];
+
+		if (!o->listen_line)
+			continue;
+		lp = nd_addr_port(o);
+		if (lp >= base && lp < base + n)
+			perr(p, p->key_line[K_SERVERS],
+			     "servers: ports %d to %d include port %d of service %s (line %d)",
+			     base, base + n - 1, lp, o->name, o->listen_line);
+	}
+}
+
 static void service_end(struct parser *p)
 {
 	struct nd_service *s = p->cur;
@@ -146,7 +197,7 @@ static void service_end(struct parser *p)
 	if (s->model == ND_MODEL_STANDARD && (p->seen & (1u << K_WORKERS)))
 		perr(p, p->key_line[K_WORKERS],
 		     "\"workers\" is not for the standard model (a process per connection)");
-	nd_broker_check(p);
+	broker_check(p);
 	if (s->stdio && s->take_program)
 		perr(p, p->key_line[K_TAKE], "\"take = program\" cannot go with \"stdio = yes\" (line %d)",
 		     p->key_line[K_STDIO]);

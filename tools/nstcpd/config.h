@@ -38,6 +38,5 @@ void perr(struct parser *p, int line, const char *fmt, ...)
 void nd_service_key(struct parser *p, const char *k, const char *v);
 int nd_addr_port(const struct nd_service *s);
 void nd_service_ids(struct parser *p, struct nd_service *s);
-void nd_broker_check(struct parser *p);
 
 #endif /* NSTCPD_CONFIG_H */

@@ -357,4 +357,6 @@ void nd_distributor_json(struct nd_service *s, struct json_object *o,
 	}
 	json_object_object_add(o, "backends", bs);
 	json_object_object_add(o, "relaying", json_object_new_int64(active));
+	if (d && s->per_source)
+		add(o, "per_source_uncounted", GET(d->v.m->src_full));
 }

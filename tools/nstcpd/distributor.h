@@ -36,6 +36,7 @@ struct nd_dshm {
 	long long cps_sec;
 	unsigned int cps_count;
 	unsigned int nsrc;		/* rows of src[] used */
+	unsigned long long src_full;	/* let through uncounted: no row */
 	struct nd_dsrc src[ND_DSRC_SLOTS];
 };
 
@@ -70,10 +71,11 @@ static inline void nd_dview(struct nd_dview *v, void *base)
 #define SET(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 /* dlimit.c: the limits, shared by the fronts. */
+void nd_src_key(const struct sockaddr_storage *peer, unsigned char k[16]);
 int nd_dlimit_init(struct nd_dshm *m, unsigned int max_conns,
 		   unsigned int per_source, unsigned int cps);
 const char *nd_dlimit_admit(struct nd_dshm *m, unsigned int front,
-			    const struct sockaddr_storage *peer);
+			    struct sockaddr_storage *peer);
 void nd_dlimit_release(struct nd_dshm *m, unsigned int front,
 		       const struct sockaddr_storage *peer);
 void nd_dlimit_front_gone(struct nd_dshm *m, unsigned int front,

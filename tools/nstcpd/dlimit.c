@@ -18,8 +18,13 @@
 
 #include "distributor.h"
 
-/* The source address of @peer, IPv4 as IPv4-mapped IPv6. */
-static void src_key(const struct sockaddr_storage *peer, unsigned char k[16])
+/*
+ * The source of @peer as per_source counts it: IPv4 (and IPv4-mapped IPv6)
+ * by its /32, as an IPv4-mapped key; other IPv6 by its /64, the prefix one
+ * host holds (it may use a new /128 for every connection).  The standard
+ * model's per_source (standard.c) uses the same key.
+ */
+void nd_src_key(const struct sockaddr_storage *peer, unsigned char k[16])
 {
 	memset(k, 0, 16);
 	if (peer->ss_family == AF_INET) {
@@ -27,7 +32,13 @@ static void src_key(const struct sockaddr_storage *peer, unsigned char k[16])
 		k[11] = 0xff;
 		memcpy(k + 12, &((const struct sockaddr_in *)peer)->sin_addr, 4);
 	} else if (peer->ss_family == AF_INET6) {
-		memcpy(k, &((const struct sockaddr_in6 *)peer)->sin6_addr, 16);
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)peer)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			memcpy(k, a, 16);
+		else
+			memcpy(k, a, 8);
 	}
 }
 
@@ -56,7 +67,11 @@ int nd_dlimit_init(struct nd_dshm *m, unsigned int max_conns,
 	return r ? -1 : 0;
 }
 
-/* The per_source check and count, under the lock: 0, or -1 over it. */
+/*
+ * The per_source check and count, under the lock: 0 counted, 1 let through
+ * uncounted (no free row: the table is full), or -1 over the limit.  A full
+ * table never refuses: a source is refused only on its own count.
+ */
 static int src_admit(struct nd_dshm *m, unsigned int front,
 		     const unsigned char k[16])
 {
@@ -80,8 +95,10 @@ static int src_admit(struct nd_dshm *m, unsigned int front,
 	if (n >= m->per_source)
 		return -1;
 	if (mine < 0 && fr < 0) {
-		if (m->nsrc == ND_DSRC_SLOTS)
-			return -1;	/* too many sources at once */
+		if (m->nsrc >= ND_DSRC_SLOTS) {
+			ADD(m->src_full, 1);
+			return 1;
+		}
 		fr = m->nsrc++;
 	}
 	if (mine < 0) {
@@ -95,15 +112,18 @@ static int src_admit(struct nd_dshm *m, unsigned int front,
 
 /*
  * A connection from @peer accepted by front @front: NULL when it may be
- * served (counted in; nd_dlimit_release when it ends), else the limit it
- * is over.
+ * served (counted in; nd_dlimit_release with the same @peer when it ends),
+ * else the limit it is over.  A connection let through uncounted by a full
+ * source table has @peer's family set to AF_UNSPEC, so that its release
+ * takes nothing off another connection's row.
  */
 const char *nd_dlimit_admit(struct nd_dshm *m, unsigned int front,
-			    const struct sockaddr_storage *peer)
+			    struct sockaddr_storage *peer)
 {
 	unsigned char k[16];
 	const char *why = NULL;
 	unsigned int n;
+	int r = 0;
 
 	if (m->max_conns) {
 		n = GET(m->conns);
@@ -118,7 +138,7 @@ const char *nd_dlimit_admit(struct nd_dshm *m, unsigned int front,
 	}
 	if (!m->cps && !m->per_source)
 		return NULL;
-	src_key(peer, k);
+	nd_src_key(peer, k);
 	lock(m);
 	if (m->cps) {
 		long long now = time(NULL);
@@ -132,9 +152,13 @@ const char *nd_dlimit_admit(struct nd_dshm *m, unsigned int front,
 		else
 			m->cps_count++;
 	}
-	if (!why && m->per_source && src_admit(m, front, k))
-		why = "per_source";
+	if (!why && m->per_source)
+		r = src_admit(m, front, k);
 	pthread_mutex_unlock(&m->lock);
+	if (r < 0)
+		why = "per_source";
+	else if (r > 0)
+		peer->ss_family = AF_UNSPEC;
 	if (why)
 		SUB(m->conns, 1);
 	return why;
@@ -148,9 +172,9 @@ void nd_dlimit_release(struct nd_dshm *m, unsigned int front,
 	unsigned int i;
 
 	SUB(m->conns, 1);
-	if (!m->per_source)
+	if (!m->per_source || peer->ss_family == AF_UNSPEC)
 		return;
-	src_key(peer, k);
+	nd_src_key(peer, k);
 	lock(m);
 	for (i = 0; i < m->nsrc; i++)
 		if (m->src[i].count && m->src[i].front == front &&
@@ -171,6 +195,8 @@ void nd_dlimit_front_gone(struct nd_dshm *m, unsigned int front,
 	if (!m->per_source)
 		return;
 	lock(m);
+	if (m->nsrc > ND_DSRC_SLOTS)
+		m->nsrc = ND_DSRC_SLOTS;
 	for (i = 0; i < m->nsrc; i++)
 		if (m->src[i].front == front)
 			m->src[i].count = 0;

@@ -185,19 +185,25 @@ void nd_handover_load(void)
 		fdmax = INT_MAX;
 	mine = !nd_word_int(getenv("NSTCPD_PID"), 1, INT_MAX, &pid) &&
 	       pid == getpid();
-	if (!mine && (getenv("NSTCPD_FDS") || getenv("NSTCPD_RETIRE")))
+	if (!mine && (getenv("NSTCPD_FDS") || getenv("NSTCPD_RETIRE") ||
+		      getenv("NSTCPD_FDS_FD") || getenv("NSTCPD_RETIRE_FD")))
 		nd_log("NSTCPD_FDS/NSTCPD_RETIRE without NSTCPD_PID=%d: ignored",
 		       (int)getpid());
 	if (mine) {
+		char *w;
+
 		handed = 1;
 		v = getenv("NSTCPD_STATUS");
 		if (v && v[0] == '/')
 			snprintf(old_status, sizeof(old_status), "%s", v);
 		v = getenv("NSTCPD_COUNTS");
-		load_fds(getenv("NSTCPD_FDS"), fdmax);
-		nd_retire_load(getenv("NSTCPD_RETIRE"));
-		if (getenv("NSTCPD_GIVEN"))
-			given = strdup(getenv("NSTCPD_GIVEN"));
+		w = nd_envfd_get("NSTCPD_FDS", fdmax);
+		load_fds(w, fdmax);
+		free(w);
+		w = nd_envfd_get("NSTCPD_RETIRE", fdmax);
+		nd_retire_load(w);
+		free(w);
+		given = nd_envfd_get("NSTCPD_GIVEN", fdmax);
 		config_in = config_fd(getenv("NSTCPD_CONFIG_FD"), fdmax);
 		/* 2 numbers from an nstcpd before the drain counters. */
 		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
@@ -213,10 +219,10 @@ void nd_handover_load(void)
 	load_listen_fds(getenv("LISTEN_FDS"), fdmax);
 	unsetenv("NSTCPD_PID");
 	unsetenv("NSTCPD_STATUS");
-	unsetenv("NSTCPD_FDS");
-	unsetenv("NSTCPD_RETIRE");
+	nd_envfd_unset("NSTCPD_FDS");
+	nd_envfd_unset("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
-	unsetenv("NSTCPD_GIVEN");
+	nd_envfd_unset("NSTCPD_GIVEN");
 	unsetenv("NSTCPD_CONFIG_FD");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");
@@ -444,7 +450,9 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 		 nd_reloads + !!reload, nd_reexecs + !reload, nd_drained,
 		 nd_drain_expired, nd_retire_killed);
 	snprintf(self, sizeof(self), "%d", (int)getpid());
-	if (setenv("NSTCPD_FDS", fds, 1) || setenv("NSTCPD_RETIRE", pids, 1) ||
+	/* The word lists grow with the load: memfds (envfd.c), no E2BIG. */
+	if (nd_envfd_put("NSTCPD_FDS", fds) ||
+	    nd_envfd_put("NSTCPD_RETIRE", pids) ||
 	    setenv("NSTCPD_COUNTS", counts, 1) || setenv("NSTCPD_PID", self, 1) ||
 	    setenv("NSTCPD_STATUS", cfg->status_path, 1))
 		goto out;
@@ -453,6 +461,8 @@ void nd_reexec(char **argv, const struct nd_config *cfg, int reload)
 	if (reload && config_out >= 0 &&
 	    (setenv("NSTCPD_CONFIG_FD", self, 1) ||
 	     fcntl(config_out, F_SETFD, 0)))
+		goto out;
+	if (nd_envfd_inherit(1))
 		goto out;
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd >= 0)
@@ -469,10 +479,9 @@ out:
 	for (i = 0; i < nheld; i++)
 		if (heldv[i].fd < 0)
 			heldv[i].fd = -heldv[i].fd - 1;
+	nd_envfd_drop();
 	unsetenv("NSTCPD_PID");
 	unsetenv("NSTCPD_STATUS");
-	unsetenv("NSTCPD_FDS");
-	unsetenv("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
 	unsetenv("NSTCPD_CONFIG_FD");
 	if (config_out >= 0)

@@ -72,11 +72,14 @@ static void reexec(struct nd_config *cfg, int reload)
 		for (i = 0; i < cfg->nsvc; i++)
 			if (cfg->svc[i].model == ND_MODEL_HYBRID)
 				len = nd_hybrid_given(&cfg->svc[i], given, cap, len);
-		setenv("NSTCPD_GIVEN", given, 1);
+		/* A memfd (envfd.c): any number of words, no E2BIG. */
+		if (nd_envfd_put("NSTCPD_GIVEN", given))
+			nd_log("NSTCPD_GIVEN: %s: the hybrid connections not taken stay here",
+			       strerror(errno));
 		free(given);
 	}
 	nd_reexec(reexec_argv, cfg, reload);
-	unsetenv("NSTCPD_GIVEN");
+	nd_envfd_drop();
 	if (nd_acceptors_start(cfg))
 		nd_log("acceptors: %s", strerror(errno));
 }

@@ -269,6 +269,13 @@ int nd_handover_fdstore(void);
 void nd_handover_store(void);
 void nd_reexec(char **argv, const struct nd_config *cfg, int reload);
 
+/* envfd.c */
+int nd_envfd_put(const char *name, const char *v);
+int nd_envfd_inherit(int on);
+void nd_envfd_drop(void);
+char *nd_envfd_get(const char *name, long fdmax);
+void nd_envfd_unset(const char *name);
+
 /* sdnotify.c */
 int nd_sd_notify(const char *msg, int fd);
 

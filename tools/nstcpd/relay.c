@@ -271,11 +271,13 @@ static void relay_start(struct front *f, int ep, int cfd,
 	if (!getsockopt(cfd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, &len) &&
 	    cpu == f->cpu)
 		ADD(f->c->local, 1);
-	if (!r || nd_dlimit_admit(v->m, f->index, peer))
+	if (!r)
+		goto refuse;
+	r->peer = *peer;
+	if (nd_dlimit_admit(v->m, f->index, &r->peer))
 		goto refuse;
 	r->f = f;
 	r->fd[0] = cfd;
-	r->peer = *peer;
 	r->back = pick(f);
 	if (r->back < 0)
 		goto release;
@@ -304,7 +306,7 @@ unpick:
 	free(r->dir[0].buf);
 	free(r->dir[1].buf);
 release:
-	nd_dlimit_release(v->m, f->index, peer);
+	nd_dlimit_release(v->m, f->index, &r->peer);
 refuse:
 	free(r);
 	close(cfd);

@@ -2,12 +2,21 @@
 /*
  * sd_notify by hand (no libsystemd): a datagram to the service manager's
  * $NOTIFY_SOCKET (a path, or an abstract name after "@"), with one
- * descriptor in SCM_RIGHTS for FDSTORE=1 (handover.c).  A path must name
- * a socket (not a symbolic link) owned by root or nstcpd's user: the
- * listening sockets go to the service manager only; the send never
- * blocks (a manager that does not read loses the message, nstcpd goes on).
+ * descriptor in SCM_RIGHTS for FDSTORE=1 (handover.c).
+ *
+ * The listening sockets go to the service manager only.  A path is opened
+ * O_PATH without following a final symbolic link, must be a socket owned
+ * by root or nstcpd's user, and is connected to through that descriptor
+ * (/proc/self/fd/N): the socket checked is the one the datagram goes to,
+ * whatever is renamed or replaced meanwhile.  (A connected datagram
+ * socket has no SO_PEERCRED, so the owner of the bound inode is the check.)
+ * An abstract name can be bound by anyone in the network namespace:
+ * notifications go there, descriptors never do.  The send never blocks
+ * (a manager that does not read loses the message, nstcpd goes on).
  */
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +26,52 @@
 
 #include "nstcpd.h"
 
+/*
+ * @s connected to $NOTIFY_SOCKET @path: 0, or -1 (logged once when the
+ * socket is refused).  @fds: whether descriptors are to be sent.
+ */
+static int notify_connect(int s, const char *path, int fds)
+{
+	static int logged;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	const char *why = NULL;
+	struct stat st;
+	int pfd, r;
+
+	if (len >= sizeof(sun.sun_path))
+		return -1;
+	if (path[0] == '@') {
+		if (fds) {
+			why = "an abstract name (anyone may bind it): no descriptors sent";
+			goto refuse;
+		}
+		memcpy(sun.sun_path, path, len);
+		sun.sun_path[0] = 0;
+		return connect(s, (struct sockaddr *)&sun,
+			       offsetof(struct sockaddr_un, sun_path) + len);
+	}
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		why = "cannot be opened (or a symbolic link)";
+		goto refuse;
+	}
+	if (fstat(pfd, &st) || !S_ISSOCK(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
+		close(pfd);
+		why = "not a socket of root or nstcpd's user";
+		goto refuse;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/proc/self/fd/%d", pfd);
+	r = connect(s, (struct sockaddr *)&sun, sizeof(sun));
+	close(pfd);
+	return r;
+refuse:
+	if (!logged++)
+		nd_log("NOTIFY_SOCKET %s: %s: not used", path, why);
+	return -1;
+}
+
 /* One sd_notify datagram of @msg to $NOTIFY_SOCKET, with @fd if >= 0. */
 int nd_sd_notify(const char *msg, int fd)
 {
@@ -25,30 +80,12 @@ int nd_sd_notify(const char *msg, int fd)
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct iovec iov = { (void *)msg, strlen(msg) };
-	struct msghdr mh = { .msg_name = &sun, .msg_iov = &iov,
-			     .msg_iovlen = 1 };
-	struct stat st;
-	size_t len;
-	int s, r;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int s, r = -1;
 
 	if (!path || (path[0] != '/' && path[0] != '@'))
 		return -1;
-	len = strlen(path);
-	if (len >= sizeof(sun.sun_path))
-		return -1;
-	if (path[0] == '/' &&
-	    (lstat(path, &st) || !S_ISSOCK(st.st_mode) ||
-	     (st.st_uid != 0 && st.st_uid != geteuid()))) {
-		nd_log("NOTIFY_SOCKET %s: not a socket of root or nstcpd's user: not used",
-		       path);
-		return -1;
-	}
-	memcpy(sun.sun_path, path, len);
-	if (path[0] == '@')
-		sun.sun_path[0] = 0;
-	mh.msg_namelen = offsetof(struct sockaddr_un, sun_path) + len;
 	if (fd >= 0) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.b;
@@ -61,7 +98,8 @@ int nd_sd_notify(const char *msg, int fd)
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -1;
-	r = sendmsg(s, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -1 : 0;
+	if (!notify_connect(s, path, fd >= 0))
+		r = sendmsg(s, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -1 : 0;
 	close(s);
 	return r;
 }

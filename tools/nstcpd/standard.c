@@ -19,6 +19,7 @@
 
 #include "nstcp.h"
 #include "nstcpd.h"
+#include "distributor.h"
 
 /* The listening socket; its acceptors block in split accept (acceptor.c). */
 int nd_standard_start(struct nd_service *s)
@@ -44,17 +45,18 @@ static int pick_cpu(struct nd_service *s, int cpu)
 	return 0;
 }
 
+/* Whether @a and @b are one source for per_source (dlimit.c's key). */
 static int same_source(const struct sockaddr_storage *a,
 		       const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
+	unsigned char ka[16], kb[16];
+
+	if ((a->ss_family != AF_INET && a->ss_family != AF_INET6) ||
+	    (b->ss_family != AF_INET && b->ss_family != AF_INET6))
 		return 0;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr,
-		       sizeof(struct in6_addr));
+	nd_src_key(a, ka);
+	nd_src_key(b, kb);
+	return !memcmp(ka, kb, sizeof(ka));
 }
 
 /* Why a new connection from @peer is refused, or NULL. */
