@@ -68,34 +68,22 @@ static void connects(struct res *r)
 	}
 }
 
+static void cc_connects(void *arg, void *out)
+{
+	const char *cg = arg;
+	struct res *c = out;
+
+	if (cg)
+		c->join = cg_join(cg);
+	if (!c->join)
+		connects(c);
+}
+
 /* Runs connects() in a child in cgroup cg (NULL: the caller's). */
 static int in_child(const char *cg, struct res *r)
 {
-	int p[2], st;
-	pid_t pid;
+	int st = fam_in_child(cc_connects, (void *)cg, r, sizeof(*r), 20);
 
-	memset(r, 0, sizeof(*r));
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		struct res c;
-
-		alarm(20);
-		close(p[0]);
-		memset(&c, 0, sizeof(c));
-		if (cg)
-			c.join = cg_join(cg);
-		if (!c.join)
-			connects(&c);
-		_exit(write(p[1], &c, sizeof(c)) == sizeof(c) ? 0 : 1);
-	}
-	close(p[1]);
-	st = read(p[0], r, sizeof(*r)) == sizeof(*r) ? 0 : -1;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
 	if (!st && r->join) {
 		tap_diag("join cgroup: %s", strerror(r->join));
 		st = -1;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/types.h>	/* nstcp.h does not include it */
 #include <linux/nstcp.h>
@@ -432,6 +433,39 @@ static inline int fam_getint(int fd, int level, int name, int *val)
 static inline int fam_setint(int fd, int level, int name, int val)
 {
 	return setsockopt(fd, level, name, &val, sizeof(val));
+}
+
+/*
+ * Runs fn(arg, out) in a child process (killed by SIGALRM after @seconds)
+ * and brings back the @outlen bytes it leaves in @out, zeroed before:
+ * 0, or -1 if the child could not be made or did not report.
+ */
+static inline int fam_in_child(void (*fn)(void *arg, void *out), void *arg,
+			       void *out, size_t outlen, int seconds)
+{
+	int p[2], st;
+	pid_t pid;
+
+	memset(out, 0, outlen);
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (!pid) {
+		alarm(seconds);
+		close(p[0]);
+		fn(arg, out);
+		_exit(write(p[1], out, outlen) == (ssize_t)outlen ? 0 : 1);
+	}
+	close(p[1]);
+	st = read(p[0], out, outlen) == (ssize_t)outlen ? 0 : -1;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return st;
 }
 
 /* The socket's own (peer 0) or peer's (peer 1) name; len 0 on failure. */

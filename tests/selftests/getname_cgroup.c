@@ -148,34 +148,28 @@ static void tfo(int cgfd, int prog, int lport, struct res *r)
  * In a child in cgroup c: each family's names, with
  * listeners on base + family; with tfo_prog >= 0, the Fast Open cases.
  */
+struct gn_child {
+	const struct cg *c;
+	int base, tfo_prog, dom, lport;
+};
+
+static void gn_names(void *arg, void *out)
+{
+	const struct gn_child *a = arg;
+	struct res *x = out;
+
+	x->join = cg_join(a->c->path);
+	for (int f = 0; !x->join && a->tfo_prog < 0 && f < F_N; f++)
+		x->f[f].err = one(f, a->base + f, &x->f[f]);
+	if (!x->join && a->tfo_prog >= 0)
+		tfo(a->c->fd, a->tfo_prog, a->base, x);
+}
+
 static int in_child(const struct cg *c, int base, int tfo_prog, struct res *r)
 {
-	int p[2], st;
-	pid_t pid;
+	struct gn_child a = { .c = c, .base = base, .tfo_prog = tfo_prog };
+	int st = fam_in_child(gn_names, &a, r, sizeof(*r), 20);
 
-	memset(r, 0, sizeof(*r));
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		struct res x;
-
-		alarm(20);
-		close(p[0]);
-		memset(&x, 0, sizeof(x));
-		x.join = cg_join(c->path);
-		for (int f = 0; !x.join && tfo_prog < 0 && f < F_N; f++)
-			x.f[f].err = one(f, base + f, &x.f[f]);
-		if (!x.join && tfo_prog >= 0)
-			tfo(c->fd, tfo_prog, base, &x);
-		_exit(write(p[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
-	}
-	close(p[1]);
-	st = read(p[0], r, sizeof(*r)) == sizeof(*r) ? 0 : -1;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
 	if (!st && r->join) {
 		tap_diag("join cgroup: %s", strerror(r->join));
 		st = -1;
@@ -190,43 +184,33 @@ static int in_child(const struct cg *c, int base, int tfo_prog, struct res *r)
  * what getsockname() shows), and getsockname() shows the program's port.
  * 0, or what failed.
  */
+static void gn_listen6(void *arg, void *out)
+{
+	const struct gn_child *a = arg;
+	int l = -1, cl = -1, s = -1, *x = out;
+	struct fam_addr n;
+
+	if (cg_join(a->c->path))
+		*x = 2;
+	else if ((l = fam_listen(a->dom, "::1", a->lport, NULL)) < 0)
+		*x = 3;
+	else if ((cl = fam_connect(AF_INET6, "::1", a->lport)) < 0 ||
+		 (s = fam_accept(l, NULL)) < 0)
+		*x = 4;
+	else if (n = fam_name(l, 0), fam_port(&n.sa) != SOCK_PORT)
+		*x = 5;
+	fam_close(&s);
+	fam_close(&cl);
+	fam_close(&l);
+}
+
 static const char *listen6(const struct cg *c, int dom, int lport)
 {
-	int p[2], st = 3;
-	pid_t pid;
+	struct gn_child a = { .c = c, .dom = dom, .lport = lport };
+	int st;
 
-	if (pipe(p))
-		return "pipe";
-	pid = fork();
-	if (pid < 0)
-		return "fork";
-	if (!pid) {
-		int l = -1, cl = -1, s = -1, x = 1;
-		struct fam_addr a;
-
-		alarm(20);
-		close(p[0]);
-		if (cg_join(c->path))
-			x = 2;
-		else if ((l = fam_listen(dom, "::1", lport, NULL)) < 0)
-			x = 3;
-		else if ((cl = fam_connect(AF_INET6, "::1", lport)) < 0 ||
-			 (s = fam_accept(l, NULL)) < 0)
-			x = 4;
-		else if (a = fam_name(l, 0), fam_port(&a.sa) != SOCK_PORT)
-			x = 5;
-		else
-			x = 0;
-		fam_close(&s);
-		fam_close(&cl);
-		fam_close(&l);
-		_exit(write(p[1], &x, sizeof(x)) == sizeof(x) ? 0 : 1);
-	}
-	close(p[1]);
-	if (read(p[0], &st, sizeof(st)) != sizeof(st))
+	if (fam_in_child(gn_listen6, &a, &st, sizeof(st), 20))
 		st = 1;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
 	switch (st) {
 	case 0: return NULL;
 	case 2: return "cannot join the cgroup";

@@ -437,33 +437,31 @@ static int plain_rp_listener(int port, int *portp)
  * @port, options @rp.  Their errnos (and whether bind() passed) in r[4];
  * -1 on error.
  */
+struct held_args {
+	int port, rp, d0, d1;
+	const char *ip0, *ip1;
+};
+
+static void held_as_nobody(void *arg, void *out)
+{
+	const struct held_args *a = arg;
+	int *v = out;
+
+	v[0] = v[1] = v[2] = v[3] = -1;
+	if (!setresgid(65534, 65534, 65534) &&
+	    !setresuid(65534, 65534, 65534)) {
+		v[0] = held_try(a->d0, a->ip0, a->port, a->rp, &v[1]);
+		v[2] = held_try(a->d1, a->ip1, a->port, a->rp, &v[3]);
+	}
+}
+
 static int held_other_uid(int port, int rp, int d0, const char *ip0,
 			  int d1, const char *ip1, int r[4])
 {
-	int p[2], st;
-	pid_t pid;
+	struct held_args a = { .port = port, .rp = rp, .d0 = d0, .d1 = d1,
+			       .ip0 = ip0, .ip1 = ip1 };
 
-	if (pipe(p))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (!pid) {
-		int v[4] = { -1, -1, -1, -1 };
-
-		close(p[0]);
-		if (!setresgid(65534, 65534, 65534) &&
-		    !setresuid(65534, 65534, 65534)) {
-			v[0] = held_try(d0, ip0, port, rp, &v[1]);
-			v[2] = held_try(d1, ip1, port, rp, &v[3]);
-		}
-		_exit(write(p[1], v, sizeof(v)) == sizeof(v) ? 0 : 1);
-	}
-	close(p[1]);
-	st = read(p[0], r, 4 * sizeof(int)) == 4 * sizeof(int) ? 0 : -1;
-	close(p[0]);
-	waitpid(pid, NULL, 0);
-	return st;
+	return fam_in_child(held_as_nobody, &a, r, 4 * sizeof(int), 20);
 }
 
 /*
