@@ -61,6 +61,8 @@ int cpuset_count(const struct cpuset *s);
 
 /* A file's first line, without its newline: 0 or -errno. */
 int qd_read(const char *path, char *buf, size_t len);
+bool qd_root_private(int fd);
+ssize_t qd_read_private(const char *path, char *buf, size_t len);
 /* Writes s: 0 or -errno. */
 int qd_write(const char *path, const char *s);
 int qd_read_long(const char *path, long *v);

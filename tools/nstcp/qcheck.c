@@ -59,24 +59,12 @@ void qb_bound_remove(const char *dev)
 int qb_bound_read(const char *dev, char *cpus, size_t len)
 {
 	char path[300], buf[QB_CPULIST + 16];
-	struct stat st;
 	ssize_t n;
-	int fd;
 
 	bound_path(dev, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid ||
-	    (st.st_mode & 077)) {
-		close(fd);
-		return -EPERM;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = 0;
+	n = qd_read_private(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
 	buf[strcspn(buf, "\n")] = 0;
 	if (strncmp(buf, "cpus ", 5) || !buf[5])
 		return -EINVAL;

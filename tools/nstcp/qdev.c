@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qbind.h"
@@ -108,6 +109,39 @@ int qd_read(const char *path, char *buf, size_t len)
 	buf[n] = 0;
 	buf[strcspn(buf, "\n")] = 0;
 	return 0;
+}
+
+/* Whether open @fd is a regular file of root's that only root may use. */
+bool qd_root_private(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISREG(st.st_mode) && !st.st_uid &&
+	       !(st.st_mode & 077);
+}
+
+/*
+ * Reads the record file @path, root's and private, into @buf (NUL
+ * ended): its length, or -errno (-EPERM not root's and private, -EINVAL
+ * empty).
+ */
+ssize_t qd_read_private(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	if (!qd_root_private(fd)) {
+		close(fd);
+		return -EPERM;
+	}
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = 0;
+	return n;
 }
 
 int qd_write(const char *path, const char *s)

@@ -138,8 +138,7 @@ int qd_irqb_lock(void)
 	fd = open(QD_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid ||
-	    (st.st_mode & 077)) {
+	if (!qd_root_private(fd)) {
 		close(fd);
 		return -EPERM;
 	}
@@ -161,25 +160,13 @@ void rec_path(const char *dev, char *buf, size_t len)
 int rec_read(const char *dev, struct qi_rec *r)
 {
 	char path[300], buf[4096], *tok, *save;
-	struct stat st;
 	ssize_t n;
-	int fd;
 
 	memset(r, 0, sizeof(*r));
 	rec_path(dev, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid ||
-	    (st.st_mode & 077)) {
-		close(fd);
-		return -EPERM;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = 0;
+	n = qd_read_private(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
 	tok = strtok_r(buf, "\n ", &save);
 	if (!tok || strcmp(tok, "pid"))
 		return -EINVAL;
