@@ -67,6 +67,28 @@ void nstcp_lgroup_put(struct nstcp_lgroup *g)
 }
 
 /*
+ * @g's listener of CPU @i no longer part of it: its arrivals no longer
+ * reach the group, and it is unbound as it stops listening, so that the
+ * port is free at once.  Its socket, or NULL.
+ */
+static struct socket *nstcp_lq_detach(struct nstcp_lgroup *g, unsigned int i)
+{
+	struct socket *s = g->q[i].sock;
+
+	if (!s)
+		return NULL;
+	write_lock_bh(&s->sk->sk_callback_lock);
+	rcu_assign_sk_user_data(s->sk, NULL);
+	s->sk->sk_data_ready = nstcp_def_readable;
+	write_unlock_bh(&s->sk->sk_callback_lock);
+	WRITE_ONCE(g->q[i].sk, NULL);
+	lock_sock(s->sk);
+	s->sk->sk_userlocks &= ~SOCK_BINDPORT_LOCK;
+	release_sock(s->sk);
+	return s;
+}
+
+/*
  * The last member left: stop the listeners, resetting what they hold, and
  * give the port back.  Under lg_lock.
  */
@@ -78,20 +100,10 @@ void nstcp_lgroup_close(struct nstcp_lgroup *g)
 	nstcp_pernet(g->net)->lg_gen++;
 	WRITE_ONCE(g->dead, true);
 	for (i = 0; i < g->nr; i++) {
-		struct socket *s = g->q[i].sock;
+		struct socket *s = nstcp_lq_detach(g, i);
 
-		if (!s)
-			continue;
-		write_lock_bh(&s->sk->sk_callback_lock);
-		rcu_assign_sk_user_data(s->sk, NULL);
-		s->sk->sk_data_ready = nstcp_def_readable;
-		write_unlock_bh(&s->sk->sk_callback_lock);
-		WRITE_ONCE(g->q[i].sk, NULL);
-		/* Unbound as it stops listening: the port is free at once. */
-		lock_sock(s->sk);
-		s->sk->sk_userlocks &= ~SOCK_BINDPORT_LOCK;
-		release_sock(s->sk);
-		kernel_sock_shutdown(s, SHUT_RDWR);
+		if (s)
+			kernel_sock_shutdown(s, SHUT_RDWR);
 	}
 	nstcp_lgroup_put(g);
 }
@@ -217,18 +229,10 @@ static int nstcp_lqs_open(struct sock *owner, struct nstcp_lgroup *g,
 		return 0;
 	/* Not in the group list yet: nothing but arrivals sees them. */
 	for (i = 0; i < g->nr; i++) {
-		struct socket *s = g->q[i].sock;
+		struct socket *s = nstcp_lq_detach(g, i);
 
 		if (!s)
 			continue;
-		write_lock_bh(&s->sk->sk_callback_lock);
-		rcu_assign_sk_user_data(s->sk, NULL);
-		s->sk->sk_data_ready = nstcp_def_readable;
-		write_unlock_bh(&s->sk->sk_callback_lock);
-		WRITE_ONCE(g->q[i].sk, NULL);
-		lock_sock(s->sk);
-		s->sk->sk_userlocks &= ~SOCK_BINDPORT_LOCK;
-		release_sock(s->sk);
 		g->q[i].sock = NULL;
 		sock_release(s);
 	}
