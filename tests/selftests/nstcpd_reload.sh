@@ -60,17 +60,8 @@ inodes() {
 }
 
 # The clients: batches of 20 connections (4 at a time) until $tmp/stop.
-clients() {
-	while [ ! -e "$tmp/stop" ]; do
-		nd_run_client echo $nd_srv_ip "$1" 20 $bytes 4 >>"$tmp/clients.$1"
-	done
-}
-
-# tally PORT: "conns ok bad resets refused" summed over the batches.
-tally() {
-	awk '{ c += $2; o += $4; b += $6; r += $8; f += $10 }
-	     END { print c + 0, o + 0, b + 0, r + 0, f + 0 }' "$tmp/clients.$1"
-}
+clients() { nd_clients_loop "$tmp/clients.$1" "$1" 20 4; }
+tally() { nd_tally "$tmp/clients.$1"; }
 
 # batches PORT N: waits up to 60 s (x5 on debug) for N more batches.
 batches() {

@@ -53,17 +53,8 @@ CONF
 }
 
 # The fresh clients: batches of 10 connections (2 at a time) until $tmp/stop.
-clients() {
-	while [ ! -e "$tmp/stop" ]; do
-		nd_run_client echo $nd_srv_ip "$1" 10 $bytes 2 >>"$tmp/fresh.$1"
-	done
-}
-
-# tally PORT: "conns ok bad resets refused" summed over the batches.
-tally() {
-	awk '{ c += $2; o += $4; b += $6; r += $8; f += $10 }
-	     END { print c + 0, o + 0, b + 0, r + 0, f + 0 }' "$tmp/fresh.$1"
-}
+clients() { nd_clients_loop "$tmp/fresh.$1" "$1" 10 2; }
+tally() { nd_tally "$tmp/fresh.$1"; }
 
 # long PORT CONNS: long-lived connections for $hold s, in the background.
 long() {
