@@ -24,6 +24,8 @@ sdecho=$nd_helpers/nstcpd_sdecho
 slow=1
 [ "${NSTCP_KERNEL:-}" = debug ] && slow=4
 hold=$((20 * slow))
+# Longer than a long connection: the drain must not cut one (80 s on debug).
+dtime=$((hold + 30))
 
 tap_plan 23
 nd_pair_setup
@@ -72,7 +74,7 @@ long_ok() {
 }
 
 up="all(x['pid'] > 0 for x in w('dist') + s('dist')['backends'] + w('hyb'))"
-conf 2 30 >"$tmp/nstcpd.conf"
+conf 2 $dtime >"$tmp/nstcpd.conf"
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 nd_wait_json "$st" "$up"
 tap_ok $? "nstcpd started: distributor, hybrid, standard"
@@ -89,7 +91,7 @@ long 7311 4
 long 7312 2
 long 7313 4
 sleep $((2 * slow))
-conf 1 30 >"$tmp/nstcpd.conf"
+conf 1 $dtime >"$tmp/nstcpd.conf"
 t0=$(date +%s.%N)
 kill -HUP "$nd_pid"
 nd_wait_json "$st" "d['reloads'] == 1 and $up and len(s('dist')['backends']) == 1"
