@@ -60,6 +60,9 @@ static int dial(void)
 	return fd;
 }
 
+/* How long a connection may stall (ND_IO_TIMEOUT_MS; 20 s). */
+static int io_timeout_ms = 20000;
+
 /* One echoed connection: 0 ok, 1 bad data, 2 reset, 3 refused. */
 static int one(unsigned int seed, size_t bytes)
 {
@@ -86,7 +89,7 @@ static int one(unsigned int seed, size_t bytes)
 
 		if (!wr_shut)
 			p.events |= POLLOUT;
-		if (poll(&p, 1, 20000) <= 0)
+		if (poll(&p, 1, io_timeout_ms) <= 0)
 			break;
 		if (p.revents & POLLIN || p.revents & (POLLHUP | POLLERR)) {
 			n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
@@ -134,7 +137,7 @@ static int read_all(int fd, unsigned char *buf, size_t n)
 	ssize_t r;
 
 	while (got < n) {
-		if (poll(&p, 1, 20000) != 1)
+		if (poll(&p, 1, io_timeout_ms) != 1)
 			return 1;
 		r = recv(fd, buf + got, n - got, 0);
 		if (r < 0 && errno == EINTR)
@@ -293,6 +296,8 @@ int main(int argc, char **argv)
 			argv[0], argv[0]);
 		return 2;
 	}
+	if (getenv("ND_IO_TIMEOUT_MS") && atoi(getenv("ND_IO_TIMEOUT_MS")) > 0)
+		io_timeout_ms = atoi(getenv("ND_IO_TIMEOUT_MS"));
 	dst.sin_family = AF_INET;
 	dst.sin_port = htons(atoi(argv[3]));
 	if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1)
