@@ -226,7 +226,13 @@ int nstcp_worker_next(int *cpu)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			if (!n)
+			/*
+			 * nstcpd closed its end: cleanly, or (ECONNRESET)
+			 * with reports of ours it had not read, as an image
+			 * that re-execs for a reload does.  Either way the
+			 * channel has ended.
+			 */
+			if (!n || errno == ECONNRESET)
 				errno = ENOTCONN;
 			return -1;
 		}
