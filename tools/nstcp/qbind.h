@@ -63,6 +63,8 @@ int cpuset_count(const struct cpuset *s);
 int qd_read(const char *path, char *buf, size_t len);
 bool qd_root_private(int fd);
 ssize_t qd_read_private(const char *path, char *buf, size_t len);
+/* Replaces the record file path with text atomically, mode 0600: 0 or -errno. */
+int qd_write_private(const char *path, const char *text);
 /* Writes s: 0 or -errno. */
 int qd_write(const char *path, const char *s);
 int qd_read_long(const char *path, long *v);

@@ -10,11 +10,9 @@
  * it lists them, says to run bind again, and exits 1.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qbind.h"
@@ -27,24 +25,15 @@ static void bound_path(const char *dev, char *buf, size_t len)
 /* After bind's state was saved: the directory is root's and sound. */
 void qb_bound_save(const char *dev, const char *cpus)
 {
-	char path[300], tmp[320], line[QB_CPULIST + 16];
-	int fd, len, err = 0;
+	char path[300], text[QB_CPULIST + 16];
+	int err;
 
 	bound_path(dev, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	len = snprintf(line, sizeof(line), "cpus %s\n", cpus);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, len) != len)
-		err = errno ? errno : EIO;
-	if (fd >= 0 && close(fd) && !err)
-		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err) {
-		unlink(tmp);
+	snprintf(text, sizeof(text), "cpus %s\n", cpus);
+	err = qd_write_private(path, text);
+	if (err)
 		fprintf(stderr, "%s: note: recording the bound CPUs in %s: %s (queue show check will not know them)\n",
-			prog, path, strerror(err));
-	}
+			prog, path, strerror(-err));
 }
 
 void qb_bound_remove(const char *dev)

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,41 @@ ssize_t qd_read_private(const char *path, char *buf, size_t len)
 		return -EINVAL;
 	buf[n] = 0;
 	return n;
+}
+
+/*
+ * Writes @text as the record file @path, root's and private (mode 0600):
+ * into a new file beside it (PATH.PID, O_EXCL, not through a link) renamed
+ * over @path, so that a reader finds the old record or the new one whole.
+ * 0 or -errno; on failure the temporary file is removed (a stale one of
+ * an earlier process with our pid too).
+ */
+int qd_write_private(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	char tmp[PATH_MAX];
+	int fd, err = 0;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = errno;
+	} else {
+		n = write(fd, text, len);
+		if (n < 0)
+			err = errno;
+		else if ((size_t)n != len)
+			err = EIO;
+		if (close(fd) && !err)
+			err = errno;
+	}
+	if (!err && rename(tmp, path))
+		err = errno;
+	if (err)
+		unlink(tmp);
+	return -err;
 }
 
 int qd_write(const char *path, const char *s)

@@ -187,24 +187,15 @@ int rec_read(const char *dev, struct qi_rec *r)
 
 void rec_write(const char *dev, struct qi_rec *r)
 {
-	char path[300], tmp[320], line[QB_IRQS * 12 + 64], list[QB_IRQS * 12];
-	int fd, len, err = 0;
+	char path[300], text[QB_IRQS * 12 + 64], list[QB_IRQS * 12];
+	int err;
 
 	rec_path(dev, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
 	irqs_str(&r->added, list, sizeof(list), ' ');
-	len = snprintf(line, sizeof(line), "pid %d\nstart %llu\nadded %s\n", r->pid,
-		       r->start, r->added.n ? list : "");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, line, len) != len)
-		err = errno ? errno : EIO;
-	if (fd >= 0 && close(fd) && !err)
-		err = errno;
-	if (!err && rename(tmp, path))
-		err = errno;
-	if (err) {
-		unlink(tmp);
+	snprintf(text, sizeof(text), "pid %d\nstart %llu\nadded %s\n", r->pid,
+		 r->start, r->added.n ? list : "");
+	err = qd_write_private(path, text);
+	if (err)
 		fprintf(stderr, "%s: note: recording irqbalance's bans in %s: %s (restore will not lift them)\n",
-			prog, path, strerror(err));
-	}
+			prog, path, strerror(-err));
 }
