@@ -23,15 +23,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-ncpu=$(nproc) bytes=8192
-drain=$nd_helpers/nstcpd_drain
-slow=1
-[ "${NSTCP_KERNEL:-}" = debug ] && slow=5
-
-tap_plan 47
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
+nd_reload_begin 5 47
 
 # conf WORKERS [extra]: the configuration, with service "extra" or not.
 conf() {

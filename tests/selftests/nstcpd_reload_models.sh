@@ -17,22 +17,14 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-ncpu=$(nproc) bytes=8192
-drain=$nd_helpers/nstcpd_drain worker=$nd_helpers/nstcpd_worker
-sdecho=$nd_helpers/nstcpd_sdecho
-slow=1
-[ "${NSTCP_KERNEL:-}" = debug ] && slow=4
+nd_reload_begin 4 25
+worker=$nd_helpers/nstcpd_worker sdecho=$nd_helpers/nstcpd_sdecho
 hold=$((20 * slow))
 # A client's connection may stall this long before it counts as bad: on
 # the debug kernel (KASAN, TCG) a 20 s stall under this load is no fault.
 export ND_IO_TIMEOUT_MS=$((20000 * slow))
 # Longer than a long connection: the drain must not cut one (80 s on debug).
 dtime=$((hold + 30))
-
-tap_plan 23
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 
 # conf BACKENDS DRAIN_TIMEOUT
 conf() {
@@ -76,6 +68,27 @@ long_ok() {
 		[ "$7$9${11}" = 000 ] && [ "${13:-0}" -gt $(( $1 * 20 )) ]
 }
 
+# across WHAT SIG EXPR DESC CHECKS: long-lived connections (4 to the
+# distributor, 2 to the hybrid, 4 to the standard service) opened before
+# SIGSIG and ending after it; EXPR awaited in the status (a TAP line: DESC
+# and how long it took), CHECKS (a command) run while they still relay,
+# then each service's long connections across the WHAT (three TAP lines).
+across() {
+	local t0 svc p n m
+	for svc in 7311:4 7312:2 7313:4; do long ${svc%:*} ${svc#*:}; done
+	sleep $((2 * slow))
+	t0=$(date +%s.%N)
+	kill -"$2" "$nd_pid"
+	nd_wait_json "$st" "$3"
+	tap_ok $? "SIG$2: $4 in $(python3 -c "import time; print(round(time.time() - $t0, 2))") s"
+	$5
+	for svc in 7311:4:distributor 7312:2:hybrid 7313:4:standard; do
+		IFS=: read -r p n m <<<"$svc"
+		long_ok "$p" "$n"
+		tap_ok $? "$m: long-lived connections across the $1: $(cat "$tmp/long.$p")"
+	done
+}
+
 up="all(x['pid'] > 0 for x in w('dist') + s('dist')['backends'] + w('hyb'))"
 conf 2 $dtime >"$tmp/nstcpd.conf"
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
@@ -89,31 +102,23 @@ for p in 7311 7312 7313; do
 done
 sleep 2
 
-# (a) Reload under load: long connections opened before, ending after.
-long 7311 4
-long 7312 2
-long 7313 4
-sleep $((2 * slow))
+# (a) Reload under load: long connections opened before, ending after;
+# while they relay, the old image retires and the new one accepts.
+during_reload() {
+	local r alive before
+	r=$(nd_json "$st" "d['retiring']")
+	grep -E "retir|executing|acceptors|drain|NSTCPD" "$tmp/nstcpd.log" | sed 's/^/# /'
+	tap_ok $(( r == 0 )) "the old fronts, back ends and workers retiring meanwhile: $r"
+	alive=$(nd_alive $oldback)
+	tap_ok $(( alive != 2 )) "the old back ends not signalled while their fronts relay: $alive of 2 up"
+	before=$(nd_json "$st" "s('dist')['given']")
+	sleep 1
+	nd_wait_json "$st" "s('dist')['given'] > $before and s('hyb')['given'] > 0"
+	tap_ok $? "the new image accepts: distributor $(nd_json "$st" "s('dist')['given']"), hybrid $(nd_json "$st" "s('hyb')['given']")"
+}
 conf 1 $dtime >"$tmp/nstcpd.conf"
-t0=$(date +%s.%N)
-kill -HUP "$nd_pid"
-nd_wait_json "$st" "d['reloads'] == 1 and $up and len(s('dist')['backends']) == 1"
-tap_ok $? "SIGHUP: reloads 1, the new image's fronts, back end and workers up in $(python3 -c "import time; print(round(time.time() - $t0, 2))") s"
-r=$(nd_json "$st" "d['retiring']")
-grep -E "retir|executing|acceptors|drain|NSTCPD" "$tmp/nstcpd.log" | sed 's/^/# /'
-tap_ok $(( r == 0 )) "the old fronts, back ends and workers retiring meanwhile: $r"
-alive=$(nd_alive $oldback)
-tap_ok $(( alive != 2 )) "the old back ends not signalled while their fronts relay: $alive of 2 up"
-before=$(nd_json "$st" "s('dist')['given']")
-sleep 1
-nd_wait_json "$st" "s('dist')['given'] > $before and s('hyb')['given'] > 0"
-tap_ok $? "the new image accepts: distributor $(nd_json "$st" "s('dist')['given']"), hybrid $(nd_json "$st" "s('hyb')['given']")"
-long_ok 7311 4
-tap_ok $? "distributor: long-lived connections across the reload: $(cat "$tmp/long.7311")"
-long_ok 7312 2
-tap_ok $? "hybrid: long-lived connections across the reload: $(cat "$tmp/long.7312")"
-long_ok 7313 4
-tap_ok $? "standard: long-lived connections across the reload: $(cat "$tmp/long.7313")"
+across reload HUP "d['reloads'] == 1 and $up and len(s('dist')['backends']) == 1" \
+	"reloads 1, the new image's fronts, back end and workers up" during_reload
 for i in $(seq $((100 * slow))); do
 	[ "$(nd_alive $old $oldback)" = 0 ] && break
 	sleep 0.1
@@ -130,19 +135,7 @@ tap_ok $? "the new image read the bytes the reload validated (NSTCPD_CONFIG_FD),
 
 # (b) Restart (SIGUSR2), the same way.
 old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('dist') + w('hyb'))")
-long 7311 4
-long 7312 2
-long 7313 4
-sleep $((2 * slow))
-kill -USR2 "$nd_pid"
-nd_wait_json "$st" "d['reexecs'] == 1 and $up"
-tap_ok $? "SIGUSR2: reexecs 1, new fronts and workers"
-long_ok 7311 4
-tap_ok $? "distributor: long-lived connections across the restart: $(cat "$tmp/long.7311")"
-long_ok 7312 2
-tap_ok $? "hybrid: long-lived connections across the restart: $(cat "$tmp/long.7312")"
-long_ok 7313 4
-tap_ok $? "standard: long-lived connections across the restart: $(cat "$tmp/long.7313")"
+across restart USR2 "d['reexecs'] == 1 and $up" "reexecs 1, new fronts and workers up" :
 nd_wait_json "$st" "d['retiring'] == 0"
 n=$(echo $old | wc -w)
 r=$(nd_json "$st" "(d['drained'], d['drain_expired'], d['retire_killed'])")

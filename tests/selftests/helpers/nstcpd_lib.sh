@@ -133,6 +133,21 @@ nd_begin() {
 	trap 'nd_pair_cleanup; rm -rf "$tmp"' EXIT
 }
 
+# nd_reload_begin SLOW PLAN: the reload tests' opening: nd_begin, $ncpu,
+# $bytes (8192 a connection), $drain (the draining echo server), $slow (1,
+# SLOW on the debug kernel: their waits scale with it), the TAP plan of
+# PLAN tests and the namespace pair (its TAP line).
+nd_reload_begin() {
+	nd_begin
+	ncpu=$(nproc) bytes=8192
+	drain=$nd_helpers/nstcpd_drain
+	slow=1
+	[ "${NSTCP_KERNEL:-}" = debug ] && slow=$1
+	tap_plan "$2"
+	nd_pair_setup
+	tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
+}
+
 # nd_finish: after nd_stop, nstcpd's log as TAP comments, the namespaces
 # deleted (a TAP line).
 nd_finish() {
