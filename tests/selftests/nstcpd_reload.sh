@@ -146,7 +146,7 @@ tap_ok $(( $? == 0 )) "its port closed"
 batches 7301 1
 touch "$tmp/stop"
 wait $cl
-read -r c o b r f < <(tally 7301)
+read -r c o b r f _ < <(tally 7301)
 tap_ok $(( c < 100 || o != c || b || r || f )) "clients over all of it: conns $c ok $o bad $b resets $r refused $f"
 nd_stop
 tap_ok $? "SIGTERM: nstcpd stopped"

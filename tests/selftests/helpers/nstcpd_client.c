@@ -7,6 +7,11 @@
  *	each: BYTES of data seeded by the connection's number sent, the
  *	write side shut, the echo read to EOF and compared (length and a
  *	64-bit FNV-1a sum).  Prints "conns N ok N bad N resets N refused N".
+ *   nstcpd_client ask ADDR PORT CONNS BYTES PAR
+ *	as echo, but each connection first asks the broker at ADDR:PORT
+ *	(libnstcp's nstcp_broker_ask) and connects to the server answered.
+ *	Prints "conns N ok N bad N resets N refused N askfail N" (a failed
+ *	ask, its errno on stderr, is no connection).
  *   nstcpd_client long ADDR PORT CONNS SECONDS
  *	CONNS long-lived connections at once, each for SECONDS: every
  *	50 ms 1 KiB of seeded data sent and its echo read back and compared
@@ -31,12 +36,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nstcp.h"
+
 struct counts {
-	int ok, bad, resets, refused;
+	int ok, bad, resets, refused, askfail;
 	long exchanges;
 };
 
 static struct sockaddr_in dst;
+static const char *broker;	/* ask: the broker's ADDR:PORT */
 
 static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
 {
@@ -47,29 +55,39 @@ static uint64_t fnv(uint64_t h, const unsigned char *p, size_t n)
 	return h;
 }
 
-static int dial(void)
+static int dial_to(const struct sockaddr *to, socklen_t len)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = socket(to->sa_family, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst))) {
+	if (connect(fd, to, len)) {
 		close(fd);
 		return -1;
 	}
 	return fd;
 }
 
+static int dial(void)
+{
+	return dial_to((struct sockaddr *)&dst, sizeof(dst));
+}
+
 /* How long a connection may stall (ND_IO_TIMEOUT_MS; 20 s). */
 static int io_timeout_ms = 20000;
 
-/* One echoed connection: 0 ok, 1 bad data, 2 reset, 3 refused. */
+/*
+ * One echoed connection, to the server the broker answers when asking:
+ * 0 ok, 1 bad data, 2 reset, 3 refused, 4 the ask failed.
+ */
 static int one(unsigned int seed, size_t bytes)
 {
 	unsigned char *out = malloc(bytes), in[16384];
 	uint64_t hs = 0xcbf29ce484222325ULL, hr = hs;
 	size_t sent = 0, got = 0, i;
 	int fd, r = 1, wr_shut = 0;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 
 	if (!out)
 		return 1;
@@ -78,7 +96,13 @@ static int one(unsigned int seed, size_t bytes)
 		out[i] = seed >> 16;
 	}
 	hs = fnv(hs, out, bytes);
-	fd = dial();
+	if (broker && nstcp_broker_ask(broker, NULL, &ss, &sl)) {
+		fprintf(stderr, "nstcpd_client: ask %s: %s\n", broker,
+			strerror(errno));
+		free(out);
+		return 4;
+	}
+	fd = broker ? dial_to((struct sockaddr *)&ss, sl) : dial();
 	if (fd < 0) {
 		free(out);
 		return errno == ECONNRESET ? 2 : 3;
@@ -222,6 +246,9 @@ static int echo(int conns, size_t bytes, int par, int seconds)
 				case 3:
 					c.refused++;
 					break;
+				case 4:
+					c.askfail++;
+					break;
 				default:
 					c.bad++;
 				}
@@ -241,6 +268,7 @@ static int echo(int conns, size_t bytes, int par, int seconds)
 		total.bad += c.bad;
 		total.resets += c.resets;
 		total.refused += c.refused;
+		total.askfail += c.askfail;
 		total.exchanges += c.exchanges;
 	}
 	while (wait(NULL) > 0)
@@ -249,6 +277,8 @@ static int echo(int conns, size_t bytes, int par, int seconds)
 	       total.bad, total.resets, total.refused);
 	if (seconds)
 		printf(" exchanges %ld", total.exchanges);
+	if (broker)
+		printf(" askfail %d", total.askfail);
 	printf("\n");
 	return total.ok != conns;
 }
@@ -291,7 +321,7 @@ static int hold(int conns, int seconds)
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: %s echo ADDR PORT CONNS BYTES PAR |\n"
+		fprintf(stderr, "usage: %s echo|ask ADDR PORT CONNS BYTES PAR |\n"
 			"       %s long|hold ADDR PORT CONNS SECONDS\n",
 			argv[0], argv[0]);
 		return 2;
@@ -302,7 +332,13 @@ int main(int argc, char **argv)
 	dst.sin_port = htons(atoi(argv[3]));
 	if (inet_pton(AF_INET, argv[2], &dst.sin_addr) != 1)
 		return 2;
-	if (!strcmp(argv[1], "echo") && argc == 7)
+	if (!strcmp(argv[1], "ask") && argc == 7) {
+		static char b[64];
+
+		snprintf(b, sizeof(b), "%s:%s", argv[2], argv[3]);
+		broker = b;
+	}
+	if ((!strcmp(argv[1], "echo") || broker) && argc == 7)
 		return echo(atoi(argv[4]), strtoul(argv[5], NULL, 10),
 			    atoi(argv[6]), 0);
 	if (!strcmp(argv[1], "long") && atoi(argv[4]) > 0 && atoi(argv[5]) > 0)

@@ -104,19 +104,21 @@ nd_run_client() {
 	ip netns exec "$nd_cli" "$nd_client" "$@"
 }
 
-# nd_clients_loop FILE PORT N PAR: batches of N echo connections to PORT
-# (PAR at a time, $bytes each), one result line a batch appended to FILE,
-# until $tmp/stop exists.
+# nd_clients_loop FILE PORT N PAR [MODE]: batches of N echo connections
+# to PORT (PAR at a time, $bytes each), one result line a batch appended
+# to FILE, until $tmp/stop exists.  MODE ask: each connection asks the
+# broker on PORT first and goes to the server answered.
 nd_clients_loop() {
 	while [ ! -e "$tmp/stop" ]; do
-		nd_run_client echo $nd_srv_ip "$2" "$3" $bytes "$4" >>"$1"
+		nd_run_client "${5:-echo}" $nd_srv_ip "$2" "$3" $bytes "$4" >>"$1"
 	done
 }
 
-# nd_tally FILE: "conns ok bad resets refused" summed over FILE's batches.
+# nd_tally FILE: "conns ok bad resets refused askfail" summed over FILE's
+# batches (askfail 0 but for MODE ask).
 nd_tally() {
-	awk '{ c += $2; o += $4; b += $6; r += $8; f += $10 }
-	     END { print c + 0, o + 0, b + 0, r + 0, f + 0 }' "$1"
+	awk '{ c += $2; o += $4; b += $6; r += $8; f += $10; a += $12 }
+	     END { print c + 0, o + 0, b + 0, r + 0, f + 0, a + 0 }' "$1"
 }
 
 # nd_listening PORT: 0 when /proc/net/nstcp_listen of $nd_srv has the port.
