@@ -32,25 +32,6 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-/*
- * nstcpd's own view of the table: the brokers, which run as the service's
- * user, can write the shared memory, so its layout (sizes, port) is never
- * read back from it.  The memfd is sealed at its size before they start.
- */
-struct nd_bk {
-	struct nd_bk_shm *m;
-	size_t size;
-	int memfd;
-	int nbrokers;		/* copies[0..nbrokers-1]; the servers follow */
-	int nslots;		/* the servers */
-	unsigned int base_port;	/* server i's port is base_port + i */
-	unsigned int expire_ms;
-	struct nd_bk_slot *slot;	/* m's nslots slots */
-	struct nd_bk_count *count;	/* then m's nbrokers counters */
-	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
-	unsigned long long *restarts;	/* per copy */
-};
-
 /* A listening AF_NSTCP socket: the brokers' shared port or server @i's. */
 struct bk_sock {
 	const struct nd_service *s;
@@ -165,6 +146,7 @@ int nd_broker_start(struct nd_service *s)
 		  sizeof(bk->broker_env) - 13);
 	if (bk_table(s, bk, nservers))
 		return -1;
+	nd_broker_adopt(s, bk);
 	s->copies = calloc(n, sizeof(*s->copies));
 	bk->restarts = calloc(n, sizeof(*bk->restarts));
 	if (!s->copies || !bk->restarts)
@@ -332,11 +314,6 @@ static void add_u64(json_object *o, const char *k, unsigned long long v)
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
 }
 
-static unsigned long long ld(const uint64_t *v)
-{
-	return __atomic_load_n(v, __ATOMIC_RELAXED);
-}
-
 /*
  * The status of @s: "workers" the server replicas (port, pid, last
  * reported load and capacity, report age, chosen), "brokers" each
@@ -370,13 +347,13 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 			const uint64_t *c = (const uint64_t *)&bk->count[i];
 
 			for (j = 0; j < 8; j++) {
-				add_u64(w, names[j], ld(&c[j]));
-				sum[j] += ld(&c[j]);
+				add_u64(w, names[j], nd_bk_ld(&c[j]));
+				sum[j] += nd_bk_ld(&c[j]);
 			}
 			json_object_array_add(bs, w);
 		} else {
 			struct nd_bk_slot *sl = &bk->slot[i - bk->nbrokers];
-			unsigned long long st = ld(&sl->stamp_ms), lc = ld(&sl->loadcap);
+			unsigned long long st = nd_bk_ld(&sl->stamp_ms), lc = nd_bk_ld(&sl->loadcap);
 			long long nowms = now.tv_sec * 1000LL + now.tv_nsec / 1000000;
 			long long age;
 
@@ -390,8 +367,8 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 			json_object_object_add(w, "age_ms", json_object_new_int64(st ? age : -1));
 			json_object_object_add(w, "fresh",
 					       json_object_new_boolean(st && age <= bk->expire_ms));
-			add_u64(w, "reports", ld(&sl->reports));
-			add_u64(w, "chosen", ld(&sl->chosen));
+			add_u64(w, "reports", nd_bk_ld(&sl->reports));
+			add_u64(w, "chosen", nd_bk_ld(&sl->chosen));
 			json_object_array_add(ws, w);
 		}
 	}

@@ -48,6 +48,34 @@ static inline size_t nd_bk_size(unsigned int nslots, unsigned int nbrokers)
 	       nbrokers * sizeof(struct nd_bk_count);
 }
 
+/*
+ * nstcpd's own view of the table: the brokers, which run as the service's
+ * user, can write the shared memory, so its layout (sizes, port) is never
+ * read back from it.  The memfd is sealed at its size before they start.
+ */
+struct nd_bk {
+	struct nd_bk_shm *m;
+	size_t size;
+	int memfd;
+	int nbrokers;		/* copies[0..nbrokers-1]; the servers follow */
+	int nslots;		/* the servers */
+	unsigned int base_port;	/* server i's port is base_port + i */
+	unsigned int expire_ms;
+	struct nd_bk_slot *slot;	/* m's nslots slots */
+	struct nd_bk_count *count;	/* then m's nbrokers counters */
+	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
+	unsigned long long *restarts;	/* per copy */
+};
+
+static inline unsigned long long nd_bk_ld(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/* broker_loads.c: the reports handed to a new image (NSTCPD_BKLOADS). */
+struct nd_service;
+void nd_broker_adopt(const struct nd_service *s, struct nd_bk *bk);
+
 /* broker_run.c: `nstcpd broker INDEX`, started by nstcpd with fds 3 and 4. */
 int nd_broker_main(int argc, char **argv);
 

@@ -2,7 +2,8 @@
 /*
  * The handover's word lists for the new image (handover.c, main.c):
  * NSTCPD_FDS, NSTCPD_RETIRE and NSTCPD_GIVEN grow with the load (a word
- * per hybrid connection not yet taken, per process retiring), and one
+ * per hybrid connection not yet taken, per process retiring; NSTCPD_BKLOADS
+ * a word per broker server), and one
  * environment string is capped at 128 KiB (MAX_ARG_STRLEN): past it the
  * exec fails with E2BIG and the reload with it.  So each goes in a sealed
  * memfd, as the configuration does (NSTCPD_CONFIG_FD), named by NAME_FD=N
@@ -23,7 +24,7 @@
 #include "nstcpd.h"
 
 #define ENVFD_MAX	(64 << 20)	/* bytes of words read, at most */
-#define ENVFD_NAMES	4
+#define ENVFD_NAMES	8	/* FDS, RETIRE, GIVEN, BKLOADS; room to spare */
 #define ENVFD_INLINE	(32 << 10)	/* NAME set too up to this length */
 
 static struct {

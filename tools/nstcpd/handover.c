@@ -204,6 +204,7 @@ void nd_handover_load(void)
 		nd_retire_load(w);
 		free(w);
 		given = nd_envfd_get("NSTCPD_GIVEN", fdmax);
+		nd_broker_handover_load(fdmax);
 		config_in = config_fd(getenv("NSTCPD_CONFIG_FD"), fdmax);
 		/* 2 numbers from an nstcpd before the drain counters. */
 		if (!v || sscanf(v, "%llu %llu %llu %llu %llu", &nd_reloads,
@@ -223,6 +224,7 @@ void nd_handover_load(void)
 	nd_envfd_unset("NSTCPD_RETIRE");
 	unsetenv("NSTCPD_COUNTS");
 	nd_envfd_unset("NSTCPD_GIVEN");
+	nd_envfd_unset("NSTCPD_BKLOADS");
 	unsetenv("NSTCPD_CONFIG_FD");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PID");

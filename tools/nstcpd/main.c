@@ -53,8 +53,9 @@ static char *absolute(const char *p, char *buf, size_t len)
 /*
  * The acceptors stopped first and what they accepted handed on, so that
  * no accepted connection goes with this image; the hybrid connections not
- * yet taken passed to the new image (NSTCPD_GIVEN); the acceptors
- * restarted if the exec fails.
+ * yet taken passed to the new image (NSTCPD_GIVEN), and the brokers'
+ * fresh reports (NSTCPD_BKLOADS); the acceptors restarted if the exec
+ * fails.
  */
 static void reexec(struct nd_config *cfg, int reload)
 {
@@ -78,6 +79,12 @@ static void reexec(struct nd_config *cfg, int reload)
 			       strerror(errno));
 		free(given);
 	}
+	/* The brokers' fresh reports: the new brokers answer at once. */
+	given = nd_broker_loads(cfg);
+	if (given && *given && nd_envfd_put("NSTCPD_BKLOADS", given))
+		nd_log("NSTCPD_BKLOADS: %s: the new brokers wait for new reports",
+		       strerror(errno));
+	free(given);
 	nd_reexec(reexec_argv, cfg, reload);
 	nd_envfd_drop();
 	if (nd_acceptors_start(cfg))

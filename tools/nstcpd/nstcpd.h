@@ -6,7 +6,8 @@
  * start: environment, privileges, exec), acceptor.c (the accepting
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
- * brokers; broker.h) (the models), handover.c (the listening sockets
+ * brokers; broker_loads.c, its table across a reload; broker.h) (the
+ * models), handover.c (the listening sockets
  * across a reload or restart; sdnotify.c; retire.c, the old image's
  * processes; dlimit.c, the distributor's limits), status.c (the status file and
  * `nstcpd status`), main.c.
@@ -222,13 +223,15 @@ size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
 		       size_t len);
 void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
 
-/* broker.c, broker_run.c (broker.h) */
+/* broker.c, broker_loads.c, broker_run.c (broker.h) */
 int nd_broker_start(struct nd_service *s);
 void nd_broker_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_broker_tick(struct nd_service *s);
 void nd_broker_json(struct nd_service *s, struct json_object *o,
 		    struct json_object *ws);
 void nd_broker_stop(struct nd_service *s);
+char *nd_broker_loads(const struct nd_config *cfg);
+void nd_broker_handover_load(long fdmax);
 int nd_broker_main(int argc, char **argv);
 
 /* handover_id.c */
