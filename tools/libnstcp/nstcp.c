@@ -223,16 +223,16 @@ int nstcp_worker_next(int *cpu)
 	}
 	for (;;) {
 		n = recv(worker_fd(), &m, sizeof(m), 0);
-		if (n < 0 && errno == EINTR)
+		/*
+		 * ECONNRESET: nstcpd closed its end with reports of ours
+		 * unread, as an image that re-execs for a reload does.  The
+		 * error is reported once, before the tokens still queued
+		 * here: those are read (and taken) next, then the end.
+		 */
+		if (n < 0 && (errno == EINTR || errno == ECONNRESET))
 			continue;
 		if (n <= 0) {
-			/*
-			 * nstcpd closed its end: cleanly, or (ECONNRESET)
-			 * with reports of ours it had not read, as an image
-			 * that re-execs for a reload does.  Either way the
-			 * channel has ended.
-			 */
-			if (!n || errno == ECONNRESET)
+			if (!n)
 				errno = ENOTCONN;
 			return -1;
 		}
