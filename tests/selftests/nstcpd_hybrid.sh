@@ -7,7 +7,10 @@
 # serves it on its own CPU.  Data checksummed; served where the flow is
 # processed; a worker that never takes (its connections handed to others
 # at half the timeout); workers crashing every 3 connections (restarted,
-# nothing lost); SIGTERM.  Build first: make tools.
+# nothing lost); SIGTERM.  The acceptor on the flow's CPU hands a token
+# straight to that CPU's worker when it is below `busy` (status "direct");
+# a busy one's flows go by nstcpd's main thread to the others.  Build
+# first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -16,7 +19,7 @@ nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 worker=$nd_helpers/nstcpd_worker
 
-tap_plan 15
+tap_plan 18
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -57,6 +60,19 @@ tap_ok $(( lines != conns || full != conns )) "each connection logged with all $
 local_n=$(awk '$1 == $2' "$tmp/hyb.log" | wc -l)
 cpus=$(awk '{ print $1 }' "$tmp/hyb.log" | sort -u | wc -l)
 tap_ok $(( local_n * 4 < conns * 3 || cpus < 2 )) "served on the CPU processing the flow: $local_n of $conns (at least 3/4), by $cpus workers"
+
+r=$(nd_json "$st" "(s('hyb')['direct'] >= 1, s('hyb')['direct'] <= s('hyb')['given'], s('hyb')['direct'] == sum(x['direct'] for x in w('hyb')), sum(x['given'] for x in w('hyb')) == s('hyb')['given'])")
+tap_ok $([ "$r" = "(True, True, True, True)" ]; echo $?) "status: $(nd_json "$st" "s('hyb')['direct']") of $conns handed straight by the acceptor to its CPU's worker, per worker $(nd_json "$st" "[x['direct'] for x in w('hyb')]") $r"
+
+# Held connections: a worker serves one at a time (load 1 = busy), so an
+# acceptor hands at most one straight to its worker; the flows of a CPU
+# whose worker is busy go by the main thread to the least loaded.
+d0=$(nd_json "$st" "s('hyb')['direct']")
+out=$(nd_run_client hold $nd_srv_ip 7301 12 1)
+tap_ok $([ "$out" = "conns 12 served 12 refused 0" ]; echo $?) "12 connections held at once by $ncpu workers: $out"
+nd_wait_json "$st" "s('hyb')['served'] == $conns + 12"
+r=$(nd_json "$st" "(s('hyb')['given'] - $conns, s('hyb')['direct'] - $d0 <= $ncpu, s('hyb')['lost'], sum(x['load'] for x in w('hyb')))")
+tap_ok $([ "$r" = "(12, True, 0, 0)" ]; echo $?) "status: given, direct $(( $(nd_json "$st" "s('hyb')['direct']") - d0 )) at most one per worker, lost, load after $r"
 
 out=$(nd_run_client echo $nd_srv_ip 7302 20 $bytes 4)
 tap_ok $(( $? != 0 )) "the worker of CPU 1 never takes: $out"

@@ -6,8 +6,10 @@
  * whose packets its CPU processes, so the flow's CPU is where it is
  * accepted: the kernel's accept records the flow for RFS on the accepting
  * CPU, which is then the flow's own, and data arriving before the take is
- * processed there too.  The threads only accept; each arrival goes by a
- * pipe to the main thread, which owns every other piece of state.
+ * processed there too.  The threads accept; an arrival a hybrid
+ * service's acceptor cannot hand straight to its CPU's worker
+ * (nd_hybrid_direct), and every standard one, goes by a pipe to the main
+ * thread, which owns every other piece of state.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +54,7 @@ struct nd_arrival {
 };
 
 struct acceptor {
-	const struct nd_service *s;
+	struct nd_service *s;
 	int svc;
 	int cpu;
 };
@@ -60,7 +62,7 @@ struct acceptor {
 static void *acceptor(void *arg)
 {
 	struct acceptor a = *(struct acceptor *)arg;
-	const struct nd_service *s = a.s;
+	struct nd_service *s = a.s;
 
 	free(arg);
 	if (nd_pin(a.cpu))
@@ -90,6 +92,9 @@ static void *acceptor(void *arg)
 			}
 			continue;
 		}
+		if (s->model == ND_MODEL_HYBRID &&
+		    nd_hybrid_direct(s, at.nat_give.ng_token, at.nat_cpu))
+			continue;
 		memset(&ar, 0, sizeof(ar));
 		ar.svc = a.svc;
 		ar.cpu = at.nat_cpu;

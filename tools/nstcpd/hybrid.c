@@ -8,8 +8,22 @@
  * nstcp_worker_next()) and serves it on its own CPU; data never flows
  * through nstcpd.  A token a worker has not taken by half the hand-off
  * timeout, or when it dies, is taken back and handed to another worker.
+ *
+ * The common case skips nstcpd's main thread: the acceptor pinned on the
+ * flow's CPU hands the token straight to that CPU's worker when it is up
+ * and below `busy` (nd_hybrid_direct).  Every other case (the worker busy
+ * or down, a limit that needs the main thread's tallies) goes by the
+ * acceptors' pipe to the main thread, which also reads the workers'
+ * reports, takes back and re-gives, restarts.  The state of the hybrid
+ * services (the workers' channels, loads and untaken tokens, the waiting
+ * tokens, the counters) is shared by both under hy_lock: the pending entry
+ * of a token is recorded under the lock held across its send, so the
+ * worker's report of it is read after the entry exists; a channel is
+ * closed and marked down under the lock, so no acceptor sends on a
+ * descriptor that is gone.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +36,20 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
+static pthread_mutex_t hy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void nd_hybrid_lock(void)
+{
+	pthread_mutex_lock(&hy_lock);
+}
+
+void nd_hybrid_unlock(void)
+{
+	pthread_mutex_unlock(&hy_lock);
+}
+
 static void flush_wait(struct nd_service *s);
+static int read_reports(struct nd_service *s, int i, int main_thread);
 
 static void start_worker(struct nd_service *s, int i)
 {
@@ -78,9 +105,11 @@ int nd_hybrid_start(struct nd_service *s)
 		s->copies[i].chan = -1;
 		c++;
 	}
+	nd_hybrid_lock();
 	s->ncopies = n;
 	for (i = 0; i < n; i++)
 		start_worker(s, i);
+	nd_hybrid_unlock();
 	return 0;
 }
 
@@ -202,6 +231,7 @@ static void flush_wait(struct nd_service *s)
 	free(w);
 }
 
+/* Connections of @s handed and not done, waiting included; hy_lock held. */
 unsigned int nd_hybrid_load(const struct nd_service *s)
 {
 	unsigned int load = s->nwait;
@@ -212,6 +242,7 @@ unsigned int nd_hybrid_load(const struct nd_service *s)
 	return load;
 }
 
+/* The main thread's hand-off of an arrival; hy_lock held. */
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 {
 	give_to(s, token, cpu, gives, -1);
@@ -268,15 +299,17 @@ static int find_pending(struct nd_copy *c, uint64_t token)
 /*
  * Reads worker @i's reports, at most ND_HYBRID_BATCH a call, so that a
  * worker that floods its channel cannot hold nstcpd's loop (poll() is
- * level-triggered: the rest is read next round).  1 when it stopped at
- * the bound, else 0.
+ * level-triggered: the rest is read next round); hy_lock held.  In the
+ * main thread (@main_thread), a channel at its end is closed and the
+ * tokens waiting for a worker handed on; an acceptor leaves both to it.
+ * 1 when it stopped at the bound, else 0.
  */
-int nd_hybrid_read(struct nd_service *s, int i)
+static int read_reports(struct nd_service *s, int i, int main_thread)
 {
 	struct nd_copy *c = &s->copies[i];
 	struct nstcp_worker_msg m;
 	int k, budget = ND_HYBRID_BATCH;
-	ssize_t n;
+	ssize_t n = -1;
 
 	while (budget-- > 0 &&
 	       (n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
@@ -308,6 +341,8 @@ int nd_hybrid_read(struct nd_service *s, int i)
 			break;
 		}
 	}
+	if (!main_thread)
+		return budget < 0;
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		/* The worker is gone; SIGCHLD does the rest. */
 		close(c->chan);
@@ -319,16 +354,84 @@ int nd_hybrid_read(struct nd_service *s, int i)
 	return budget < 0;
 }
 
+int nd_hybrid_read(struct nd_service *s, int i)
+{
+	int r;
+
+	nd_hybrid_lock();
+	r = s->copies[i].chan >= 0 ? read_reports(s, i, 1) : 0;
+	nd_hybrid_unlock();
+	return r;
+}
+
+/*
+ * In the acceptor pinned on @cpu, the flow's CPU: @token handed straight
+ * to that CPU's worker when it is up and below `busy` (its reports read
+ * first when it looks busy: a DONE not yet read), and no limit needs the
+ * main thread (per_source, cps; max_conns is checked here).  Counted
+ * given and direct.  1 when handed; 0 when the caller passes the arrival
+ * to the main thread, which gives it as before (another worker, waiting,
+ * or refused).
+ */
+int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
+{
+	int i, pass, r = 0;
+
+	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
+		return 0;
+	nd_hybrid_lock();
+	for (pass = 0; pass < 2 && !r; pass++) {
+		for (i = 0; i < s->ncopies; i++) {
+			struct nd_copy *c = &s->copies[i];
+
+			if (c->cpu != cpu || c->chan < 0)
+				continue;
+			if (pass && c->load >= s->busy)
+				read_reports(s, i, 0);
+			if (c->chan >= 0 && c->load < s->busy)
+				break;
+		}
+		if (i == s->ncopies)
+			continue;
+		if (s->max_conns && nd_hybrid_load(s) >= s->max_conns)
+			break;
+		if (send_token(s, i, token, cpu, 1))
+			break;
+		s->given++;
+		s->direct++;
+		s->cpu[cpu].given++;
+		s->cpu[cpu].direct++;
+		r = 1;
+	}
+	nd_hybrid_unlock();
+	return r;
+}
+
+/* At stop: the channels closed, marked down for the acceptors. */
+void nd_hybrid_stop(struct nd_service *s)
+{
+	int i;
+
+	nd_hybrid_lock();
+	for (i = 0; i < s->ncopies; i++) {
+		if (s->copies[i].chan >= 0)
+			close(s->copies[i].chan);
+		s->copies[i].chan = -1;
+	}
+	nd_hybrid_unlock();
+}
+
 /* A worker exited: its untaken connections to others, then a restart. */
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 {
 	struct nd_copy *c = &s->copies[p->slot];
 	int i = p->slot;
 
+	nd_hybrid_lock();
 	nd_proc_del(s, p);
 	if (c->chan >= 0) {
 		/* Its last reports, all of them: the worker is gone. */
-		while (c->chan >= 0 && nd_hybrid_read(s, i))
+		while (c->chan >= 0 && read_reports(s, i, 1))
 			;
 		if (c->chan >= 0)
 			close(c->chan);
@@ -352,14 +455,20 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	s->restarts++;
 	s->cpu[c->cpu].restarts++;
 	nd_backoff(c);
+	nd_hybrid_unlock();
 }
 
-/* Restarts and expired hand-offs; ms until the next, or -1. */
+/*
+ * Restarts and expired hand-offs; ms until the next, or -1.  An acceptor
+ * may hand a token on while the main thread sleeps: the wait is at most
+ * an eighth of the timeout, so that its deadline (half) is kept.
+ */
 long long nd_hybrid_tick(struct nd_service *s)
 {
-	long long next = -1, t;
+	long long next = s->timeout_ms / 8 > 5 ? s->timeout_ms / 8 : 5, t;
 	int i, k;
 
+	nd_hybrid_lock();
 	for (k = s->nwait - 1; k >= 0; k--) {
 		t = nd_ms_until(&s->wait[k].deadline);
 		if (t <= 0) {
@@ -393,6 +502,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 				next = t;
 		}
 	}
+	nd_hybrid_unlock();
 	return next;
 }
 
@@ -411,6 +521,7 @@ size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
 	const struct nd_pending *p;
 	int i, k, n;
 
+	nd_hybrid_lock();
 	for (i = -1; i < s->ncopies; i++) {
 		p = i < 0 ? s->wait : s->copies[i].pend;
 		n = i < 0 ? s->nwait : s->copies[i].npend;
@@ -420,6 +531,7 @@ size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
 					(unsigned long long)p[k].token,
 					p[k].cpu, p[k].gives);
 	}
+	nd_hybrid_unlock();
 	return len < cap ? len : cap - 1;
 }
 
@@ -449,7 +561,9 @@ void nd_hybrid_adopt(struct nd_config *cfg, const char *words)
 			if (cpu < 0 || cpu >= ND_MAX_CPUS || gives < 0 ||
 			    gives > ND_REGIVE_MAX)
 				break;
+			nd_hybrid_lock();
 			give_to(s, token, cpu, gives, -1);
+			nd_hybrid_unlock();
 			n = 2;
 			break;
 		}

@@ -64,9 +64,11 @@ static void reexec(struct nd_config *cfg, int reload)
 	int i;
 
 	nd_acceptors_stop(cfg);
+	nd_hybrid_lock();
 	for (i = 0; i < cfg->nsvc; i++)
 		if (cfg->svc[i].model == ND_MODEL_HYBRID)
 			cap += 64 * (nd_hybrid_load(&cfg->svc[i]) + 1);
+	nd_hybrid_unlock();
 	given = malloc(cap);
 	if (given) {
 		given[0] = 0;
@@ -204,15 +206,16 @@ static int run(struct nd_config *cfg)
 			nd_standard_reports(cfg);
 			dirty = 1;
 		}
-		if (pfd[2].revents) {
-			nd_arrivals(cfg);
-			dirty = 1;
-		}
+		/* The workers' reports first: their loads for the arrivals. */
 		for (i = 3; i < n; i++) {
 			if (!pfd[i].revents)
 				continue;
 			if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
 				nd_hybrid_read(own[i].s, own[i].slot);
+			dirty = 1;
+		}
+		if (pfd[2].revents) {
+			nd_arrivals(cfg);
 			dirty = 1;
 		}
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {

@@ -57,6 +57,7 @@ struct nd_proc {
 struct nd_cpu {
 	unsigned long long given, taken, served, refused, regiven, local;
 	unsigned long long restarts, failed;
+	unsigned long long direct;	/* hybrid: handed by the acceptor */
 	unsigned int active, load;
 	pid_t pid;		/* monolithic: the copy's pid, 0 while down */
 	unsigned long long queued, accepted;	/* monolithic: from /proc */
@@ -135,6 +136,7 @@ struct nd_service {
 	struct nd_cpu *cpu;		/* ND_MAX_CPUS entries */
 	unsigned long long served, given, taken, refused, regiven;
 	unsigned long long restarts, failed, lost, dropped;
+	unsigned long long direct;	/* hybrid: handed by an acceptor */
 	struct nd_dist *dist;		/* distributor */
 
 	/* broker model: the servers' first address and port, report expiry */
@@ -213,7 +215,11 @@ int nd_acceptors_stop(struct nd_config *cfg);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
+void nd_hybrid_lock(void);
+void nd_hybrid_unlock(void);
 int nd_hybrid_start(struct nd_service *s);
+int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
+void nd_hybrid_stop(struct nd_service *s);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);

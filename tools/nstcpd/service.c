@@ -260,6 +260,8 @@ void nd_services_stop(struct nd_config *cfg)
 			if (!kill(s->procs[j].pid, SIGKILL))
 				nd_log("service %s: pid %d not stopped in 2 s: SIGKILL",
 				       s->name, s->procs[j].pid);
+		if (s->model == ND_MODEL_HYBRID)
+			nd_hybrid_stop(s);	/* its acceptors may still run */
 		for (j = 0; j < s->ncopies; j++) {
 			if (s->copies[j].lfd >= 0)
 				close(s->copies[j].lfd);

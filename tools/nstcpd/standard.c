@@ -129,19 +129,22 @@ static void refuse(struct nd_service *s, uint64_t token, int cpu)
 void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
 			 const struct sockaddr_storage *peer)
 {
+	int hybrid = s->model == ND_MODEL_HYBRID;
+
+	/* A hybrid service's state is shared with its acceptors. */
+	if (hybrid)
+		nd_hybrid_lock();
 	s->given++;
 	if (cpu >= 0 && cpu < ND_MAX_CPUS)
 		s->cpu[cpu].given++;
-	if (limit(s, peer)) {
+	if (limit(s, peer))
 		refuse(s, token, cpu);
-		return;
-	}
-	if (s->model == ND_MODEL_HYBRID) {
+	else if (hybrid)
 		nd_hybrid_give(s, token, cpu, 1);
-		return;
-	}
-	if (serve(s, token, cpu, peer, 1))
+	else if (serve(s, token, cpu, peer, 1))
 		refuse(s, token, cpu);
+	if (hybrid)
+		nd_hybrid_unlock();
 }
 
 /* Reads the children's take reports: {pid, CPU at the take, home CPU}. */

@@ -27,6 +27,9 @@ static json_object *service_json(struct nd_service *s)
 	json_object *o = json_object_new_object(), *ws = json_object_new_array();
 	int c;
 
+	/* A hybrid service's counters move under its acceptors too. */
+	if (s->model == ND_MODEL_HYBRID)
+		nd_hybrid_lock();
 	if (s->model == ND_MODEL_DISTRIBUTOR)
 		nd_distributor_totals(s);
 	json_object_object_add(o, "name", json_object_new_string(s->name));
@@ -47,6 +50,8 @@ static json_object *service_json(struct nd_service *s)
 	add_u64(o, "restarts", s->restarts);
 	add_u64(o, "failed", s->failed);
 	add_u64(o, "dropped", s->dropped);
+	if (s->model == ND_MODEL_HYBRID)
+		add_u64(o, "direct", s->direct);
 	if (s->model == ND_MODEL_MONOLITHIC)
 		nd_monolithic_proc(s);
 	if (s->model == ND_MODEL_DISTRIBUTOR)
@@ -74,6 +79,8 @@ static json_object *service_json(struct nd_service *s)
 			add_u64(w, "local", k->local);
 			add_u64(w, "hops", k->taken - k->local);
 			add_u64(w, "regiven", k->regiven);
+			add_u64(w, "given", k->given);
+			add_u64(w, "direct", k->direct);
 		} else {
 			add_u64(w, "active", k->active);
 			add_u64(w, "served", k->served);
@@ -89,6 +96,8 @@ static json_object *service_json(struct nd_service *s)
 		json_object_array_add(ws, w);
 	}
 	json_object_object_add(o, "workers", ws);
+	if (s->model == ND_MODEL_HYBRID)
+		nd_hybrid_unlock();
 	return o;
 }
 
@@ -266,9 +275,9 @@ static void print_table(json_object *root)
 			       "accepted", "active", "served", "aborted", "refused",
 			       "hops", "bytes_in", "bytes_out");
 		else if (hyb)
-			printf("  %4s %8s %6s %8s %8s %8s %8s %8s %6s\n", "cpu",
-			       "pid", "load", "served", "taken", "local",
-			       "regiven", "restarts", "failed");
+			printf("  %4s %8s %6s %8s %8s %8s %8s %8s %8s %6s\n",
+			       "cpu", "pid", "load", "served", "taken", "direct",
+			       "local", "regiven", "restarts", "failed");
 		else if (mono)
 			printf("  %4s %8s %8s %9s %8s %6s\n", "cpu", "pid",
 			       "queued", "accepted", "restarts", "failed");
@@ -298,12 +307,12 @@ static void print_table(json_object *root)
 				       get_u64(w, "hops"), get_u64(w, "bytes_in"),
 				       get_u64(w, "bytes_out"));
 			else if (hyb)
-				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
+				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
 				       get_u64(w, "load"), get_u64(w, "served"),
-				       get_u64(w, "taken"), get_u64(w, "local"),
-				       get_u64(w, "regiven"), get_u64(w, "restarts"),
-				       get_u64(w, "failed"));
+				       get_u64(w, "taken"), get_u64(w, "direct"),
+				       get_u64(w, "local"), get_u64(w, "regiven"),
+				       get_u64(w, "restarts"), get_u64(w, "failed"));
 			else if (mono)
 				printf("  %4llu %8llu %8llu %9llu %8llu %6llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
