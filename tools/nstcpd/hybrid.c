@@ -242,9 +242,18 @@ unsigned int nd_hybrid_load(const struct nd_service *s)
 	return load;
 }
 
-/* The main thread's hand-off of an arrival; hy_lock held. */
+/*
+ * The main thread's hand-off of an arrival; hy_lock held.  The workers'
+ * reports are read first: the main thread reads them in batches
+ * (ND_REPORT_BATCH_MS), so a load may still count a finished connection.
+ */
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 {
+	int i;
+
+	for (i = 0; i < s->ncopies; i++)
+		if (s->copies[i].chan >= 0)
+			read_reports(s, i, 0);
 	give_to(s, token, cpu, gives, -1);
 }
 

@@ -127,7 +127,7 @@ static int run(struct nd_config *cfg)
 		int slot;		/* the hybrid worker of the channel */
 	} *own;
 	struct pollfd *pfd;
-	struct timespec last = { 0, 0 };
+	struct timespec last = { 0, 0 }, quiet = { 0, 0 };
 	sigset_t set;
 	int sfd, i, n, stop = 0, dirty = 1;
 
@@ -164,8 +164,9 @@ static int run(struct nd_config *cfg)
 		return 1;
 	}
 	while (!stop) {
-		long long wait = nd_services_tick(cfg), since;
+		long long wait = nd_services_tick(cfg), since, hush;
 		struct signalfd_siginfo si;
+		int reports = 0;
 
 		since = -nd_ms_until(&last);
 		if (dirty && since >= STATUS_MS) {
@@ -184,7 +185,16 @@ static int run(struct nd_config *cfg)
 		pfd[n++].events = POLLIN;
 		pfd[n].fd = nd_arrival_pipe;
 		pfd[n++].events = POLLIN;
-		for (i = 0; i < cfg->nsvc; i++) {
+		/*
+		 * The hybrid workers' reports are read in batches, at most
+		 * every ND_REPORT_BATCH_MS, not a wake-up each: the hand-off
+		 * paths read a worker's reports themselves when its load
+		 * matters (nd_hybrid_direct, nd_hybrid_give).
+		 */
+		hush = nd_ms_until(&quiet);
+		if (hush > 0 && (wait < 0 || wait > hush))
+			wait = hush;
+		for (i = 0; i < cfg->nsvc && hush <= 0; i++) {
 			struct nd_service *s = &cfg->svc[i];
 			int k;
 
@@ -213,6 +223,13 @@ static int run(struct nd_config *cfg)
 			if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
 				nd_hybrid_read(own[i].s, own[i].slot);
 			dirty = 1;
+			reports = 1;
+		}
+		if (reports) {
+			nd_now(&quiet);
+			quiet.tv_nsec += ND_REPORT_BATCH_MS * 1000000L;
+			quiet.tv_sec += quiet.tv_nsec / 1000000000L;
+			quiet.tv_nsec %= 1000000000L;
 		}
 		if (pfd[2].revents) {
 			nd_arrivals(cfg);

@@ -215,6 +215,7 @@ int nd_acceptors_stop(struct nd_config *cfg);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
+#define ND_REPORT_BATCH_MS	10	/* workers' reports read at most this often */
 void nd_hybrid_lock(void);
 void nd_hybrid_unlock(void);
 int nd_hybrid_start(struct nd_service *s);
