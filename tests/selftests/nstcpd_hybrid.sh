@@ -8,9 +8,8 @@
 # processed; a worker that never takes (its connections handed to others
 # at half the timeout); workers crashing every 3 connections (restarted,
 # nothing lost); SIGTERM.  The acceptor on the flow's CPU hands a token
-# straight to that CPU's worker when it is below `busy` (status "direct");
-# a busy one's flows go by nstcpd's main thread to the others.  Build
-# first: make tools.
+# to that CPU's worker when it is below `busy` (status "direct"); a busy
+# one's flows go to the others.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -62,11 +61,11 @@ cpus=$(awk '{ print $1 }' "$tmp/hyb.log" | sort -u | wc -l)
 tap_ok $(( local_n * 4 < conns * 3 || cpus < 2 )) "served on the CPU processing the flow: $local_n of $conns (at least 3/4), by $cpus workers"
 
 r=$(nd_json "$st" "(s('hyb')['direct'] >= 1, s('hyb')['direct'] <= s('hyb')['given'], s('hyb')['direct'] == sum(x['direct'] for x in w('hyb')), sum(x['given'] for x in w('hyb')) == s('hyb')['given'])")
-tap_ok $([ "$r" = "(True, True, True, True)" ]; echo $?) "status: $(nd_json "$st" "s('hyb')['direct']") of $conns handed straight by the acceptor to its CPU's worker, per worker $(nd_json "$st" "[x['direct'] for x in w('hyb')]") $r"
+tap_ok $([ "$r" = "(True, True, True, True)" ]; echo $?) "status: $(nd_json "$st" "s('hyb')['direct']") of $conns handed by the acceptor to its CPU's own worker, per worker $(nd_json "$st" "[x['direct'] for x in w('hyb')]") $r"
 
 # Held connections: a worker serves one at a time (load 1 = busy), so an
-# acceptor hands at most one straight to its worker; the flows of a CPU
-# whose worker is busy go by the main thread to the least loaded.
+# acceptor hands at most one to its own worker; the flows of a CPU whose
+# worker is busy go to the least loaded others.
 d0=$(nd_json "$st" "s('hyb')['direct']")
 out=$(nd_run_client hold $nd_srv_ip 7301 12 1)
 tap_ok $([ "$out" = "conns 12 served 12 refused 0" ]; echo $?) "12 connections held at once by $ncpu workers: $out"

@@ -9,12 +9,12 @@
  * through nstcpd.  A token a worker has not taken by half the hand-off
  * timeout, or when it dies, is taken back and handed to another worker.
  *
- * The common case skips nstcpd's main thread: the acceptor pinned on the
- * flow's CPU hands the token straight to that CPU's worker when it is up
- * and below `busy` (nd_hybrid_direct).  Every other case (the worker busy
- * or down, a limit that needs the main thread's tallies) goes by the
+ * The hand-off skips nstcpd's main thread: the acceptor pinned on the
+ * flow's CPU sends the token to the worker pick() chooses
+ * (nd_hybrid_direct).  The other cases (no worker up, a limit reached or
+ * one that needs the main thread's tallies, a failed send) go by the
  * acceptors' pipe to the main thread, which also reads the workers'
- * reports, takes back and re-gives, restarts.  The state of the hybrid
+ * reports (in batches), takes back and re-gives, restarts.  The state of the hybrid
  * services (the workers' channels, loads and untaken tokens, the waiting
  * tokens, the counters) is shared by both under hy_lock: the pending entry
  * of a token is recorded under the lock held across its send, so the
@@ -242,18 +242,9 @@ unsigned int nd_hybrid_load(const struct nd_service *s)
 	return load;
 }
 
-/*
- * The main thread's hand-off of an arrival; hy_lock held.  The workers'
- * reports are read first: the main thread reads them in batches
- * (ND_REPORT_BATCH_MS), so a load may still count a finished connection.
- */
+/* The main thread's hand-off of an arrival; hy_lock held. */
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 {
-	int i;
-
-	for (i = 0; i < s->ncopies; i++)
-		if (s->copies[i].chan >= 0)
-			read_reports(s, i, 0);
 	give_to(s, token, cpu, gives, -1);
 }
 
@@ -374,44 +365,56 @@ int nd_hybrid_read(struct nd_service *s, int i)
 }
 
 /*
- * In the acceptor pinned on @cpu, the flow's CPU: @token handed straight
- * to that CPU's worker when it is up and below `busy` (its reports read
- * first when it looks busy: a DONE not yet read), and no limit needs the
- * main thread (per_source, cps; max_conns is checked here).  Counted
- * given and direct.  1 when handed; 0 when the caller passes the arrival
- * to the main thread, which gives it as before (another worker, waiting,
- * or refused).
+ * The reports of @s's workers that have a load (hy_lock held): read
+ * before a choice or a limit, since the main thread reads them in
+ * batches (ND_REPORT_BATCH_MS), a finished connection may still count.
+ */
+void nd_hybrid_reports(struct nd_service *s)
+{
+	int i;
+
+	for (i = 0; i < s->ncopies; i++)
+		if (s->copies[i].chan >= 0 && s->copies[i].load)
+			read_reports(s, i, 0);
+}
+
+/*
+ * In the acceptor pinned on @cpu, the flow's CPU: @token handed on with
+ * no hop through the main thread.  To that CPU's worker when it is up
+ * and below `busy` (counted direct); else, the workers' reports read, to
+ * the one pick() chooses, as the main thread would (the least loaded).
+ * Counted given.  0, to pass the arrival to the main thread, when the
+ * service has a limit only the main thread judges (per_source, cps), is
+ * at max_conns (refused there), has no worker up (the token waits
+ * there) or the send failed.
  */
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 {
-	int i, pass, r = 0;
+	int i, r = 0;
 
 	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
 		return 0;
 	nd_hybrid_lock();
-	for (pass = 0; pass < 2 && !r; pass++) {
-		for (i = 0; i < s->ncopies; i++) {
-			struct nd_copy *c = &s->copies[i];
-
-			if (c->cpu != cpu || c->chan < 0)
-				continue;
-			if (pass && c->load >= s->busy)
-				read_reports(s, i, 0);
-			if (c->chan >= 0 && c->load < s->busy)
-				break;
-		}
-		if (i == s->ncopies)
-			continue;
-		if (s->max_conns && nd_hybrid_load(s) >= s->max_conns)
+	for (i = 0; i < s->ncopies; i++)
+		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
+		    s->copies[i].load < s->busy)
 			break;
-		if (send_token(s, i, token, cpu, 1))
-			break;
-		s->given++;
-		s->direct++;
-		s->cpu[cpu].given++;
-		s->cpu[cpu].direct++;
-		r = 1;
+	if (i == s->ncopies || s->max_conns) {
+		nd_hybrid_reports(s);
+		i = pick(s, cpu, -1);
 	}
+	if (i < 0 || (s->max_conns && nd_hybrid_load(s) >= s->max_conns))
+		goto out;
+	if (send_token(s, i, token, cpu, 1))
+		goto out;
+	s->given++;
+	s->cpu[cpu].given++;
+	if (s->copies[i].cpu == cpu) {
+		s->direct++;
+		s->cpu[cpu].direct++;
+	}
+	r = 1;
+out:
 	nd_hybrid_unlock();
 	return r;
 }

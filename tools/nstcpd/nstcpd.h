@@ -220,6 +220,7 @@ void nd_hybrid_lock(void);
 void nd_hybrid_unlock(void);
 int nd_hybrid_start(struct nd_service *s);
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
+void nd_hybrid_reports(struct nd_service *s);
 void nd_hybrid_stop(struct nd_service *s);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);

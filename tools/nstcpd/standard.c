@@ -132,8 +132,10 @@ void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
 	int hybrid = s->model == ND_MODEL_HYBRID;
 
 	/* A hybrid service's state is shared with its acceptors. */
-	if (hybrid)
+	if (hybrid) {
 		nd_hybrid_lock();
+		nd_hybrid_reports(s);	/* the loads current */
+	}
 	s->given++;
 	if (cpu >= 0 && cpu < ND_MAX_CPUS)
 		s->cpu[cpu].given++;
