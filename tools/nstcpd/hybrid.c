@@ -390,7 +390,7 @@ void nd_hybrid_reports(struct nd_service *s)
  */
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 {
-	int i, r = 0;
+	int i, own, r = 0;
 
 	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
 		return 0;
@@ -399,7 +399,8 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
 		    s->copies[i].load < s->busy)
 			break;
-	if (i == s->ncopies || s->max_conns) {
+	own = i < s->ncopies;
+	if (!own || s->max_conns) {
 		nd_hybrid_reports(s);
 		i = pick(s, cpu, -1);
 	}
@@ -409,7 +410,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 		goto out;
 	s->given++;
 	s->cpu[cpu].given++;
-	if (s->copies[i].cpu == cpu) {
+	if (own && s->copies[i].cpu == cpu) {
 		s->direct++;
 		s->cpu[cpu].direct++;
 	}
