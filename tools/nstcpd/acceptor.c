@@ -6,10 +6,11 @@
  * whose packets its CPU processes, so the flow's CPU is where it is
  * accepted: the kernel's accept records the flow for RFS on the accepting
  * CPU, which is then the flow's own, and data arriving before the take is
- * processed there too.  The threads accept; an arrival a hybrid
- * service's acceptor cannot hand straight to its CPU's worker
- * (nd_hybrid_direct), and every standard one, goes by a pipe to the main
- * thread, which owns every other piece of state.
+ * processed there too.  The threads accept; a hybrid service's acceptor
+ * hands the token to a worker itself (nd_hybrid_direct, which shares the
+ * service's state with the main thread under a lock); every other
+ * arrival goes by a pipe to the main thread, which owns every other piece
+ * of state.
  */
 #include <errno.h>
 #include <fcntl.h>

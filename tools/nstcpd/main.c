@@ -188,8 +188,8 @@ static int run(struct nd_config *cfg)
 		/*
 		 * The hybrid workers' reports are read in batches, at most
 		 * every ND_REPORT_BATCH_MS, not a wake-up each: the hand-off
-		 * paths read a worker's reports themselves when its load
-		 * matters (nd_hybrid_direct, nd_hybrid_give).
+		 * paths read the reports themselves when the loads matter
+		 * (nd_hybrid_direct, nd_hybrid_reports).
 		 */
 		hush = nd_ms_until(&quiet);
 		if (hush > 0 && (wait < 0 || wait > hush))
