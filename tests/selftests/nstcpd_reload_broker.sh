@@ -103,6 +103,18 @@ nd_clients_loop "$tmp/fresh" 7300 10 2 ask &
 clients=$!
 sleep 2
 
+# after_image DRAINED WHAT: once the old image's brokers and servers drained,
+# the status counts DRAINED in all, none expired or killed, and the new
+# image's brokers answer.
+after_image() {
+	gone $old $oldsrv
+	tap_ok $? "the old brokers and servers gone once drained"
+	r=$(counters)
+	tap_ok $([ "$r" = "($1, 0, 0)" ]; echo $?) "status: drained, drain_expired, retire_killed $r ($2)"
+	answering "$old"
+	tap_ok $? "the new image's brokers answer, no NOSERVER: $(nd_json "$st" "[(x['pid'], x['answered'], x['noserver']) for x in s('bk')['brokers']]")"
+}
+
 # (a) SIGHUP under load, a slow client holding an old broker.
 old=$(nd_json "$st" "$brokers") oldsrv=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('bk'))")
 slow wait
@@ -119,12 +131,7 @@ wait $slow_pid
 tap_ok $(( held != 1 || r < 1 )) "SIGHUP: the old brokers drained but the one holding the slow client ($held of $ncpu left, retiring $r)"
 grep -qx "$ok_answer | $ok_answer" "$tmp/slow"
 tap_ok $? "its answer still arrives after the drain began: $(cat "$tmp/slow")"
-gone $old $oldsrv
-tap_ok $? "the old brokers and servers gone once drained"
-r=$(counters)
-tap_ok $([ "$r" = "($ncpu, 0, 0)" ]; echo $?) "status: drained, drain_expired, retire_killed $r ($ncpu brokers)"
-answering "$old"
-tap_ok $? "the new image's brokers answer, no NOSERVER: $(nd_json "$st" "[(x['pid'], x['answered'], x['noserver']) for x in s('bk')['brokers']]")"
+after_image "$ncpu" "$ncpu brokers"
 
 # (b) SIGUSR2, the same way.
 sleep 1
@@ -132,12 +139,7 @@ old=$(nd_json "$st" "$brokers") oldsrv=$(nd_json "$st" "' '.join(str(x['pid']) f
 kill -USR2 "$nd_pid"
 nd_wait_json "$st" "d['reexecs'] == 1 and $up"
 tap_ok $? "SIGUSR2: reexecs 1, new brokers and servers up"
-gone $old $oldsrv
-tap_ok $? "the old brokers and servers gone once drained"
-r=$(counters)
-tap_ok $([ "$r" = "($((2 * ncpu)), 0, 0)" ]; echo $?) "status: drained, drain_expired, retire_killed $r ($ncpu more drained)"
-answering "$old"
-tap_ok $? "the new image's brokers answer, no NOSERVER: $(nd_json "$st" "[(x['pid'], x['answered'], x['noserver']) for x in s('bk')['brokers']]")"
+after_image "$((2 * ncpu))" "$ncpu more drained"
 sleep 1
 touch "$tmp/stop"
 wait $clients
