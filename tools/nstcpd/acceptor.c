@@ -31,16 +31,18 @@ int nd_arrival_pipe = -1;	/* read end, the main thread's */
 static int arrival_wr = -1;
 
 /*
- * Before a re-exec the acceptors stop (nd_acceptors_stop): @stopping set,
- * each thread sent SIGUSR1 (a handler without SA_RESTART: its blocking
- * split accept returns EINTR) until it sees the flag and leaves; @running
- * counts those not gone.  A token a thread accepted is written to the
- * pipe before it leaves: none is lost with the image.
+ * Before a re-exec or at stop the acceptors stop (nd_acceptors_stop):
+ * @stopping set, each thread sent SIGUSR1 (a handler without SA_RESTART:
+ * its blocking split accept returns EINTR) until it sees the flag and
+ * leaves; @running counts those not gone.  A token a thread accepted is written to the
+ * pipe before it leaves: none is lost with the image at a re-exec.
  */
 static int stopping;
 static int running;
 static pthread_t *threads;
 static int nthreads;
+
+static void drain(struct nd_config *cfg, int quit);
 
 static void on_usr1(int sig)
 {
@@ -73,6 +75,7 @@ static void *acceptor(void *arg)
 		struct nstcp_accept_token at;
 		struct nd_arrival ar;
 		socklen_t len = sizeof(at);
+		ssize_t w;
 
 		/*
 		 * Blocking: a thread asleep in accept on its CPU is that CPU's
@@ -93,7 +96,14 @@ static void *acceptor(void *arg)
 			}
 			continue;
 		}
+		/*
+		 * Once stopping, a token goes by the pipe only: the main
+		 * thread, which drains it, knows whether the workers are
+		 * being stopped (the token is then closed, not handed to a
+		 * worker sent SIGTERM) or a new image comes (handed on).
+		 */
 		if (s->model == ND_MODEL_HYBRID &&
+		    !__atomic_load_n(&stopping, __ATOMIC_ACQUIRE) &&
 		    nd_hybrid_direct(s, at.nat_give.ng_token, at.nat_cpu))
 			continue;
 		memset(&ar, 0, sizeof(ar));
@@ -101,8 +111,17 @@ static void *acceptor(void *arg)
 		ar.cpu = at.nat_cpu;
 		ar.token = at.nat_give.ng_token;
 		memcpy(&ar.peer, &at.nat_peer, sizeof(ar.peer));
-		/* At most PIPE_BUF: written whole, never interleaved. */
-		if (write(arrival_wr, &ar, sizeof(ar)) != sizeof(ar))
+		/*
+		 * At most PIPE_BUF: written whole, never interleaved.  The
+		 * write blocks on a full pipe; nd_acceptors_stop's SIGUSR1
+		 * (no SA_RESTART) then interrupts it before anything is
+		 * written: retried, since the main thread drains the pipe
+		 * while it waits, and the token must not be dropped.
+		 */
+		while ((w = write(arrival_wr, &ar, sizeof(ar))) < 0 &&
+		       errno == EINTR)
+			;
+		if (w != sizeof(ar))
 			nd_log("service %s: arrival: %s", s->name, strerror(errno));
 	}
 	__atomic_sub_fetch(&running, 1, __ATOMIC_RELEASE);
@@ -118,15 +137,22 @@ int nd_acceptors_start(struct nd_config *cfg)
 
 	_Static_assert(sizeof(struct nd_arrival) <= PIPE_BUF,
 		       "an arrival is written whole");
-	if (pipe2(pfd, O_CLOEXEC))
-		return -1;
-	if (fcntl(pfd[0], F_SETFL, O_NONBLOCK)) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return -1;
+	/*
+	 * A pipe still open: a previous stop left threads running (they
+	 * may still write it), so it is kept, and so is their entry in
+	 * threads[], joined at the next stop.
+	 */
+	if (arrival_wr < 0) {
+		if (pipe2(pfd, O_CLOEXEC))
+			return -1;
+		if (fcntl(pfd[0], F_SETFL, O_NONBLOCK)) {
+			close(pfd[0]);
+			close(pfd[1]);
+			return -1;
+		}
+		nd_arrival_pipe = pfd[0];
+		arrival_wr = pfd[1];
 	}
-	nd_arrival_pipe = pfd[0];
-	arrival_wr = pfd[1];
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
 	stopping = 0;
@@ -174,11 +200,17 @@ int nd_acceptors_start(struct nd_config *cfg)
 }
 
 /*
- * Before a re-exec: the acceptors stopped (at most 2 s), the connections
- * they accepted handed on (nd_arrivals) by the image that accepted them,
- * the pipe closed.  0 when none is left running.
+ * The acceptors stopped (at most 2 s) and joined: before a re-exec
+ * (@quit 0), the connections they accepted handed on (nd_arrivals) by the
+ * image that accepted them; at stop (@quit 1), closed, since the workers
+ * and servers are about to be sent SIGTERM (under a store of descriptors
+ * the connections not accepted stay queued for the next nstcpd).  The
+ * pipe is drained while waiting, so that a thread blocked writing a full
+ * one can finish and see the flag; it is closed only when no thread is
+ * left to write it.  0 when none is left running; else the threads still
+ * use the configuration, which must then outlive them (not freed).
  */
-int nd_acceptors_stop(struct nd_config *cfg)
+int nd_acceptors_stop(struct nd_config *cfg, int quit)
 {
 	struct timespec end;
 	int i, left;
@@ -192,19 +224,23 @@ int nd_acceptors_stop(struct nd_config *cfg)
 	       nd_ms_until(&end) > 0) {
 		for (i = 0; i < nthreads && left; i++)
 			pthread_kill(threads[i], SIGUSR1);
+		drain(cfg, quit);
 		usleep(5000);
 	}
-	if (left)
+	drain(cfg, quit);
+	if (left) {
+		/* Kept: the pipe, the threads (joined at a later stop). */
 		nd_log("%d acceptors did not stop in 2 s", left);
-	for (i = 0; i < nthreads && !left; i++)
+		return -1;
+	}
+	for (i = 0; i < nthreads; i++)
 		pthread_join(threads[i], NULL);
-	nd_arrivals(cfg);
 	close(arrival_wr);
 	close(nd_arrival_pipe);
 	arrival_wr = -1;
 	nd_arrival_pipe = -1;
 	nthreads = 0;
-	return left ? -1 : 0;
+	return 0;
 }
 
 /* In the main thread: the connections the acceptors took. */
@@ -217,5 +253,24 @@ void nd_arrivals(struct nd_config *cfg)
 			continue;
 		nd_standard_arrival(&cfg->svc[ar.svc], ar.token, ar.cpu,
 				    &ar.peer);
+	}
+}
+
+/* The pipe drained: the arrivals handed on, or closed when @quit. */
+static void drain(struct nd_config *cfg, int quit)
+{
+	struct nd_arrival ar;
+	int fd;
+
+	if (!quit) {
+		nd_arrivals(cfg);
+		return;
+	}
+	while (read(nd_arrival_pipe, &ar, sizeof(ar)) == sizeof(ar)) {
+		if (ar.svc < 0 || ar.svc >= cfg->nsvc)
+			continue;
+		fd = nd_take(&cfg->svc[ar.svc], ar.token);
+		if (fd >= 0)
+			close(fd);
 	}
 }

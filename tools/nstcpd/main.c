@@ -63,7 +63,7 @@ static void reexec(struct nd_config *cfg, int reload)
 	char *given;
 	int i;
 
-	nd_acceptors_stop(cfg);
+	nd_acceptors_stop(cfg, 0);
 	nd_hybrid_lock();
 	for (i = 0; i < cfg->nsvc; i++)
 		if (cfg->svc[i].model == ND_MODEL_HYBRID)
@@ -118,6 +118,9 @@ static void reload(struct nd_config *cfg)
 	nd_handover_config(-1);
 	close(fd);
 }
+
+/* Acceptors that did not stop: the configuration is then not freed. */
+static int acceptors_left;
 
 /* Runs the services until SIGTERM or SIGINT. */
 static int run(struct nd_config *cfg)
@@ -255,6 +258,13 @@ static int run(struct nd_config *cfg)
 			}
 		}
 	}
+	/*
+	 * The acceptors first, before any SIGTERM: nothing more accepted
+	 * (under a store of descriptors the queued connections stay in the
+	 * kernel for the next nstcpd), none handed to a dying worker, and
+	 * the threads gone before the configuration they read is freed.
+	 */
+	acceptors_left = nd_acceptors_stop(cfg, 1) != 0;
 	nd_handover_stop();
 	nd_services_stop(cfg);
 	unlink(cfg->status_path);
@@ -351,6 +361,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	r = run(&cfg);
-	nd_config_free(&cfg);
+	if (!acceptors_left)
+		nd_config_free(&cfg);
 	return r;
 }

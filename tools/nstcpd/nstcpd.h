@@ -211,7 +211,7 @@ void nd_monolithic_proc(struct nd_service *s);
 /* acceptor.c */
 extern int nd_arrival_pipe;
 int nd_acceptors_start(struct nd_config *cfg);
-int nd_acceptors_stop(struct nd_config *cfg);
+int nd_acceptors_stop(struct nd_config *cfg, int quit);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */

@@ -232,7 +232,7 @@ void nd_services_stop(struct nd_config *cfg)
 	struct timespec end;
 	int i, j, left;
 
-	/* The acceptors' blocked split accepts fail EINVAL: they return. */
+	/* Stopped already (nd_acceptors_stop); no more queued connections. */
 	for (i = 0; i < cfg->nsvc && !nd_handover_fdstore(); i++) {
 		if (cfg->svc[i].lfd >= 0)
 			shutdown(cfg->svc[i].lfd, SHUT_RD);
@@ -261,7 +261,7 @@ void nd_services_stop(struct nd_config *cfg)
 				nd_log("service %s: pid %d not stopped in 2 s: SIGKILL",
 				       s->name, s->procs[j].pid);
 		if (s->model == ND_MODEL_HYBRID)
-			nd_hybrid_stop(s);	/* its acceptors may still run */
+			nd_hybrid_stop(s);
 		for (j = 0; j < s->ncopies; j++) {
 			if (s->copies[j].lfd >= 0)
 				close(s->copies[j].lfd);
