@@ -36,21 +36,30 @@
 #include "nstcp.h"
 #include "nstcpd.h"
 
-static pthread_mutex_t hy_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void nd_hybrid_lock(void)
+/*
+ * The lock is the service's (s->hy_lock), not one for all: an acceptor
+ * handing a token on waits only for the same service's hand-offs.  Its
+ * holders do no fork, logging or status building (a blocked log pipe or
+ * a fork must not stall the acceptors): the workers are started outside
+ * it and published under it, the log lines written after it.
+ */
+void nd_hybrid_lock(struct nd_service *s)
 {
-	pthread_mutex_lock(&hy_lock);
+	pthread_mutex_lock(&s->hy_lock);
 }
 
-void nd_hybrid_unlock(void)
+void nd_hybrid_unlock(struct nd_service *s)
 {
-	pthread_mutex_unlock(&hy_lock);
+	pthread_mutex_unlock(&s->hy_lock);
 }
 
 static void flush_wait(struct nd_service *s);
 static int read_reports(struct nd_service *s, int i, int main_thread);
 
+/*
+ * In the main thread, hy_lock not held (it forks): the worker started,
+ * then published to the acceptors (its channel, load) under the lock.
+ */
 static void start_worker(struct nd_service *s, int i)
 {
 	struct nd_copy *c = &s->copies[i];
@@ -73,12 +82,14 @@ static void start_worker(struct nd_service *s, int i)
 		goto close;
 	}
 	close(sv[1]);
+	nd_hybrid_lock(s);
 	c->chan = sv[0];
 	c->pid = p->pid;
 	c->load = 0;
 	nd_now(&c->started);
 	s->cpu[c->cpu].pid = p->pid;
 	flush_wait(s);
+	nd_hybrid_unlock(s);
 	return;
 close:
 	close(sv[0]);
@@ -92,6 +103,8 @@ int nd_hybrid_start(struct nd_service *s)
 {
 	int n = s->workers ? s->workers : s->ncpus, i, c = 0;
 
+	if (pthread_mutex_init(&s->hy_lock, NULL))
+		return -1;
 	if (nd_standard_start(s))
 		return -1;
 	s->copies = calloc(n, sizeof(*s->copies));
@@ -105,11 +118,11 @@ int nd_hybrid_start(struct nd_service *s)
 		s->copies[i].chan = -1;
 		c++;
 	}
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	s->ncopies = n;
+	nd_hybrid_unlock(s);
 	for (i = 0; i < n; i++)
 		start_worker(s, i);
-	nd_hybrid_unlock();
 	return 0;
 }
 
@@ -358,9 +371,9 @@ int nd_hybrid_read(struct nd_service *s, int i)
 {
 	int r;
 
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	r = s->copies[i].chan >= 0 ? read_reports(s, i, 1) : 0;
-	nd_hybrid_unlock();
+	nd_hybrid_unlock(s);
 	return r;
 }
 
@@ -394,7 +407,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 
 	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
 		return 0;
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	for (i = 0; i < s->ncopies; i++)
 		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
 		    s->copies[i].load < s->busy)
@@ -416,7 +429,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 	}
 	r = 1;
 out:
-	nd_hybrid_unlock();
+	nd_hybrid_unlock(s);
 	return r;
 }
 
@@ -425,13 +438,13 @@ void nd_hybrid_stop(struct nd_service *s)
 {
 	int i;
 
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	for (i = 0; i < s->ncopies; i++) {
 		if (s->copies[i].chan >= 0)
 			close(s->copies[i].chan);
 		s->copies[i].chan = -1;
 	}
-	nd_hybrid_unlock();
+	nd_hybrid_unlock(s);
 }
 
 /* A worker exited: its untaken connections to others, then a restart. */
@@ -440,7 +453,7 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	struct nd_copy *c = &s->copies[p->slot];
 	int i = p->slot;
 
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	nd_proc_del(s, p);
 	if (c->chan >= 0) {
 		/* Its last reports, all of them: the worker is gone. */
@@ -462,13 +475,13 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 		s->failed++;
 		s->cpu[c->cpu].failed++;
 	}
-	nd_log("service %s: worker on CPU %d %s %d; restarting", s->name,
-	       c->cpu, WIFSIGNALED(status) ? "killed by signal" : "exited",
-	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	s->restarts++;
 	s->cpu[c->cpu].restarts++;
 	nd_backoff(c);
-	nd_hybrid_unlock();
+	nd_hybrid_unlock(s);
+	nd_log("service %s: worker on CPU %d %s %d; restarting", s->name,
+	       c->cpu, WIFSIGNALED(status) ? "killed by signal" : "exited",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
 /*
@@ -479,20 +492,36 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 long long nd_hybrid_tick(struct nd_service *s)
 {
 	long long next = s->timeout_ms / 8 > 5 ? s->timeout_ms / 8 : 5, t;
-	int i, k;
+	int i, k, closed = 0, late = 0, late_cpu = -1;
 
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	for (k = s->nwait - 1; k >= 0; k--) {
 		t = nd_ms_until(&s->wait[k].deadline);
 		if (t <= 0) {
-			nd_log("service %s: no worker up for a connection; closed",
-			       s->name);
+			closed++;
 			drop_token(s, s->wait[k].token);
 			s->wait[k] = s->wait[--s->nwait];
 		} else if (next < 0 || t < next) {
 			next = t;
 		}
 	}
+	for (i = 0; i < s->ncopies; i++) {
+		struct nd_copy *c = &s->copies[i];
+
+		for (k = c->npend - 1; k >= 0; k--) {
+			t = nd_ms_until(&c->pend[k].deadline);
+			if (t <= 0) {
+				late++;
+				late_cpu = c->cpu;
+				reclaim(s, i, k);
+				continue;
+			}
+			if (next < 0 || t < next)
+				next = t;
+		}
+	}
+	nd_hybrid_unlock(s);
+	/* Forks and log lines after the lock: the acceptors do not wait. */
 	for (i = 0; i < s->ncopies; i++) {
 		struct nd_copy *c = &s->copies[i];
 
@@ -503,19 +532,14 @@ long long nd_hybrid_tick(struct nd_service *s)
 			else if (next < 0 || t < next)
 				next = t;
 		}
-		for (k = c->npend - 1; k >= 0; k--) {
-			t = nd_ms_until(&c->pend[k].deadline);
-			if (t <= 0) {
-				nd_log("service %s: worker on CPU %d did not take a connection in %u ms; handed to another",
-				       s->name, c->cpu, s->timeout_ms / 2);
-				reclaim(s, i, k);
-				continue;
-			}
-			if (next < 0 || t < next)
-				next = t;
-		}
 	}
-	nd_hybrid_unlock();
+	if (closed)
+		nd_log("service %s: no worker up for %d connection%s; closed",
+		       s->name, closed, closed == 1 ? "" : "s");
+	if (late)
+		nd_log("service %s: %d connection%s not taken in %u ms (last on the worker on CPU %d); handed to another",
+		       s->name, late, late == 1 ? "" : "s", s->timeout_ms / 2,
+		       late_cpu);
 	return next;
 }
 
@@ -528,13 +552,13 @@ long long nd_hybrid_tick(struct nd_service *s)
  * it).  An old worker that takes one first serves it; the other's take
  * fails.  The new length.
  */
-size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
+size_t nd_hybrid_given(struct nd_service *s, char *buf, size_t cap,
 		       size_t len)
 {
 	const struct nd_pending *p;
 	int i, k, n;
 
-	nd_hybrid_lock();
+	nd_hybrid_lock(s);
 	for (i = -1; i < s->ncopies; i++) {
 		p = i < 0 ? s->wait : s->copies[i].pend;
 		n = i < 0 ? s->nwait : s->copies[i].npend;
@@ -544,7 +568,7 @@ size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
 					(unsigned long long)p[k].token,
 					p[k].cpu, p[k].gives);
 	}
-	nd_hybrid_unlock();
+	nd_hybrid_unlock(s);
 	return len < cap ? len : cap - 1;
 }
 
@@ -574,9 +598,9 @@ void nd_hybrid_adopt(struct nd_config *cfg, const char *words)
 			if (cpu < 0 || cpu >= ND_MAX_CPUS || gives < 0 ||
 			    gives > ND_REGIVE_MAX)
 				break;
-			nd_hybrid_lock();
+			nd_hybrid_lock(s);
 			give_to(s, token, cpu, gives, -1);
-			nd_hybrid_unlock();
+			nd_hybrid_unlock(s);
 			n = 2;
 			break;
 		}

@@ -61,14 +61,28 @@ static void reexec(struct nd_config *cfg, int reload)
 {
 	size_t cap = 1, len = 0;
 	char *given;
-	int i;
+	int i, n;
 
 	nd_acceptors_stop(cfg, 0);
-	nd_hybrid_lock();
-	for (i = 0; i < cfg->nsvc; i++)
-		if (cfg->svc[i].model == ND_MODEL_HYBRID)
-			cap += 64 * (nd_hybrid_load(&cfg->svc[i]) + 1);
-	nd_hybrid_unlock();
+	for (i = 0; i < cfg->nsvc; i++) {
+		struct nd_service *s = &cfg->svc[i];
+		int k;
+
+		if (s->model != ND_MODEL_HYBRID)
+			continue;
+		/*
+		 * Every report read first (they are read in batches): a token
+		 * already taken is not re-given to the new image (a failed
+		 * take there), and the old workers do not find their channel
+		 * closed on unread reports (ECONNRESET before their tokens).
+		 */
+		for (k = 0; k < s->ncopies; k++)
+			for (n = 0; n < 64 && nd_hybrid_read(s, k); n++)
+				;	/* bounded: a worker may flood */
+		nd_hybrid_lock(s);
+		cap += 64 * (nd_hybrid_load(s) + 1);
+		nd_hybrid_unlock(s);
+	}
 	given = malloc(cap);
 	if (given) {
 		given[0] = 0;
@@ -169,7 +183,7 @@ static int run(struct nd_config *cfg)
 	while (!stop) {
 		long long wait = nd_services_tick(cfg), since, hush;
 		struct signalfd_siginfo si;
-		int reports = 0;
+		int reports = 0, more = 0;
 
 		since = -nd_ms_until(&last);
 		if (dirty && since >= STATUS_MS) {
@@ -224,11 +238,16 @@ static int run(struct nd_config *cfg)
 			if (!pfd[i].revents)
 				continue;
 			if (own[i].s->copies[own[i].slot].chan == pfd[i].fd)
-				nd_hybrid_read(own[i].s, own[i].slot);
+				more |= nd_hybrid_read(own[i].s, own[i].slot);
 			dirty = 1;
 			reports = 1;
 		}
-		if (reports) {
+		/*
+		 * The pause only when every channel read was drained: one
+		 * that stopped at the batch bound is polled again at once,
+		 * else a busy worker's reports pile up and its sends block.
+		 */
+		if (reports && !more) {
 			nd_now(&quiet);
 			quiet.tv_nsec += ND_REPORT_BATCH_MS * 1000000L;
 			quiet.tv_sec += quiet.tv_nsec / 1000000000L;

@@ -15,6 +15,7 @@
 #ifndef NSTCPD_H
 #define NSTCPD_H
 
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -137,6 +138,7 @@ struct nd_service {
 	unsigned long long served, given, taken, refused, regiven;
 	unsigned long long restarts, failed, lost, dropped;
 	unsigned long long direct;	/* hybrid: handed by an acceptor */
+	pthread_mutex_t hy_lock;	/* hybrid: state shared with acceptors */
 	struct nd_dist *dist;		/* distributor */
 
 	/* broker model: the servers' first address and port, report expiry */
@@ -216,8 +218,8 @@ void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
 #define ND_REPORT_BATCH_MS	10	/* workers' reports read at most this often */
-void nd_hybrid_lock(void);
-void nd_hybrid_unlock(void);
+void nd_hybrid_lock(struct nd_service *s);
+void nd_hybrid_unlock(struct nd_service *s);
 int nd_hybrid_start(struct nd_service *s);
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
 void nd_hybrid_reports(struct nd_service *s);
@@ -227,7 +229,7 @@ unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
-size_t nd_hybrid_given(const struct nd_service *s, char *buf, size_t cap,
+size_t nd_hybrid_given(struct nd_service *s, char *buf, size_t cap,
 		       size_t len);
 void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
 

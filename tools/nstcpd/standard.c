@@ -133,7 +133,7 @@ void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
 
 	/* A hybrid service's state is shared with its acceptors. */
 	if (hybrid) {
-		nd_hybrid_lock();
+		nd_hybrid_lock(s);
 		nd_hybrid_reports(s);	/* the loads current */
 	}
 	s->given++;
@@ -146,7 +146,7 @@ void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
 	else if (serve(s, token, cpu, peer, 1))
 		refuse(s, token, cpu);
 	if (hybrid)
-		nd_hybrid_unlock();
+		nd_hybrid_unlock(s);
 }
 
 /* Reads the children's take reports: {pid, CPU at the take, home CPU}. */

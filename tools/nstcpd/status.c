@@ -25,11 +25,28 @@ static void add_u64(json_object *o, const char *k, unsigned long long v)
 static json_object *service_json(struct nd_service *s)
 {
 	json_object *o = json_object_new_object(), *ws = json_object_new_array();
+	struct nd_service snap;
+	struct nd_cpu *cpus = NULL;
 	int c;
 
-	/* A hybrid service's counters move under its acceptors too. */
-	if (s->model == ND_MODEL_HYBRID)
-		nd_hybrid_lock();
+	/*
+	 * A hybrid service's counters move under its acceptors too: copied
+	 * under its lock, the status built from the copy after it, so that
+	 * the acceptors do not wait for the JSON.
+	 */
+	if (s->model == ND_MODEL_HYBRID) {
+		cpus = malloc(ND_MAX_CPUS * sizeof(*cpus));
+		if (!cpus) {
+			json_object_put(ws);
+			return o;
+		}
+		nd_hybrid_lock(s);
+		memcpy(cpus, s->cpu, ND_MAX_CPUS * sizeof(*cpus));
+		memcpy(&snap, s, sizeof(snap));
+		nd_hybrid_unlock(s);
+		snap.cpu = cpus;
+		s = &snap;
+	}
 	if (s->model == ND_MODEL_DISTRIBUTOR)
 		nd_distributor_totals(s);
 	json_object_object_add(o, "name", json_object_new_string(s->name));
@@ -96,8 +113,7 @@ static json_object *service_json(struct nd_service *s)
 		json_object_array_add(ws, w);
 	}
 	json_object_object_add(o, "workers", ws);
-	if (s->model == ND_MODEL_HYBRID)
-		nd_hybrid_unlock();
+	free(cpus);
 	return o;
 }
 
