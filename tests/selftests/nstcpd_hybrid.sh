@@ -18,7 +18,7 @@ nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 worker=$nd_helpers/nstcpd_worker
 
-tap_plan 18
+tap_plan 19
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -67,11 +67,18 @@ tap_ok $([ "$r" = "(True, True, True, True)" ]; echo $?) "status: $(nd_json "$st
 # acceptor hands at most one to its own worker; the flows of a CPU whose
 # worker is busy go to the least loaded others.
 d0=$(nd_json "$st" "s('hyb')['direct']")
+t0=$(nd_json "$st" "[x['taken'] for x in w('hyb')]")
 out=$(nd_run_client hold $nd_srv_ip 7301 12 1)
 tap_ok $([ "$out" = "conns 12 served 12 refused 0" ]; echo $?) "12 connections held at once by $ncpu workers: $out"
 nd_wait_json "$st" "s('hyb')['served'] == $conns + 12"
 r=$(nd_json "$st" "(s('hyb')['given'] - $conns, s('hyb')['direct'] - $d0 <= $ncpu, s('hyb')['lost'], sum(x['load'] for x in w('hyb')))")
 tap_ok $([ "$r" = "(12, True, 0, 0)" ]; echo $?) "status: given, direct $(( $(nd_json "$st" "s('hyb')['direct']") - d0 )) at most one per worker, lost, load after $r"
+# Where they went: 12 held at once, a busy worker's flows to the least
+# loaded, so every worker takes at least one (min(ncpu, 12)); all queued
+# on one worker would still be served within the timeout, not this.
+want=$(( ncpu < 12 ? ncpu : 12 ))
+r=$(nd_json "$st" "sum(1 for a, b in zip($t0, [x['taken'] for x in w('hyb')]) if b > a)")
+tap_ok $(( r != want )) "the held connections taken by $r workers of $want: $(nd_json "$st" "[b - a for a, b in zip($t0, [x['taken'] for x in w('hyb')])]")"
 
 out=$(nd_run_client echo $nd_srv_ip 7302 20 $bytes 4)
 tap_ok $(( $? != 0 )) "the worker of CPU 1 never takes: $out"
