@@ -12,7 +12,9 @@
 # stand-in service manager (python3): the sockets go to its descriptor
 # store (FDSTORE=1, FDNAME), nstcpd stops, a connection made meanwhile
 # waits in the held port, and a new nstcpd adopts the sockets from
-# LISTEN_FDS/LISTEN_FDNAMES and serves it.  A socket passed that is not an
+# LISTEN_FDS/LISTEN_FDNAMES and serves it; connections made while nstcpd
+# stops (a process slow to end) wait there too, not split-accepted by the
+# stopping nstcpd, and the next one serves them.  A socket passed that is not an
 # AF_NSTCP listener is refused and closed.  Hardening (review of the
 # reload): bogus NSTCPD_RETIRE/NSTCPD_FDS values are ignored, never
 # signalled, and count only with NSTCPD_PID ours; `nstcpd reload` refuses a
@@ -23,7 +25,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_reload_begin 5 47
+nd_reload_begin 5 50
 
 # conf WORKERS [extra]: the configuration, with service "extra" or not.
 conf() {
@@ -180,6 +182,8 @@ while True:
 print("stored", len(store), " ".join(sorted(set(store.values()))), flush=True)
 time.sleep(1)
 p.send_signal(signal.SIGTERM)
+if os.environ.get("TERM_NOTE"):
+    print("term", flush=True)   # the test connects while nstcpd stops
 p.wait()
 print("stopped", p.returncode, flush=True)
 sys.stdin.readline()            # the test connects meanwhile
@@ -221,6 +225,48 @@ out=$(nd_run_client echo $nd_srv_ip 7301 20 $bytes 4)
 tap_ok $(( $? != 0 )) "served by the new nstcpd: $out"
 echo go >&"${MGR[1]}"
 read -r -t $((30 * slow)) -u "${MGR[0]}" w1 w2
+sed 's/^/# manager: /' "$tmp/sd.log"
+
+# The same store, a stop while a process takes 1.5 s to end after SIGTERM:
+# nstcpd's acceptors are stopped first, so connections made meanwhile stay
+# queued in the stored socket (not split-accepted and handed to a worker
+# that was sent SIGTERM, or left in a pipe nobody reads: reset at the
+# hand-off timeout) and the next nstcpd serves them (its own counters).
+cat >"$tmp/linger.sh" <<'SH'
+trap 'sleep 1.5; exit 0' TERM
+while :; do sleep 0.1; done
+SH
+cat >"$tmp/linger.conf" <<CONF
+[service hyb]
+listen = 7305
+model = hybrid
+exec = $nd_helpers/nstcpd_worker
+
+[service linger]
+listen = 7306
+model = monolithic
+workers = 1
+exec = /bin/sh $tmp/linger.sh
+CONF
+rm -f "$st"
+coproc MGR2 { ip netns exec "$nd_srv" env WANT=2 TERM_NOTE=1 SLOW=$slow python3 "$tmp/manager.py" "$tmp" "$nd_srv" "$nd_bin" "$st" "$tmp/linger.conf" 2>&1; }
+read -r -t $((60 * slow)) -u "${MGR2[0]}" w1 w2 w3
+read -r -t $((30 * slow)) -u "${MGR2[0]}" t1
+tap_ok $([ "$w1 $w2 $t1" = "stored 2 term" ]; echo $?) "hybrid and lingering services' sockets stored, SIGTERM sent: $w1 $w2 $w3 $t1"
+sleep 0.5
+timeout $((60 * slow)) ip netns exec "$nd_cli" "$nd_client" echo $nd_srv_ip 7305 6 $bytes 3 >"$tmp/stopping" &
+hold=$!
+read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
+tap_ok $([ "$w1 $w2" = "stopped 0" ] && kill -0 $hold 2>/dev/null; echo $?) "nstcpd stopped ($w1 $w2) with the connections made while it stopped still waiting"
+echo go >&"${MGR2[1]}"
+read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
+wait $hold
+rc=$?
+nd_wait_json "$st" "s('hyb')['served'] == 6"
+served=$?
+tap_ok $(( rc != 0 || served != 0 )) "connections made while nstcpd stopped served by the next one: $(cat "$tmp/stopping"), its served $(nd_json "$st" "s('hyb')['served']")"
+echo go >&"${MGR2[1]}"
+read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
 sed 's/^/# manager: /' "$tmp/sd.log"
 
 # A passed socket that is not an AF_NSTCP listener: refused and closed.
