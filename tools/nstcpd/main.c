@@ -164,6 +164,8 @@ static int run(struct nd_config *cfg)
 	nd_handover_prune(cfg);
 	if (nd_services_start(cfg) || nd_acceptors_start(cfg)) {
 		nd_log("cannot start: %s", strerror(errno));
+		/* Those started read the configuration main() frees. */
+		acceptors_left = nd_acceptors_stop(cfg, 1) != 0;
 		nd_services_stop(cfg);
 		nd_handover_abort(cfg->status_path);
 		return 1;
@@ -176,6 +178,7 @@ static int run(struct nd_config *cfg)
 	pfd = calloc(n, sizeof(*pfd));
 	own = calloc(n, sizeof(*own));
 	if (!pfd || !own) {
+		acceptors_left = nd_acceptors_stop(cfg, 1) != 0;
 		nd_services_stop(cfg);
 		nd_handover_abort(cfg->status_path);
 		return 1;
