@@ -487,11 +487,13 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 /*
  * Restarts and expired hand-offs; ms until the next, or -1.  An acceptor
  * may hand a token on while the main thread sleeps: the wait is at most
- * an eighth of the timeout, so that its deadline (half) is kept.
+ * an eighth of the timeout, so that its deadline (half) is kept; at
+ * least 1 ms (a floor of 5 would let a timeout_ms under ~12 expire in
+ * the kernel before its token is taken back).
  */
 long long nd_hybrid_tick(struct nd_service *s)
 {
-	long long next = s->timeout_ms / 8 > 5 ? s->timeout_ms / 8 : 5, t;
+	long long next = s->timeout_ms / 8 > 1 ? s->timeout_ms / 8 : 1, t;
 	int i, k, closed = 0, late = 0, late_cpu = -1;
 
 	nd_hybrid_lock(s);
