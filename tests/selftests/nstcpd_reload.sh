@@ -248,25 +248,27 @@ model = monolithic
 workers = 1
 exec = /bin/sh $tmp/linger.sh
 CONF
-rm -f "$st"
+rm -f "$st" "$tmp/notify"
 coproc MGR2 { ip netns exec "$nd_srv" env WANT=2 TERM_NOTE=1 SLOW=$slow python3 "$tmp/manager.py" "$tmp" "$nd_srv" "$nd_bin" "$st" "$tmp/linger.conf" 2>&1; }
-read -r -t $((60 * slow)) -u "${MGR2[0]}" w1 w2 w3
-read -r -t $((30 * slow)) -u "${MGR2[0]}" t1
+# Kept: MGR2 is unset once the manager ends, which set -u would stop on.
+mgr_out=${MGR2[0]:-} mgr_in=${MGR2[1]:-}
+read -r -t $((60 * slow)) -u "$mgr_out" w1 w2 w3
+read -r -t $((30 * slow)) -u "$mgr_out" t1
 tap_ok $([ "$w1 $w2 $t1" = "stored 2 term" ]; echo $?) "hybrid and lingering services' sockets stored, SIGTERM sent: $w1 $w2 $w3 $t1"
 sleep 0.5
 timeout $((60 * slow)) ip netns exec "$nd_cli" "$nd_client" echo $nd_srv_ip 7305 6 $bytes 3 >"$tmp/stopping" &
 hold=$!
-read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
+read -r -t $((30 * slow)) -u "$mgr_out" w1 w2
 tap_ok $([ "$w1 $w2" = "stopped 0" ] && kill -0 $hold 2>/dev/null; echo $?) "nstcpd stopped ($w1 $w2) with the connections made while it stopped still waiting"
-echo go >&"${MGR2[1]}"
-read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
+echo go >&"$mgr_in"
+read -r -t $((30 * slow)) -u "$mgr_out" w1 w2
 wait $hold
 rc=$?
 nd_wait_json "$st" "s('hyb')['served'] == 6"
 served=$?
 tap_ok $(( rc != 0 || served != 0 )) "connections made while nstcpd stopped served by the next one: $(cat "$tmp/stopping"), its served $(nd_json "$st" "s('hyb')['served']")"
-echo go >&"${MGR2[1]}"
-read -r -t $((30 * slow)) -u "${MGR2[0]}" w1 w2
+echo go >&"$mgr_in"
+read -r -t $((30 * slow)) -u "$mgr_out" w1 w2
 sed 's/^/# manager: /' "$tmp/sd.log"
 
 # A passed socket that is not an AF_NSTCP listener: refused and closed.
