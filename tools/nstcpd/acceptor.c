@@ -34,8 +34,9 @@ static int arrival_wr = -1;
  * Before a re-exec or at stop the acceptors stop (nd_acceptors_stop):
  * @stopping set, each thread sent SIGUSR1 (a handler without SA_RESTART:
  * its blocking split accept returns EINTR) until it sees the flag and
- * leaves; @running counts those not gone.  A token a thread accepted is written to the
- * pipe before it leaves: none is lost with the image at a re-exec.
+ * leaves; @running counts those not gone.  A token a thread accepted is
+ * written to the pipe before it leaves: none is lost with the image at a
+ * re-exec.
  */
 static int stopping;
 static int running;
