@@ -181,10 +181,7 @@ static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
 	p->token = token;
 	p->cpu = cpu;
 	p->gives = gives;
-	nd_now(&p->deadline);
-	p->deadline.tv_nsec += (long)(s->timeout_ms / 2) * 1000000L;
-	p->deadline.tv_sec += p->deadline.tv_nsec / 1000000000L;
-	p->deadline.tv_nsec %= 1000000000L;
+	nd_after_ms(&p->deadline, s->timeout_ms / 2);
 	c->load++;
 	s->cpu[c->cpu].load = c->load;
 	return 0;
@@ -211,10 +208,7 @@ static void wait_worker(struct nd_service *s, uint64_t token, int cpu,
 	p->token = token;
 	p->cpu = cpu;
 	p->gives = gives;
-	nd_now(&p->deadline);
-	p->deadline.tv_nsec += (long)(s->timeout_ms / 2) * 1000000L;
-	p->deadline.tv_sec += p->deadline.tv_nsec / 1000000000L;
-	p->deadline.tv_nsec %= 1000000000L;
+	nd_after_ms(&p->deadline, s->timeout_ms / 2);
 }
 
 static void give_to(struct nd_service *s, uint64_t token, int cpu, int gives,

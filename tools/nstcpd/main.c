@@ -251,10 +251,7 @@ static int run(struct nd_config *cfg)
 		 * else a busy worker's reports pile up and its sends block.
 		 */
 		if (reports && !more) {
-			nd_now(&quiet);
-			quiet.tv_nsec += ND_REPORT_BATCH_MS * 1000000L;
-			quiet.tv_sec += quiet.tv_nsec / 1000000000L;
-			quiet.tv_nsec %= 1000000000L;
+			nd_after_ms(&quiet, ND_REPORT_BATCH_MS);
 		}
 		if (pfd[2].revents) {
 			nd_arrivals(cfg);

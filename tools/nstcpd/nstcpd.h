@@ -168,6 +168,7 @@ extern int nd_status_pipe;
 extern int nd_report_wr;		/* read end: take reports */
 void nd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nd_now(struct timespec *t);
+void nd_after_ms(struct timespec *t, long ms);
 long long nd_ms_until(const struct timespec *t);
 int nd_pin(int cpu);
 int nd_listen_socket(const struct nd_service *s);

@@ -40,16 +40,6 @@ static int nretire;
 static int retire_started;	/* nd_retire_start ran */
 unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 
-/* @t plus @ms milliseconds from now. */
-static void after_ms(struct timespec *t, long ms)
-{
-	nd_now(t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += ms % 1000 * 1000000L;
-	t->tv_sec += t->tv_nsec / 1000000000L;
-	t->tv_nsec %= 1000000000L;
-}
-
 /*
  * NSTCPD_RETIRE: "PID:KIND:MS" words, PID from 2 up, not ours, and our
  * child (waitid without reaping: ECHILD for any other process), KIND one
@@ -92,7 +82,7 @@ void nd_retire_load(const char *v)
 		retire[nretire].pid = pid;
 		retire[nretire].kind = k[0];
 		retire[nretire].ms = ms;
-		after_ms(&retire[nretire++].end, ms);
+		nd_after_ms(&retire[nretire++].end, ms);
 	}
 	free(copy);
 }
@@ -162,7 +152,7 @@ void nd_retire_start(void)
 		if (r->kind == 't')
 			r->kind = 'T';
 		if (r->kind != 'a')
-			after_ms(&r->end, r->ms);
+			nd_after_ms(&r->end, r->ms);
 	}
 	if (nretire)
 		nd_log("%d processes of the previous nstcpd retiring (fronts and brokers draining)",
@@ -238,7 +228,7 @@ long long nd_handover_tick(void)
 				continue;
 			kill(r->pid, SIGTERM);
 			r->kind = 'T';
-			after_ms(&r->end, r->ms);
+			nd_after_ms(&r->end, r->ms);
 		}
 		t = nd_ms_until(&r->end);
 		if (t <= 0 && (r->kind == 'd' || r->kind == 'w')) {
@@ -248,7 +238,7 @@ long long nd_handover_tick(void)
 			kill(r->pid, SIGTERM);
 			r->kind = 'T';
 			r->ms = RETIRE_GRACE_S * 1000L;
-			after_ms(&r->end, r->ms);
+			nd_after_ms(&r->end, r->ms);
 			t = r->ms;
 		} else if (t <= 0) {
 			nd_log("previous process %d not stopped in %ld ms: SIGKILL",

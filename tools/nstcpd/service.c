@@ -38,6 +38,16 @@ void nd_now(struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, t);
 }
 
+/* @t set to @ms milliseconds from now. */
+void nd_after_ms(struct timespec *t, long ms)
+{
+	nd_now(t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += ms % 1000 * 1000000L;
+	t->tv_sec += t->tv_nsec / 1000000000L;
+	t->tv_nsec %= 1000000000L;
+}
+
 /* Milliseconds from now to @t (negative when past). */
 long long nd_ms_until(const struct timespec *t)
 {
@@ -118,10 +128,7 @@ void nd_backoff(struct nd_copy *c)
 		c->backoff_ms *= 2;
 	if (c->backoff_ms > BACKOFF_MAX_MS)
 		c->backoff_ms = BACKOFF_MAX_MS;
-	nd_now(&c->restart_at);
-	c->restart_at.tv_nsec += delay * 1000000L;
-	c->restart_at.tv_sec += c->restart_at.tv_nsec / 1000000000L;
-	c->restart_at.tv_nsec %= 1000000000L;
+	nd_after_ms(&c->restart_at, delay);
 }
 
 struct nd_proc *nd_proc_add(struct nd_service *s)
