@@ -56,18 +56,6 @@ static int ewait_all(int ep, uint32_t *ev, uint32_t want, int ms)
 	}
 }
 
-static int epoll_for(int fd, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.fd = fd };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e)) {
-		close(ep);
-		return -1;
-	}
-	return ep;
-}
-
 static int selectable(int fd, int write, int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
@@ -145,7 +133,7 @@ static void test_epoll_lt_et(const char *ip)
 		return;
 	}
 	/* Level-triggered: reported on every wait while data remains. */
-	ep = epoll_for(s, EPOLLIN);
+	ep = fam_epoll_for(s, EPOLLIN);
 	n = ewait(ep, &ev, 0);
 	FAM_OK(ep >= 0 && n == 0, "%s epoll LT: nothing before data (%d)", ip, n);
 	send(c, "ab", 2, 0);
@@ -159,7 +147,7 @@ static void test_epoll_lt_et(const char *ip)
 	fam_close(&ep);
 
 	/* Edge-triggered: exactly one event per arrival, unread or not. */
-	ep = epoll_for(s, EPOLLIN | EPOLLET);
+	ep = fam_epoll_for(s, EPOLLIN | EPOLLET);
 	for (int i = 0; i < 4; i++) {
 		uint32_t e2;
 		int n2;
@@ -190,7 +178,7 @@ static void test_hup(void)
 
 	if (pair4(&c, &s))
 		return;
-	ep = epoll_for(s, EPOLLIN | EPOLLRDHUP | EPOLLET);
+	ep = fam_epoll_for(s, EPOLLIN | EPOLLRDHUP | EPOLLET);
 	shutdown(c, SHUT_WR);
 	n = ewait(ep, &ev, FAM_TIMEOUT_MS);
 	FAM_OK(n == 1 && ev == (EPOLLIN | EPOLLRDHUP),
@@ -219,10 +207,10 @@ static void test_connect_events(void)
 	l = fam_listen(AF_NSTCP, "127.0.0.1", 0, &port);
 	FAM_OK(l >= 0 && now(l, POLLIN) == 0 && !selectable(l, 0, 0),
 	       "an idle listener is not readable (poll, select)");
-	ep = epoll_for(l, EPOLLIN);
+	ep = fam_epoll_for(l, EPOLLIN);
 	c = fam_socket(AF_NSTCP, SOCK_NONBLOCK);
 	{
-		int ec = epoll_for(c, EPOLLOUT | EPOLLET);
+		int ec = fam_epoll_for(c, EPOLLOUT | EPOLLET);
 
 		a = fam_addr("127.0.0.1", port);
 		n = FAM_ERR(connect(c, &a.sa, a.len));
@@ -260,7 +248,7 @@ static void test_connect_events(void)
 		bind(l, &a.sa, a.len);
 		fam_set_port(&a, fam_local_port(l));
 		c = fam_socket(dom, SOCK_NONBLOCK);
-		ep = epoll_for(c, EPOLLOUT | EPOLLIN);
+		ep = fam_epoll_for(c, EPOLLOUT | EPOLLIN);
 		n = FAM_ERR(connect(c, &a.sa, a.len));
 		FAM_OK(n == EINPROGRESS,
 		       "%s: non-blocking connect to a port nobody listens on: EINPROGRESS (%d)",
@@ -317,7 +305,7 @@ static void test_writable(void)
 	m = now(c, POLLOUT);
 	FAM_OK(s >= 0 && r < 0 && errno == EAGAIN && m == 0,
 	       "a full connection is not writable (%zd bytes queued, %#x)", total, m);
-	ep = epoll_for(c, EPOLLOUT | EPOLLET);
+	ep = fam_epoll_for(c, EPOLLOUT | EPOLLET);
 	n = ewait(ep, &ev, FAM_QUIET_MS);
 	FAM_OK(n == 0, "epoll ET: no EPOLLOUT while full (%d)", n);
 	while (got < total && (r = recv(s, buf, sizeof(buf), 0)) > 0)
@@ -339,7 +327,7 @@ static void test_oneshot(void)
 
 	if (pair4(&c, &s))
 		return;
-	ep = epoll_for(s, EPOLLIN | EPOLLONESHOT);
+	ep = fam_epoll_for(s, EPOLLIN | EPOLLONESHOT);
 	send(c, "1", 1, 0);
 	n = ewait(ep, &ev, FAM_TIMEOUT_MS);
 	send(c, "2", 1, 0);

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -48,6 +49,19 @@ static void fam_watchdog(int sig)
 	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
 		_exit(2);
 	_exit(2);
+}
+
+/* An epoll instance watching @fd for @events; -1 on failure. */
+static inline int fam_epoll_for(int fd, uint32_t events)
+{
+	struct epoll_event e = { .events = events, .data.fd = fd };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e)) {
+		close(ep);
+		return -1;
+	}
+	return ep;
 }
 
 static inline int fam_count_fds(void)

@@ -16,22 +16,10 @@
 #include <unistd.h>
 #include <linux/nstcp.h>
 #include "tap.h"
+#include "listen_util.h"
 #include "proc_util.h"
 
 #define ROUNDS 200
-
-static int pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		tap_diag("pin to CPU %d: %s", cpu, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 static int set_hop_accounting(int on)
 {
@@ -133,14 +121,14 @@ static int exchange(struct flow *fl, int client_cpu, int server_cpu,
 		return -1;
 	}
 	for (i = 0; i < ROUNDS; i++) {
-		if (pin(client_cpu))
+		if (lst_pin(client_cpu))
 			return -1;
 		if (send(fl->cfd, &c, 1, 0) != 1) {
 			tap_diag("exchange: send %d from CPU %d: %s", i,
 				 client_cpu, strerror(errno));
 			return -1;
 		}
-		if (pin(server_cpu))
+		if (lst_pin(server_cpu))
 			return -1;
 		if (recv(fl->afd, &c, 1, 0) != 1) {
 			tap_diag("exchange: recv %d on CPU %d: %s", i,

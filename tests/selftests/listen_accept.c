@@ -99,18 +99,6 @@ static void on_signal(int sig)
 	(void)sig;
 }
 
-static int epoll_for(int fd, uint32_t events)
-{
-	struct epoll_event e = { .events = events, .data.fd = fd };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e)) {
-		close(ep);
-		return -1;
-	}
-	return ep;
-}
-
 static int ewait(int ep, int ms)
 {
 	struct epoll_event e[4];
@@ -145,8 +133,8 @@ static void run(int family)
 	fcntl(lfd, F_SETFL, fl);
 	FAM_OK(fam_wait(lfd, POLLIN, 100) == 0,
 	       "%s: poll sees nothing with nothing queued", f);
-	ep = epoll_for(lfd, EPOLLIN);
-	ept = epoll_for(lfd, EPOLLIN | EPOLLET);
+	ep = fam_epoll_for(lfd, EPOLLIN);
+	ept = fam_epoll_for(lfd, EPOLLIN | EPOLLET);
 	FAM_OK(ewait(ep, 100) == 0, "%s: epoll sees nothing with nothing queued", f);
 
 	tv = (struct timeval){ .tv_usec = 300000 };

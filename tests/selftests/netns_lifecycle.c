@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <linux/nstcp.h>
 #include "tap.h"
+#include "listen_util.h"
 #include "proc_util.h"
 
 /* The sockets counter of the calling thread's namespace; -1 if unreadable. */
@@ -40,21 +41,6 @@ static int read_sysctl(const char *name)
 	if (fd >= 0)
 		close(fd);
 	return v;
-}
-
-static int lo_up(void)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), err;
-
-	if (fd < 0)
-		return -1;
-	err = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	ifr.ifr_flags |= IFF_UP;
-	if (!err)
-		err = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-	return err;
 }
 
 /* A connected AF_NSTCP pair over the namespace's loopback, with data queued. */
@@ -95,7 +81,7 @@ static void child(int report, int unix_fd)
 			     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *cm;
 
-	if (unshare(CLONE_NEWNET) || lo_up())
+	if (unshare(CLONE_NEWNET) || lst_lo_up())
 		_exit(2);
 	r[0] = (int)sum_sockets();		/* fresh: 0 */
 	r[1] = read_sysctl("hop_accounting");		/* fresh: 1 */
