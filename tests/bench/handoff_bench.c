@@ -225,6 +225,20 @@ static void on_term(int sig)
 	stop = 1;
 }
 
+/* Makes @mh carry @fd (SCM_RIGHTS) in @cbuf, CMSG_SPACE(sizeof(int)) long. */
+static void put_fd(struct msghdr *mh, char *cbuf, size_t len, int fd)
+{
+	struct cmsghdr *cm;
+
+	mh->msg_control = cbuf;
+	mh->msg_controllen = len;
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+}
+
 static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 {
 	int dom = v == 'a' || v == 'b' ? AF_INET : AF_NSTCP, l, one = 1, rr = 0;
@@ -287,15 +301,7 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 				close(fd);	/* before the token goes */
 				fd = -1;
 			} else {
-				struct cmsghdr *cm;
-
-				mh.msg_control = cbuf;
-				mh.msg_controllen = sizeof(cbuf);
-				cm = CMSG_FIRSTHDR(&mh);
-				cm->cmsg_level = SOL_SOCKET;
-				cm->cmsg_type = SCM_RIGHTS;
-				cm->cmsg_len = CMSG_LEN(sizeof(int));
-				memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+				put_fd(&mh, cbuf, sizeof(cbuf), fd);
 			}
 		}
 		if (sendmsg(ch[w], &mh, 0) != sizeof(m))
@@ -358,7 +364,6 @@ static int q_dispatch(char v, int l, int ch)
 	struct msg m = { 0 };
 	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	socklen_t len;
 	int fd = -1;
 
@@ -377,13 +382,7 @@ static int q_dispatch(char v, int l, int ch)
 	if (fd < 0)
 		return -1;
 	if (v == 'b') {
-		mh.msg_control = cbuf;
-		mh.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		put_fd(&mh, cbuf, sizeof(cbuf), fd);
 		if (sendmsg(ch, &mh, 0) != sizeof(m))
 			return -1;
 		return close(fd);
