@@ -366,7 +366,7 @@ void nstcp_token_arm(struct nstcp_token *t);
 bool nstcp_token_may_take(const struct nstcp_token *t);
 struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id);
 bool nstcp_token_held(struct nstcp_net *nn, u64 id);
-bool nstcp_token_has_file(struct nstcp_net *nn, u64 id);
+struct nstcp_token *nstcp_token_claim_file(struct nstcp_net *nn, u64 id);
 void nstcp_token_republish(struct nstcp_net *nn, struct nstcp_token *t);
 void nstcp_token_drop_sock(struct nstcp_token *t);
 void nstcp_token_revoke(struct nstcp_net *nn, u64 id);

@@ -220,8 +220,8 @@ static void nstcp_takefd_unown(struct nstcp_token *t,
 }
 
 /*
- * NSTCP_TAKE_FD of a split accept's token: its file is installed as
- * SCM_RIGHTS installs one (receive_fd(): the LSM's file_receive check,
+ * NSTCP_TAKE_FD of claimed split accept token @t: its file is installed
+ * as SCM_RIGHTS installs one (receive_fd(): the LSM's file_receive check,
  * the socket's cgroup data updated for the taker), nothing else is made.
  * The install can fail (EMFILE, the LSM) once the token is claimed: the
  * socket is then as it was, the token is put back, and the caller gets
@@ -230,27 +230,16 @@ static void nstcp_takefd_unown(struct nstcp_token *t,
  * -EFAULT with the take done, as SCM_RIGHTS leaves a descriptor it could
  * not report.
  */
-static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
-			     struct nstcp_take_fd __user *uarg,
-			     int __user *optlen)
+static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_token *t,
+			     u32 flags, int __user *ufd)
 {
 	struct nstcp_takefd_was was;
-	struct nstcp_token *t;
 	bool fault;
 	int fd;
 
-	/* The install writes ntf_fd; whether the rest can be, checked now. */
-	arg->ntf_fd = -1;
-	if (put_user((int)sizeof(*arg), optlen) ||
-	    copy_to_user(uarg, arg, sizeof(*arg)))
-		return -EFAULT;
-	t = nstcp_token_claim(nn, arg->ntf_token);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	nstcp_takefd_own(t, arg->ntf_flags, &was);
-	fd = compat_receive_fd(t->file, &uarg->ntf_fd,
-			       arg->ntf_flags & SOCK_CLOEXEC ? O_CLOEXEC : 0,
-			       &fault);
+	nstcp_takefd_own(t, flags, &was);
+	fd = compat_receive_fd(t->file, ufd,
+			       flags & SOCK_CLOEXEC ? O_CLOEXEC : 0, &fault);
 	if (fd < 0) {
 		nstcp_takefd_unown(t, &was);
 		nstcp_token_republish(nn, t);
@@ -270,6 +259,7 @@ static int nstcp_takefd_file(struct nstcp_net *nn, struct nstcp_take_fd *arg,
 int nstcp_take_fd(struct socket *sock, char __user *optval,
 		  int __user *optlen)
 {
+	struct nstcp_take_fd __user *uarg = (void __user *)optval;
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
 	struct nstcp_takefd tf = {};
 	struct nstcp_take_fd arg;
@@ -284,17 +274,24 @@ int nstcp_take_fd(struct socket *sock, char __user *optval,
 		return -EFAULT;
 	if (arg.ntf_flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
 		return -EINVAL;
-	if (nstcp_token_has_file(nn, arg.ntf_token))
-		return nstcp_takefd_file(nn, &arg, (void __user *)optval,
-					 optlen);
+	/*
+	 * Whether all of it can be written, checked while a failure still
+	 * leaves the token untouched; the descriptor's number comes last.
+	 */
+	arg.ntf_fd = -1;
+	if (put_user((int)sizeof(arg), optlen) ||
+	    copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	t = nstcp_token_claim_file(nn, arg.ntf_token);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	if (t)
+		return nstcp_takefd_file(nn, t, arg.ntf_flags, &uarg->ntf_fd);
 	err = nstcp_takefd_prepare(sock, arg.ntf_flags, &tf);
 	if (err)
 		return err;
-	/* Written now, while a failure still leaves the token untouched. */
-	arg.ntf_fd = tf.fd;
 	err = -EFAULT;
-	if (put_user((int)sizeof(arg), optlen) ||
-	    copy_to_user(optval, &arg, sizeof(arg)))
+	if (put_user(tf.fd, &uarg->ntf_fd))
 		goto out_fd;
 	if (nstcp_token_held(nn, arg.ntf_token)) {
 		err = nstcp_takefd_husk(sock, &tf);

@@ -30,13 +30,15 @@
 #include "nstcp.h"
 
 static struct workqueue_struct *nstcp_hwq;
+static struct kmem_cache *nstcp_token_cache;
 
 static void nstcp_token_work(struct work_struct *w);
 static void nstcp_token_reset(struct nstcp_token *t);
 
 struct nstcp_token *nstcp_token_alloc(void)
 {
-	struct nstcp_token *t = kzalloc(sizeof(*t), GFP_KERNEL);
+	struct nstcp_token *t = kmem_cache_zalloc(nstcp_token_cache,
+						  GFP_KERNEL);
 
 	if (!t)
 		return NULL;
@@ -58,7 +60,7 @@ void nstcp_token_put(struct nstcp_token *t)
 	put_pid(t->taker);
 	put_pid(t->giver);
 	modref = t->modref;
-	kfree(t);
+	kmem_cache_free(nstcp_token_cache, t);
 	/* The module's exit waits for its workqueue: this may be our last. */
 	if (modref)
 		module_put(THIS_MODULE);
@@ -149,8 +151,12 @@ bool nstcp_token_may_take(const struct nstcp_token *t)
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_token_may_take);
 
+/* How __nstcp_token_claim() claims. */
+#define NSTCP_CLAIM_CHECK	BIT(0)	/* only for its named taker */
+#define NSTCP_CLAIM_FILE	BIT(1)	/* only one holding a file, else NULL */
+
 static struct nstcp_token *__nstcp_token_claim(struct nstcp_net *nn, u64 id,
-					       bool check)
+					       unsigned int how)
 {
 	struct nstcp_token *t;
 	int err = 0;
@@ -159,7 +165,9 @@ static struct nstcp_token *__nstcp_token_claim(struct nstcp_net *nn, u64 id,
 	t = id ? nstcp_token_find(nn, id) : NULL;
 	if (!t)
 		err = -ENOENT;
-	else if (check && !nstcp_token_may_take(t))
+	else if ((how & NSTCP_CLAIM_FILE) && !t->file)
+		t = NULL;
+	else if ((how & NSTCP_CLAIM_CHECK) && !nstcp_token_may_take(t))
 		err = -EPERM;
 	else
 		nstcp_token_unhash_locked(t);
@@ -168,6 +176,8 @@ static struct nstcp_token *__nstcp_token_claim(struct nstcp_net *nn, u64 id,
 		nstcp_stat_inc(nn, NSTCP_STAT_REFUSED);
 	if (err)
 		return ERR_PTR(err);
+	if (!t)
+		return NULL;
 	/* An expiry not started never will; a running one finds it gone. */
 	if (cancel_delayed_work(&t->expire))
 		nstcp_token_put(t);
@@ -181,9 +191,24 @@ static struct nstcp_token *__nstcp_token_claim(struct nstcp_net *nn, u64 id,
  */
 struct nstcp_token *nstcp_token_claim(struct nstcp_net *nn, u64 id)
 {
-	return __nstcp_token_claim(nn, id, true);
+	return __nstcp_token_claim(nn, id, NSTCP_CLAIM_CHECK);
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_token_claim);
+
+/*
+ * A take into a new descriptor, in one look at the table: token @id is
+ * claimed as nstcp_token_claim() claims it if it holds a split accept's
+ * socket with its file, which the take installs as it is.  NULL, the
+ * token untouched, if it is pending without one: the take then prepares
+ * a socket for it and claims it.  Whether a token holds a file is fixed
+ * when it is made.
+ */
+struct nstcp_token *nstcp_token_claim_file(struct nstcp_net *nn, u64 id)
+{
+	return __nstcp_token_claim(nn, id,
+				   NSTCP_CLAIM_CHECK | NSTCP_CLAIM_FILE);
+}
+EXPORT_SYMBOL_IF_KUNIT(nstcp_token_claim_file);
 
 /*
  * Whether a take of token @id, if it came now, would find the giver still
@@ -204,24 +229,6 @@ bool nstcp_token_held(struct nstcp_net *nn, u64 id)
 		held = READ_ONCE(t->sock);
 	spin_unlock(&nn->tok_lock);
 	return held;
-}
-
-/*
- * Whether token @id holds a split accept's socket with its file, which a
- * take installs as it is.  That is fixed when the token is made, so a
- * "yes" tells the take what to prepare; the claim says whether it may.
- */
-bool nstcp_token_has_file(struct nstcp_net *nn, u64 id)
-{
-	struct nstcp_token *t;
-	bool file = false;
-
-	spin_lock(&nn->tok_lock);
-	t = id ? nstcp_token_find(nn, id) : NULL;
-	if (t)
-		file = t->file;
-	spin_unlock(&nn->tok_lock);
-	return file;
 }
 
 /*
@@ -387,7 +394,7 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_tokens_exit);
  */
 void nstcp_token_revoke(struct nstcp_net *nn, u64 id)
 {
-	struct nstcp_token *t = __nstcp_token_claim(nn, id, false);
+	struct nstcp_token *t = __nstcp_token_claim(nn, id, 0);
 	struct nstcp_sk *ns;
 
 	if (IS_ERR(t))
@@ -458,15 +465,25 @@ int nstcp_tokens_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
-/* The tokens' expiries run on a workqueue of their own. */
+/* Tokens come from a cache, their expiries run on a workqueue: ours. */
 int nstcp_handoff_init(void)
 {
+	nstcp_token_cache = KMEM_CACHE(nstcp_token, 0);
+	if (!nstcp_token_cache)
+		return -ENOMEM;
 	nstcp_hwq = alloc_workqueue("nstcp_handoff", 0, 0);
-	return nstcp_hwq ? 0 : -ENOMEM;
+	if (!nstcp_hwq)
+		goto err_wq;
+	return 0;
+
+err_wq:
+	kmem_cache_destroy(nstcp_token_cache);
+	return -ENOMEM;
 }
 
 void nstcp_handoff_exit(void)
 {
 	/* Tokens hold the module: none is left, their expiries are done. */
 	destroy_workqueue(nstcp_hwq);
+	kmem_cache_destroy(nstcp_token_cache);
 }
