@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit: the AF_NSTCP hand-off token table (token.c): one-time claims,
- * unknown tokens, uniqueness, the limit, expiry driven directly, named
- * takers, a namespace's exit with tokens pending, and a token put back
- * after a failed take (same number, what was left of its time; taken
- * or expired at once, a full table).
+ * a take-fd's claim of a token with a file, unknown tokens, uniqueness,
+ * the limit, expiry driven directly, named takers, a namespace's exit
+ * with tokens pending, and a token put back after a failed take (same
+ * number, what was left of its time; taken or expired at once, a full
+ * table).
  */
 #include <kunit/test.h>
 #include <linux/cred.h>
@@ -75,6 +76,41 @@ static void handoff_unknown(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nn->ntokens, 1U);
 	KUNIT_EXPECT_PTR_EQ(test, nstcp_token_claim(nn, t->id), t);
 	nstcp_token_put(t);
+}
+
+/*
+ * A take-fd's single look: a token without a file is left for the take to
+ * prepare for (NULL), one with a file claimed at once, and only by its
+ * taker.  The file is a stand-in: the table never touches it.
+ */
+static void handoff_claim_file(struct kunit *test)
+{
+	struct nstcp_net *nn = test->priv;
+	struct nstcp_token *t = handoff_token(test, true);
+	struct nstcp_token *u = handoff_token(test, false);
+	kuid_t other = KUIDT_INIT(__kuid_val(current_euid()) + 1);
+
+	KUNIT_EXPECT_NULL(test, nstcp_token_claim_file(nn, t->id));
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 2U);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim_file(nn, 0)), -ENOENT);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim_file(nn, t->id ^ 1)),
+			-ENOENT);
+	t->file = (struct file *)t;
+	u->file = (struct file *)u;
+	u->uid = other;
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim_file(nn, u->id)),
+			-EPERM);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 2U);
+	KUNIT_EXPECT_PTR_EQ(test, nstcp_token_claim_file(nn, t->id), t);
+	KUNIT_EXPECT_EQ(test, nn->ntokens, 1U);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(nstcp_token_claim_file(nn, t->id)),
+			-ENOENT);
+	t->file = NULL;
+	nstcp_token_put(t);
+	u->uid = current_euid();
+	KUNIT_EXPECT_PTR_EQ(test, nstcp_token_claim_file(nn, u->id), u);
+	u->file = NULL;
+	nstcp_token_put(u);
 }
 
 static int handoff_cmp(const void *a, const void *b)
@@ -302,6 +338,7 @@ static void handoff_netns_exit(struct kunit *test)
 static struct kunit_case handoff_cases[] = {
 	KUNIT_CASE(handoff_claim_once),
 	KUNIT_CASE(handoff_unknown),
+	KUNIT_CASE(handoff_claim_file),
 	KUNIT_CASE(handoff_unique_and_limit),
 	KUNIT_CASE(handoff_expiry),
 	KUNIT_CASE(handoff_named_taker),
