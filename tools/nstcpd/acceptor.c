@@ -129,6 +129,18 @@ static void *acceptor(void *arg)
 	return NULL;
 }
 
+/*
+ * Wakes the main thread (nd_hybrid_direct: a token's early take-back
+ * time comes before its next tick): an arrival of no service, skipped.
+ */
+void nd_arrival_wake(void)
+{
+	struct nd_arrival ar = { .svc = -1 };
+
+	while (write(arrival_wr, &ar, sizeof(ar)) < 0 && errno == EINTR)
+		;
+}
+
 /* Starts the acceptors of every service nstcpd listens for. */
 int nd_acceptors_start(struct nd_config *cfg)
 {

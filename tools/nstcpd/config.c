@@ -194,6 +194,16 @@ static void service_end(struct parser *p)
 	if (s->model != ND_MODEL_HYBRID && s->model != ND_MODEL_NONE &&
 	    (p->seen & (1u << K_BUSY)))
 		perr(p, p->key_line[K_BUSY], "\"busy\" is for the hybrid model");
+	if (s->model != ND_MODEL_HYBRID && s->model != ND_MODEL_NONE &&
+	    (p->seen & (1u << K_TAKEBACK)))
+		perr(p, p->key_line[K_TAKEBACK], "\"takeback_ms\" is for the hybrid model");
+	else if (s->takeback_ms && s->takeback_ms >= s->timeout_ms / 2 &&
+		 (p->seen & (1u << K_TAKEBACK)))
+		perr(p, p->key_line[K_TAKEBACK],
+		     "takeback_ms: %u is not below half of timeout_ms (%u)",
+		     s->takeback_ms, s->timeout_ms);
+	else if (s->takeback_ms >= s->timeout_ms / 2)
+		s->takeback_ms = 0;	/* the default: half the timeout first */
 	if (s->model == ND_MODEL_STANDARD && (p->seen & (1u << K_WORKERS)))
 		perr(p, p->key_line[K_WORKERS],
 		     "\"workers\" is not for the standard model (a process per connection)");
@@ -257,6 +267,7 @@ static void section(struct parser *p, char *text)
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->line = p->line;
 	s->timeout_ms = 5000;
+	s->takeback_ms = ND_TAKEBACK_DEF_MS;
 	s->busy = 1;
 	s->backlog = 128;
 	s->expire_ms = 3000;

@@ -236,6 +236,7 @@ const char *const nd_keys[K_NKEYS] = {
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
 	"backlog", "busy", "user", "group", "buffer_kb", "servers", "expire_ms",
 	"drain_timeout",
+	"takeback_ms",
 };
 
 /* user = NAME|UID: a user of the passwd database, or a bare uid. */
@@ -445,6 +446,13 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 			     v, ND_DRAIN_MAX_S);
 		else
 			s->drain_s = u;
+		break;
+	case K_TAKEBACK:
+		if (parse_uint(v, ND_TAKEBACK_MAX_MS, &u))
+			perr(p, p->line, "takeback_ms: \"%s\" is not 0 to %d", v,
+			     ND_TAKEBACK_MAX_MS);
+		else
+			s->takeback_ms = u;
 		break;
 	case K_BACKLOG:
 		if (parse_uint(v, 65535, &u) || !u)

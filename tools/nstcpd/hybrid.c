@@ -7,7 +7,8 @@
  * other worker.  The worker takes the connection (libnstcp:
  * nstcp_worker_next()) and serves it on its own CPU; data never flows
  * through nstcpd.  A token a worker has not taken by half the hand-off
- * timeout, or when it dies, is taken back and handed to another worker.
+ * timeout, or when it dies, is taken back and handed to another worker;
+ * sooner, after takeback_ms, when another worker is idle (take_back()).
  *
  * The hand-off skips nstcpd's main thread: the acceptor pinned on the
  * flow's CPU sends the token to the worker pick() chooses
@@ -86,6 +87,7 @@ static void start_worker(struct nd_service *s, int i)
 	c->chan = sv[0];
 	c->pid = p->pid;
 	c->load = 0;
+	c->stalled = 0;
 	nd_now(&c->started);
 	s->cpu[c->cpu].pid = p->pid;
 	flush_wait(s);
@@ -126,21 +128,58 @@ int nd_hybrid_start(struct nd_service *s)
 	return 0;
 }
 
-/* The worker for a flow on @cpu, not @avoid: its own, else the least loaded. */
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Worker @c looks stalled (with takeback_ms): a token was taken back from
+ * it and it has reported nothing since, or it holds one it has not taken
+ * by its take-back time (@now).  It counts as busy for new choices.
+ */
+static int stalled(const struct nd_service *s, const struct nd_copy *c,
+		   const struct timespec *now)
+{
+	int k;
+
+	if (!s->takeback_ms)
+		return 0;
+	if (c->stalled)
+		return 1;
+	for (k = 0; k < c->npend; k++)
+		if (!ts_before(now, &c->pend[k].takeback))
+			return 1;
+	return 0;
+}
+
+/*
+ * The worker for a flow on @cpu, not @avoid: its own when below busy and
+ * not stalled, else the least loaded, the stalled ones last.
+ */
 static int pick(struct nd_service *s, int cpu, int avoid)
 {
-	int i, best = -1;
+	int i, best = -1, best_slow = 0, slow;
+	struct timespec now = { 0 };
 
+	if (s->takeback_ms)
+		nd_now(&now);
 	for (i = 0; i < s->ncopies; i++) {
 		struct nd_copy *c = &s->copies[i];
 
 		if (c->chan < 0 || i == avoid)
 			continue;
-		if (c->cpu == cpu && c->load < s->busy)
+		slow = stalled(s, c, &now);
+		if (c->cpu == cpu && c->load < s->busy && !slow)
 			return i;
-		if (best < 0 || c->load < s->copies[best].load ||
-		    (c->load == s->copies[best].load && c->cpu == cpu))
+		if (best < 0 || slow < best_slow ||
+		    (slow == best_slow &&
+		     (c->load < s->copies[best].load ||
+		      (c->load == s->copies[best].load && c->cpu == cpu)))) {
 			best = i;
+			best_slow = slow;
+		}
 	}
 	return best;
 }
@@ -182,6 +221,7 @@ static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
 	p->cpu = cpu;
 	p->gives = gives;
 	nd_after_ms(&p->deadline, s->timeout_ms / 2);
+	nd_after_ms(&p->takeback, s->takeback_ms);
 	c->load++;
 	s->cpu[c->cpu].load = c->load;
 	return 0;
@@ -322,6 +362,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 	       (n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
 		struct nd_cpu *w = &s->cpu[c->cpu];
 
+		c->stalled = 0;		/* alive again */
 		switch (m.nwm_type) {
 		case NSTCP_WMSG_TAKEN:
 			k = find_pending(c, m.nwm_token);
@@ -397,14 +438,19 @@ void nd_hybrid_reports(struct nd_service *s)
  */
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 {
-	int i, own, r = 0;
+	int i, own, r = 0, wake = 0;
+	struct timespec now = { 0 };
+	struct nd_copy *c;
 
 	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
 		return 0;
+	if (s->takeback_ms)
+		nd_now(&now);
 	nd_hybrid_lock(s);
 	for (i = 0; i < s->ncopies; i++)
 		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
-		    s->copies[i].load < s->busy)
+		    s->copies[i].load < s->busy &&
+		    !stalled(s, &s->copies[i], &now))
 			break;
 	own = i < s->ncopies;
 	if (!own || s->max_conns) {
@@ -415,6 +461,17 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 		goto out;
 	if (send_token(s, i, token, cpu, 1))
 		goto out;
+	/*
+	 * Its take-back time before the main thread's next tick: the main
+	 * thread woken (it then ticks by the pending tokens' times; idle, it
+	 * sleeps long).
+	 */
+	c = &s->copies[i];
+	if (s->takeback_ms &&
+	    ts_before(&c->pend[c->npend - 1].takeback, &s->hy_tick_at)) {
+		s->hy_tick_at = c->pend[c->npend - 1].takeback;
+		wake = 1;
+	}
 	s->given++;
 	s->cpu[cpu].given++;
 	if (own && s->copies[i].cpu == cpu) {
@@ -424,6 +481,8 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 	r = 1;
 out:
 	nd_hybrid_unlock(s);
+	if (wake)
+		nd_arrival_wake();
 	return r;
 }
 
@@ -478,6 +537,68 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
+/* A worker but @avoid up, below busy, with nothing pending nor stalled. */
+static int idle_worker(const struct nd_service *s, int avoid)
+{
+	int i;
+
+	for (i = 0; i < s->ncopies; i++) {
+		const struct nd_copy *c = &s->copies[i];
+
+		if (i != avoid && c->chan >= 0 && c->load < s->busy &&
+		    !c->npend && !c->stalled)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The early take-back (takeback_ms): a token a worker has not taken by
+ * its take-back time goes back to another worker, when one is idle (else
+ * it stays: half the timeout still holds); the worker counts as stalled
+ * until it reports again (its late take of the token then fails, ENOENT:
+ * a FAILED report of a token no longer pending).  Its reports are read
+ * first: a token taken meanwhile is not taken back.  hy_lock held; @next
+ * lowered to the next take-back time; the workers newly stalled, the
+ * last one's CPU in @cpu.
+ */
+static int take_back(struct nd_service *s, long long *next, int *cpu)
+{
+	long long t;
+	int i, k, n = 0;
+
+	for (i = 0; i < s->ncopies; i++) {
+		struct nd_copy *c = &s->copies[i];
+
+		if (!c->npend || c->chan < 0)
+			continue;
+		for (k = 0; k < c->npend; k++)
+			if (nd_ms_until(&c->pend[k].takeback) <= 0)
+				break;
+		if (k < c->npend)
+			read_reports(s, i, 0);
+		for (k = c->npend - 1; k >= 0; k--) {
+			t = nd_ms_until(&c->pend[k].takeback);
+			if (t <= 0 && !idle_worker(s, i))
+				t = s->takeback_ms;	/* looked at again */
+			if (t > 0) {
+				if (t < *next)
+					*next = t;
+				continue;
+			}
+			if (!c->stalled) {
+				c->stalled = 1;
+				*cpu = c->cpu;
+				n++;
+			}
+			s->taken_back++;
+			s->cpu[c->cpu].taken_back++;
+			reclaim(s, i, k);
+		}
+	}
+	return n;
+}
+
 /*
  * Restarts and expired hand-offs; ms until the next, or -1.  An acceptor
  * may hand a token on while the main thread sleeps: the wait is at most
@@ -488,7 +609,7 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 long long nd_hybrid_tick(struct nd_service *s)
 {
 	long long next = s->timeout_ms / 8 > 1 ? s->timeout_ms / 8 : 1, t;
-	int i, k, closed = 0, late = 0, late_cpu = -1;
+	int i, k, closed = 0, late = 0, late_cpu = -1, back = 0, back_cpu = -1;
 
 	nd_hybrid_lock(s);
 	for (k = s->nwait - 1; k >= 0; k--) {
@@ -516,6 +637,9 @@ long long nd_hybrid_tick(struct nd_service *s)
 				next = t;
 		}
 	}
+	if (s->takeback_ms)
+		back = take_back(s, &next, &back_cpu);
+	nd_after_ms(&s->hy_tick_at, next);
 	nd_hybrid_unlock(s);
 	/* Forks and log lines after the lock: the acceptors do not wait. */
 	for (i = 0; i < s->ncopies; i++) {
@@ -536,6 +660,9 @@ long long nd_hybrid_tick(struct nd_service *s)
 		nd_log("service %s: %d connection%s not taken in %u ms (last on the worker on CPU %d); handed to another",
 		       s->name, late, late == 1 ? "" : "s", s->timeout_ms / 2,
 		       late_cpu);
+	if (back)
+		nd_log("service %s: the worker on CPU %d did not take a connection in %u ms; handed to an idle one, until it reports",
+		       s->name, back_cpu, s->takeback_ms);
 	return next;
 }
 

@@ -59,6 +59,7 @@ struct nd_cpu {
 	unsigned long long given, taken, served, refused, regiven, local;
 	unsigned long long restarts, failed;
 	unsigned long long direct;	/* hybrid: handed by the acceptor */
+	unsigned long long taken_back;	/* hybrid: early, from this worker */
 	unsigned int active, load;
 	pid_t pid;		/* monolithic: the copy's pid, 0 while down */
 	unsigned long long queued, accepted;	/* monolithic: from /proc */
@@ -70,6 +71,7 @@ struct nd_pending {
 	int cpu;			/* the flow's */
 	int gives;
 	struct timespec deadline;	/* taken back then, given to another */
+	struct timespec takeback;	/* then to an idle worker (takeback_ms) */
 };
 
 /*
@@ -83,6 +85,7 @@ struct nd_copy {
 	unsigned int load;		/* hybrid: handed, not done */
 	struct nd_pending *pend;
 	int npend, pend_cap;
+	int stalled;			/* hybrid: taken back from, no report since */
 	pid_t pid;
 	unsigned int backoff_ms;
 	struct timespec restart_at;	/* 0: not waiting */
@@ -112,6 +115,7 @@ struct nd_service {
 	unsigned int max_conns, per_source, cps;
 	unsigned int busy;		/* hybrid: load at which a worker is busy */
 	unsigned int timeout_ms;
+	unsigned int takeback_ms;	/* hybrid: early take-back, 0: off */
 	int backlog;
 	int user_line, group_line;	/* 0: not given (root) */
 	char user_name[ND_NAME_MAX + 1];	/* "" for a uid not in passwd */
@@ -138,6 +142,8 @@ struct nd_service {
 	unsigned long long served, given, taken, refused, regiven;
 	unsigned long long restarts, failed, lost, dropped;
 	unsigned long long direct;	/* hybrid: handed by an acceptor */
+	unsigned long long taken_back;	/* hybrid: early take-backs */
+	struct timespec hy_tick_at;	/* hybrid: the main thread's next tick */
 	pthread_mutex_t hy_lock;	/* hybrid: state shared with acceptors */
 	struct nd_dist *dist;		/* distributor */
 
@@ -215,10 +221,13 @@ void nd_monolithic_proc(struct nd_service *s);
 extern int nd_arrival_pipe;
 int nd_acceptors_start(struct nd_config *cfg);
 int nd_acceptors_stop(struct nd_config *cfg, int quit);
+void nd_arrival_wake(void);
 void nd_arrivals(struct nd_config *cfg);
 
 /* hybrid.c */
 #define ND_REPORT_BATCH_MS	10	/* workers' reports read at most this often */
+#define ND_TAKEBACK_DEF_MS	20	/* takeback_ms's default */
+#define ND_TAKEBACK_MAX_MS	60000
 void nd_hybrid_lock(struct nd_service *s);
 void nd_hybrid_unlock(struct nd_service *s);
 int nd_hybrid_start(struct nd_service *s);

@@ -67,8 +67,10 @@ static json_object *service_json(struct nd_service *s)
 	add_u64(o, "restarts", s->restarts);
 	add_u64(o, "failed", s->failed);
 	add_u64(o, "dropped", s->dropped);
-	if (s->model == ND_MODEL_HYBRID)
+	if (s->model == ND_MODEL_HYBRID) {
 		add_u64(o, "direct", s->direct);
+		add_u64(o, "taken_back", s->taken_back);
+	}
 	if (s->model == ND_MODEL_MONOLITHIC)
 		nd_monolithic_proc(s);
 	if (s->model == ND_MODEL_DISTRIBUTOR)
@@ -98,6 +100,7 @@ static json_object *service_json(struct nd_service *s)
 			add_u64(w, "regiven", k->regiven);
 			add_u64(w, "given", k->given);
 			add_u64(w, "direct", k->direct);
+			add_u64(w, "taken_back", k->taken_back);
 		} else {
 			add_u64(w, "active", k->active);
 			add_u64(w, "served", k->served);
@@ -291,9 +294,11 @@ static void print_table(json_object *root)
 			       "accepted", "active", "served", "aborted", "refused",
 			       "hops", "bytes_in", "bytes_out");
 		else if (hyb)
-			printf("  %4s %8s %6s %8s %8s %8s %8s %8s %8s %6s\n",
+			printf("  direct %llu taken_back %llu\n  %4s %8s %6s %8s %8s %8s %8s %8s %8s %6s %10s\n",
+			       get_u64(s, "direct"), get_u64(s, "taken_back"),
 			       "cpu", "pid", "load", "served", "taken", "direct",
-			       "local", "regiven", "restarts", "failed");
+			       "local", "regiven", "restarts", "failed",
+			       "taken_back");
 		else if (mono)
 			printf("  %4s %8s %8s %9s %8s %6s\n", "cpu", "pid",
 			       "queued", "accepted", "restarts", "failed");
@@ -323,12 +328,13 @@ static void print_table(json_object *root)
 				       get_u64(w, "hops"), get_u64(w, "bytes_in"),
 				       get_u64(w, "bytes_out"));
 			else if (hyb)
-				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %8llu %6llu\n",
+				printf("  %4llu %8llu %6llu %8llu %8llu %8llu %8llu %8llu %8llu %6llu %10llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
 				       get_u64(w, "load"), get_u64(w, "served"),
 				       get_u64(w, "taken"), get_u64(w, "direct"),
 				       get_u64(w, "local"), get_u64(w, "regiven"),
-				       get_u64(w, "restarts"), get_u64(w, "failed"));
+				       get_u64(w, "restarts"), get_u64(w, "failed"),
+				       get_u64(w, "taken_back"));
 			else if (mono)
 				printf("  %4llu %8llu %8llu %9llu %8llu %6llu\n",
 				       get_u64(w, "cpu"), get_u64(w, "pid"),
