@@ -594,6 +594,9 @@ static int take_back(struct nd_service *s, long long *next, int *cpu)
 			s->taken_back++;
 			s->cpu[c->cpu].taken_back++;
 			reclaim(s, i, k);
+			/* Its new worker's take-back time, maybe one passed. */
+			if (s->takeback_ms < *next)
+				*next = s->takeback_ms;
 		}
 	}
 	return n;
