@@ -194,9 +194,12 @@ static void drop_token(struct nd_service *s, uint64_t token)
 	}
 }
 
-/* Sends @token to worker @i; 0, or -1 when its channel failed. */
+/*
+ * Sends @token to worker @i; 0, or -1 when its channel failed.  @gives:
+ * its gives so far; @backs: its early take-backs so far.
+ */
 static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
-		      int gives)
+		      int gives, int backs)
 {
 	struct nstcp_worker_msg m = {
 		.nwm_type = NSTCP_WMSG_TOKEN, .nwm_cpu = cpu, .nwm_token = token,
@@ -220,6 +223,7 @@ static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
 	p->token = token;
 	p->cpu = cpu;
 	p->gives = gives;
+	p->backs = backs;
 	nd_after_ms(&p->deadline, s->timeout_ms / 2);
 	nd_after_ms(&p->takeback, s->takeback_ms);
 	c->load++;
@@ -229,7 +233,7 @@ static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
 
 /* Keeps @token until a worker is up (all are down or restarting). */
 static void wait_worker(struct nd_service *s, uint64_t token, int cpu,
-			int gives)
+			int gives, int backs)
 {
 	struct nd_pending *p;
 
@@ -248,18 +252,19 @@ static void wait_worker(struct nd_service *s, uint64_t token, int cpu,
 	p->token = token;
 	p->cpu = cpu;
 	p->gives = gives;
+	p->backs = backs;
 	nd_after_ms(&p->deadline, s->timeout_ms / 2);
 }
 
 static void give_to(struct nd_service *s, uint64_t token, int cpu, int gives,
-		    int avoid)
+		    int backs, int avoid)
 {
 	int i = pick(s, cpu, avoid);
 
 	if (i < 0 && avoid >= 0)
 		i = pick(s, cpu, -1);
-	if (i < 0 || send_token(s, i, token, cpu, gives))
-		wait_worker(s, token, cpu, gives);
+	if (i < 0 || send_token(s, i, token, cpu, gives, backs))
+		wait_worker(s, token, cpu, gives, backs);
 }
 
 /* Hands the connections waiting for a worker to the workers up. */
@@ -274,7 +279,7 @@ static void flush_wait(struct nd_service *s)
 	s->nwait = 0;
 	s->wait_cap = 0;
 	for (k = 0; k < n; k++)
-		give_to(s, w[k].token, w[k].cpu, w[k].gives, -1);
+		give_to(s, w[k].token, w[k].cpu, w[k].gives, w[k].backs, -1);
 	free(w);
 }
 
@@ -292,11 +297,16 @@ unsigned int nd_hybrid_load(const struct nd_service *s)
 /* The main thread's hand-off of an arrival; hy_lock held. */
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 {
-	give_to(s, token, cpu, gives, -1);
+	give_to(s, token, cpu, gives, 0, -1);
 }
 
-/* Takes back pending connection @k of worker @i and hands it on. */
-static void reclaim(struct nd_service *s, int i, int k)
+/*
+ * Takes back pending connection @k of worker @i and hands it on, as a
+ * further give, or (@early, the early take-back) as one more take-back,
+ * which does not use up the gives (a worker that failed or died).  0, or
+ * -1 when it was taken meanwhile (its TAKEN report is on the way).
+ */
+static int reclaim(struct nd_service *s, int i, int k, int early)
 {
 	struct nd_copy *c = &s->copies[i];
 	struct nd_pending p = c->pend[k];
@@ -310,11 +320,15 @@ static void reclaim(struct nd_service *s, int i, int k)
 	s->cpu[c->cpu].load = c->load;
 	fd = nd_take(s, p.token);
 	if (fd < 0)
-		return;	/* taken meanwhile: its TAKEN report is on the way */
-	if (p.gives > ND_REGIVE_MAX) {
+		return -1;
+	if (early)
+		p.backs++;
+	else
+		p.gives++;
+	if (p.gives > ND_REGIVE_MAX + 1) {
 		close(fd);
 		s->lost++;
-		return;
+		return 0;
 	}
 	memset(&g, 0, sizeof(g));
 	g.ng_flags = NSTCP_GIVE_UID;
@@ -323,12 +337,13 @@ static void reclaim(struct nd_service *s, int i, int k)
 	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
 		close(fd);
 		s->lost++;
-		return;
+		return 0;
 	}
 	close(fd);
 	s->regiven++;
 	s->cpu[c->cpu].regiven++;
-	give_to(s, g.ng_token, p.cpu, p.gives + 1, i);
+	give_to(s, g.ng_token, p.cpu, p.gives, p.backs, i);
+	return 0;
 }
 
 static int find_pending(struct nd_copy *c, uint64_t token)
@@ -365,10 +380,15 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 		c->stalled = 0;		/* alive again */
 		switch (m.nwm_type) {
 		case NSTCP_WMSG_TAKEN:
+			/*
+			 * Not pending: taken as nstcpd went to take it back
+			 * (its take failed), so the worker has it.
+			 */
 			k = find_pending(c, m.nwm_token);
-			if (k < 0)
-				break;
-			c->pend[k] = c->pend[--c->npend];
+			if (k >= 0)
+				c->pend[k] = c->pend[--c->npend];
+			else
+				w->load = ++c->load;
 			s->taken++;
 			w->taken++;
 			if (m.nwm_cpu == m.nwm_home || m.nwm_home < 0)
@@ -378,7 +398,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 			/* Taken back already (ENOENT); or refused: hand it on. */
 			k = find_pending(c, m.nwm_token);
 			if (k >= 0)
-				reclaim(s, i, k);
+				reclaim(s, i, k, 0);
 			break;
 		case NSTCP_WMSG_DONE:
 			if (c->load > (unsigned int)c->npend)
@@ -459,7 +479,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 	}
 	if (i < 0 || (s->max_conns && nd_hybrid_load(s) >= s->max_conns))
 		goto out;
-	if (send_token(s, i, token, cpu, 1))
+	if (send_token(s, i, token, cpu, 1, 0))
 		goto out;
 	/*
 	 * Its take-back time before the main thread's next tick: the main
@@ -519,7 +539,7 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	c->pid = 0;
 	s->cpu[c->cpu].pid = 0;
 	while (c->npend)
-		reclaim(s, i, c->npend - 1);
+		reclaim(s, i, c->npend - 1, 0);
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;
@@ -578,6 +598,8 @@ static int take_back(struct nd_service *s, long long *next, int *cpu)
 		if (k < c->npend)
 			read_reports(s, i, 0);
 		for (k = c->npend - 1; k >= 0; k--) {
+			if (c->pend[k].backs >= ND_TAKEBACK_MAX)
+				continue;	/* left to half the timeout */
 			t = nd_ms_until(&c->pend[k].takeback);
 			if (t <= 0 && !idle_worker(s, i))
 				t = s->takeback_ms;	/* looked at again */
@@ -586,6 +608,8 @@ static int take_back(struct nd_service *s, long long *next, int *cpu)
 					*next = t;
 				continue;
 			}
+			if (reclaim(s, i, k, 1))
+				continue;
 			if (!c->stalled) {
 				c->stalled = 1;
 				*cpu = c->cpu;
@@ -593,7 +617,6 @@ static int take_back(struct nd_service *s, long long *next, int *cpu)
 			}
 			s->taken_back++;
 			s->cpu[c->cpu].taken_back++;
-			reclaim(s, i, k);
 			/* Its new worker's take-back time, maybe one passed. */
 			if (s->takeback_ms < *next)
 				*next = s->takeback_ms;
@@ -633,7 +656,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 			if (t <= 0) {
 				late++;
 				late_cpu = c->cpu;
-				reclaim(s, i, k);
+				reclaim(s, i, k, 0);
 				continue;
 			}
 			if (next < 0 || t < next)
@@ -725,7 +748,7 @@ void nd_hybrid_adopt(struct nd_config *cfg, const char *words)
 			    gives > ND_REGIVE_MAX)
 				break;
 			nd_hybrid_lock(s);
-			give_to(s, token, cpu, gives, -1);
+			give_to(s, token, cpu, gives, 0, -1);
 			nd_hybrid_unlock(s);
 			n = 2;
 			break;

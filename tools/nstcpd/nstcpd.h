@@ -70,6 +70,7 @@ struct nd_pending {
 	uint64_t token;
 	int cpu;			/* the flow's */
 	int gives;
+	int backs;			/* early take-backs (takeback_ms) */
 	struct timespec deadline;	/* taken back then, given to another */
 	struct timespec takeback;	/* then to an idle worker (takeback_ms) */
 };
@@ -228,6 +229,7 @@ void nd_arrivals(struct nd_config *cfg);
 #define ND_REPORT_BATCH_MS	10	/* workers' reports read at most this often */
 #define ND_TAKEBACK_DEF_MS	20	/* takeback_ms's default */
 #define ND_TAKEBACK_MAX_MS	60000
+#define ND_TAKEBACK_MAX		3	/* early take-backs of one connection */
 void nd_hybrid_lock(struct nd_service *s);
 void nd_hybrid_unlock(struct nd_service *s);
 int nd_hybrid_start(struct nd_service *s);
