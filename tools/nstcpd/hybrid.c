@@ -8,7 +8,7 @@
  * nstcp_worker_next()) and serves it on its own CPU; data never flows
  * through nstcpd.  A token a worker has not taken by half the hand-off
  * timeout, or when it dies, is taken back and handed to another worker;
- * sooner, after takeback_ms, when another worker is idle (take_back()).
+ * sooner, after takeback_ms, when another worker is idle (hybrid_back.c).
  *
  * The hand-off skips nstcpd's main thread: the acceptor pinned on the
  * flow's CPU sends the token to the worker pick() chooses
@@ -128,32 +128,6 @@ int nd_hybrid_start(struct nd_service *s)
 	return 0;
 }
 
-static int ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	       (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-/*
- * Worker @c looks stalled (with takeback_ms): a token was taken back from
- * it and it has reported nothing since, or it holds one it has not taken
- * by its take-back time (@now).  It counts as busy for new choices.
- */
-static int stalled(const struct nd_service *s, const struct nd_copy *c,
-		   const struct timespec *now)
-{
-	int k;
-
-	if (!s->takeback_ms)
-		return 0;
-	if (c->stalled)
-		return 1;
-	for (k = 0; k < c->npend; k++)
-		if (!ts_before(now, &c->pend[k].takeback))
-			return 1;
-	return 0;
-}
-
 /*
  * The worker for a flow on @cpu, not @avoid: its own when below busy and
  * not stalled, else the least loaded, the stalled ones last.
@@ -170,7 +144,7 @@ static int pick(struct nd_service *s, int cpu, int avoid)
 
 		if (c->chan < 0 || i == avoid)
 			continue;
-		slow = stalled(s, c, &now);
+		slow = nd_hybrid_stalled(s, c, &now);
 		if (c->cpu == cpu && c->load < s->busy && !slow)
 			return i;
 		if (best < 0 || slow < best_slow ||
@@ -306,7 +280,7 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
  * which does not use up the gives (a worker that failed or died).  0, or
  * -1 when it was taken meanwhile (its TAKEN report is on the way).
  */
-static int reclaim(struct nd_service *s, int i, int k, int early)
+int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
 {
 	struct nd_copy *c = &s->copies[i];
 	struct nd_pending p = c->pend[k];
@@ -398,7 +372,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 			/* Taken back already (ENOENT); or refused: hand it on. */
 			k = find_pending(c, m.nwm_token);
 			if (k >= 0)
-				reclaim(s, i, k, 0);
+				nd_hybrid_reclaim(s, i, k, 0);
 			break;
 		case NSTCP_WMSG_DONE:
 			if (c->load > (unsigned int)c->npend)
@@ -432,6 +406,12 @@ int nd_hybrid_read(struct nd_service *s, int i)
 	return r;
 }
 
+/* Worker @i's reports, in a tick (hy_lock held): its channel left open. */
+void nd_hybrid_reports_of(struct nd_service *s, int i)
+{
+	read_reports(s, i, 0);
+}
+
 /*
  * The reports of @s's workers that have a load (hy_lock held): read
  * before a choice or a limit, since the main thread reads them in
@@ -460,7 +440,6 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 {
 	int i, own, r = 0, wake = 0;
 	struct timespec now = { 0 };
-	struct nd_copy *c;
 
 	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
 		return 0;
@@ -470,7 +449,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 	for (i = 0; i < s->ncopies; i++)
 		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
 		    s->copies[i].load < s->busy &&
-		    !stalled(s, &s->copies[i], &now))
+		    !nd_hybrid_stalled(s, &s->copies[i], &now))
 			break;
 	own = i < s->ncopies;
 	if (!own || s->max_conns) {
@@ -486,12 +465,7 @@ int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
 	 * thread woken (it then ticks by the pending tokens' times; idle, it
 	 * sleeps long).
 	 */
-	c = &s->copies[i];
-	if (s->takeback_ms &&
-	    ts_before(&c->pend[c->npend - 1].takeback, &s->hy_tick_at)) {
-		s->hy_tick_at = c->pend[c->npend - 1].takeback;
-		wake = 1;
-	}
+	wake = nd_hybrid_due(s, &s->copies[i]);
 	s->given++;
 	s->cpu[cpu].given++;
 	if (own && s->copies[i].cpu == cpu) {
@@ -539,7 +513,7 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	c->pid = 0;
 	s->cpu[c->cpu].pid = 0;
 	while (c->npend)
-		reclaim(s, i, c->npend - 1, 0);
+		nd_hybrid_reclaim(s, i, c->npend - 1, 0);
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;
@@ -555,74 +529,6 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	nd_log("service %s: worker on CPU %d %s %d; restarting", s->name,
 	       c->cpu, WIFSIGNALED(status) ? "killed by signal" : "exited",
 	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-}
-
-/* A worker but @avoid up, below busy, with nothing pending nor stalled. */
-static int idle_worker(const struct nd_service *s, int avoid)
-{
-	int i;
-
-	for (i = 0; i < s->ncopies; i++) {
-		const struct nd_copy *c = &s->copies[i];
-
-		if (i != avoid && c->chan >= 0 && c->load < s->busy &&
-		    !c->npend && !c->stalled)
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * The early take-back (takeback_ms): a token a worker has not taken by
- * its take-back time goes back to another worker, when one is idle (else
- * it stays: half the timeout still holds); the worker counts as stalled
- * until it reports again (its late take of the token then fails, ENOENT:
- * a FAILED report of a token no longer pending).  Its reports are read
- * first: a token taken meanwhile is not taken back.  hy_lock held; @next
- * lowered to the next take-back time; the workers newly stalled, the
- * last one's CPU in @cpu.
- */
-static int take_back(struct nd_service *s, long long *next, int *cpu)
-{
-	long long t;
-	int i, k, n = 0;
-
-	for (i = 0; i < s->ncopies; i++) {
-		struct nd_copy *c = &s->copies[i];
-
-		if (!c->npend || c->chan < 0)
-			continue;
-		for (k = 0; k < c->npend; k++)
-			if (nd_ms_until(&c->pend[k].takeback) <= 0)
-				break;
-		if (k < c->npend)
-			read_reports(s, i, 0);
-		for (k = c->npend - 1; k >= 0; k--) {
-			if (c->pend[k].backs >= ND_TAKEBACK_MAX)
-				continue;	/* left to half the timeout */
-			t = nd_ms_until(&c->pend[k].takeback);
-			if (t <= 0 && !idle_worker(s, i))
-				t = s->takeback_ms;	/* looked at again */
-			if (t > 0) {
-				if (t < *next)
-					*next = t;
-				continue;
-			}
-			if (reclaim(s, i, k, 1))
-				continue;
-			if (!c->stalled) {
-				c->stalled = 1;
-				*cpu = c->cpu;
-				n++;
-			}
-			s->taken_back++;
-			s->cpu[c->cpu].taken_back++;
-			/* Its new worker's take-back time, maybe one passed. */
-			if (s->takeback_ms < *next)
-				*next = s->takeback_ms;
-		}
-	}
-	return n;
 }
 
 /*
@@ -656,7 +562,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 			if (t <= 0) {
 				late++;
 				late_cpu = c->cpu;
-				reclaim(s, i, k, 0);
+				nd_hybrid_reclaim(s, i, k, 0);
 				continue;
 			}
 			if (next < 0 || t < next)
@@ -664,7 +570,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 		}
 	}
 	if (s->takeback_ms)
-		back = take_back(s, &next, &back_cpu);
+		back = nd_hybrid_take_back(s, &next, &back_cpu);
 	nd_after_ms(&s->hy_tick_at, next);
 	nd_hybrid_unlock(s);
 	/* Forks and log lines after the lock: the acceptors do not wait. */
@@ -690,72 +596,4 @@ long long nd_hybrid_tick(struct nd_service *s)
 		nd_log("service %s: the worker on CPU %d did not take a connection in %u ms; handed to an idle one, until it reports",
 		       s->name, back_cpu, s->takeback_ms);
 	return next;
-}
-
-/*
- * Before a re-exec: the connections of @s handed to a worker and not yet
- * taken, and those waiting for a worker, as "NAME:TOKEN:CPU:GIVES " words
- * appended to @buf (of @cap bytes, from @len): the new image hands them
- * to its own workers (nd_hybrid_adopt), so that none waits on an old
- * worker busy to the end of a long connection (its expiry would reset
- * it).  An old worker that takes one first serves it; the other's take
- * fails.  The new length.
- */
-size_t nd_hybrid_given(struct nd_service *s, char *buf, size_t cap,
-		       size_t len)
-{
-	const struct nd_pending *p;
-	int i, k, n;
-
-	nd_hybrid_lock(s);
-	for (i = -1; i < s->ncopies; i++) {
-		p = i < 0 ? s->wait : s->copies[i].pend;
-		n = i < 0 ? s->nwait : s->copies[i].npend;
-		for (k = 0; k < n && len < cap; k++)
-			len += snprintf(buf + len, cap - len, "%s:%llu:%d:%d ",
-					s->name,
-					(unsigned long long)p[k].token,
-					p[k].cpu, p[k].gives);
-	}
-	nd_hybrid_unlock(s);
-	return len < cap ? len : cap - 1;
-}
-
-/* In the new image, its workers started: the NSTCPD_GIVEN @words handed. */
-void nd_hybrid_adopt(struct nd_config *cfg, const char *words)
-{
-	char *copy = words ? strdup(words) : NULL, *w, *save;
-	unsigned long long token;
-	int i, cpu, gives, n, pos;
-
-	for (w = copy ? strtok_r(copy, " ", &save) : NULL; w;
-	     w = strtok_r(NULL, " ", &save)) {
-		char *colon = strchr(w, ':');
-
-		n = 0;
-		if (colon) {
-			*colon = 0;
-			pos = 0;
-			n = sscanf(colon + 1, "%llu:%d:%d%n", &token, &cpu,
-				   &gives, &pos) == 3 && !colon[1 + pos];
-		}
-		for (i = 0; n && i < cfg->nsvc; i++) {
-			struct nd_service *s = &cfg->svc[i];
-
-			if (strcmp(s->name, w) || s->model != ND_MODEL_HYBRID)
-				continue;
-			if (cpu < 0 || cpu >= ND_MAX_CPUS || gives < 0 ||
-			    gives > ND_REGIVE_MAX)
-				break;
-			nd_hybrid_lock(s);
-			give_to(s, token, cpu, gives, 0, -1);
-			nd_hybrid_unlock(s);
-			n = 2;
-			break;
-		}
-		if (n != 2)
-			nd_log("NSTCPD_GIVEN: \"%s\": no hybrid service's connection: ignored",
-			       w);
-	}
-	free(copy);
 }

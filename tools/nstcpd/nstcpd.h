@@ -6,7 +6,9 @@
  * start: environment, privileges, exec), acceptor.c (the accepting
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
- * brokers; broker_loads.c, its table across a reload; broker.h) (the
+ * brokers; broker_loads.c, its table across a reload; broker.h;
+ * hybrid_back.c, the hybrid's early take-back; hybrid_handover.c, its
+ * pending tokens across a re-exec) (the
  * models), handover.c (the listening sockets
  * across a reload or restart; sdnotify.c; retire.c, the old image's
  * processes; dlimit.c, the distributor's limits), status.c (the status file and
@@ -241,6 +243,14 @@ unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
+int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early);
+void nd_hybrid_reports_of(struct nd_service *s, int i);
+
+/* hybrid_back.c (the early take-back), hybrid_handover.c (a re-exec's) */
+int nd_hybrid_stalled(const struct nd_service *s, const struct nd_copy *c,
+		      const struct timespec *now);
+int nd_hybrid_due(struct nd_service *s, const struct nd_copy *c);
+int nd_hybrid_take_back(struct nd_service *s, long long *next, int *cpu);
 size_t nd_hybrid_given(struct nd_service *s, char *buf, size_t cap,
 		       size_t len);
 void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
