@@ -6,7 +6,7 @@
 # reports again; its late take of the token fails (ENOENT), nothing is
 # counted lost and no load is left over; resumed, it serves again.  With
 # takeback_ms = 0 its connections wait for it (the half of timeout_ms,
-# 15 s here, is not reached).  --check rejects bad values with the line.
+# 30 s here, is not reached).  --check rejects bad values with the line.
 # Clients in another namespace over a veth with RPS over every CPU: of
 # 40 connections, those on CPU 1 (none: a chance of 0.75^40, 1e-5) go to
 # the stopped worker first.  Build first: make tools.
@@ -65,14 +65,14 @@ cat >"$tmp/nstcpd.conf" <<CONF
 [service tb]
 listen = 7315
 model = hybrid
-timeout_ms = 30000
+timeout_ms = 60000
 takeback_ms = 100
 exec = /usr/bin/env SDECHO_LOG=$tmp/tb.log $worker
 
 [service off]
 listen = 7316
 model = hybrid
-timeout_ms = 30000
+timeout_ms = 60000
 takeback_ms = 0
 exec = /usr/bin/env SDECHO_LOG=$tmp/off.log $worker
 CONF
@@ -83,13 +83,14 @@ tap_ok $? "a worker per CPU of each service running"
 cpu1() { nd_json "$st" "[x['$2'] for x in w('$1') if x['cpu'] == 1][0]"; }
 
 # takeback_ms = 100: the stopped worker's connections served by others,
-# none waiting for the half timeout (15 s): 40 connections in under 8 s.
+# none waiting for the half timeout (30 s): 40 connections in under 15 s
+# (under 2 s on TCG guests of the stock kernel).
 stopped=$(cpu1 tb pid)
 kill -STOP "$stopped"
 t0=$(date +%s%N)
 out=$(nd_run_client echo $nd_srv_ip 7315 $conns $bytes 4)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-tap_ok $([ "$out" = "$want" ] && [ $ms -lt 8000 ]; echo $?) "worker of CPU 1 stopped, takeback_ms 100: $out in $ms ms (under 8000; a token left to it waits 15000)"
+tap_ok $([ "$out" = "$want" ] && [ $ms -lt 15000 ]; echo $?) "worker of CPU 1 stopped, takeback_ms 100: $out in $ms ms (under 15000; a token left to it waits 30000)"
 nd_wait_json "$st" "s('tb')['served'] == $conns"
 r=$(nd_json "$st" "(s('tb')['served'], s('tb')['lost'], s('tb')['taken_back'] >= 1, s('tb')['regiven'] >= s('tb')['taken_back'], [x['taken_back'] for x in w('tb') if x['cpu'] == 1][0] >= 1, [x['served'] for x in w('tb') if x['cpu'] == 1][0])")
 tap_ok $([ "$r" = "($conns, 0, True, True, True, 0)" ]; echo $?) "status: served, lost, taken back (total $(nd_json "$st" "s('tb')['taken_back']"), of CPU 1 $(cpu1 tb taken_back)), re-given, CPU 1 served $r"
