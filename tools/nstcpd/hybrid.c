@@ -277,8 +277,9 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 /*
  * Takes back pending connection @k of worker @i and hands it on, as a
  * further give, or (@early, the early take-back) as one more take-back,
- * which does not use up the gives (a worker that failed or died).  0, or
- * -1 when it was taken meanwhile (its TAKEN report is on the way).
+ * which does not use up the gives (a worker that failed or died).  0
+ * when handed on, 1 when lost (counted), -1 when it was taken meanwhile
+ * (its TAKEN report is on the way).
  */
 int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
 {
@@ -302,7 +303,7 @@ int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
 	if (p.gives > ND_REGIVE_MAX + 1) {
 		close(fd);
 		s->lost++;
-		return 0;
+		return 1;
 	}
 	memset(&g, 0, sizeof(g));
 	g.ng_flags = NSTCP_GIVE_UID;
@@ -311,7 +312,7 @@ int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
 	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
 		close(fd);
 		s->lost++;
-		return 0;
+		return 1;
 	}
 	close(fd);
 	s->regiven++;

@@ -104,7 +104,7 @@ int nd_hybrid_take_back(struct nd_service *s, long long *next, int *cpu)
 				continue;
 			}
 			if (nd_hybrid_reclaim(s, i, k, 1))
-				continue;
+				continue;	/* taken meanwhile, or lost */
 			if (!c->stalled) {
 				c->stalled = 1;
 				*cpu = c->cpu;

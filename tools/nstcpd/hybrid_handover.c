@@ -63,8 +63,9 @@ void nd_hybrid_adopt(struct nd_config *cfg, const char *words)
 
 			if (strcmp(s->name, w) || s->model != ND_MODEL_HYBRID)
 				continue;
+			/* A pending token on its last give has one more. */
 			if (cpu < 0 || cpu >= ND_MAX_CPUS || gives < 0 ||
-			    gives > ND_REGIVE_MAX)
+			    gives > ND_REGIVE_MAX + 1)
 				break;
 			nd_hybrid_lock(s);
 			nd_hybrid_give(s, token, cpu, gives);
