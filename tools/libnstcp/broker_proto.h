@@ -16,12 +16,26 @@
  *   NSTCPB/1 NOSERVER                 ASK: no server reported lately
  *   NSTCPB/1 UNKNOWN                  not this broker's service or server
  *
- * Anything else closes the connection without a reply.
+ * Version 2 (NSTCPB/2, ASK only) differs in the OK answer to an ASK, which
+ * carries a lease:
+ *
+ *   NSTCPB/2 ASK SERVICE
+ *   NSTCPB/2 OK ADDR PORT LEASE_MS    LEASE_MS 0 to NSTCP_BROKER_LEASE_MAX
+ *
+ * during which the client may connect to that server again without asking
+ * (0: ask every time).  Refusals are as in version 1 with NSTCPB/2.  In
+ * both versions a connection may carry several requests, answered in
+ * order; it is closed after NSTCP_BROKER_TIMEOUT_MS without a whole
+ * request (counted idle).  A v1 REPORT is the only report.
+ *
+ * Anything else closes the connection without a reply (counted malformed).
  */
 #ifndef LIBNSTCP_BROKER_PROTO_H
 #define LIBNSTCP_BROKER_PROTO_H
 
 #define NSTCP_BROKER_MAGIC	"NSTCPB/1"
+#define NSTCP_BROKER_MAGIC2	"NSTCPB/2"
+#define NSTCP_BROKER_LEASE_MAX	60000u	/* ms, a v2 answer's lease */
 #define NSTCP_BROKER_LINE_MAX	128	/* with the '\n' */
 #define NSTCP_BROKER_NAME_MAX	32	/* a service name */
 #define NSTCP_BROKER_NUM_MAX	1000000000u	/* LOAD and CAPACITY */

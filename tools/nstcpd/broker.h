@@ -19,12 +19,22 @@ struct nd_bk_slot {
 	uint64_t stamp_ms;	/* CLOCK_MONOTONIC of that report, 0: none */
 	uint64_t reports;	/* reports received */
 	uint64_t chosen;	/* ASKs answered with it */
+	/*
+	 * Leases given on it (v2 answers) that may still run: each counts
+	 * as one more connection until lease_end_ms, the end of the last
+	 * one given, and none after (a report does not clear them).
+	 */
+	uint64_t leases;
+	uint64_t lease_end_ms;
 };
 
 struct nd_bk_count {
 	uint64_t asked, answered, full, noserver, unknown, reports, malformed;
 	uint64_t idle;		/* closed after NSTCP_BROKER_TIMEOUT_MS idle */
+	uint64_t leased;	/* ASKs answered with a lease (v2, lease_ms) */
 };
+
+#define ND_BK_NCOUNT	(sizeof(struct nd_bk_count) / sizeof(uint64_t))
 
 struct nd_bk_shm {
 	uint32_t magic;
@@ -32,6 +42,7 @@ struct nd_bk_shm {
 	uint32_t expire_ms;	/* a report older than this is stale */
 	uint32_t base_port;	/* slot i is base_port + i */
 	uint32_t wildcard;	/* servers on *: answer the broker's address */
+	uint32_t lease_ms;	/* a v2 answer's lease, 0: none */
 	struct sockaddr_storage addr;	/* the servers' address */
 	char name[40];		/* the service's */
 	struct nd_bk_slot slot[];	/* nslots, then nbrokers nd_bk_count */
@@ -61,6 +72,7 @@ struct nd_bk {
 	int nslots;		/* the servers */
 	unsigned int base_port;	/* server i's port is base_port + i */
 	unsigned int expire_ms;
+	unsigned int lease_ms;
 	struct nd_bk_slot *slot;	/* m's nslots slots */
 	struct nd_bk_count *count;	/* then m's nbrokers counters */
 	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */

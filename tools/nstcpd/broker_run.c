@@ -3,10 +3,12 @@
  * A broker of nstcpd's broker model: `nstcpd broker INDEX`, executed by
  * nstcpd pinned on its CPU with descriptor 3 its member of the broker
  * port's share key and descriptor 4 the shared table (broker.h).  It
- * answers ASK with the least loaded server whose report is fresh and
- * records REPORTs (broker_proto.h); a malformed request closes its
- * connection, counted.  Single-threaded: poll() over the listening socket
- * and at most BK_CONNS connections.
+ * answers ASK with the least loaded server whose report is fresh (a v2
+ * ASK with a lease of lease_ms) and records REPORTs (broker_proto.h); a
+ * malformed request closes its connection, counted.  Single-threaded:
+ * poll() over the listening socket and at most BK_CONNS connections, each
+ * closed after NSTCP_BROKER_TIMEOUT_MS without a request (counted idle);
+ * at the cap, new connections wait in the listening queue.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -30,7 +32,7 @@
 
 #define BK_LFD		3
 #define BK_SHM		4
-#define BK_CONNS	64
+#define BK_CONNS	256
 
 struct bk_conn {
 	int fd;
@@ -106,10 +108,12 @@ static int end_addr(int fd, int peer, struct sockaddr_storage *ss)
 	return 0;
 }
 
-static int reply(struct bk_conn *c, const char *text)
+/* @text after the magic of protocol version @v (1 or 2). */
+static int reply(struct bk_conn *c, int v, const char *text)
 {
 	char line[NSTCP_BROKER_LINE_MAX + 1];
-	int n = snprintf(line, sizeof(line), "%s %s\n", NSTCP_BROKER_MAGIC, text);
+	int n = snprintf(line, sizeof(line), "%s %s\n",
+			 v == 2 ? NSTCP_BROKER_MAGIC2 : NSTCP_BROKER_MAGIC, text);
 
 	/* A reply fits the socket's empty buffer: one send or none. */
 	return send(c->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
@@ -133,7 +137,12 @@ static int number(const char *s, unsigned int *v)
 	return 0;
 }
 
-/* The least loaded fresh server that is not full, -1 for none. */
+/*
+ * The least loaded fresh server that is not full, -1 for none.  A server's
+ * load is its last report's, plus one per answer without a lease since
+ * (ask()), plus one per lease that may still run: a server that reports
+ * itself full gets no answer, whatever leases it has.
+ */
 static int choose(struct bk *b, int *fresh)
 {
 	struct nd_bk_shm *m = b->m;
@@ -154,6 +163,9 @@ static int choose(struct bk *b, int *fresh)
 		(*fresh)++;
 		if (l >= c)
 			continue;
+		if ((long long)__atomic_load_n(&m->slot[i].lease_end_ms,
+					       __ATOMIC_RELAXED) > now)
+			l += __atomic_load_n(&m->slot[i].leases, __ATOMIC_RELAXED);
 		if (best < 0 || l * bc < bl * c) {
 			best = i;
 			bl = l;
@@ -164,26 +176,57 @@ static int choose(struct bk *b, int *fresh)
 	return best;
 }
 
-static int ask(struct bk *b, struct bk_conn *c, const char *name)
+/*
+ * One more lease on @sl until @end: the count restarts at 1 when every
+ * lease given before has ended.  Brokers may race on it: a count off by
+ * one for at most lease_ms, not worth a lock.
+ */
+static void lease(struct nd_bk_slot *sl, long long now, long long end)
+{
+	long long last = __atomic_load_n(&sl->lease_end_ms, __ATOMIC_RELAXED);
+
+	if (last <= now)
+		__atomic_store_n(&sl->leases, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&sl->leases, 1, __ATOMIC_RELAXED);
+	if (end > last)
+		__atomic_store_n(&sl->lease_end_ms, end, __ATOMIC_RELAXED);
+}
+
+static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 {
 	struct nd_bk_shm *m = b->m;
 	struct sockaddr_storage ss;
-	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 16];
+	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 32];
+	unsigned int ms = v == 2 ? m->lease_ms : 0;
 	const void *a;
 	int i, fresh;
 
 	count(&b->cnt->asked);
 	if (strcmp(name, "-") && strcmp(name, m->name)) {
 		count(&b->cnt->unknown);
-		return reply(c, "UNKNOWN");
+		return reply(c, v, "UNKNOWN");
 	}
 	i = choose(b, &fresh);
 	if (i < 0) {
 		count(fresh ? &b->cnt->full : &b->cnt->noserver);
-		return reply(c, fresh ? "FULL" : "NOSERVER");
+		return reply(c, v, fresh ? "FULL" : "NOSERVER");
 	}
-	/* Counted as one more connection until the server's next report. */
-	__atomic_fetch_add(&m->slot[i].loadcap, 1ULL << 32, __ATOMIC_RELAXED);
+	if (ms > NSTCP_BROKER_LEASE_MAX)	/* the table is writable */
+		ms = NSTCP_BROKER_LEASE_MAX;
+	/*
+	 * Counted as one more connection until the server's next report,
+	 * or with a lease, until the lease ends.
+	 */
+	if (ms) {
+		long long now = now_ms();
+
+		lease(&m->slot[i], now, now + ms);
+		count(&b->cnt->leased);
+	} else {
+		__atomic_fetch_add(&m->slot[i].loadcap, 1ULL << 32,
+				   __ATOMIC_RELAXED);
+	}
 	count(&m->slot[i].chosen);
 	ss = m->addr;
 	if (m->wildcard && end_addr(c->fd, 0, &ss))
@@ -193,9 +236,13 @@ static int ask(struct bk *b, struct bk_conn *c, const char *name)
 		(const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 	if (!inet_ntop(ss.ss_family, a, host, sizeof(host)))
 		return -1;
-	snprintf(text, sizeof(text), "OK %s %u", host, m->base_port + i);
+	if (v == 2)
+		snprintf(text, sizeof(text), "OK %s %u %u", host,
+			 m->base_port + i, ms);
+	else
+		snprintf(text, sizeof(text), "OK %s %u", host, m->base_port + i);
 	count(&b->cnt->answered);
-	return reply(c, text);
+	return reply(c, v, text);
 }
 
 /* REPORT is taken from this host only: a loopback or own-address peer. */
@@ -218,7 +265,7 @@ static int report(struct bk *b, struct bk_conn *c, char *srv, char *load,
 	    port < m->base_port || port >= m->base_port + m->nslots ||
 	    (!m->wildcard && !same_addr(&ss, &m->addr))) {
 		count(&b->cnt->unknown);
-		return reply(c, "UNKNOWN");
+		return reply(c, 1, "UNKNOWN");
 	}
 	port -= m->base_port;
 	__atomic_store_n(&m->slot[port].loadcap, (uint64_t)l << 32 | k,
@@ -227,14 +274,14 @@ static int report(struct bk *b, struct bk_conn *c, char *srv, char *load,
 			 __ATOMIC_RELEASE);
 	count(&m->slot[port].reports);
 	count(&b->cnt->reports);
-	return reply(c, "OK");
+	return reply(c, 1, "OK");
 }
 
 /* One request line (no '\n'): 0 answered, -1 malformed or not sent. */
 static int request(struct bk *b, struct bk_conn *c, char *line)
 {
 	char *w[6], *save;
-	int n = 0;
+	int n = 0, v;
 	char *p;
 
 	for (p = line; *p; p++)
@@ -244,12 +291,19 @@ static int request(struct bk *b, struct bk_conn *c, char *line)
 	for (p = strtok_r(line, " ", &save); p && n < 6;
 	     p = strtok_r(NULL, " ", &save))
 		w[n++] = p;
-	if (n < 2 || strcmp(w[0], NSTCP_BROKER_MAGIC))
+	if (n < 2)
+		return -1;
+	if (!strcmp(w[0], NSTCP_BROKER_MAGIC))
+		v = 1;
+	else if (!strcmp(w[0], NSTCP_BROKER_MAGIC2))
+		v = 2;
+	else
 		return -1;
 	if (n == 3 && !strcmp(w[1], "ASK") &&
 	    strlen(w[2]) <= NSTCP_BROKER_NAME_MAX)
-		return ask(b, c, w[2]);
-	if (n == 5 && !strcmp(w[1], "REPORT"))
+		return ask(b, c, v, w[2]);
+	/* REPORT is version 1's only. */
+	if (v == 1 && n == 5 && !strcmp(w[1], "REPORT"))
 		return report(b, c, w[2], w[3], w[4]);
 	return -1;
 }
