@@ -33,6 +33,8 @@
 #ifndef LIBNSTCP_BROKER_PROTO_H
 #define LIBNSTCP_BROKER_PROTO_H
 
+#include <sys/socket.h>
+
 #define NSTCP_BROKER_MAGIC	"NSTCPB/1"
 #define NSTCP_BROKER_MAGIC2	"NSTCPB/2"
 #define NSTCP_BROKER_LEASE_MAX	60000u	/* ms, a v2 answer's lease */
@@ -40,5 +42,16 @@
 #define NSTCP_BROKER_NAME_MAX	32	/* a service name */
 #define NSTCP_BROKER_NUM_MAX	1000000000u	/* LOAD and CAPACITY */
 #define NSTCP_BROKER_TIMEOUT_MS	5000	/* a whole exchange, either side */
+
+/* libnstcp's own, shared by broker.c and broker_handle.c. */
+#define NSTCP_BK_INTERNAL __attribute__((visibility("hidden")))
+NSTCP_BK_INTERNAL long long nstcp_bk_now_ms(void);
+NSTCP_BK_INTERNAL int nstcp_bk_wait(int fd, short ev, long long end);
+NSTCP_BK_INTERNAL int nstcp_bk_refusal(const char *word);
+NSTCP_BK_INTERNAL int nstcp_bk_valid_name(const char *s);
+NSTCP_BK_INTERNAL int nstcp_bk_connect(const struct sockaddr_storage *ss,
+				       socklen_t sl, long long end);
+NSTCP_BK_INTERNAL int nstcp_bk_roundtrip(int fd, const char *req, char *reply,
+					 long long end);
 
 #endif /* LIBNSTCP_BROKER_PROTO_H */
