@@ -226,7 +226,8 @@ int main(int argc, char **argv)
 	if (count_s) {
 		if (number(count_s, &count) || !count || count > 100000 ||
 		    (wait_s && (number(wait_s, &wait_ms) || wait_ms > 60000))) {
-			fprintf(stderr, "nstcp-broker: --count is 1 to 100000, --wait 0 to 60000 ms\n");
+			fprintf(stderr,
+				"nstcp-broker: --count is 1 to 100000, --wait 0 to 60000 ms\n");
 			return 2;
 		}
 		return handle_asks(argv[optind], service, count, wait_ms, failed);
