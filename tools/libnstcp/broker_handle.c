@@ -123,12 +123,20 @@ static int ask(struct nstcp_broker *h, long long end)
 				return -1;
 		}
 		h->asks++;
-		if (!nstcp_bk_roundtrip(h->fd, h->req, reply, end))
-			return parse(h, reply);
+		if (!nstcp_bk_roundtrip(h->fd, h->req, reply, end)) {
+			if (!parse(h, reply))
+				return 0;
+			/*
+			 * NOSERVER on a kept connection: perhaps an old
+			 * broker's stale table (a reload), once more anew.
+			 */
+			if (fresh || errno != EHOSTDOWN)
+				return -1;
+		}
 		disconnect(h);
 		/* A kept connection the broker closed meanwhile: once more. */
 		if (fresh || (errno != EPROTO && errno != EPIPE &&
-			      errno != ECONNRESET))
+			      errno != ECONNRESET && errno != EHOSTDOWN))
 			return -1;
 	}
 	return -1;

@@ -329,7 +329,7 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 	unsigned long long sum[ND_BK_NCOUNT] = { 0 };
 	static const char *const names[ND_BK_NCOUNT] = {
 		"asked", "answered", "full", "noserver", "unknown", "reports",
-		"malformed", "idle", "leased",
+		"malformed", "idle", "leased", "evicted",
 	};
 	struct timespec now;
 	int i, j;
@@ -371,9 +371,7 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 					       json_object_new_boolean(st && age <= bk->expire_ms));
 			add_u64(w, "reports", nd_bk_ld(&sl->reports));
 			add_u64(w, "chosen", nd_bk_ld(&sl->chosen));
-			st = nd_bk_ld(&sl->lease_end_ms);
-			add_u64(w, "leases", st > (unsigned long long)nowms ?
-				nd_bk_ld(&sl->leases) : 0);
+			add_u64(w, "leases", nd_bk_live(sl, nowms, bk->lease_ms));
 			json_object_array_add(ws, w);
 		}
 	}

@@ -8,7 +8,9 @@
  * malformed request closes its connection, counted.  Single-threaded:
  * poll() over the listening socket and at most BK_CONNS connections, each
  * closed after NSTCP_BROKER_TIMEOUT_MS without a request (counted idle);
- * at the cap, new connections wait in the listening queue.
+ * at the cap, a new connection closes the one idle longest (counted
+ * evicted).  Draining, a connection is closed once answered with nothing
+ * half received.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -37,6 +39,7 @@
 struct bk_conn {
 	int fd;
 	size_t len;
+	int served;		/* answered at least once */
 	long long deadline;
 	char buf[NSTCP_BROKER_LINE_MAX];
 };
@@ -137,11 +140,19 @@ static int number(const char *s, unsigned int *v)
 	return 0;
 }
 
+/* The table's lease_ms, bounded (the table is writable). */
+static unsigned int lease_ms(const struct nd_bk_shm *m)
+{
+	unsigned int ms = __atomic_load_n(&m->lease_ms, __ATOMIC_RELAXED);
+
+	return ms < NSTCP_BROKER_LEASE_MAX ? ms : NSTCP_BROKER_LEASE_MAX;
+}
+
 /*
  * The least loaded fresh server that is not full, -1 for none.  A server's
  * load is its last report's, plus one per answer without a lease since
- * (ask()), plus one per lease that may still run: a server that reports
- * itself full gets no answer, whatever leases it has.
+ * (ask()), plus one per lease that may still run (nd_bk_live()): a server
+ * that reports itself full gets no answer, whatever leases it has.
  */
 static int choose(struct bk *b, int *fresh)
 {
@@ -163,9 +174,7 @@ static int choose(struct bk *b, int *fresh)
 		(*fresh)++;
 		if (l >= c)
 			continue;
-		if ((long long)__atomic_load_n(&m->slot[i].lease_end_ms,
-					       __ATOMIC_RELAXED) > now)
-			l += __atomic_load_n(&m->slot[i].leases, __ATOMIC_RELAXED);
+		l += nd_bk_live(&m->slot[i], now, lease_ms(m));
 		if (best < 0 || l * bc < bl * c) {
 			best = i;
 			bl = l;
@@ -177,20 +186,22 @@ static int choose(struct bk *b, int *fresh)
 }
 
 /*
- * One more lease on @sl until @end: the count restarts at 1 when every
- * lease given before has ended.  Brokers may race on it: a count off by
- * one for at most lease_ms, not worth a lock.
+ * One more lease on @sl, started at @now, in the bucket of its lease_ms
+ * epoch (broker.h): a bucket left from two epochs before restarts at 1.
+ * Brokers racing on a bucket retry; the restart may lose a lease counted
+ * by another broker in the same instant, off by one for at most lease_ms.
  */
-static void lease(struct nd_bk_slot *sl, long long now, long long end)
+static void lease(struct nd_bk_slot *sl, long long now, unsigned int ms)
 {
-	long long last = __atomic_load_n(&sl->lease_end_ms, __ATOMIC_RELAXED);
+	uint64_t e = ((uint64_t)now / ms) & 0xffffffffu;
+	uint64_t *bucket = &sl->lease[e & 1];
+	uint64_t v = __atomic_load_n(bucket, __ATOMIC_RELAXED), nv;
 
-	if (last <= now)
-		__atomic_store_n(&sl->leases, 1, __ATOMIC_RELAXED);
-	else
-		__atomic_fetch_add(&sl->leases, 1, __ATOMIC_RELAXED);
-	if (end > last)
-		__atomic_store_n(&sl->lease_end_ms, end, __ATOMIC_RELAXED);
+	do {
+		nv = (v >> 32) == e ? v + 1 : e << 32 | 1;
+	} while (!__atomic_compare_exchange_n(bucket, &v, nv, 1,
+					      __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
 }
 
 static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
@@ -198,7 +209,7 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 	struct nd_bk_shm *m = b->m;
 	struct sockaddr_storage ss;
 	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 32];
-	unsigned int ms = v == 2 ? m->lease_ms : 0;
+	unsigned int ms = v == 2 ? lease_ms(m) : 0;
 	const void *a;
 	int i, fresh;
 
@@ -212,16 +223,12 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 		count(fresh ? &b->cnt->full : &b->cnt->noserver);
 		return reply(c, v, fresh ? "FULL" : "NOSERVER");
 	}
-	if (ms > NSTCP_BROKER_LEASE_MAX)	/* the table is writable */
-		ms = NSTCP_BROKER_LEASE_MAX;
 	/*
 	 * Counted as one more connection until the server's next report,
 	 * or with a lease, until the lease ends.
 	 */
 	if (ms) {
-		long long now = now_ms();
-
-		lease(&m->slot[i], now, now + ms);
+		lease(&m->slot[i], now_ms(), ms);
 		count(&b->cnt->leased);
 	} else {
 		__atomic_fetch_add(&m->slot[i].loadcap, 1ULL << 32,
@@ -340,6 +347,7 @@ static int readable(struct bk *b, struct bk_conn *c)
 		}
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
+		c->served = 1;
 		c->deadline = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
 	}
 	if (c->len == sizeof(c->buf)) {	/* a line too long */
@@ -349,17 +357,32 @@ static int readable(struct bk *b, struct bk_conn *c)
 	return 0;
 }
 
+/* At the cap: the connection idle longest (the earliest deadline) closed. */
+static void evict(struct bk *b)
+{
+	int i, old = 0;
+
+	for (i = 1; i < b->nconn; i++)
+		if (b->conn[i].deadline < b->conn[old].deadline)
+			old = i;
+	count(&b->cnt->evicted);
+	drop(b, old);
+}
+
 static void accept_all(struct bk *b)
 {
-	while (b->nconn < BK_CONNS) {
+	for (;;) {
 		int fd = accept4(BK_LFD, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct bk_conn *c;
 
 		if (fd < 0)
 			return;
+		if (b->nconn == BK_CONNS)
+			evict(b);
 		c = &b->conn[b->nconn++];
 		c->fd = fd;
 		c->len = 0;
+		c->served = 0;
 		c->deadline = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
 	}
 }
@@ -376,6 +399,11 @@ static void on_drain(int sig)
 /*
  * Answers until SIGUSR1; then, the listening socket closed here (the new
  * image's brokers accept on it), until its connections are done: exit 0.
+ * Draining, a connection answered at least once with no request half
+ * received is closed (at once, or after its next answer): a client
+ * keeping it (the handle) reconnects, to a new broker, instead of being
+ * answered from this image's table until drain_timeout.  One not yet
+ * answered (a v1 client's, its ASK on the way) gets its answer first.
  * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
  */
 static int serve(struct bk *b)
@@ -401,7 +429,14 @@ static int serve(struct bk *b)
 		if (drain && lfd >= 0) {
 			close(lfd);
 			lfd = -1;
+			/* What arrived meanwhile is answered first. */
+			for (i = b->nconn - 1; i >= 0; i--)
+				if (readable(b, &b->conn[i]))
+					drop(b, i);
 		}
+		for (i = b->nconn - 1; drain && i >= 0; i--)
+			if (b->conn[i].served && !b->conn[i].len)
+				drop(b, i);
 		if (drain && !b->nconn)
 			return 0;
 
@@ -419,7 +454,7 @@ static int serve(struct bk *b)
 			pfd[i].events = POLLIN;
 		}
 		lidx = i;
-		pfd[lidx].fd = b->nconn < BK_CONNS ? lfd : -1;
+		pfd[lidx].fd = lfd;
 		pfd[lidx].events = POLLIN;
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = wait % 1000 * 1000000;
