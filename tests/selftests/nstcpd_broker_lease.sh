@@ -21,7 +21,7 @@ cleanup() { nd_pair_cleanup; rm -rf "$tmp"; }
 trap cleanup EXIT
 st=$tmp/status.json
 cli=$nd_top/tools/out/nstcp-broker
-bk=$nd_srv_ip:7600 bk0=$nd_srv_ip:7620
+bk=$nd_srv_ip:7600 bk0=$nd_srv_ip:7620 bkq=$nd_srv_ip:7640
 
 # raw PORT TEXT: TEXT sent to the broker on PORT from $nd_cli on one
 # connection; what came back before the broker closed it (5 s idle).
@@ -37,11 +37,11 @@ handle() {
 }
 asked() { nd_json "$st" "s('$1')['asked']"; }
 
-tap_plan 21
+tap_plan 23
 # Its timings (5 s idle closes, 5 s leases, report expiry) do not fit the
 # debug kernel under TCG; nstcpd is user space only (as nstcpd_broker).
 if [ "${NSTCP_KERNEL:-}" = debug ]; then
-	for i in $(seq 21); do echo "ok $i - nstcpd_broker_lease # SKIP debug kernel (timings)"; done
+	for i in $(seq 23); do echo "ok $i - nstcpd_broker_lease # SKIP debug kernel (timings)"; done
 	exit 0
 fi
 nd_pair_setup
@@ -69,10 +69,21 @@ expire_ms = 1000
 lease_ms = 0
 user = nobody
 exec = $srv
+
+[service bkq]
+listen = 7640
+model = broker
+servers = *:7651
+workers = 3
+expire_ms = 1000
+lease_ms = 400
+user = nobody
+exec = $srv
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
-nd_wait_json "$st" "all(x['fresh'] for x in w('bk') + w('bk0')) and len(w('bk')) == 3"
-tap_ok $? "nstcpd: 2 broker services, 6 servers reporting; lease_ms $(nd_json "$st" "s('bk')['lease_ms'], s('bk0')['lease_ms']")"
+echo "30 100" >"$tmp/load.7651"
+nd_wait_json "$st" "all(x['fresh'] for x in w('bk') + w('bk0') + w('bkq')) and len(w('bk')) == 3 and w('bkq')[0]['load'] == 30"
+tap_ok $? "nstcpd: 3 broker services, 9 servers reporting; lease_ms $(nd_json "$st" "s('bk')['lease_ms'], s('bk0')['lease_ms'], s('bkq')['lease_ms']")"
 
 # Several asks on one connection, v2 and v1 mixed, answered in order.
 out=$(raw 7600 "NSTCPB/2 ASK -
@@ -119,15 +130,41 @@ tap_ok $(( $? != 0 || n != 5 || $(wc -l <"$tmp/ans") != 5 )) \
 	"a failed connect drops the lease: 5 answers, handle asks $n, broker asked $a0 -> $(asked bk)"
 
 # Leases count as load: 3 clients in a row, each with its lease running,
-# go to 3 different servers (the servers report load 0 meanwhile).
-nd_wait_json "$st" "all(x['leases'] == 0 for x in w('bk'))"
+# servers reporting loads 0, 1, 1: each answer goes to a least loaded one
+# counting the leases, so load + answers ends within 1 over the servers
+# (without the leases counted, all 3 would go to 7611).
+echo "1 100" >"$tmp/load.7612"
+echo "1 100" >"$tmp/load.7613"
+nd_wait_json "$st" "[x['load'] for x in w('bk')] == [0, 1, 1] and all(x['leases'] == 0 for x in w('bk'))"
+r=$?
 for i in 1 2 3; do
 	handle "$bk" -n 1 >/dev/null
 	cat "$tmp/ans"
 done >"$tmp/spread"
 nd_json "$st" "[(x['port'], x['load'], x['leases']) for x in w('bk')]" >"$tmp/loads"
-tap_ok $(( $(sort -u "$tmp/spread" | wc -l) != 3 )) \
-	"3 leased clients on 3 servers: $(tr '\n' ' ' <"$tmp/spread") (port, load, leases: $(cat "$tmp/loads"))"
+rm -f "$tmp/load.7612" "$tmp/load.7613"
+n1=$(grep -c ":7611$" "$tmp/spread") n2=$(grep -c ":7612$" "$tmp/spread") n3=$(grep -c ":7613$" "$tmp/spread")
+max=$(printf "%s\n" $n1 $((n2 + 1)) $((n3 + 1)) | sort -n | tail -1)
+min=$(printf "%s\n" $n1 $((n2 + 1)) $((n3 + 1)) | sort -n | head -1)
+tap_ok $(( r != 0 || n1 + n2 + n3 != 3 || max - min > 1 )) \
+	"3 leased clients, loads 0 1 1: answers 7611 $n1, 7612 $n2, 7613 $n3 (port, load, leases: $(cat "$tmp/loads"))"
+
+# Sustained asks (150, 20 ms apart, each a new lease of 400 ms: more than
+# 7 leases' time) with server 7651 reporting load 30, the others 0: only
+# the leases that may still run count (those of 2 lease_ms at most, 40
+# asks), so 7651 is rarely the least loaded; were every lease since the
+# start counted, the reported load would be a constant offset and the
+# answers round-robin (50 each).
+c0=$(nd_json "$st" "' '.join(str(x['chosen']) for x in w('bkq'))")
+handle "$bkq" -n 150 -w 20 -F >/dev/null
+t0=$(date +%s%N)
+nd_wait_json "$st" "sum(x['leases'] for x in w('bkq')) == 0"
+r=$? t=$(( ($(date +%s%N) - t0) / 1000000 ))
+set -- $c0 $(nd_json "$st" "' '.join(str(x['chosen']) for x in w('bkq'))")
+q1=$(($4 - $1)) q2=$(($5 - $2)) q3=$(($6 - $3))
+tap_ok $(( q1 + q2 + q3 != 150 || 3 * q1 > q2 || 3 * q1 > q3 )) \
+	"sustained leases, 7651 at load 30: chosen 7651 $q1, 7652 $q2, 7653 $q3 of 150"
+tap_ok $(( r != 0 || t > 5000 )) "status: the live leases back to 0 $t ms after the asks (2 lease_ms, 800, and the status's period)"
 
 # A v1 client (nstcp_broker_ask, a connection per ask) is still served.
 a0=$(asked bk)
@@ -224,7 +261,7 @@ sed -i 's/^lease_ms = .*/lease_ms = 60000/; /^\[service m\]/,/^$/d' "$tmp/bad.co
 "$nd_bin" --check -c "$tmp/bad.conf" >"$tmp/check" 2>&1
 tap_ok $? "--check: lease_ms = 60000 accepted ($(tr '\n' ' ' <"$tmp/check"))"
 
-pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] + w('bk') + s('bk0')['brokers'] + w('bk0'))")
+pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] + w('bk') + s('bk0')['brokers'] + w('bk0') + s('bkq')['brokers'] + w('bkq'))")
 nd_stop
 rc=$?
 tap_ok $(( rc != 0 || $(nd_alive $pids) != 0 )) "SIGTERM: exit $rc, processes left $(nd_alive $pids)"

@@ -26,7 +26,10 @@
  * (0: ask every time).  Refusals are as in version 1 with NSTCPB/2.  In
  * both versions a connection may carry several requests, answered in
  * order; it is closed after NSTCP_BROKER_TIMEOUT_MS without a whole
- * request (counted idle).  A v1 REPORT is the only report.
+ * request (counted idle), when a broker at its connection cap accepts a
+ * new one and it is the one idle longest (counted evicted), and when its
+ * broker drains (a reload) after its next answer.  A v1 REPORT is the
+ * only report.
  *
  * Anything else closes the connection without a reply (counted malformed).
  */

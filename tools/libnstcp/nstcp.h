@@ -148,8 +148,9 @@ struct nstcp_broker *nstcp_broker_open(const char *broker_addr_port,
  * The server to contact next, in *@out and *@outlen: the last answer again
  * while its lease runs (the broker's lease_ms; no ask, no message), else
  * the broker's answer to an ask on the kept connection.  A kept connection
- * the broker closed (it closes one idle for 5 s) is made again once, and
- * the ask repeated.  -1 with errno as nstcp_broker_ask(); after a refusal
+ * the broker closed (idle for 5 s, evicted at its cap, draining after a
+ * reload) or that answered NOSERVER is made again once, and the ask
+ * repeated.  -1 with errno as nstcp_broker_ask(); after a refusal
  * (EBUSY, EHOSTDOWN, ENOENT) the connection is kept, after any other
  * error it is closed and the next call makes a new one.
  */
