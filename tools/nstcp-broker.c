@@ -5,7 +5,7 @@
  *
  *   nstcp-broker [-s SERVICE] [-c [-v]] BROKER_ADDR:PORT
  *   nstcp-broker -r SERVER_ADDR:PORT -l LOAD -C CAPACITY BROKER_ADDR:PORT
- *   nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F] BROKER_ADDR:PORT
+ *   nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F | -c] BROKER_ADDR:PORT
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,7 +26,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: nstcp-broker [-s SERVICE] [-c [-v]] BROKER_ADDR:PORT\n"
 		"       nstcp-broker -r SERVER_ADDR:PORT -l LOAD -C CAPACITY BROKER_ADDR:PORT\n"
-		"       nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F] BROKER_ADDR:PORT\n");
+		"       nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F | -c] BROKER_ADDR:PORT\n");
 }
 
 static void fail(const char *what, const char *arg)
@@ -120,14 +120,34 @@ static int number(const char *s, unsigned int *v)
 	return 0;
 }
 
+/* A connection to @ss made and closed: 0, or -1 with errno. */
+static int try_connect(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)ss, sl)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /*
  * --count: @count answers of a handle (protocol version 2), one a line,
- * @wait_ms apart, each dropped as failed with @failed; the handle's asks
- * on stderr.
+ * @wait_ms apart, each dropped as failed with @failed; with @conn each
+ * connected to, its lease dropped when the connection fails.  The
+ * handle's asks (and with @conn the failed connections) on stderr.
  */
 static int handle_asks(const char *broker, const char *service,
-		       unsigned int count, unsigned int wait_ms, int failed)
+		       unsigned int count, unsigned int wait_ms, int failed,
+		       int conn)
 {
+	unsigned int nfail = 0;
 	struct nstcp_broker *h = nstcp_broker_open(broker, service);
 	struct sockaddr_storage ss;
 	unsigned int i;
@@ -147,10 +167,17 @@ static int handle_asks(const char *broker, const char *service,
 			break;
 		}
 		print_addr(stdout, &ss);
-		if (failed)
+		if (conn && try_connect(&ss, sl)) {
+			fail("connect", "to the server");
+			nfail++;
 			nstcp_broker_failed(h);
+		} else if (failed) {
+			nstcp_broker_failed(h);
+		}
 	}
 	fflush(stdout);
+	if (conn)
+		fprintf(stderr, "failed connections: %u\n", nfail);
 	fprintf(stderr, "asks: %llu\n", nstcp_broker_asks(h));
 	nstcp_broker_close(h);
 	return rc;
@@ -218,7 +245,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc - 1 || (report && (conn || service)) ||
 	    (!report && (load_s || cap_s)) ||
-	    (count_s && (report || conn)) ||
+	    (count_s && (report || (conn && (failed || verbose)))) ||
 	    (!count_s && (wait_s || failed))) {
 		usage(stderr);
 		return 2;
@@ -230,7 +257,8 @@ int main(int argc, char **argv)
 				"nstcp-broker: --count is 1 to 100000, --wait 0 to 60000 ms\n");
 			return 2;
 		}
-		return handle_asks(argv[optind], service, count, wait_ms, failed);
+		return handle_asks(argv[optind], service, count, wait_ms, failed,
+				   conn);
 	}
 	if (report) {
 		if (number(load_s, &load) || number(cap_s, &cap)) {

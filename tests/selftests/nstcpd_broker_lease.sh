@@ -1,17 +1,19 @@
 #!/bin/bash
 # Selftest: the broker protocol's version 2 and its leases (issue 9;
-# Documentation/nstcpd.rst, "Broker protocol").  Two broker services, one
-# with lease_ms = 5000 and one with lease_ms = 0, 3 server replicas each
+# Documentation/nstcpd.rst, "Broker protocol").  Three broker services,
+# lease_ms = 5000, 0 and 400, 3 server replicas each
 # (helpers/nstcpd_bkserver), clients in another namespace over RPS-spread
 # veth.  Several asks on one connection (v1 and v2 mixed); a handle
 # (nstcp-broker --count, libnstcp's nstcp_broker_next) asks once in a
 # lease, the broker's own count of asks says so; lease 0 asks every time;
-# nstcp_broker_failed() drops the lease; leases spread concurrent clients
-# over the servers; a v1 client is still served; malformed v2 requests
-# close their connection, counted; an idle connection is closed after
-# 5 s, counted, and a handle reconnects once; a server reporting itself
-# full, or stopped, gets no new answers; --check bounds lease_ms with its
-# line.  Build first: make tools.
+# a real failed connect (nstcp_broker_failed()) drops the lease; leases
+# spread clients over unequally loaded servers, and under sustained asks
+# only the live leases count (a loaded server gets fewer answers); a v1
+# client is still served; malformed v2 requests close their connection,
+# counted; an idle connection is closed after 5 s, counted, and a handle
+# reconnects once; a server reporting itself full, or stopped, gets no
+# new answers; --check bounds lease_ms with its line.  Build first: make
+# tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -122,12 +124,20 @@ nd_wait_json "$st" "s('bk0')['asked'] == $a0 + 10 and s('bk0')['leased'] == 0"
 tap_ok $(( $? != 0 || n != 10 || $(grep -c "^$nd_srv_ip:763[123]$" "$tmp/ans") != 10 )) \
 	"lease 0: 10 answers, handle asks $n, broker asked $a0 -> $(asked bk0), leased $(nd_json "$st" "s('bk0')['leased']")"
 
-# nstcp_broker_failed() after each answer: each next asks again.
+# A failed connect drops the lease: the servers' ports prohibited in
+# $nd_cli (an ip rule: connect() fails EACCES, the broker's port is not
+# in it), each of 5 answers connected to fails, so each next asks again;
+# allowed again, 5 answers connected to with one ask (the lease runs).
 a0=$(asked bk)
-n=$(handle "$bk" -n 5 -F)
-nd_wait_json "$st" "s('bk')['asked'] == $a0 + 5"
-tap_ok $(( $? != 0 || n != 5 || $(wc -l <"$tmp/ans") != 5 )) \
-	"a failed connect drops the lease: 5 answers, handle asks $n, broker asked $a0 -> $(asked bk)"
+ip -n "$nd_cli" rule add ipproto tcp dport 7611-7613 prohibit
+n=$(handle "$bk" -n 5 -c)
+f=$(sed -n 's/^failed connections: //p' "$tmp/err") e=$(grep -c "(EACCES)$" "$tmp/err")
+ip -n "$nd_cli" rule del ipproto tcp dport 7611-7613 prohibit
+n2=$(handle "$bk" -n 5 -c)
+f2=$(sed -n 's/^failed connections: //p' "$tmp/err")
+nd_wait_json "$st" "s('bk')['asked'] == $a0 + 6"
+tap_ok $(( $? != 0 || n != 5 || f != 5 || e != 5 || n2 != 1 || f2 != 0 )) \
+	"a failed connect drops the lease: 5 failed (EACCES $e), asks $n; 5 made, asks $n2; broker asked $a0 -> $(asked bk)"
 
 # Leases count as load: 3 clients in a row, each with its lease running,
 # servers reporting loads 0, 1, 1: each answer goes to a least loaded one
