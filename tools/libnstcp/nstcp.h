@@ -131,7 +131,8 @@ int nstcp_report_load(const char *broker_addr_port,
 /*
  * A handle on a broker (protocol version 2): one connection to the broker
  * kept for all of a client's asks, and the lease an answer carries
- * honoured.  Not thread-safe: one handle per thread.
+ * honoured.  Not thread-safe: one handle per thread; nor shared across
+ * fork(): the child closes a handle made before and opens its own.
  */
 struct nstcp_broker;
 
