@@ -225,7 +225,7 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 	}
 	/*
 	 * Counted as one more connection until the server's next report,
-	 * or with a lease, until the lease ends.
+	 * or with a lease, for lease_ms to 2 lease_ms (nd_bk_live()).
 	 */
 	if (ms) {
 		lease(&m->slot[i], now_ms(), ms);
