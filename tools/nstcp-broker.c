@@ -5,6 +5,7 @@
  *
  *   nstcp-broker [-s SERVICE] [-c [-v]] BROKER_ADDR:PORT
  *   nstcp-broker -r SERVER_ADDR:PORT -l LOAD -C CAPACITY BROKER_ADDR:PORT
+ *   nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F | -c] BROKER_ADDR:PORT
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,7 +25,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: nstcp-broker [-s SERVICE] [-c [-v]] BROKER_ADDR:PORT\n"
-		"       nstcp-broker -r SERVER_ADDR:PORT -l LOAD -C CAPACITY BROKER_ADDR:PORT\n");
+		"       nstcp-broker -r SERVER_ADDR:PORT -l LOAD -C CAPACITY BROKER_ADDR:PORT\n"
+		"       nstcp-broker -n COUNT [-s SERVICE] [-w MS] [-F | -c] BROKER_ADDR:PORT\n");
 }
 
 static void fail(const char *what, const char *arg)
@@ -118,6 +120,69 @@ static int number(const char *s, unsigned int *v)
 	return 0;
 }
 
+/* A connection to @ss made and closed: 0, or -1 with errno. */
+static int try_connect(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)ss, sl)) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * --count: @count answers of a handle (protocol version 2), one a line,
+ * @wait_ms apart, each dropped as failed with @failed; with @conn each
+ * connected to, its lease dropped when the connection fails.  The
+ * handle's asks (and with @conn the failed connections) on stderr.
+ */
+static int handle_asks(const char *broker, const char *service,
+		       unsigned int count, unsigned int wait_ms, int failed,
+		       int conn)
+{
+	unsigned int nfail = 0;
+	struct nstcp_broker *h = nstcp_broker_open(broker, service);
+	struct sockaddr_storage ss;
+	unsigned int i;
+	socklen_t sl;
+	int rc = 0;
+
+	if (!h) {
+		fail("open", broker);
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		if (i && wait_ms)
+			usleep(wait_ms * 1000);
+		if (nstcp_broker_next(h, &ss, &sl)) {
+			fail("ask", broker);
+			rc = 1;
+			break;
+		}
+		print_addr(stdout, &ss);
+		if (conn && try_connect(&ss, sl)) {
+			fail("connect", "to the server");
+			nfail++;
+			nstcp_broker_failed(h);
+		} else if (failed) {
+			nstcp_broker_failed(h);
+		}
+	}
+	fflush(stdout);
+	if (conn)
+		fprintf(stderr, "failed connections: %u\n", nfail);
+	fprintf(stderr, "asks: %llu\n", nstcp_broker_asks(h));
+	nstcp_broker_close(h);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -127,16 +192,21 @@ int main(int argc, char **argv)
 		{ "report", required_argument, NULL, 'r' },
 		{ "load", required_argument, NULL, 'l' },
 		{ "capacity", required_argument, NULL, 'C' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "failed", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *service = NULL, *report = NULL, *load_s = NULL, *cap_s = NULL;
-	int conn = 0, verbose = 0, c, fd;
+	const char *count_s = NULL, *wait_s = NULL;
+	int conn = 0, verbose = 0, failed = 0, c, fd;
+	unsigned int count, wait_ms = 0;
 	struct sockaddr_storage ss;
 	unsigned int load, cap;
 	socklen_t sl;
 
-	while ((c = getopt_long(argc, argv, "s:cvr:l:C:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:cvr:l:C:n:w:Fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			service = optarg;
@@ -156,6 +226,15 @@ int main(int argc, char **argv)
 		case 'C':
 			cap_s = optarg;
 			break;
+		case 'n':
+			count_s = optarg;
+			break;
+		case 'w':
+			wait_s = optarg;
+			break;
+		case 'F':
+			failed = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -165,9 +244,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || (report && (conn || service)) ||
-	    (!report && (load_s || cap_s))) {
+	    (!report && (load_s || cap_s)) ||
+	    (count_s && (report || (conn && (failed || verbose)))) ||
+	    (!count_s && (wait_s || failed))) {
 		usage(stderr);
 		return 2;
+	}
+	if (count_s) {
+		if (number(count_s, &count) || !count || count > 100000 ||
+		    (wait_s && (number(wait_s, &wait_ms) || wait_ms > 60000))) {
+			fprintf(stderr,
+				"nstcp-broker: --count is 1 to 100000, --wait 0 to 60000 ms\n");
+			return 2;
+		}
+		return handle_asks(argv[optind], service, count, wait_ms, failed,
+				   conn);
 	}
 	if (report) {
 		if (number(load_s, &load) || number(cap_s, &cap)) {

@@ -12,8 +12,9 @@
  * to the variants in turn: slices of -l seconds, each on one variant, the
  * order rotating each cycle, -d seconds of slices per variant; the first
  * -g seconds of a slice are not measured.  A connection: connect (for
- * nstcpd's broker, first nstcp_broker_ask(); for its Linux way, a server
- * chosen at random), then one exchange of a byte each way (workload cpr)
+ * nstcpd's broker, first nstcp_broker_next() on the client thread's
+ * handle: an ask on its kept connection to the broker unless the last
+ * answer's lease runs; for its Linux way, a server chosen at random), then one exchange of a byte each way (workload cpr)
  * or 20 (keep-alive, ka), then close; its latency from the start (the ask
  * included) to the last reply.
  *
@@ -69,6 +70,7 @@ struct client {
 	size_t n[MB_NVAR], cap[MB_NVAR];
 	long half[MB_NVAR][2];	/* measured in even and odd cycles */
 	long errors[MB_NVAR];
+	struct nstcp_broker *bh;	/* nstcpd broker: this thread's handle */
 };
 
 static struct {
@@ -100,8 +102,11 @@ static bool target(struct client *c, int v, struct sockaddr_storage *ss,
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	int port = mb_port[v];
 
-	if (v == 2 * 4)		/* nstcpd broker: ask it */
-		return !nstcp_broker_ask(broker, NULL, ss, len);
+	if (v == 2 * 4) {	/* nstcpd broker: ask it, or its lease */
+		if (!c->bh)
+			c->bh = nstcp_broker_open(broker, NULL);
+		return c->bh && !nstcp_broker_next(c->bh, ss, len);
+	}
 	if (v == 2 * 4 + 1)	/* its Linux way: a server at random */
 		port = MB_PORT_RND_SRV + rand_r(&c->seed) % 4;
 	memset(ss, 0, sizeof(*ss));
@@ -153,12 +158,16 @@ static void *client_main(void *p)
 		c->half[v][(t1 - r.s.t0) / r.s.slice_ns / r.s.nv % 2]++;
 		continue;
 err:
+		if (v == 2 * 4)	/* not that server again on its lease */
+			nstcp_broker_failed(c->bh);
 		if (bench_measured_variant(&r.s, bench_now_ns()) == v)
 			c->errors[v]++;
 		if (fd >= 0)
 			close(fd);
 		usleep(1000);
 	}
+	nstcp_broker_close(c->bh);
+	c->bh = NULL;
 	return NULL;
 }
 

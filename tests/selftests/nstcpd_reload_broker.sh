@@ -9,7 +9,10 @@
 # continuously (nstcp_broker_ask), connect to the server answered and echo
 # 8 KiB checksummed: no failed ask, no reset, no bad data.  The old brokers
 # drain (SIGUSR1): gone once drained, counted drained, none expired nor
-# killed; the new image's brokers answer.  A slow client holding an old
+# killed; the new image's brokers answer.  A handle (libnstcp's
+# nstcp_broker_next, one kept connection) asking every 100 ms across the
+# SIGHUP: no failed ask (the draining broker closes its connection, it
+# reconnects to a new one).  A slow client holding an old
 # broker when the reload comes (its request half sent) still gets its
 # answer; with drain_timeout = 1 it is cut instead, counted drain_expired.
 # Build first: make tools.
@@ -21,11 +24,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # User-space timings (5 s idle brokers, the reports' period and expiry)
 # under KASAN and TCG: skipped on the debug kernel, as nstcpd_broker.
 if [ "${NSTCP_KERNEL:-}" = debug ]; then
-	tap_plan 18
-	for i in $(seq 18); do echo "ok $i - nstcpd_reload_broker # SKIP debug kernel (timings)"; done
+	tap_plan 19
+	for i in $(seq 19); do echo "ok $i - nstcpd_reload_broker # SKIP debug kernel (timings)"; done
 	exit 0
 fi
-nd_reload_begin 1 18
+nd_reload_begin 1 19
 
 # conf DRAIN_TIMEOUT
 conf() {
@@ -115,8 +118,14 @@ after_image() {
 	tap_ok $? "the new image's brokers answer, no NOSERVER: $(nd_json "$st" "[(x['pid'], x['answered'], x['noserver']) for x in s('bk')['brokers']]")"
 }
 
-# (a) SIGHUP under load, a slow client holding an old broker.
+# (a) SIGHUP under load, a slow client holding an old broker, a handle
+# asking every 100 ms on its kept connection (lease_ms 50: each answer an
+# ask) from 1 s before until well after.
 old=$(nd_json "$st" "$brokers") oldsrv=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('bk'))")
+ip netns exec "$nd_cli" "$nd_top/tools/out/nstcp-broker" -n 100 -w 100 "$nd_srv_ip:7300" \
+	>"$tmp/hans" 2>"$tmp/herr" &
+hpid=$!
+sleep 1
 slow wait
 tap_ok $? "a slow client: answered once, half of its next ASK sent"
 kill -HUP "$nd_pid"
@@ -132,6 +141,10 @@ tap_ok $(( held != 1 || r < 1 )) "SIGHUP: the old brokers drained but the one ho
 grep -qx "$ok_answer | $ok_answer" "$tmp/slow"
 tap_ok $? "its answer still arrives after the drain began: $(cat "$tmp/slow")"
 after_image "$ncpu" "$ncpu brokers"
+wait $hpid
+r=$?
+tap_ok $(( r != 0 || $(grep -c "^$nd_srv_ip:731[12]$" "$tmp/hans") != 100 )) \
+	"a handle across the SIGHUP: exit $r, $(wc -l <"$tmp/hans") answers of 100, $(cat "$tmp/herr")"
 
 # (b) SIGUSR2, the same way.
 sleep 1

@@ -81,7 +81,7 @@ bad:
 	return -1;
 }
 
-static long long now_ms(void)
+long long nstcp_bk_now_ms(void)
 {
 	struct timespec t;
 
@@ -90,14 +90,14 @@ static long long now_ms(void)
 }
 
 /* Waits for @ev on @fd until @end; 0, or -1 with errno ETIMEDOUT. */
-static int wait_for(int fd, short ev, long long end)
+int nstcp_bk_wait(int fd, short ev, long long end)
 {
 	struct pollfd p = { .fd = fd, .events = ev };
 	long long left;
 	int r;
 
 	for (;;) {
-		left = end - now_ms();
+		left = end - nstcp_bk_now_ms();
 		if (left <= 0)
 			break;
 		r = poll(&p, 1, (int)left);
@@ -110,29 +110,19 @@ static int wait_for(int fd, short ev, long long end)
 	return -1;
 }
 
-/*
- * Sends @req to the broker at @broker and reads one reply line into @reply
- * (its '\n' removed).  0, or -1 with errno.
- */
-static int exchange(const char *broker, const char *req, char *reply)
+/* A non-blocking connection to @ss, made by @end; -1 with errno. */
+int nstcp_bk_connect(const struct sockaddr_storage *ss, socklen_t sl,
+		     long long end)
 {
-	long long end = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
-	struct sockaddr_storage ss;
-	size_t len = strlen(req), done = 0;
-	socklen_t sl;
 	int fd, err, soerr;
-	char *nl = NULL;
-	ssize_t n;
 
-	if (nstcp_parse_addr_port(broker, &ss, &sl))
-		return -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&ss, sl)) {
+	if (connect(fd, (const struct sockaddr *)ss, sl)) {
 		if (errno != EINPROGRESS)
 			goto fail;
-		if (wait_for(fd, POLLOUT, end))
+		if (nstcp_bk_wait(fd, POLLOUT, end))
 			goto fail;
 		sl = sizeof(soerr);
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
@@ -142,12 +132,31 @@ static int exchange(const char *broker, const char *req, char *reply)
 			goto fail;
 		}
 	}
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Sends @req on @fd and reads one reply line into @reply (its '\n'
+ * removed), all by @end.  0, or -1 with errno (EPROTO: closed before a
+ * whole line, a line too long or bytes after it).
+ */
+int nstcp_bk_roundtrip(int fd, const char *req, char *reply, long long end)
+{
+	size_t len = strlen(req), done = 0;
+	char *nl = NULL;
+	ssize_t n;
+
 	while (done < len) {
 		n = send(fd, req + done, len - done, MSG_NOSIGNAL);
-		if (n < 0 && errno == EAGAIN && !wait_for(fd, POLLOUT, end))
+		if (n < 0 && errno == EAGAIN && !nstcp_bk_wait(fd, POLLOUT, end))
 			continue;
 		if (n < 0)
-			goto fail;
+			return -1;
 		done += n;
 	}
 	done = 0;
@@ -156,14 +165,14 @@ static int exchange(const char *broker, const char *req, char *reply)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN && !wait_for(fd, POLLIN, end))
+			if (errno == EAGAIN && !nstcp_bk_wait(fd, POLLIN, end))
 				continue;
-			goto fail;
+			return -1;
 		}
 		if (!n) {
 			/* Closed before a whole line: not the protocol. */
 			errno = EPROTO;
-			goto fail;
+			return -1;
 		}
 		done += n;
 		nl = memchr(reply, '\n', done);
@@ -171,22 +180,41 @@ static int exchange(const char *broker, const char *req, char *reply)
 			break;
 		if (done == NSTCP_BROKER_LINE_MAX) {
 			errno = EPROTO;
-			goto fail;
+			return -1;
 		}
 	}
-	close(fd);
+	/* One request, one line: anything after it is not the protocol. */
+	if (nl + 1 != reply + done) {
+		errno = EPROTO;
+		return -1;
+	}
 	/* Up to the '\n': a reply with a NUL before it is cut there. */
 	*nl = 0;
 	return 0;
-fail:
+}
+
+/* @req to the broker at @broker on a connection of its own. */
+static int exchange(const char *broker, const char *req, char *reply)
+{
+	long long end = nstcp_bk_now_ms() + NSTCP_BROKER_TIMEOUT_MS;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, r, err;
+
+	if (nstcp_parse_addr_port(broker, &ss, &sl))
+		return -1;
+	fd = nstcp_bk_connect(&ss, sl, end);
+	if (fd < 0)
+		return -1;
+	r = nstcp_bk_roundtrip(fd, req, reply, end);
 	err = errno;
 	close(fd);
 	errno = err;
-	return -1;
+	return r;
 }
 
 /* The errno of a refusal @word, EPROTO for anything else. */
-static int refusal(const char *word)
+int nstcp_bk_refusal(const char *word)
 {
 	if (!strcmp(word, "FULL"))
 		return EBUSY;
@@ -197,7 +225,7 @@ static int refusal(const char *word)
 	return EPROTO;
 }
 
-static int valid_name(const char *s)
+int nstcp_bk_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -214,7 +242,7 @@ int nstcp_broker_ask(const char *broker_addr_port, const char *service,
 	int n, end = 0;
 
 	if (!broker_addr_port || !out || !outlen ||
-	    (service && !valid_name(service))) {
+	    (service && !nstcp_bk_valid_name(service))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -229,7 +257,7 @@ int nstcp_broker_ask(const char *broker_addr_port, const char *service,
 		return -1;
 	}
 	if (strcmp(word, "OK")) {
-		errno = n == 1 ? refusal(word) : EPROTO;
+		errno = n == 1 ? nstcp_bk_refusal(word) : EPROTO;
 		return -1;
 	}
 	if (n != 3 || reply[end] || !port || port > 65535) {
@@ -278,6 +306,6 @@ int nstcp_report_load(const char *broker_addr_port,
 		errno = EPROTO;
 		return -1;
 	}
-	errno = refusal(reply + 9);
+	errno = nstcp_bk_refusal(reply + 9);
 	return -1;
 }

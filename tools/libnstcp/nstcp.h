@@ -128,6 +128,48 @@ int nstcp_report_load(const char *broker_addr_port,
 		      const char *server_addr_port, unsigned int load,
 		      unsigned int capacity);
 
+/*
+ * A handle on a broker (protocol version 2): one connection to the broker
+ * kept for all of a client's asks, and the lease an answer carries
+ * honoured.  Not thread-safe: one handle per thread; nor shared across
+ * fork(): the child closes a handle made before and opens its own.
+ */
+struct nstcp_broker;
+
+/*
+ * A handle asking the broker at @broker_addr_port for servers of @service
+ * (NULL or "" for the broker's own).  It connects at the first
+ * nstcp_broker_next().  NULL with errno EINVAL (a malformed argument) or
+ * ENOMEM.
+ */
+struct nstcp_broker *nstcp_broker_open(const char *broker_addr_port,
+				       const char *service);
+
+/*
+ * The server to contact next, in *@out and *@outlen: the last answer again
+ * while its lease runs (the broker's lease_ms; no ask, no message), else
+ * the broker's answer to an ask on the kept connection.  A kept connection
+ * the broker closed (idle for 5 s, evicted at its cap, draining after a
+ * reload) or that answered NOSERVER is made again once, and the ask
+ * repeated.  -1 with errno as nstcp_broker_ask(); after a refusal
+ * (EBUSY, EHOSTDOWN, ENOENT) the connection is kept, after any other
+ * error it is closed and the next call makes a new one.
+ */
+int nstcp_broker_next(struct nstcp_broker *h, struct sockaddr_storage *out,
+		      socklen_t *outlen);
+
+/*
+ * The connection to the last answer failed: its lease is dropped, and the
+ * next nstcp_broker_next() asks the broker.
+ */
+void nstcp_broker_failed(struct nstcp_broker *h);
+
+/* The asks @h sent to the broker so far (each ask of a reconnection too). */
+unsigned long long nstcp_broker_asks(const struct nstcp_broker *h);
+
+/* Closes the connection to the broker and frees @h; NULL is a no-op. */
+void nstcp_broker_close(struct nstcp_broker *h);
+
 #ifdef __cplusplus
 }
 #endif

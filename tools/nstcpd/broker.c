@@ -114,12 +114,14 @@ static int bk_table(struct nd_service *s, struct nd_bk *bk, int nslots)
 	bk->nslots = nslots;
 	bk->base_port = ntohs(((struct sockaddr_in *)&s->srv_addr)->sin_port);
 	bk->expire_ms = s->expire_ms;
+	bk->lease_ms = s->lease_ms;
 	bk->slot = m->slot;
 	bk->count = (struct nd_bk_count *)&m->slot[nslots];
 	m->magic = ND_BK_MAGIC;
 	m->nslots = nslots;
 	m->nbrokers = bk->nbrokers;
 	m->expire_ms = s->expire_ms;
+	m->lease_ms = s->lease_ms;
 	m->base_port = bk->base_port;
 	m->addr = s->srv_addr;
 	m->wildcard = s->srv_addr.ss_family == AF_INET6 &&
@@ -324,10 +326,10 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 	struct nd_bk *bk = s->bk;
 	struct nd_bk_shm *m = bk ? bk->m : NULL;
 	json_object *bs = json_object_new_array();
-	unsigned long long sum[8] = { 0 };
-	static const char *const names[8] = {
+	unsigned long long sum[ND_BK_NCOUNT] = { 0 };
+	static const char *const names[ND_BK_NCOUNT] = {
 		"asked", "answered", "full", "noserver", "unknown", "reports",
-		"malformed", "idle",
+		"malformed", "idle", "leased", "evicted",
 	};
 	struct timespec now;
 	int i, j;
@@ -346,7 +348,7 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 		if (i < bk->nbrokers) {
 			const uint64_t *c = (const uint64_t *)&bk->count[i];
 
-			for (j = 0; j < 8; j++) {
+			for (j = 0; j < (int)ND_BK_NCOUNT; j++) {
 				add_u64(w, names[j], nd_bk_ld(&c[j]));
 				sum[j] += nd_bk_ld(&c[j]);
 			}
@@ -369,11 +371,13 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 					       json_object_new_boolean(st && age <= bk->expire_ms));
 			add_u64(w, "reports", nd_bk_ld(&sl->reports));
 			add_u64(w, "chosen", nd_bk_ld(&sl->chosen));
+			add_u64(w, "leases", nd_bk_live(sl, nowms, bk->lease_ms));
 			json_object_array_add(ws, w);
 		}
 	}
-	for (j = 0; j < 8; j++)
+	for (j = 0; j < (int)ND_BK_NCOUNT; j++)
 		add_u64(o, names[j], sum[j]);
+	add_u64(o, "lease_ms", bk->lease_ms);
 }
 
 void nd_broker_stop(struct nd_service *s)

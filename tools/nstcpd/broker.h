@@ -19,12 +19,24 @@ struct nd_bk_slot {
 	uint64_t stamp_ms;	/* CLOCK_MONOTONIC of that report, 0: none */
 	uint64_t reports;	/* reports received */
 	uint64_t chosen;	/* ASKs answered with it */
+	/*
+	 * Leases given on it (v2 answers), in two buckets by the lease_ms
+	 * epoch of their start (now / lease_ms): lease[e % 2] is
+	 * e << 32 | count.  A lease started in epoch e has ended by the end
+	 * of epoch e + 1, so those of the current and previous epochs are
+	 * all that may still run (nd_bk_live()).
+	 */
+	uint64_t lease[2];
 };
 
 struct nd_bk_count {
 	uint64_t asked, answered, full, noserver, unknown, reports, malformed;
 	uint64_t idle;		/* closed after NSTCP_BROKER_TIMEOUT_MS idle */
+	uint64_t leased;	/* ASKs answered with a lease (v2, lease_ms) */
+	uint64_t evicted;	/* closed at the cap, idle longest, for a new one */
 };
+
+#define ND_BK_NCOUNT	(sizeof(struct nd_bk_count) / sizeof(uint64_t))
 
 struct nd_bk_shm {
 	uint32_t magic;
@@ -32,6 +44,7 @@ struct nd_bk_shm {
 	uint32_t expire_ms;	/* a report older than this is stale */
 	uint32_t base_port;	/* slot i is base_port + i */
 	uint32_t wildcard;	/* servers on *: answer the broker's address */
+	uint32_t lease_ms;	/* a v2 answer's lease, 0: none */
 	struct sockaddr_storage addr;	/* the servers' address */
 	char name[40];		/* the service's */
 	struct nd_bk_slot slot[];	/* nslots, then nbrokers nd_bk_count */
@@ -61,6 +74,7 @@ struct nd_bk {
 	int nslots;		/* the servers */
 	unsigned int base_port;	/* server i's port is base_port + i */
 	unsigned int expire_ms;
+	unsigned int lease_ms;
 	struct nd_bk_slot *slot;	/* m's nslots slots */
 	struct nd_bk_count *count;	/* then m's nbrokers counters */
 	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
@@ -70,6 +84,30 @@ struct nd_bk {
 static inline unsigned long long nd_bk_ld(const uint64_t *v)
 {
 	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+/*
+ * The leases on @sl that may still run at @now_ms (CLOCK_MONOTONIC ms)
+ * with leases of @lease_ms: those started in this lease_ms epoch or the
+ * previous one, an over-estimate by at most lease_ms per lease.
+ */
+static inline uint64_t nd_bk_live(const struct nd_bk_slot *sl,
+				  long long now_ms, unsigned int lease_ms)
+{
+	uint64_t e, live = 0;
+	int k;
+
+	if (!lease_ms || now_ms < 0)
+		return 0;
+	e = (uint64_t)now_ms / lease_ms;
+	for (k = 0; k < 2; k++) {
+		uint64_t v = __atomic_load_n(&sl->lease[k], __ATOMIC_RELAXED);
+
+		if ((v >> 32) == (e & 0xffffffffu) ||
+		    (v >> 32) == ((e - 1) & 0xffffffffu))
+			live += v & 0xffffffffu;
+	}
+	return live;
 }
 
 /* broker_loads.c: the reports handed to a new image (NSTCPD_BKLOADS). */

@@ -3,10 +3,14 @@
  * A broker of nstcpd's broker model: `nstcpd broker INDEX`, executed by
  * nstcpd pinned on its CPU with descriptor 3 its member of the broker
  * port's share key and descriptor 4 the shared table (broker.h).  It
- * answers ASK with the least loaded server whose report is fresh and
- * records REPORTs (broker_proto.h); a malformed request closes its
- * connection, counted.  Single-threaded: poll() over the listening socket
- * and at most BK_CONNS connections.
+ * answers ASK with the least loaded server whose report is fresh (a v2
+ * ASK with a lease of lease_ms) and records REPORTs (broker_proto.h); a
+ * malformed request closes its connection, counted.  Single-threaded:
+ * poll() over the listening socket and at most BK_CONNS connections, each
+ * closed after NSTCP_BROKER_TIMEOUT_MS without a request (counted idle);
+ * at the cap, a new connection closes the one idle longest (counted
+ * evicted).  Draining, a connection is closed once answered with nothing
+ * half received.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -30,11 +34,12 @@
 
 #define BK_LFD		3
 #define BK_SHM		4
-#define BK_CONNS	64
+#define BK_CONNS	256
 
 struct bk_conn {
 	int fd;
 	size_t len;
+	int served;		/* answered at least once */
 	long long deadline;
 	char buf[NSTCP_BROKER_LINE_MAX];
 };
@@ -106,10 +111,12 @@ static int end_addr(int fd, int peer, struct sockaddr_storage *ss)
 	return 0;
 }
 
-static int reply(struct bk_conn *c, const char *text)
+/* @text after the magic of protocol version @v (1 or 2). */
+static int reply(struct bk_conn *c, int v, const char *text)
 {
 	char line[NSTCP_BROKER_LINE_MAX + 1];
-	int n = snprintf(line, sizeof(line), "%s %s\n", NSTCP_BROKER_MAGIC, text);
+	int n = snprintf(line, sizeof(line), "%s %s\n",
+			 v == 2 ? NSTCP_BROKER_MAGIC2 : NSTCP_BROKER_MAGIC, text);
 
 	/* A reply fits the socket's empty buffer: one send or none. */
 	return send(c->fd, line, n, MSG_NOSIGNAL | MSG_DONTWAIT) == n ? 0 : -1;
@@ -133,7 +140,20 @@ static int number(const char *s, unsigned int *v)
 	return 0;
 }
 
-/* The least loaded fresh server that is not full, -1 for none. */
+/* The table's lease_ms, bounded (the table is writable). */
+static unsigned int lease_ms(const struct nd_bk_shm *m)
+{
+	unsigned int ms = __atomic_load_n(&m->lease_ms, __ATOMIC_RELAXED);
+
+	return ms < NSTCP_BROKER_LEASE_MAX ? ms : NSTCP_BROKER_LEASE_MAX;
+}
+
+/*
+ * The least loaded fresh server that is not full, -1 for none.  A server's
+ * load is its last report's, plus one per answer without a lease since
+ * (ask()), plus one per lease that may still run (nd_bk_live()): a server
+ * that reports itself full gets no answer, whatever leases it has.
+ */
 static int choose(struct bk *b, int *fresh)
 {
 	struct nd_bk_shm *m = b->m;
@@ -154,6 +174,7 @@ static int choose(struct bk *b, int *fresh)
 		(*fresh)++;
 		if (l >= c)
 			continue;
+		l += nd_bk_live(&m->slot[i], now, lease_ms(m));
 		if (best < 0 || l * bc < bl * c) {
 			best = i;
 			bl = l;
@@ -164,26 +185,55 @@ static int choose(struct bk *b, int *fresh)
 	return best;
 }
 
-static int ask(struct bk *b, struct bk_conn *c, const char *name)
+/*
+ * One more lease on @sl, started at @now, in the bucket of its lease_ms
+ * epoch (broker.h): a bucket left from two epochs before restarts at 1.
+ * Brokers racing on a bucket retry; the restart may lose a lease counted
+ * by another broker in the same instant, off by one for at most lease_ms.
+ */
+static void lease(struct nd_bk_slot *sl, long long now, unsigned int ms)
+{
+	uint64_t e = ((uint64_t)now / ms) & 0xffffffffu;
+	uint64_t *bucket = &sl->lease[e & 1];
+	uint64_t v = __atomic_load_n(bucket, __ATOMIC_RELAXED), nv;
+
+	do {
+		nv = (v >> 32) == e ? v + 1 : e << 32 | 1;
+	} while (!__atomic_compare_exchange_n(bucket, &v, nv, 1,
+					      __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+}
+
+static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 {
 	struct nd_bk_shm *m = b->m;
 	struct sockaddr_storage ss;
-	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 16];
+	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 32];
+	unsigned int ms = v == 2 ? lease_ms(m) : 0;
 	const void *a;
 	int i, fresh;
 
 	count(&b->cnt->asked);
 	if (strcmp(name, "-") && strcmp(name, m->name)) {
 		count(&b->cnt->unknown);
-		return reply(c, "UNKNOWN");
+		return reply(c, v, "UNKNOWN");
 	}
 	i = choose(b, &fresh);
 	if (i < 0) {
 		count(fresh ? &b->cnt->full : &b->cnt->noserver);
-		return reply(c, fresh ? "FULL" : "NOSERVER");
+		return reply(c, v, fresh ? "FULL" : "NOSERVER");
 	}
-	/* Counted as one more connection until the server's next report. */
-	__atomic_fetch_add(&m->slot[i].loadcap, 1ULL << 32, __ATOMIC_RELAXED);
+	/*
+	 * Counted as one more connection until the server's next report,
+	 * or with a lease, for lease_ms to 2 lease_ms (nd_bk_live()).
+	 */
+	if (ms) {
+		lease(&m->slot[i], now_ms(), ms);
+		count(&b->cnt->leased);
+	} else {
+		__atomic_fetch_add(&m->slot[i].loadcap, 1ULL << 32,
+				   __ATOMIC_RELAXED);
+	}
 	count(&m->slot[i].chosen);
 	ss = m->addr;
 	if (m->wildcard && end_addr(c->fd, 0, &ss))
@@ -193,9 +243,13 @@ static int ask(struct bk *b, struct bk_conn *c, const char *name)
 		(const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 	if (!inet_ntop(ss.ss_family, a, host, sizeof(host)))
 		return -1;
-	snprintf(text, sizeof(text), "OK %s %u", host, m->base_port + i);
+	if (v == 2)
+		snprintf(text, sizeof(text), "OK %s %u %u", host,
+			 m->base_port + i, ms);
+	else
+		snprintf(text, sizeof(text), "OK %s %u", host, m->base_port + i);
 	count(&b->cnt->answered);
-	return reply(c, text);
+	return reply(c, v, text);
 }
 
 /* REPORT is taken from this host only: a loopback or own-address peer. */
@@ -218,7 +272,7 @@ static int report(struct bk *b, struct bk_conn *c, char *srv, char *load,
 	    port < m->base_port || port >= m->base_port + m->nslots ||
 	    (!m->wildcard && !same_addr(&ss, &m->addr))) {
 		count(&b->cnt->unknown);
-		return reply(c, "UNKNOWN");
+		return reply(c, 1, "UNKNOWN");
 	}
 	port -= m->base_port;
 	__atomic_store_n(&m->slot[port].loadcap, (uint64_t)l << 32 | k,
@@ -227,14 +281,14 @@ static int report(struct bk *b, struct bk_conn *c, char *srv, char *load,
 			 __ATOMIC_RELEASE);
 	count(&m->slot[port].reports);
 	count(&b->cnt->reports);
-	return reply(c, "OK");
+	return reply(c, 1, "OK");
 }
 
 /* One request line (no '\n'): 0 answered, -1 malformed or not sent. */
 static int request(struct bk *b, struct bk_conn *c, char *line)
 {
 	char *w[6], *save;
-	int n = 0;
+	int n = 0, v;
 	char *p;
 
 	for (p = line; *p; p++)
@@ -244,12 +298,19 @@ static int request(struct bk *b, struct bk_conn *c, char *line)
 	for (p = strtok_r(line, " ", &save); p && n < 6;
 	     p = strtok_r(NULL, " ", &save))
 		w[n++] = p;
-	if (n < 2 || strcmp(w[0], NSTCP_BROKER_MAGIC))
+	if (n < 2)
+		return -1;
+	if (!strcmp(w[0], NSTCP_BROKER_MAGIC))
+		v = 1;
+	else if (!strcmp(w[0], NSTCP_BROKER_MAGIC2))
+		v = 2;
+	else
 		return -1;
 	if (n == 3 && !strcmp(w[1], "ASK") &&
 	    strlen(w[2]) <= NSTCP_BROKER_NAME_MAX)
-		return ask(b, c, w[2]);
-	if (n == 5 && !strcmp(w[1], "REPORT"))
+		return ask(b, c, v, w[2]);
+	/* REPORT is version 1's only. */
+	if (v == 1 && n == 5 && !strcmp(w[1], "REPORT"))
 		return report(b, c, w[2], w[3], w[4]);
 	return -1;
 }
@@ -286,6 +347,7 @@ static int readable(struct bk *b, struct bk_conn *c)
 		}
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
+		c->served = 1;
 		c->deadline = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
 	}
 	if (c->len == sizeof(c->buf)) {	/* a line too long */
@@ -295,17 +357,32 @@ static int readable(struct bk *b, struct bk_conn *c)
 	return 0;
 }
 
+/* At the cap: the connection idle longest (the earliest deadline) closed. */
+static void evict(struct bk *b)
+{
+	int i, old = 0;
+
+	for (i = 1; i < b->nconn; i++)
+		if (b->conn[i].deadline < b->conn[old].deadline)
+			old = i;
+	count(&b->cnt->evicted);
+	drop(b, old);
+}
+
 static void accept_all(struct bk *b)
 {
-	while (b->nconn < BK_CONNS) {
+	for (;;) {
 		int fd = accept4(BK_LFD, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct bk_conn *c;
 
 		if (fd < 0)
 			return;
+		if (b->nconn == BK_CONNS)
+			evict(b);
 		c = &b->conn[b->nconn++];
 		c->fd = fd;
 		c->len = 0;
+		c->served = 0;
 		c->deadline = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
 	}
 }
@@ -322,6 +399,11 @@ static void on_drain(int sig)
 /*
  * Answers until SIGUSR1; then, the listening socket closed here (the new
  * image's brokers accept on it), until its connections are done: exit 0.
+ * Draining, a connection answered at least once with no request half
+ * received is closed (at once, or after its next answer): a client
+ * keeping it (the handle) reconnects, to a new broker, instead of being
+ * answered from this image's table until drain_timeout.  One not yet
+ * answered (a v1 client's, its ASK on the way) gets its answer first.
  * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
  */
 static int serve(struct bk *b)
@@ -347,7 +429,14 @@ static int serve(struct bk *b)
 		if (drain && lfd >= 0) {
 			close(lfd);
 			lfd = -1;
+			/* What arrived meanwhile is answered first. */
+			for (i = b->nconn - 1; i >= 0; i--)
+				if (readable(b, &b->conn[i]))
+					drop(b, i);
 		}
+		for (i = b->nconn - 1; drain && i >= 0; i--)
+			if (b->conn[i].served && !b->conn[i].len)
+				drop(b, i);
 		if (drain && !b->nconn)
 			return 0;
 
@@ -365,7 +454,7 @@ static int serve(struct bk *b)
 			pfd[i].events = POLLIN;
 		}
 		lidx = i;
-		pfd[lidx].fd = b->nconn < BK_CONNS ? lfd : -1;
+		pfd[lidx].fd = lfd;
 		pfd[lidx].events = POLLIN;
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = wait % 1000 * 1000000;

@@ -98,7 +98,7 @@ const char *nd_policy_name(int policy)
 /*
  * The broker model's keys, checked when a block ends: "servers" needed,
  * its ports (one per worker) within 65535 and apart from the listening
- * ports; "servers" and "expire_ms" for this model only.
+ * ports; "servers", "expire_ms" and "lease_ms" for this model only.
  */
 static void broker_check(struct parser *p)
 {
@@ -111,6 +111,9 @@ static void broker_check(struct parser *p)
 			if (s->model != ND_MODEL_NONE && (p->seen & (1u << i)))
 				perr(p, p->key_line[i], "\"%s\" is for the broker model",
 				     nd_keys[i]);
+		if (s->model != ND_MODEL_NONE && (p->seen & (1u << K_LEASE)))
+			perr(p, p->key_line[K_LEASE], "\"%s\" is for the broker model",
+			     nd_keys[K_LEASE]);
 		return;
 	}
 	for (i = 0; i < 2; i++)
@@ -271,6 +274,7 @@ static void section(struct parser *p, char *text)
 	s->busy = 1;
 	s->backlog = 128;
 	s->expire_ms = 3000;
+	s->lease_ms = ND_LEASE_DEF_MS;
 	s->lfd = -1;
 	s->buf_kb = 64;
 	s->drain_s = ND_DRAIN_DEF_S;

@@ -16,6 +16,7 @@
 #include <linux/types.h>
 #include <linux/nstcp.h>
 
+#include "broker_proto.h"
 #include "config.h"
 
 static int parse_uint(const char *v, unsigned int max, unsigned int *out)
@@ -235,8 +236,7 @@ const char *const nd_keys[K_NKEYS] = {
 	"listen", "model", "exec", "cpus", "workers", "key", "policy",
 	"max_conns", "per_source", "cps", "stdio", "take", "timeout_ms",
 	"backlog", "busy", "user", "group", "buffer_kb", "servers", "expire_ms",
-	"drain_timeout",
-	"takeback_ms",
+	"drain_timeout", "takeback_ms", "lease_ms",
 };
 
 /* user = NAME|UID: a user of the passwd database, or a bare uid. */
@@ -439,6 +439,13 @@ void nd_service_key(struct parser *p, const char *k, const char *v)
 			perr(p, p->line, "expire_ms: \"%s\" is not 10 to 600000", v);
 		else
 			s->expire_ms = u;
+		break;
+	case K_LEASE:
+		if (parse_uint(v, NSTCP_BROKER_LEASE_MAX, &u))
+			perr(p, p->line, "lease_ms: \"%s\" is not 0 to %u", v,
+			     NSTCP_BROKER_LEASE_MAX);
+		else
+			s->lease_ms = u;
 		break;
 	case K_DRAIN:
 		if (parse_uint(v, ND_DRAIN_MAX_S, &u) || !u)

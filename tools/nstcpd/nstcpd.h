@@ -154,6 +154,7 @@ struct nd_service {
 	struct sockaddr_storage srv_addr;
 	socklen_t srv_addrlen;
 	unsigned int expire_ms;
+	unsigned int lease_ms;	/* a v2 answer's lease, 0: none */
 	struct nd_bk *bk;
 };
 
@@ -284,6 +285,7 @@ void nd_retire_abort(void);
 int nd_word_int(const char *w, long min, long max, long *out);
 #define ND_DRAIN_DEF_S	30	/* drain_timeout's default */
 #define ND_DRAIN_MAX_S	86400
+#define ND_LEASE_DEF_MS	50	/* lease_ms's default (nstcpd.rst) */
 extern unsigned long long nd_reloads, nd_reexecs, nd_adopted, nd_refused_fds;
 extern unsigned long long nd_drained, nd_drain_expired, nd_retire_killed;
 void nd_handover_load(void);

@@ -228,30 +228,31 @@ static void print_broker(json_object *s)
 	json_object *a;
 	size_t j;
 
-	printf("  %4s %8s %8s %8s %6s %8s %8s %9s %8s\n", "cpu", "broker",
+	printf("  %4s %8s %8s %8s %6s %8s %8s %9s %8s %8s %8s\n", "cpu", "broker",
 	       "asked", "answered", "full", "noserver", "reports", "malformed",
-	       "restarts");
+	       "restarts", "leased", "evicted");
 	for (j = 0; json_object_object_get_ex(s, "brokers", &a) &&
 	     j < json_object_array_length(a); j++) {
 		json_object *w = json_object_array_get_idx(a, j);
 
-		printf("  %4llu %8llu %8llu %8llu %6llu %8llu %8llu %9llu %8llu\n",
+		printf("  %4llu %8llu %8llu %8llu %6llu %8llu %8llu %9llu %8llu %8llu %8llu\n",
 		       get_u64(w, "cpu"), get_u64(w, "pid"), get_u64(w, "asked"),
 		       get_u64(w, "answered"), get_u64(w, "full"),
 		       get_u64(w, "noserver"), get_u64(w, "reports"),
-		       get_u64(w, "malformed"), get_u64(w, "restarts"));
+		       get_u64(w, "malformed"), get_u64(w, "restarts"),
+		       get_u64(w, "leased"), get_u64(w, "evicted"));
 	}
-	printf("  %4s %8s %6s %6s %8s %7s %8s %8s\n", "cpu", "server", "port",
-	       "load", "capacity", "age_ms", "chosen", "restarts");
+	printf("  %4s %8s %6s %6s %8s %7s %8s %8s %6s\n", "cpu", "server", "port",
+	       "load", "capacity", "age_ms", "chosen", "restarts", "leases");
 	for (j = 0; json_object_object_get_ex(s, "workers", &a) &&
 	     j < json_object_array_length(a); j++) {
 		json_object *w = json_object_array_get_idx(a, j);
 
-		printf("  %4llu %8llu %6llu %6llu %8llu %7lld %8llu %8llu\n",
+		printf("  %4llu %8llu %6llu %6llu %8llu %7lld %8llu %8llu %6llu\n",
 		       get_u64(w, "cpu"), get_u64(w, "pid"), get_u64(w, "port"),
 		       get_u64(w, "load"), get_u64(w, "capacity"),
 		       (long long)get_u64(w, "age_ms"), get_u64(w, "chosen"),
-		       get_u64(w, "restarts"));
+		       get_u64(w, "restarts"), get_u64(w, "leases"));
 	}
 }
 
