@@ -320,7 +320,25 @@ void nstcp_lq_data_ready(struct sock *sk)
 	rcu_read_unlock();
 }
 
-/* One non-blocking attempt.  Return: 0, -EAGAIN or an error. */
+/*
+ * A connection just accepted onto @newsock over its port's limits: reset
+ * (a zero linger makes the close abortive) and @newsock bare again.
+ */
+static void nstcp_refuse(struct socket *l, struct socket *newsock)
+{
+	struct sock *child = newsock->sk;
+
+	sock_set_flag(child, SOCK_LINGER);
+	WRITE_ONCE(child->sk_lingertime, 0);
+	l->ops->release(newsock);	/* its family's: inet or inet6 */
+	newsock->sk = NULL;
+	newsock->state = SS_UNCONNECTED;
+}
+
+/*
+ * One non-blocking attempt.  Return: 0, -EAGAIN, -ECONNABORTED (one was
+ * refused for the port's limits: try again) or an error.
+ */
 static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 			    bool kern)
 {
@@ -330,6 +348,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	bool credited = false;
 	struct socket *l;
 	struct sock *child;
+	bool charged;
 
 	/* @m's reference keeps the listeners' sockets; a stopped one: EINVAL. */
 	err = -EINVAL;
@@ -355,13 +374,19 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	atomic_long_inc(&g->q[idx].accepted);
 	if (idx != cpu)
 		atomic_long_inc(&g->q[idx].stolen);
+	if (!nstcp_limits_admit(m->lim, READ_ONCE(g->policy) ==
+				NSTCP_POLICY_LEAST, &charged)) {
+		nstcp_refuse(l, newsock);
+		return -ECONNABORTED;
+	}
 	child = newsock->sk;
 	/* Its listener's callback, unless a sockops program set another. */
 	write_lock_bh(&child->sk_callback_lock);
 	if (child->sk_data_ready == nstcp_lq_data_ready)
 		child->sk_data_ready = nstcp_def_readable;
 	write_unlock_bh(&child->sk_callback_lock);
-	nstcp_sk_set_parent(child, m);
+	if (charged)
+		nstcp_sk_set_parent(child, m);
 	return 0;
 undo:
 	if (credited)
@@ -392,6 +417,8 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(m, newsock, kern);
+		if (err == -ECONNABORTED)
+			continue;	/* refused: the next one */
 		if (err != -EAGAIN || !timeo)
 			break;
 		w.cpu = raw_smp_processor_id();

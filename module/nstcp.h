@@ -145,6 +145,34 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
 struct nstcp_lgroup;
 struct nstcp_pollwq;
 
+/* limit.c: a port's limits, see there; held by its group and members. */
+struct nstcp_cps_window {
+	unsigned long		start;		/* jiffies */
+	unsigned int		count;		/* accepts in it */
+};
+
+struct nstcp_limits {
+	refcount_t		ref;
+	unsigned int		max_conns;	/* 0: none (READ_ONCE) */
+	unsigned int		cps;		/* 0: none (READ_ONCE) */
+	atomic_t		conns;		/* charged, not yet closed */
+	atomic_long_t		refused;	/* reset at accept */
+	spinlock_t		lock;		/* win */
+	struct nstcp_cps_window	win;
+};
+
+struct nstcp_limits *nstcp_limits_alloc(void);
+void nstcp_limits_get(struct nstcp_limits *lim);
+void nstcp_limits_put(struct nstcp_limits *lim);
+bool nstcp_cps_admit(struct nstcp_cps_window *w, unsigned long now,
+		     unsigned int cps);
+bool nstcp_limits_admit(struct nstcp_limits *lim, bool least, bool *charged);
+void nstcp_limits_uncharge(struct nstcp_limits *lim);
+int nstcp_limit_set(struct sock *sk, int optname, sockptr_t optval,
+		    unsigned int optlen);
+int nstcp_limit_get(struct sock *sk, int optname, char __user *optval,
+		    int __user *optlen, int len);
+
 /* An AF_NSTCP listening socket's place in its port's group. */
 struct nstcp_member {
 	struct nstcp_lgroup	*group;
@@ -159,6 +187,7 @@ struct nstcp_member {
 	struct rcu_head		leave_rcu;
 	struct rcu_head		free_rcu;
 	struct nstcp_pollwq	*pollwq;	/* its socket's, once polled */
+	struct nstcp_limits	*lim;		/* its group's, held */
 };
 
 /* One CPU instance's listener of a port. */
@@ -197,6 +226,7 @@ struct nstcp_lgroup {
 	unsigned int		rr;
 	unsigned int		prepaid;	/* taken before handed out */
 	atomic_long_t		migrated;
+	struct nstcp_limits	*lim;		/* held */
 	refcount_t		ref;		/* its listeners, its members' structs */
 	struct rcu_work		free_work;
 	unsigned int		nr;		/* nr_cpu_ids */

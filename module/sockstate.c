@@ -71,13 +71,12 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 }
 
 /*
- * An accepted socket remembers its member, for the least policy's load
- * (only under that policy: the others need no count of open connections).
+ * An accepted socket charged to its port (limit.c: under the least policy,
+ * for its load, or with a maximum of connections) remembers its member,
+ * which holds the port's limits, until its last close.
  */
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
 {
-	if (READ_ONCE(m->group->policy) != NSTCP_POLICY_LEAST)
-		return;
 	refcount_inc(&m->ref);
 	atomic_inc(&m->active);
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
@@ -125,6 +124,7 @@ static void nstcp_member_free(struct rcu_head *head)
 					      free_rcu);
 
 	percpu_ref_exit(&m->users);
+	nstcp_limits_put(m->lim);
 	kfree(m);
 }
 
@@ -160,6 +160,7 @@ void nstcp_sk_release(struct sock *sk)
 	release_sock(sk);
 	if (parent) {
 		atomic_dec(&parent->active);
+		nstcp_limits_uncharge(parent->lim);
 		nstcp_member_put(parent);
 	}
 	if (!ns)

@@ -137,6 +137,21 @@ struct nstcp_take_fd {
 	__s32	ntf_fd;		/* out: the new descriptor */
 };
 
+/*
+ * NSTCP_MAX_CONNS, NSTCP_CPS (int, set and get): on a listening AF_NSTCP
+ * socket, its port's limits, shared by every member: connections in
+ * service at once (accepted, not yet closed, wherever given and taken)
+ * and connections accepted per second; 0 (the default) for none, at most
+ * NSTCP_LIMIT_MAX.  A connection over a limit is reset at accept() and
+ * counted (lrefused in /proc/net/nstcp_listen); the accept goes on to the
+ * next one.  Errors: EINVAL (optlen not sizeof(int), a value out of range,
+ * a socket that is not listening).
+ */
+#define NSTCP_MAX_CONNS		9
+#define NSTCP_CPS		10
+
+#define NSTCP_LIMIT_MAX		1000000
+
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
 	"cpu online sockets closes accepts connects calls hops given taken " \
@@ -147,10 +162,14 @@ struct nstcp_take_fd {
  * instance, after a header.  addr is [address]:port; key is "-" when the
  * port is not shared by a key, "*" to a reader that is neither the port's
  * owner nor CAP_NET_ADMIN.  migrated is the port's total, repeated on each
- * row; owner is the uid every member of the port has.
+ * row; owner is the uid every member of the port has.  max_conns and cps
+ * are the port's limits (0: none), conns its connections in service
+ * (counted while it has a maximum or the least policy), lrefused the
+ * connections reset for its limits; each is the port's, repeated.
  */
 #define NSTCP_LISTEN_COLUMNS \
-	"addr key policy listeners cpu queued accepted stolen migrated owner"
+	"addr key policy listeners cpu queued accepted stolen migrated owner " \
+	"max_conns cps conns lrefused"
 
 /*
  * Columns of /proc/net/nstcp_tokens, one row per pending hand-off token
