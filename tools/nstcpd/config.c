@@ -170,15 +170,6 @@ static void service_end(struct parser *p)
 				     nd_keys[std_only[i]], s->name,
 				     nd_model_name(s->model));
 	}
-	if (s->model == ND_MODEL_MONOLITHIC) {
-		static const int no_mono[] = { K_MAX_CONNS, K_CPS };
-
-		for (i = 0; i < 2; i++)
-			if (p->seen & (1u << no_mono[i]))
-				perr(p, p->key_line[no_mono[i]],
-				     "\"%s\" is not for the monolithic model (its copies accept by themselves)",
-				     nd_keys[no_mono[i]]);
-	}
 	if (s->model == ND_MODEL_DISTRIBUTOR) {
 		static const int no_dist[] = { K_TIMEOUT };
 
