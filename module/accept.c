@@ -25,6 +25,9 @@
 
 #include "nstcp.h"
 
+/* nstcp_try_accept(): a connection was refused, the next may be taken. */
+#define NSTCP_ACCEPT_AGAIN	1
+
 struct nstcp_waiter {
 	struct wait_queue_entry	wait;
 	int			cpu;
@@ -336,8 +339,8 @@ static void nstcp_refuse(struct socket *l, struct socket *newsock)
 }
 
 /*
- * One non-blocking attempt.  Return: 0, -EAGAIN, -ECONNABORTED (one was
- * refused for the port's limits: try again) or an error.
+ * One non-blocking attempt.  Return: 0, -EAGAIN, NSTCP_ACCEPT_AGAIN (one
+ * was refused for the port's limits: try again) or an error.
  */
 static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 			    bool kern)
@@ -377,7 +380,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (!nstcp_limits_admit(m->lim, READ_ONCE(g->policy) ==
 				NSTCP_POLICY_LEAST, &charged)) {
 		nstcp_refuse(l, newsock);
-		return -ECONNABORTED;
+		return NSTCP_ACCEPT_AGAIN;
 	}
 	child = newsock->sk;
 	/* Its listener's callback, unless a sockops program set another. */
@@ -417,7 +420,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(m, newsock, kern);
-		if (err == -ECONNABORTED)
+		if (err == NSTCP_ACCEPT_AGAIN)
 			continue;	/* refused: the next one */
 		if (err != -EAGAIN || !timeo)
 			break;
