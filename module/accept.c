@@ -351,7 +351,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	bool credited = false;
 	struct socket *l;
 	struct sock *child;
-	bool charged;
+	bool charged, src;
 
 	/* @m's reference keeps the listeners' sockets; a stopped one: EINVAL. */
 	err = -EINVAL;
@@ -377,8 +377,8 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	atomic_long_inc(&g->q[idx].accepted);
 	if (idx != cpu)
 		atomic_long_inc(&g->q[idx].stolen);
-	if (!nstcp_limits_admit(m->lim, READ_ONCE(g->policy) ==
-				NSTCP_POLICY_LEAST, &charged)) {
+	if (!nstcp_limits_admit(m->lim, newsock->sk, READ_ONCE(g->policy) ==
+				NSTCP_POLICY_LEAST, &charged, &src)) {
 		nstcp_refuse(l, newsock);
 		return NSTCP_ACCEPT_AGAIN;
 	}
@@ -389,7 +389,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 		child->sk_data_ready = nstcp_def_readable;
 	write_unlock_bh(&child->sk_callback_lock);
 	if (charged)
-		nstcp_sk_set_parent(child, m);
+		nstcp_sk_set_parent(child, m, src);
 	return 0;
 undo:
 	if (credited)

@@ -412,7 +412,7 @@ int nstcp_listen_show(struct seq_file *seq, void *v)
 			strscpy(key, "*", sizeof(key));
 		}
 		for (i = 0; i < g->nr; i++)
-			seq_printf(seq, "%pISpc %s %s %u %u %u %ld %ld %ld %u %u %u %d %ld\n",
+			seq_printf(seq, "%pISpc %s %s %u %u %u %ld %ld %ld %u %u %u %d %ld %u %ld\n",
 				   &a, key,
 				   nstcp_policy_name(READ_ONCE(g->policy)),
 				   g->nmembers, i, nstcp_qlen(&g->q[i]),
@@ -423,7 +423,9 @@ int nstcp_listen_show(struct seq_file *seq, void *v)
 				   READ_ONCE(g->lim->max_conns),
 				   READ_ONCE(g->lim->cps),
 				   atomic_read(&g->lim->conns),
-				   atomic_long_read(&g->lim->refused));
+				   atomic_long_read(&g->lim->refused),
+				   READ_ONCE(g->lim->per_source),
+				   atomic_long_read(&g->lim->src_uncounted));
 	}
 	mutex_unlock(&nn->lg_lock);
 	return 0;

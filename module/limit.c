@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AF_NSTCP port limits: connections in service at once (NSTCP_MAX_CONNS)
- * and accepts per second (NSTCP_CPS), set on any member of a port's group.
+ * AF_NSTCP port limits: connections in service at once (NSTCP_MAX_CONNS),
+ * at once per source (NSTCP_PER_SOURCE, srclimit.c) and accepts per
+ * second (NSTCP_CPS), set on any member of a port's group.
  *
  * A port's limits live in a small counted object of their own: its group
  * and each of its members hold it, and an accepted socket that is charged
@@ -27,6 +28,7 @@ struct nstcp_limits *nstcp_limits_alloc(void)
 	refcount_set(&lim->ref, 1);
 	spin_lock_init(&lim->lock);
 	lim->win.start = jiffies;
+	nstcp_srctab_init(&lim->src);
 	return lim;
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_limits_alloc);
@@ -38,8 +40,10 @@ void nstcp_limits_get(struct nstcp_limits *lim)
 
 void nstcp_limits_put(struct nstcp_limits *lim)
 {
-	if (lim && refcount_dec_and_test(&lim->ref))
+	if (lim && refcount_dec_and_test(&lim->ref)) {
+		nstcp_srctab_free(&lim->src);
 		kfree(lim);
+	}
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_limits_put);
 
@@ -63,25 +67,31 @@ bool nstcp_cps_admit(struct nstcp_cps_window *w, unsigned long now,
 EXPORT_SYMBOL_IF_KUNIT(nstcp_cps_admit);
 
 /*
- * Whether a connection just accepted on a port with limits @lim may be
- * served.  It counts in service when the port has a maximum or @least
- * (the least policy's load): then *@charged, and the caller charges the
- * socket.  A refused one is counted.
+ * Whether @child, just accepted on a port with limits @lim, may be
+ * served.  It counts in service when the port has a maximum, a maximum
+ * per source or @least (the least policy's load): then *@charged, and the
+ * caller charges the socket; *@src when its source's count has it too.
+ * A refused one is counted.
  */
-bool nstcp_limits_admit(struct nstcp_limits *lim, bool least, bool *charged)
+bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
+			bool least, bool *charged, bool *src)
 {
 	unsigned int max = READ_ONCE(lim->max_conns);
 	unsigned int cps = READ_ONCE(lim->cps);
-	bool track = least || max;
+	unsigned int ps = READ_ONCE(lim->per_source);
+	bool track = least || max || ps;
 	bool ok = true;
 
 	*charged = false;
+	*src = false;
 	if (track &&
 	    (unsigned int)atomic_inc_return(&lim->conns) > max && max) {
 		atomic_dec(&lim->conns);
 		goto refuse;
 	}
-	if (cps) {
+	if (ps)
+		ok = nstcp_src_admit(lim, child, ps, src);
+	if (ok && cps) {
 		spin_lock_bh(&lim->lock);
 		ok = nstcp_cps_admit(&lim->win, jiffies, cps);
 		spin_unlock_bh(&lim->lock);
@@ -90,6 +100,9 @@ bool nstcp_limits_admit(struct nstcp_limits *lim, bool least, bool *charged)
 		*charged = track;
 		return true;
 	}
+	if (*src)
+		nstcp_src_release(lim, child);
+	*src = false;
 	if (track)
 		atomic_dec(&lim->conns);
 refuse:
@@ -116,11 +129,18 @@ static struct nstcp_limits *nstcp_sk_limits(struct sock *sk)
 
 static unsigned int *nstcp_limit_field(struct nstcp_limits *lim, int optname)
 {
-	return optname == NSTCP_MAX_CONNS ? &lim->max_conns : &lim->cps;
+	switch (optname) {
+	case NSTCP_MAX_CONNS:
+		return &lim->max_conns;
+	case NSTCP_PER_SOURCE:
+		return &lim->per_source;
+	default:
+		return &lim->cps;
+	}
 }
 
 /*
- * setsockopt(NSTCP_MAX_CONNS or NSTCP_CPS): an int, 0 (none) to
+ * setsockopt(NSTCP_MAX_CONNS, NSTCP_PER_SOURCE or NSTCP_CPS): an int, 0 (none) to
  * NSTCP_LIMIT_MAX.  EINVAL for another optlen, a value out of range or a
  * socket that is not listening.
  */
@@ -146,7 +166,7 @@ int nstcp_limit_set(struct sock *sk, int optname, sockptr_t optval,
 	return err;
 }
 
-/* getsockopt(NSTCP_MAX_CONNS or NSTCP_CPS): EINVAL as for the set. */
+/* getsockopt(NSTCP_MAX_CONNS, NSTCP_PER_SOURCE or NSTCP_CPS): EINVAL as for the set. */
 int nstcp_limit_get(struct sock *sk, int optname, char __user *optval,
 		    int __user *optlen, int len)
 {

@@ -20,6 +20,8 @@
 #include "nstcp.h"
 
 #define NSTCP_ULP_PARENT	1UL	/* the slot holds an accepted socket's member */
+#define NSTCP_ULP_SRC		2UL	/* ... charged to its source too */
+#define NSTCP_ULP_TAGS		(NSTCP_ULP_PARENT | NSTCP_ULP_SRC)
 
 static unsigned long nstcp_ulp(const struct sock *sk)
 {
@@ -41,8 +43,17 @@ static struct nstcp_member *nstcp_sk_parent(const struct sock *sk)
 	unsigned long v = nstcp_ulp(sk);
 
 	if (v & NSTCP_ULP_PARENT)
-		return (struct nstcp_member *)(v & ~NSTCP_ULP_PARENT);
+		return (struct nstcp_member *)(v & ~NSTCP_ULP_TAGS);
 	return v ? ((struct nstcp_sk *)v)->parent : NULL;
+}
+
+static bool nstcp_sk_parent_src(const struct sock *sk)
+{
+	unsigned long v = nstcp_ulp(sk);
+
+	if (v & NSTCP_ULP_PARENT)
+		return v & NSTCP_ULP_SRC;
+	return v && ((struct nstcp_sk *)v)->parent_src;
 }
 
 struct nstcp_sk *nstcp_sk_new(void)
@@ -66,6 +77,7 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 	if (!ns)
 		return ERR_PTR(-ENOMEM);
 	ns->parent = nstcp_sk_parent(sk);
+	ns->parent_src = nstcp_sk_parent_src(sk);
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ns);
 	return ns;
 }
@@ -75,12 +87,15 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
  * for its load, or with a maximum of connections) remembers its member,
  * which holds the port's limits, until its last close.
  */
-void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
+void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
+			 bool src)
 {
+	unsigned long tags = NSTCP_ULP_PARENT | (src ? NSTCP_ULP_SRC : 0);
+
 	refcount_inc(&m->ref);
 	atomic_inc(&m->active);
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
-			   (void *)((unsigned long)m | NSTCP_ULP_PARENT));
+			   (void *)((unsigned long)m | tags));
 }
 
 /*
@@ -151,6 +166,7 @@ void nstcp_member_users_gone(struct percpu_ref *users)
 void nstcp_sk_release(struct sock *sk)
 {
 	struct nstcp_member *parent = nstcp_sk_parent(sk);
+	bool src = nstcp_sk_parent_src(sk);
 	struct nstcp_sk *ns;
 
 	lock_sock(sk);
@@ -159,6 +175,9 @@ void nstcp_sk_release(struct sock *sk)
 	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
 	release_sock(sk);
 	if (parent) {
+		/* The peer's address, which no close clears, finds its row. */
+		if (src)
+			nstcp_src_release(parent->lim, sk);
 		atomic_dec(&parent->active);
 		nstcp_limits_uncharge(parent->lim);
 		nstcp_member_put(parent);

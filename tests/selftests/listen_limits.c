@@ -1,19 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Selftest: a port's limits (NSTCP_MAX_CONNS, NSTCP_CPS), set on any member
- * and enforced at accept.  A connection over a limit is reset (its client
+ * Selftest: a port's limits (NSTCP_MAX_CONNS, NSTCP_PER_SOURCE, NSTCP_CPS),
+ * set on any member and enforced at accept.  A connection over a limit is reset (its client
  * reads ECONNRESET), counted in the port's lrefused, and the accept goes on
  * to the next one: a non-blocking accept returns EAGAIN when none is left,
  * a blocking one keeps waiting.  A connection stays charged while given and
  * after it is taken, until its last close; a split accept is held to the
- * same limits.  Bad option lengths and values: EINVAL.  Runs in a network
+ * same limits.  Per source: 127.0.0.1 and 127.0.0.2 counted apart, an IPv4
+ * client and a v4-mapped IPv6 one of a dual-stack port as one source.  Bad
+ * option lengths and values: EINVAL.  Runs in a network
  * namespace of its own.
  */
 #include <pthread.h>
 
 #include "handoff_util.h"
 
-#define NCASES	39
+#define NCASES	46
 
 /* The port's row over netlink: its limits and counters. */
 struct lim_row {
@@ -108,6 +110,8 @@ static void test_badinput(void)
 		  "NSTCP_MAX_CONNS -1: EINVAL");
 	TAP_ERRNO(fam_setint(lfd, SOL_NSTCP, NSTCP_CPS, NSTCP_LIMIT_MAX + 1),
 		  EINVAL, "NSTCP_CPS NSTCP_LIMIT_MAX + 1: EINVAL");
+	TAP_ERRNO(fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, INT32_MIN),
+		  EINVAL, "NSTCP_PER_SOURCE INT_MIN: EINVAL");
 	len = 2;
 	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &v, &len), EINVAL,
 		  "getsockopt(NSTCP_MAX_CONNS) optlen 2: EINVAL");
@@ -134,7 +138,7 @@ static void test_badinput(void)
 	char hdr[PROC_LINE];
 
 	FAM_OK(!proc_read_header(PROC_NSTCP_LISTEN, hdr, sizeof(hdr)) &&
-	       strstr(hdr, " max_conns cps conns lrefused"),
+	       strstr(hdr, " max_conns cps conns lrefused per_source src_uncounted"),
 	       "/proc/net/nstcp_listen has the limit columns");
 }
 
@@ -345,6 +349,79 @@ static void test_least(void)
 	close(lfd);
 }
 
+/* A client of ip:port from source address src; -1 on failure. */
+static int connect_from(const char *src, const char *ip, int port)
+{
+	struct fam_addr s = fam_addr(src, 0), d = fam_addr(ip, port);
+	int fd = socket(d.sa.sa_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (fam_timeouts(fd, FAM_TIMEOUT_MS) || bind(fd, &s.sa, s.len) ||
+	    connect(fd, &d.sa, d.len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* per_source 1: one connection in service from each source. */
+static void test_per_source(void)
+{
+	int lfd, port, c[4] = { -1, -1, -1, -1 }, a[4] = { -1, -1, -1, -1 };
+	int v = 0;
+
+	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
+	FAM_OK(!fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1) &&
+	       !fam_getint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &v) && v == 1,
+	       "NSTCP_PER_SOURCE 1 set and read back");
+	c[0] = connect_from("127.0.0.1", LST_IP, port);
+	c[1] = connect_from("127.0.0.1", LST_IP, port);
+	c[2] = connect_from("127.0.0.2", LST_IP, port);
+	lst_wait_queued(port, 3, FAM_TIMEOUT_MS);
+	a[0] = lst_try_accept(lfd);
+	a[1] = lst_try_accept(lfd);
+	errno = 0;
+	a[2] = lst_try_accept(lfd);
+	FAM_OK(is_peer(a[0], c[0]) && is_peer(a[1], c[2]) && a[2] < 0 &&
+	       errno == EAGAIN && was_reset(c[1]) && lim_refused(port) == 1,
+	       "127.0.0.1's second reset, 127.0.0.2's first served (refused %ld)",
+	       lim_refused(port));
+	fam_close(&a[0]);
+	c[3] = connect_from("127.0.0.1", LST_IP, port);
+	lst_wait_queued(port, 1, FAM_TIMEOUT_MS);
+	a[2] = lst_try_accept(lfd);
+	FAM_OK(is_peer(a[2], c[3]) && lim_conns(port) == 2,
+	       "127.0.0.1's closed: its next served (conns %ld)", lim_conns(port));
+	close_all(a, 4);
+	close_all(c, 4);
+	close(lfd);
+}
+
+/* On a dual-stack port, 127.0.0.1 and ::ffff:127.0.0.1 are one source. */
+static void test_per_source_mapped(void)
+{
+	int lfd, port, c[2] = { -1, -1 }, a[2] = { -1, -1 };
+
+	lfd = lst_member("::", 0, NULL, 0, &port);
+	fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1);
+	c[0] = connect_from("127.0.0.1", "127.0.0.1", port);
+	c[1] = connect_from("::ffff:127.0.0.1", "::ffff:127.0.0.1", port);
+	FAM_OK(c[0] >= 0 && c[1] >= 0 &&
+	       lst_wait_queued(port, 2, FAM_TIMEOUT_MS) == 2,
+	       "a dual-stack port, per_source 1: an IPv4 and a v4-mapped IPv6 client");
+	a[0] = lst_try_accept(lfd);
+	errno = 0;
+	a[1] = lst_try_accept(lfd);
+	FAM_OK(is_peer(a[0], c[0]) && a[1] < 0 && errno == EAGAIN &&
+	       was_reset(c[1]) && lim_refused(port) == 1,
+	       "... one source: the second reset");
+	close_all(a, 2);
+	close_all(c, 2);
+	FAM_OK(lim_conns(port) == 0, "closed: conns 0 (%ld)", lim_conns(port));
+	close(lfd);
+}
+
 int main(void)
 {
 	lst_private_netns();
@@ -358,5 +435,7 @@ int main(void)
 	test_split();
 	test_cps();
 	test_least();
+	test_per_source();
+	test_per_source_mapped();
 	return fam_finish();
 }

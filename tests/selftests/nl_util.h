@@ -71,6 +71,7 @@ struct proc_listen_row {
 	long listeners, cpu, queued, accepted, stolen, migrated;
 	long owner;		/* the uid every member of the port has */
 	long max_conns, cps, conns, lrefused;	/* the port's limits */
+	long per_source, src_uncounted;
 };
 
 /* ---- raw requests ---- */
@@ -396,6 +397,8 @@ static inline int nl_listen_cb(const struct nlmsghdr *nlh, void *data)
 	base.cps = nl_uint(tb[NSTCP_A_LISTEN_CPS]);
 	base.conns = nl_uint(tb[NSTCP_A_LISTEN_CONNS]);
 	base.lrefused = nl_uint(tb[NSTCP_A_LISTEN_LREFUSED]);
+	base.per_source = nl_uint(tb[NSTCP_A_LISTEN_PER_SOURCE]);
+	base.src_uncounted = nl_uint(tb[NSTCP_A_LISTEN_SRC_UNCOUNTED]);
 	mnl_attr_for_each(at, nlh, sizeof(struct genlmsghdr)) {
 		struct proc_listen_row *row;
 

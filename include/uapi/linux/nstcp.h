@@ -150,6 +150,15 @@ struct nstcp_take_fd {
 #define NSTCP_MAX_CONNS		9
 #define NSTCP_CPS		10
 
+/*
+ * NSTCP_PER_SOURCE (int, set and get): as NSTCP_MAX_CONNS, counted per
+ * source: an IPv4 address (a v4-mapped IPv6 one as its IPv4 address) or
+ * an IPv6 /64.  A port counts at most 4096 sources at once; a connection
+ * from another source then is let through uncounted (counted in
+ * src_uncounted), never refused for the table.
+ */
+#define NSTCP_PER_SOURCE	11
+
 #define NSTCP_LIMIT_MAX		1000000
 
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
@@ -165,11 +174,13 @@ struct nstcp_take_fd {
  * row; owner is the uid every member of the port has.  max_conns and cps
  * are the port's limits (0: none), conns its connections in service
  * (counted while it has a maximum or the least policy), lrefused the
- * connections reset for its limits; each is the port's, repeated.
+ * connections reset for its limits, per_source its limit per source,
+ * src_uncounted the connections let through uncounted, its table of
+ * sources full; each is the port's, repeated.
  */
 #define NSTCP_LISTEN_COLUMNS \
 	"addr key policy listeners cpu queued accepted stolen migrated owner " \
-	"max_conns cps conns lrefused"
+	"max_conns cps conns lrefused per_source src_uncounted"
 
 /*
  * Columns of /proc/net/nstcp_tokens, one row per pending hand-off token

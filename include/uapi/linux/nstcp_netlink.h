@@ -101,6 +101,8 @@ enum nstcp_a_listen {
 	NSTCP_A_LISTEN_CPS,		/* u32: NSTCP_CPS, 0: none */
 	NSTCP_A_LISTEN_CONNS,		/* u32: connections in service */
 	NSTCP_A_LISTEN_LREFUSED,	/* u64: reset for the limits */
+	NSTCP_A_LISTEN_PER_SOURCE,	/* u32: NSTCP_PER_SOURCE, 0: none */
+	NSTCP_A_LISTEN_SRC_UNCOUNTED,	/* u64: let through, sources table full */
 
 	__NSTCP_A_LISTEN_MAX,
 	NSTCP_A_LISTEN_MAX = __NSTCP_A_LISTEN_MAX - 1
