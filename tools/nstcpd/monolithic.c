@@ -5,9 +5,10 @@
  * member of its share key per copy) by the systemd convention.  nstcpd
  * holds the sockets, so a copy that exits is restarted (with backoff) on
  * the same socket and the connections queued meanwhile wait for it or go
- * to the other copies: none is reset.  The service's max_conns and cps
- * are the port's limits in the kernel (NSTCP_MAX_CONNS, NSTCP_CPS), set
- * on every member: the copies' accept() enforces them.
+ * to the other copies: none is reset.  The service's max_conns,
+ * per_source and cps are the port's limits in the kernel
+ * (NSTCP_MAX_CONNS, NSTCP_PER_SOURCE, NSTCP_CPS), set on every member:
+ * the copies' accept() enforces them.
  */
 #include <arpa/inet.h>
 #include <linux/nstcp.h>
@@ -23,9 +24,10 @@
 /* The port's limits, as configured (0: none), on member @lfd. */
 static int set_limits(const struct nd_service *s, int lfd)
 {
-	int max = s->max_conns, cps = s->cps;
+	int max = s->max_conns, cps = s->cps, ps = s->per_source;
 
 	if (setsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &max, sizeof(max)) ||
+	    setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)) ||
 	    setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps))) {
 		nd_log("service %s: the port's limits: %s", s->name,
 		       strerror(errno));
