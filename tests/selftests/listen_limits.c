@@ -268,7 +268,7 @@ static int split_accept(int lfd, struct nstcp_accept_token *at)
 static void test_split(void)
 {
 	int lfd, port, c[3] = { -1, -1, -1 }, tfd, afd;
-	struct nstcp_accept_token at;
+	struct nstcp_accept_token at, at2;
 
 	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
 	fam_setint(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, 1);
@@ -276,7 +276,7 @@ static void test_split(void)
 	clients(port, c, 2, 0);
 	FAM_OK(!split_accept(lfd, &at) && lim_conns(port) == 1,
 	       "max_conns 1: a split accept, charged (%ld)", lim_conns(port));
-	FAM_OK(split_accept(lfd, &at) == EAGAIN && was_reset(c[1]) &&
+	FAM_OK(split_accept(lfd, &at2) == EAGAIN && was_reset(c[1]) &&
 	       lim_refused(port) == 1,
 	       "the second split accept: EAGAIN, its client reset, refused %ld",
 	       lim_refused(port));
