@@ -84,8 +84,9 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 
 /*
  * An accepted socket charged to its port (limit.c: under the least policy,
- * for its load, or with a maximum of connections) remembers its member,
- * which holds the port's limits, until its last close.
+ * for its load, or with a maximum of connections, in all or per source)
+ * remembers its member, which holds the port's limits, until its last
+ * close; @src: its source's count has it too (srclimit.c).
  */
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
 			 bool src)
