@@ -325,14 +325,12 @@ void nstcp_lq_data_ready(struct sock *sk)
 
 /*
  * A connection just accepted onto @newsock over its port's limits: reset
- * (a zero linger makes the close abortive) and @newsock bare again.
+ * (a zero linger, set under the child's lock, makes the close abortive)
+ * and @newsock bare again.
  */
 static void nstcp_refuse(struct socket *l, struct socket *newsock)
 {
-	struct sock *child = newsock->sk;
-
-	sock_set_flag(child, SOCK_LINGER);
-	WRITE_ONCE(child->sk_lingertime, 0);
+	sock_no_linger(newsock->sk);
 	l->ops->release(newsock);	/* its family's: inet or inet6 */
 	newsock->sk = NULL;
 	newsock->state = SS_UNCONNECTED;
