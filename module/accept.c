@@ -28,6 +28,12 @@
 /* nstcp_try_accept(): a connection was refused, the next may be taken. */
 #define NSTCP_ACCEPT_AGAIN	1
 
+/*
+ * Refusals one accept() makes before it stops: a non-blocking one returns
+ * EAGAIN, a blocking one goes through its wait again (a signal ends it).
+ */
+#define NSTCP_REFUSE_BATCH	64
+
 struct nstcp_waiter {
 	struct wait_queue_entry	wait;
 	int			cpu;
@@ -396,11 +402,23 @@ out:
 	return err;
 }
 
+/* A finite accept timeout @timeo less the time spent refusing since @since. */
+static long nstcp_timeo_left(long timeo, unsigned long since)
+{
+	unsigned long spent = jiffies - since;
+
+	if (timeo == MAX_SCHEDULE_TIMEOUT)
+		return timeo;
+	return spent < timeo ? timeo - spent : 0;
+}
+
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			int flags, bool kern)
 {
 	struct sock *sk = sock->sk;
 	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	unsigned int refused = 0;
+	unsigned long since = 0;
 	struct nstcp_member *m;
 	struct nstcp_waiter w;
 	int err;
@@ -418,8 +436,20 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(m, newsock, kern);
-		if (err == NSTCP_ACCEPT_AGAIN)
-			continue;	/* refused: the next one */
+		if (err == NSTCP_ACCEPT_AGAIN) {
+			/* Refused: the next one, up to a batch of them. */
+			if (!refused)
+				since = jiffies;
+			cond_resched();
+			err = sock_intr_errno(timeo);
+			if (timeo && signal_pending(current))
+				break;
+			if (++refused < NSTCP_REFUSE_BATCH)
+				continue;
+			refused = 0;
+			err = -EAGAIN;
+			timeo = nstcp_timeo_left(timeo, since);
+		}
 		if (err != -EAGAIN || !timeo)
 			break;
 		w.cpu = raw_smp_processor_id();
@@ -432,6 +462,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			timeo = schedule_timeout(timeo);
 		atomic_dec(&m->group->q[w.cpu].waiting);
 		finish_wait(&m->acceptq, &w.wait);
+		refused = 0;
 		err = -EINVAL;
 		if (READ_ONCE(m->dead))
 			break;
