@@ -353,6 +353,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	struct nstcp_lgroup *g = m->group;
 	int cpu = raw_smp_processor_id(), idx, err;
 	bool credited = false;
+	struct nstcp_src_key key;
 	struct socket *l;
 	struct sock *child;
 	bool charged, src;
@@ -382,7 +383,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (idx != cpu)
 		atomic_long_inc(&g->q[idx].stolen);
 	if (!nstcp_limits_admit(m->lim, newsock->sk, READ_ONCE(g->policy) ==
-				NSTCP_POLICY_LEAST, &charged, &src)) {
+				NSTCP_POLICY_LEAST, &charged, &src, &key)) {
 		nstcp_refuse(l, newsock);
 		return NSTCP_ACCEPT_AGAIN;
 	}
@@ -393,7 +394,7 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 		child->sk_data_ready = nstcp_def_readable;
 	write_unlock_bh(&child->sk_callback_lock);
 	if (charged)
-		nstcp_sk_set_parent(child, m, src);
+		nstcp_sk_set_parent(child, m, src ? &key : NULL);
 	return 0;
 undo:
 	if (credited)

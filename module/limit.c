@@ -70,11 +70,13 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_cps_admit);
  * Whether @child, just accepted on a port with limits @lim, may be
  * served.  It counts in service when the port has a maximum, a maximum
  * per source or @least (the least policy's load): then *@charged, and the
- * caller charges the socket; *@src when its source's count has it too.
- * A refused one is counted.
+ * caller charges the socket; *@src when its source's count has it too,
+ * under *@key, which the socket keeps for its release.  A refused one is
+ * counted.
  */
 bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
-			bool least, bool *charged, bool *src)
+			bool least, bool *charged, bool *src,
+			struct nstcp_src_key *key)
 {
 	unsigned int max = READ_ONCE(lim->max_conns);
 	unsigned int cps = READ_ONCE(lim->cps);
@@ -90,7 +92,7 @@ bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
 		goto refuse;
 	}
 	if (ps)
-		ok = nstcp_src_admit(lim, child, ps, src);
+		ok = nstcp_src_admit(lim, child, ps, src, key);
 	if (ok && cps) {
 		spin_lock_bh(&lim->lock);
 		ok = nstcp_cps_admit(&lim->win, jiffies, cps);
@@ -101,7 +103,7 @@ bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
 		return true;
 	}
 	if (*src)
-		nstcp_src_release(lim, child);
+		nstcp_src_release(lim, key);
 	*src = false;
 	if (track)
 		atomic_dec(&lim->conns);

@@ -189,8 +189,8 @@ int nstcp_src_charge(struct nstcp_srctab *t, const struct nstcp_src_key *k,
 		     unsigned int max);
 void nstcp_src_uncharge(struct nstcp_srctab *t, const struct nstcp_src_key *k);
 bool nstcp_src_admit(struct nstcp_limits *lim, const struct sock *child,
-		     unsigned int max, bool *charged);
-void nstcp_src_release(struct nstcp_limits *lim, const struct sock *sk);
+		     unsigned int max, bool *charged, struct nstcp_src_key *k);
+void nstcp_src_release(struct nstcp_limits *lim, const struct nstcp_src_key *k);
 
 struct nstcp_limits *nstcp_limits_alloc(void);
 void nstcp_limits_get(struct nstcp_limits *lim);
@@ -198,7 +198,8 @@ void nstcp_limits_put(struct nstcp_limits *lim);
 bool nstcp_cps_admit(struct nstcp_cps_window *w, unsigned long now,
 		     unsigned int cps);
 bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
-			bool least, bool *charged, bool *src);
+			bool least, bool *charged, bool *src,
+			struct nstcp_src_key *key);
 void nstcp_limits_uncharge(struct nstcp_limits *lim);
 int nstcp_limit_set(struct sock *sk, int optname, sockptr_t optval,
 		    unsigned int optlen);
@@ -283,7 +284,8 @@ struct nstcp_sk {
 	int			policy;		/* requested; 0: the default */
 	struct nstcp_member	*member;	/* while listening */
 	struct nstcp_member	*parent;	/* accepted: the member that took it */
-	bool			parent_src;	/* ... charged to its source too */
+	bool			parent_src;	/* ... charged to its source too, */
+	struct nstcp_src_key	parent_key;	/* ... under this key */
 	struct list_head	replay;		/* options the listeners replay */
 	struct nstcp_optsnap	snap;		/* a member's, see sockopt.c */
 	struct nstcp_token	*token;		/* given, not yet taken */
@@ -304,7 +306,7 @@ int nstcp_sk_check(const struct sock *sk);
 bool nstcp_sk_detached(const struct sock *sk);
 bool nstcp_sk_fresh(const struct sock *sk);
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
-			 bool src);
+			 const struct nstcp_src_key *src);
 struct nstcp_member *nstcp_member(const struct sock *sk);
 void nstcp_sk_release(struct sock *sk);
 void nstcp_member_put(struct nstcp_member *m);

@@ -7,7 +7,8 @@
  * stays free for sockmap and other kernel users.  A socket that never
  * touches SOL_NSTCP options or listen() has no state.  An accepted socket
  * carries only a tagged pointer to the member that took it, so accept()
- * allocates nothing.
+ * allocates nothing, unless it is charged per source: its state then keeps
+ * the source it was charged to.
  *
  * The state is written under lock_sock() and freed at release, when no
  * other call on the socket can run: readers in socket calls need no more.
@@ -20,8 +21,6 @@
 #include "nstcp.h"
 
 #define NSTCP_ULP_PARENT	1UL	/* the slot holds an accepted socket's member */
-#define NSTCP_ULP_SRC		2UL	/* ... charged to its source too */
-#define NSTCP_ULP_TAGS		(NSTCP_ULP_PARENT | NSTCP_ULP_SRC)
 
 static unsigned long nstcp_ulp(const struct sock *sk)
 {
@@ -43,17 +42,8 @@ static struct nstcp_member *nstcp_sk_parent(const struct sock *sk)
 	unsigned long v = nstcp_ulp(sk);
 
 	if (v & NSTCP_ULP_PARENT)
-		return (struct nstcp_member *)(v & ~NSTCP_ULP_TAGS);
+		return (struct nstcp_member *)(v & ~NSTCP_ULP_PARENT);
 	return v ? ((struct nstcp_sk *)v)->parent : NULL;
-}
-
-static bool nstcp_sk_parent_src(const struct sock *sk)
-{
-	unsigned long v = nstcp_ulp(sk);
-
-	if (v & NSTCP_ULP_PARENT)
-		return v & NSTCP_ULP_SRC;
-	return v && ((struct nstcp_sk *)v)->parent_src;
 }
 
 struct nstcp_sk *nstcp_sk_new(void)
@@ -77,7 +67,6 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 	if (!ns)
 		return ERR_PTR(-ENOMEM);
 	ns->parent = nstcp_sk_parent(sk);
-	ns->parent_src = nstcp_sk_parent_src(sk);
 	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, ns);
 	return ns;
 }
@@ -86,17 +75,31 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
  * An accepted socket charged to its port (limit.c: under the least policy,
  * for its load, or with a maximum of connections, in all or per source)
  * remembers its member, which holds the port's limits, until its last
- * close; @src: its source's count has it too (srclimit.c).
+ * close.  @src: its source's count has it too (srclimit.c), under that
+ * key, which its state keeps: its release drops that row, whatever its
+ * peer is by then.  With no memory for the state, the source's charge is
+ * dropped and the connection counted as let through uncounted.
  */
 void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
-			 bool src)
+			 const struct nstcp_src_key *src)
 {
-	unsigned long tags = NSTCP_ULP_PARENT | (src ? NSTCP_ULP_SRC : 0);
+	struct nstcp_sk *ns = src ? nstcp_sk_new() : NULL;
 
+	if (src && !ns) {
+		nstcp_src_release(m->lim, src);
+		atomic_long_inc(&m->lim->src_uncounted);
+	}
 	refcount_inc(&m->ref);
 	atomic_inc(&m->active);
+	if (ns) {
+		ns->parent = m;
+		ns->parent_src = true;
+		ns->parent_key = *src;
+		rcu_assign_pointer(inet_csk(child)->icsk_ulp_data, ns);
+		return;
+	}
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
-			   (void *)((unsigned long)m | tags));
+			   (void *)((unsigned long)m | NSTCP_ULP_PARENT));
 }
 
 /*
@@ -167,7 +170,6 @@ void nstcp_member_users_gone(struct percpu_ref *users)
 void nstcp_sk_release(struct sock *sk)
 {
 	struct nstcp_member *parent = nstcp_sk_parent(sk);
-	bool src = nstcp_sk_parent_src(sk);
 	struct nstcp_sk *ns;
 
 	lock_sock(sk);
@@ -176,9 +178,9 @@ void nstcp_sk_release(struct sock *sk)
 	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
 	release_sock(sk);
 	if (parent) {
-		/* The peer's address, which no close clears, finds its row. */
-		if (src)
-			nstcp_src_release(parent->lim, sk);
+		/* The source it was charged to, not its peer's now. */
+		if (ns && ns->parent_src)
+			nstcp_src_release(parent->lim, &ns->parent_key);
 		atomic_dec(&parent->active);
 		nstcp_limits_uncharge(parent->lim);
 		nstcp_member_put(parent);

@@ -9,8 +9,10 @@
  * service; a connection from a source with no row when it is full is let
  * through uncounted (and counted so), never refused for the table.  Rows
  * are made at the accept and dropped with their last connection, under
- * the limits' lock.  A charged socket carries only a flag; its release
- * finds its row again from its peer address, which no close clears.
+ * the limits' lock.  A charged socket keeps the key it was charged
+ * under (sockstate.c), and its release drops that row: never one found
+ * again from its peer address, which connect(AF_UNSPEC) and a new
+ * connect() can change.
  */
 #include <linux/jhash.h>
 #include <linux/ipv6.h>
@@ -152,19 +154,18 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_src_uncharge);
 
 /*
  * At accept: @child's source within the port's per_source @max?  *@charged
- * when it was counted (the socket then carries the flag).  Returns false to
- * refuse it.
+ * when it was counted under *@k, its source (the socket then keeps @k).
+ * Returns false to refuse it.
  */
 bool nstcp_src_admit(struct nstcp_limits *lim, const struct sock *child,
-		     unsigned int max, bool *charged)
+		     unsigned int max, bool *charged, struct nstcp_src_key *k)
 {
-	struct nstcp_src_key k;
 	int r;
 
 	*charged = false;
-	nstcp_src_key_sk(child, &k);
+	nstcp_src_key_sk(child, k);
 	spin_lock_bh(&lim->lock);
-	r = nstcp_src_charge(&lim->src, &k, max);
+	r = nstcp_src_charge(&lim->src, k, max);
 	spin_unlock_bh(&lim->lock);
 	if (r == NSTCP_SRC_UNCOUNTED)
 		atomic_long_inc(&lim->src_uncounted);
@@ -172,13 +173,13 @@ bool nstcp_src_admit(struct nstcp_limits *lim, const struct sock *child,
 	return r != NSTCP_SRC_OVER;
 }
 
-/* A per-source charged connection's last close (or its refusal). */
-void nstcp_src_release(struct nstcp_limits *lim, const struct sock *sk)
+/*
+ * A per-source charged connection's last close (or its refusal): @k is
+ * the key it was charged under.
+ */
+void nstcp_src_release(struct nstcp_limits *lim, const struct nstcp_src_key *k)
 {
-	struct nstcp_src_key k;
-
-	nstcp_src_key_sk(sk, &k);
 	spin_lock_bh(&lim->lock);
-	nstcp_src_uncharge(&lim->src, &k);
+	nstcp_src_uncharge(&lim->src, k);
 	spin_unlock_bh(&lim->lock);
 }

@@ -41,35 +41,36 @@ static void limit_cps_wrap(struct kunit *test)
 static void limit_max_conns(struct kunit *test)
 {
 	struct nstcp_limits *lim = nstcp_limits_alloc();
+	struct nstcp_src_key key;
 	bool charged, src;
 
 	KUNIT_ASSERT_NOT_NULL(test, lim);
 	/* No limit, not least: nothing counted. */
-	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
+	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
 	KUNIT_EXPECT_FALSE(test, charged);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lim->conns), 0);
 	/* The least policy counts without limiting. */
-	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, true, &charged, &src));
+	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, true, &charged, &src, &key));
 	KUNIT_EXPECT_TRUE(test, charged);
 	nstcp_limits_uncharge(lim);
 
 	WRITE_ONCE(lim->max_conns, 2);
-	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
+	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
 	KUNIT_EXPECT_TRUE(test, charged);
-	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
-	KUNIT_EXPECT_FALSE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
+	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
+	KUNIT_EXPECT_FALSE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
 	KUNIT_EXPECT_FALSE(test, charged);
 	KUNIT_EXPECT_EQ(test, atomic_read(&lim->conns), 2);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&lim->refused), 1L);
 	nstcp_limits_uncharge(lim);
-	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
+	KUNIT_EXPECT_TRUE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
 
 	/* cps refusing undoes the charge. */
 	WRITE_ONCE(lim->max_conns, 5);
 	WRITE_ONCE(lim->cps, 1);
 	lim->win.start = jiffies;
 	lim->win.count = 1;
-	KUNIT_EXPECT_FALSE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src));
+	KUNIT_EXPECT_FALSE(test, nstcp_limits_admit(lim, NULL, false, &charged, &src, &key));
 	KUNIT_EXPECT_EQ(test, atomic_read(&lim->conns), 2);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&lim->refused), 2L);
 	nstcp_limits_put(lim);
