@@ -7,85 +7,17 @@
  * a blocking one keeps waiting.  A connection stays charged while given and
  * after it is taken, until its last close; a split accept is held to the
  * same limits.  Per source: 127.0.0.1 and 127.0.0.2 counted apart, an IPv4
- * client and a v4-mapped IPv6 one of a dual-stack port as one source.  Bad
- * option lengths and values: EINVAL.  Runs in a network
- * namespace of its own.
+ * client and a v4-mapped IPv6 one of a dual-stack port as one source; a
+ * socket disconnected and connected elsewhere uncharges the source it was
+ * accepted from.  The refused client reads ECONNRESET, as an AF_INET
+ * server's zero-linger close gives its client.  Bad option lengths and
+ * values: EINVAL.  Runs in a network namespace of its own.
  */
 #include <pthread.h>
 
-#include "handoff_util.h"
+#include "limit_util.h"
 
-#define NCASES	46
-
-/* The port's row over netlink: its limits and counters. */
-struct lim_row {
-	long max_conns, cps, conns, lrefused;
-};
-
-static int lim_read(int port, struct lim_row *r)
-{
-	struct proc_listen_row rows[LST_MAXCPU * 4];
-	int n = proc_read_listen(port, rows, LST_MAXCPU * 4);
-
-	memset(r, 0, sizeof(*r));
-	if (n <= 0)
-		return -1;
-	r->max_conns = rows[0].max_conns;
-	r->cps = rows[0].cps;
-	r->conns = rows[0].conns;
-	r->lrefused = rows[0].lrefused;
-	return 0;
-}
-
-static long lim_refused(int port)
-{
-	struct lim_row r;
-
-	return lim_read(port, &r) ? -1 : r.lrefused;
-}
-
-static long lim_conns(int port)
-{
-	struct lim_row r;
-
-	return lim_read(port, &r) ? -1 : r.conns;
-}
-
-/* Whether the client fd was reset: its read ends in ECONNRESET or EOF. */
-static int was_reset(int fd)
-{
-	char c;
-	ssize_t n = recv(fd, &c, 1, 0);
-
-	return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-/* Whether an accepted fd is the client's: a byte goes through. */
-static int is_peer(int afd, int cfd)
-{
-	char c = 0;
-
-	return afd >= 0 && send(cfd, "x", 1, 0) == 1 && recv(afd, &c, 1, 0) == 1 &&
-	       c == 'x';
-}
-
-/* n clients of port, queued on the listener before this returns. */
-static int clients(int port, int *fd, int n, long queued_before)
-{
-	for (int i = 0; i < n; i++) {
-		fd[i] = lst_connect(LST_IP, port, FAM_TIMEOUT_MS);
-		if (fd[i] < 0)
-			return -1;
-	}
-	return lst_wait_queued(port, queued_before + n, FAM_TIMEOUT_MS) ==
-	       queued_before + n ? 0 : -1;
-}
-
-static void close_all(int *fd, int n)
-{
-	for (int i = 0; i < n; i++)
-		fam_close(&fd[i]);
-}
+#define NCASES	55
 
 static void test_badinput(void)
 {
@@ -349,22 +281,6 @@ static void test_least(void)
 	close(lfd);
 }
 
-/* A client of ip:port from source address src; -1 on failure. */
-static int connect_from(const char *src, const char *ip, int port)
-{
-	struct fam_addr s = fam_addr(src, 0), d = fam_addr(ip, port);
-	int fd = socket(d.sa.sa_family, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	if (fam_timeouts(fd, FAM_TIMEOUT_MS) || bind(fd, &s.sa, s.len) ||
-	    connect(fd, &d.sa, d.len)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* per_source 1: one connection in service from each source. */
 static void test_per_source(void)
 {
@@ -422,6 +338,102 @@ static void test_per_source_mapped(void)
 	close(lfd);
 }
 
+static const char *end_name(int e)
+{
+	return e == 0 ? "EOF" : e < 0 ? "data" : strerror(e);
+}
+
+/*
+ * The client of a refused connection reads what the client of an AF_INET
+ * server that accepts and closes with SO_LINGER {1, 0} reads: ECONNRESET.
+ */
+static void test_reset_parity(void)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int ilfd, ic = -1, ia = -1, ie = -1, ne = -1, set = 0;
+	int lfd, port, c[2] = { -1, -1 }, a = -1, b;
+
+	ilfd = lst_listen_on(AF_INET, LST_IP, 0, 8);
+	if (ilfd >= 0)
+		ic = lst_connect(LST_IP, fam_local_port(ilfd), FAM_TIMEOUT_MS);
+	if (ic >= 0)
+		ia = accept(ilfd, NULL, NULL);
+	if (ia >= 0)
+		set = !setsockopt(ia, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	fam_close(&ia);
+	if (set)
+		ie = read_end(ic);
+
+	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
+	FAM_OK(!fam_setint(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, 1) &&
+	       !clients(port, c, 2, 0), "max_conns 1, two clients queued");
+	a = lst_try_accept(lfd);
+	errno = 0;
+	b = lst_try_accept(lfd);
+	FAM_OK(is_peer(a, c[0]) && b < 0 && errno == EAGAIN &&
+	       lim_refused(port) == 1, "the second refused (%ld)",
+	       lim_refused(port));
+	ne = read_end(c[1]);
+	FAM_OK(set && ie == ECONNRESET && ne == ie,
+	       "AF_INET, accepted and closed with SO_LINGER {1,0}: its client reads %s; AF_NSTCP, refused: %s",
+	       end_name(ie), end_name(ne));
+	fam_close(&a);
+	close_all(c, 2);
+	fam_close(&ic);
+	fam_close(&ilfd);
+	close(lfd);
+}
+
+/*
+ * per_source 1: an accepted socket disconnected (connect AF_UNSPEC) and
+ * connected to another host, then closed, uncharges the source it was
+ * accepted from, not its peer of the moment.
+ */
+static void test_per_source_reconnect(void)
+{
+	int lfd, port, olfd, c[4] = { -1, -1, -1, -1 }, a[4] = { -1, -1, -1, -1 };
+	struct sockaddr_in un = { .sin_family = AF_UNSPEC };
+	struct fam_addr d;
+	int o = -1;
+
+	lfd = lst_member(LST_IP, 0, NULL, 0, &port);
+	olfd = lst_listen_on(AF_INET, "127.0.0.2", 0, 8);
+	FAM_OK(olfd >= 0 && !fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1),
+	       "per_source 1, and an AF_INET listener on 127.0.0.2");
+	d = fam_addr("127.0.0.2", olfd >= 0 ? fam_local_port(olfd) : 1);
+	c[0] = connect_from("127.0.0.1", LST_IP, port);
+	c[1] = connect_from("127.0.0.2", LST_IP, port);
+	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
+	a[0] = lst_try_accept(lfd);
+	a[1] = lst_try_accept(lfd);
+	FAM_OK(is_peer(a[0], c[0]) && is_peer(a[1], c[1]) &&
+	       lim_conns(port) == 2,
+	       "127.0.0.1 and 127.0.0.2 each served, conns %ld",
+	       lim_conns(port));
+	FAM_OK(a[0] >= 0 && !connect(a[0], (struct sockaddr *)&un, sizeof(un)) &&
+	       !connect(a[0], &d.sa, d.len) &&
+	       (o = accept(olfd, NULL, NULL)) >= 0 && is_peer(o, a[0]),
+	       "127.0.0.1's accepted socket disconnected and connected to 127.0.0.2 (%s)",
+	       strerror(errno));
+	fam_close(&a[0]);
+	fam_close(&o);
+	FAM_OK(lim_conns(port) == 1, "closed: conns 1 (%ld)", lim_conns(port));
+	c[2] = connect_from("127.0.0.1", LST_IP, port);
+	c[3] = connect_from("127.0.0.2", LST_IP, port);
+	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
+	a[2] = lst_try_accept(lfd);
+	errno = 0;
+	a[3] = lst_try_accept(lfd);
+	FAM_OK(is_peer(a[2], c[2]) && a[3] < 0 && errno == EAGAIN &&
+	       was_reset(c[3]),
+	       "its close uncharged 127.0.0.1 (its next served), not 127.0.0.2 (its second reset)");
+	close_all(a, 4);
+	close_all(c, 4);
+	fam_close(&olfd);
+	FAM_OK(lim_conns(port) == 0, "all closed: conns 0 (%ld)", lim_conns(port));
+	close(lfd);
+}
+
 int main(void)
 {
 	lst_private_netns();
@@ -437,5 +449,7 @@ int main(void)
 	test_least();
 	test_per_source();
 	test_per_source_mapped();
+	test_reset_parity();
+	test_per_source_reconnect();
 	return fam_finish();
 }
