@@ -156,13 +156,15 @@ struct nstcp_src_key {
 	__be32			w[4];
 };
 
-#define NSTCP_SRC_BUCKETS	64
+#define NSTCP_SRC_HASH_BITS	8
+#define NSTCP_SRC_BUCKETS	BIT(NSTCP_SRC_HASH_BITS)
 #define NSTCP_SRC_MAX		4096	/* sources in service per port */
 
 /* The sources with connections in service on a port. */
 struct nstcp_srctab {
 	struct hlist_head	bucket[NSTCP_SRC_BUCKETS];
 	unsigned int		nsrc;
+	u32			seed;		/* random, the table's own */
 };
 
 enum { NSTCP_SRC_OK, NSTCP_SRC_OVER, NSTCP_SRC_UNCOUNTED };

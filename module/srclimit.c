@@ -14,8 +14,10 @@
  * again from its peer address, which connect(AF_UNSPEC) and a new
  * connect() can change.
  */
+#include <linux/hash.h>
 #include <linux/jhash.h>
 #include <linux/ipv6.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
@@ -64,9 +66,12 @@ static void nstcp_src_key_sk(const struct sock *sk, struct nstcp_src_key *k)
 	nstcp_src_key_v4(inet_sk(sk)->inet_daddr, k);
 }
 
-static u32 nstcp_src_hash(const struct nstcp_src_key *k)
+/* The table's own random seed: no one can aim a set of sources at a bucket. */
+static u32 nstcp_src_hash(const struct nstcp_srctab *t,
+			  const struct nstcp_src_key *k)
 {
-	return jhash2((__force const u32 *)k->w, 4, 0);
+	return hash_32(jhash2((__force const u32 *)k->w, 4, t->seed),
+		       NSTCP_SRC_HASH_BITS);
 }
 
 static struct nstcp_src *nstcp_src_find(struct nstcp_srctab *t,
@@ -74,7 +79,7 @@ static struct nstcp_src *nstcp_src_find(struct nstcp_srctab *t,
 {
 	struct nstcp_src *s;
 
-	hlist_for_each_entry(s, &t->bucket[h % NSTCP_SRC_BUCKETS], node)
+	hlist_for_each_entry(s, &t->bucket[h], node)
 		if (!memcmp(&s->key, k, sizeof(*k)))
 			return s;
 	return NULL;
@@ -87,6 +92,7 @@ void nstcp_srctab_init(struct nstcp_srctab *t)
 	for (i = 0; i < NSTCP_SRC_BUCKETS; i++)
 		INIT_HLIST_HEAD(&t->bucket[i]);
 	t->nsrc = 0;
+	t->seed = get_random_u32();
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_srctab_init);
 
@@ -115,7 +121,7 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_srctab_free);
 int nstcp_src_charge(struct nstcp_srctab *t, const struct nstcp_src_key *k,
 		     unsigned int max)
 {
-	u32 h = nstcp_src_hash(k);
+	u32 h = nstcp_src_hash(t, k);
 	struct nstcp_src *s = nstcp_src_find(t, k, h);
 
 	if (s) {
@@ -133,7 +139,7 @@ int nstcp_src_charge(struct nstcp_srctab *t, const struct nstcp_src_key *k,
 		return NSTCP_SRC_UNCOUNTED;
 	s->key = *k;
 	s->n = 1;
-	hlist_add_head(&s->node, &t->bucket[h % NSTCP_SRC_BUCKETS]);
+	hlist_add_head(&s->node, &t->bucket[h]);
 	t->nsrc++;
 	return NSTCP_SRC_OK;
 }
@@ -142,7 +148,7 @@ EXPORT_SYMBOL_IF_KUNIT(nstcp_src_charge);
 /* One connection from @k closed.  Caller holds the table's lock. */
 void nstcp_src_uncharge(struct nstcp_srctab *t, const struct nstcp_src_key *k)
 {
-	struct nstcp_src *s = nstcp_src_find(t, k, nstcp_src_hash(k));
+	struct nstcp_src *s = nstcp_src_find(t, k, nstcp_src_hash(t, k));
 
 	if (!s || --s->n)
 		return;
