@@ -379,14 +379,15 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (err)
 		goto undo;
 
-	atomic_long_inc(&g->q[idx].accepted);
-	if (idx != cpu)
-		atomic_long_inc(&g->q[idx].stolen);
+	/* A refused one counts in lrefused only, not accepted or stolen. */
 	if (!nstcp_limits_admit(m->lim, newsock->sk, READ_ONCE(g->policy) ==
 				NSTCP_POLICY_LEAST, &charged, &src, &key)) {
 		nstcp_refuse(l, newsock);
 		return NSTCP_ACCEPT_AGAIN;
 	}
+	atomic_long_inc(&g->q[idx].accepted);
+	if (idx != cpu)
+		atomic_long_inc(&g->q[idx].stolen);
 	child = newsock->sk;
 	/* Its listener's callback, unless a sockops program set another. */
 	write_lock_bh(&child->sk_callback_lock);
