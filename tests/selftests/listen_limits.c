@@ -410,6 +410,7 @@ static void test_per_source_reconnect(void)
 	       lim_conns(port) == 2,
 	       "127.0.0.1 and 127.0.0.2 each served, conns %ld",
 	       lim_conns(port));
+	errno = 0;
 	FAM_OK(a[0] >= 0 && !connect(a[0], (struct sockaddr *)&un, sizeof(un)) &&
 	       !connect(a[0], &d.sa, d.len) &&
 	       (o = accept(olfd, NULL, NULL)) >= 0 && is_peer(o, a[0]),
