@@ -451,6 +451,9 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			refused = 0;
 			err = -EAGAIN;
 			timeo = nstcp_timeo_left(timeo, since);
+			/* Some left: a new edge for edge-triggered pollers. */
+			if (!timeo && nstcp_acceptable(m, raw_smp_processor_id()))
+				sk->sk_data_ready(sk);
 		}
 		if (err != -EAGAIN || !timeo)
 			break;

@@ -14,7 +14,7 @@
 
 #include "limit_util.h"
 
-#define NCASES	17
+#define NCASES	19
 #define NFLOOD	100	/* refused in a row: more than one batch of 64 */
 
 /*
@@ -50,7 +50,8 @@ static int count_reset(int *c, int n)
 
 static void test_batch(void)
 {
-	int lfd, port, held = -1, hc = -1, a = -1, c[NFLOOD + 1];
+	int lfd, port, held = -1, hc = -1, a = -1, ep = -1, c[NFLOOD + 1];
+	struct epoll_event ev;
 	long r0;
 
 	for (int i = 0; i <= NFLOOD; i++)
@@ -77,12 +78,18 @@ static void test_batch(void)
 	/* Non-blocking: a batch, then EAGAIN with the rest still queued. */
 	r0 = lim_refused(port);
 	FAM_OK(!flood(port, c, 0), "%d more from 127.0.0.1 queued", NFLOOD);
+	ep = fam_epoll_for(lfd, EPOLLIN | EPOLLET);
+	FAM_OK(ep >= 0 && epoll_wait(ep, &ev, 1, 0) == 1,
+	       "an edge-triggered epoll reports the queued ones once");
 	errno = 0;
 	a = lst_try_accept(lfd);
 	FAM_OK(a < 0 && errno == EAGAIN && lim_refused(port) - r0 == 64 &&
 	       lst_wait_queued(port, 0, 0) == NFLOOD - 64,
 	       "a non-blocking accept: EAGAIN after 64 refused (%ld), %d still queued (%ld)",
 	       lim_refused(port) - r0, NFLOOD - 64, lst_wait_queued(port, 0, 0));
+	FAM_OK(ep >= 0 && epoll_wait(ep, &ev, 1, 0) == 1 && (ev.events & EPOLLIN),
+	       "... and the edge-triggered epoll is told again, so it comes back");
+	fam_close(&ep);
 	errno = 0;
 	a = lst_try_accept(lfd);
 	FAM_OK(a < 0 && errno == EAGAIN && lim_refused(port) - r0 == NFLOOD &&
