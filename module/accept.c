@@ -25,6 +25,15 @@
 
 #include "nstcp.h"
 
+/* nstcp_try_accept(): a connection was refused, the next may be taken. */
+#define NSTCP_ACCEPT_AGAIN	1
+
+/*
+ * Refusals one accept() makes before it stops: a non-blocking one returns
+ * EAGAIN, a blocking one goes through its wait again (a signal ends it).
+ */
+#define NSTCP_REFUSE_BATCH	64
+
 struct nstcp_waiter {
 	struct wait_queue_entry	wait;
 	int			cpu;
@@ -320,7 +329,23 @@ void nstcp_lq_data_ready(struct sock *sk)
 	rcu_read_unlock();
 }
 
-/* One non-blocking attempt.  Return: 0, -EAGAIN or an error. */
+/*
+ * A connection just accepted onto @newsock over its port's limits: reset
+ * (a zero linger, set under the child's lock, makes the close abortive)
+ * and @newsock bare again.
+ */
+static void nstcp_refuse(struct socket *l, struct socket *newsock)
+{
+	sock_no_linger(newsock->sk);
+	l->ops->release(newsock);	/* its family's: inet or inet6 */
+	newsock->sk = NULL;
+	newsock->state = SS_UNCONNECTED;
+}
+
+/*
+ * One non-blocking attempt.  Return: 0, -EAGAIN, NSTCP_ACCEPT_AGAIN (one
+ * was refused for the port's limits: try again) or an error.
+ */
 static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 			    bool kern)
 {
@@ -328,8 +353,10 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	struct nstcp_lgroup *g = m->group;
 	int cpu = raw_smp_processor_id(), idx, err;
 	bool credited = false;
+	struct nstcp_src_key key;
 	struct socket *l;
 	struct sock *child;
+	bool charged, src;
 
 	/* @m's reference keeps the listeners' sockets; a stopped one: EINVAL. */
 	err = -EINVAL;
@@ -352,6 +379,12 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (err)
 		goto undo;
 
+	/* A refused one counts in lrefused only, not accepted or stolen. */
+	if (!nstcp_limits_admit(m->lim, newsock->sk, READ_ONCE(g->policy) ==
+				NSTCP_POLICY_LEAST, &charged, &src, &key)) {
+		nstcp_refuse(l, newsock);
+		return NSTCP_ACCEPT_AGAIN;
+	}
 	atomic_long_inc(&g->q[idx].accepted);
 	if (idx != cpu)
 		atomic_long_inc(&g->q[idx].stolen);
@@ -361,7 +394,8 @@ static int nstcp_try_accept(struct nstcp_member *m, struct socket *newsock,
 	if (child->sk_data_ready == nstcp_lq_data_ready)
 		child->sk_data_ready = nstcp_def_readable;
 	write_unlock_bh(&child->sk_callback_lock);
-	nstcp_sk_set_parent(child, m);
+	if (charged)
+		nstcp_sk_set_parent(child, m, src ? &key : NULL);
 	return 0;
 undo:
 	if (credited)
@@ -370,11 +404,23 @@ out:
 	return err;
 }
 
+/* A finite accept timeout @timeo less the time spent refusing since @since. */
+static long nstcp_timeo_left(long timeo, unsigned long since)
+{
+	unsigned long spent = jiffies - since;
+
+	if (timeo == MAX_SCHEDULE_TIMEOUT)
+		return timeo;
+	return spent < timeo ? timeo - spent : 0;
+}
+
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			int flags, bool kern)
 {
 	struct sock *sk = sock->sk;
 	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	unsigned int refused = 0;
+	unsigned long since = 0;
 	struct nstcp_member *m;
 	struct nstcp_waiter w;
 	int err;
@@ -392,6 +438,23 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
 	for (;;) {
 		err = nstcp_try_accept(m, newsock, kern);
+		if (err == NSTCP_ACCEPT_AGAIN) {
+			/* Refused: the next one, up to a batch of them. */
+			if (!refused)
+				since = jiffies;
+			cond_resched();
+			err = sock_intr_errno(timeo);
+			if (timeo && signal_pending(current))
+				break;
+			if (++refused < NSTCP_REFUSE_BATCH)
+				continue;
+			refused = 0;
+			err = -EAGAIN;
+			timeo = nstcp_timeo_left(timeo, since);
+			/* Some left: a new edge for edge-triggered pollers. */
+			if (!timeo && nstcp_acceptable(m, raw_smp_processor_id()))
+				sk->sk_data_ready(sk);
+		}
 		if (err != -EAGAIN || !timeo)
 			break;
 		w.cpu = raw_smp_processor_id();
@@ -404,6 +467,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			timeo = schedule_timeout(timeo);
 		atomic_dec(&m->group->q[w.cpu].waiting);
 		finish_wait(&m->acceptq, &w.wait);
+		refused = 0;
 		err = -EINVAL;
 		if (READ_ONCE(m->dead))
 			break;

@@ -56,6 +56,7 @@ static void nstcp_lgroup_free_work(struct work_struct *work)
 		if (g->q[i].sock)
 			sock_release(g->q[i].sock);
 	}
+	nstcp_limits_put(g->lim);
 	kfree(g->marr);
 	kfree(g);
 }
@@ -312,6 +313,11 @@ struct nstcp_lgroup *nstcp_lgroup_create(struct sock *sk, struct nstcp_sk *ns,
 	g = kzalloc(struct_size(g, q, nr_cpu_ids), GFP_KERNEL);
 	if (!g)
 		return ERR_PTR(-ENOMEM);
+	g->lim = nstcp_limits_alloc();
+	if (!g->lim) {
+		kfree(g);
+		return ERR_PTR(-ENOMEM);
+	}
 	WRITE_ONCE(nstcp_rcu_used, true);
 	g->nr = nr_cpu_ids;
 	g->net = sock_net(sk);
@@ -406,14 +412,20 @@ int nstcp_listen_show(struct seq_file *seq, void *v)
 			strscpy(key, "*", sizeof(key));
 		}
 		for (i = 0; i < g->nr; i++)
-			seq_printf(seq, "%pISpc %s %s %u %u %u %ld %ld %ld %u\n",
+			seq_printf(seq, "%pISpc %s %s %u %u %u %ld %ld %ld %u %u %u %d %ld %u %ld\n",
 				   &a, key,
 				   nstcp_policy_name(READ_ONCE(g->policy)),
 				   g->nmembers, i, nstcp_qlen(&g->q[i]),
 				   atomic_long_read(&g->q[i].accepted),
 				   atomic_long_read(&g->q[i].stolen),
 				   atomic_long_read(&g->migrated),
-				   from_kuid_munged(seq_user_ns(seq), g->owner));
+				   from_kuid_munged(seq_user_ns(seq), g->owner),
+				   READ_ONCE(g->lim->max_conns),
+				   READ_ONCE(g->lim->cps),
+				   atomic_read(&g->lim->conns),
+				   atomic_long_read(&g->lim->refused),
+				   READ_ONCE(g->lim->per_source),
+				   atomic_long_read(&g->lim->src_uncounted));
 	}
 	mutex_unlock(&nn->lg_lock);
 	return 0;

@@ -112,6 +112,8 @@ static int nstcp_member_add(struct nstcp_lgroup *g, struct nstcp_member *m)
 		memcpy(arr, g->marr, g->nmembers * sizeof(*arr));
 	arr[g->nmembers++] = m;
 	m->group = g;
+	m->lim = g->lim;
+	nstcp_limits_get(m->lim);
 	refcount_inc(&g->ref);
 	old = g->marr;
 	g->marr = arr;

@@ -237,6 +237,12 @@ static void nstcp_nl_listen_read(struct nstcp_lgroup *g,
 	v->migrated = atomic_long_read(&g->migrated);
 	v->owner = from_kuid_munged(uns, g->owner);
 	v->ifindex = g->bound_dev_if;
+	v->max_conns = READ_ONCE(g->lim->max_conns);
+	v->cps = READ_ONCE(g->lim->cps);
+	v->conns = max(atomic_read(&g->lim->conns), 0);
+	v->lrefused = atomic_long_read(&g->lim->refused);
+	v->per_source = READ_ONCE(g->lim->per_source);
+	v->src_uncounted = atomic_long_read(&g->lim->src_uncounted);
 }
 
 static int nstcp_nl_listen_msg(struct sk_buff *skb, struct nstcp_lgroup *g,

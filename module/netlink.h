@@ -35,6 +35,8 @@ struct nstcp_nl_listen {
 	u64			migrated;
 	u32			owner;
 	u32			ifindex;
+	u32			max_conns, cps, conns, per_source;
+	u64			lrefused, src_uncounted;
 };
 
 /* A port's listener on one CPU. */

@@ -122,6 +122,15 @@ int nstcp_nl_fill_listen(struct sk_buff *skb, const struct nstcp_nl_listen *v)
 	    (v->ifindex && nla_put_u32(skb, NSTCP_A_LISTEN_IFINDEX,
 				       v->ifindex)))
 		return -EMSGSIZE;
+	if (nla_put_u32(skb, NSTCP_A_LISTEN_MAX_CONNS, v->max_conns) ||
+	    nla_put_u32(skb, NSTCP_A_LISTEN_CPS, v->cps) ||
+	    nla_put_u32(skb, NSTCP_A_LISTEN_CONNS, v->conns) ||
+	    nla_put_u64_64bit(skb, NSTCP_A_LISTEN_LREFUSED, v->lrefused,
+			      NSTCP_A_LISTEN_PAD) ||
+	    nla_put_u32(skb, NSTCP_A_LISTEN_PER_SOURCE, v->per_source) ||
+	    nla_put_u64_64bit(skb, NSTCP_A_LISTEN_SRC_UNCOUNTED,
+			      v->src_uncounted, NSTCP_A_LISTEN_PAD))
+		return -EMSGSIZE;
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_nl_fill_listen);

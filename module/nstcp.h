@@ -145,6 +145,69 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
 struct nstcp_lgroup;
 struct nstcp_pollwq;
 
+/* limit.c: a port's limits, see there; held by its group and members. */
+struct nstcp_cps_window {
+	unsigned long		start;		/* jiffies */
+	unsigned int		count;		/* accepts in it */
+};
+
+/* srclimit.c: a source, as nstcpd counts them (IPv4, IPv6 /64). */
+struct nstcp_src_key {
+	__be32			w[4];
+};
+
+#define NSTCP_SRC_HASH_BITS	8
+#define NSTCP_SRC_BUCKETS	BIT(NSTCP_SRC_HASH_BITS)
+#define NSTCP_SRC_MAX		4096	/* sources in service per port */
+
+/* The sources with connections in service on a port. */
+struct nstcp_srctab {
+	struct hlist_head	bucket[NSTCP_SRC_BUCKETS];
+	unsigned int		nsrc;
+	u32			seed;		/* random, the table's own */
+};
+
+enum { NSTCP_SRC_OK, NSTCP_SRC_OVER, NSTCP_SRC_UNCOUNTED };
+
+struct nstcp_limits {
+	refcount_t		ref;
+	unsigned int		max_conns;	/* 0: none (READ_ONCE) */
+	unsigned int		cps;		/* 0: none (READ_ONCE) */
+	unsigned int		per_source;	/* 0: none (READ_ONCE) */
+	atomic_t		conns;		/* charged, not yet closed */
+	atomic_long_t		refused;	/* reset at accept */
+	atomic_long_t		src_uncounted;	/* let through, table full */
+	spinlock_t		lock;		/* win, src */
+	struct nstcp_cps_window	win;
+	struct nstcp_srctab	src;
+};
+
+void nstcp_src_key_v4(__be32 addr, struct nstcp_src_key *k);
+struct in6_addr;
+void nstcp_src_key_v6(const struct in6_addr *a, struct nstcp_src_key *k);
+void nstcp_srctab_init(struct nstcp_srctab *t);
+void nstcp_srctab_free(struct nstcp_srctab *t);
+int nstcp_src_charge(struct nstcp_srctab *t, const struct nstcp_src_key *k,
+		     unsigned int max);
+void nstcp_src_uncharge(struct nstcp_srctab *t, const struct nstcp_src_key *k);
+bool nstcp_src_admit(struct nstcp_limits *lim, const struct sock *child,
+		     unsigned int max, bool *charged, struct nstcp_src_key *k);
+void nstcp_src_release(struct nstcp_limits *lim, const struct nstcp_src_key *k);
+
+struct nstcp_limits *nstcp_limits_alloc(void);
+void nstcp_limits_get(struct nstcp_limits *lim);
+void nstcp_limits_put(struct nstcp_limits *lim);
+bool nstcp_cps_admit(struct nstcp_cps_window *w, unsigned long now,
+		     unsigned int cps);
+bool nstcp_limits_admit(struct nstcp_limits *lim, const struct sock *child,
+			bool least, bool *charged, bool *src,
+			struct nstcp_src_key *key);
+void nstcp_limits_uncharge(struct nstcp_limits *lim);
+int nstcp_limit_set(struct sock *sk, int optname, sockptr_t optval,
+		    unsigned int optlen);
+int nstcp_limit_get(struct sock *sk, int optname, char __user *optval,
+		    int __user *optlen, int len);
+
 /* An AF_NSTCP listening socket's place in its port's group. */
 struct nstcp_member {
 	struct nstcp_lgroup	*group;
@@ -159,6 +222,7 @@ struct nstcp_member {
 	struct rcu_head		leave_rcu;
 	struct rcu_head		free_rcu;
 	struct nstcp_pollwq	*pollwq;	/* its socket's, once polled */
+	struct nstcp_limits	*lim;		/* its group's, held */
 };
 
 /* One CPU instance's listener of a port. */
@@ -197,6 +261,7 @@ struct nstcp_lgroup {
 	unsigned int		rr;
 	unsigned int		prepaid;	/* taken before handed out */
 	atomic_long_t		migrated;
+	struct nstcp_limits	*lim;		/* held */
 	refcount_t		ref;		/* its listeners, its members' structs */
 	struct rcu_work		free_work;
 	unsigned int		nr;		/* nr_cpu_ids */
@@ -221,6 +286,8 @@ struct nstcp_sk {
 	int			policy;		/* requested; 0: the default */
 	struct nstcp_member	*member;	/* while listening */
 	struct nstcp_member	*parent;	/* accepted: the member that took it */
+	bool			parent_src;	/* ... charged to its source too, */
+	struct nstcp_src_key	parent_key;	/* ... under this key */
 	struct list_head	replay;		/* options the listeners replay */
 	struct nstcp_optsnap	snap;		/* a member's, see sockopt.c */
 	struct nstcp_token	*token;		/* given, not yet taken */
@@ -240,7 +307,8 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk);
 int nstcp_sk_check(const struct sock *sk);
 bool nstcp_sk_detached(const struct sock *sk);
 bool nstcp_sk_fresh(const struct sock *sk);
-void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m);
+void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
+			 const struct nstcp_src_key *src);
 struct nstcp_member *nstcp_member(const struct sock *sk);
 void nstcp_sk_release(struct sock *sk);
 void nstcp_member_put(struct nstcp_member *m);

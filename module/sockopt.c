@@ -571,6 +571,10 @@ int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
 		return nstcp_set_key(sk, optval, optlen);
 	case NSTCP_POLICY:
 		return nstcp_set_policy(sk, optval, optlen);
+	case NSTCP_MAX_CONNS:
+	case NSTCP_CPS:
+	case NSTCP_PER_SOURCE:
+		return nstcp_limit_set(sk, optname, optval, optlen);
 	default:
 		return -ENOPROTOOPT;	/* unknown, or read-only */
 	}
@@ -655,6 +659,10 @@ int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			p = READ_ONCE(nn->listen_policy);
 		release_sock(sk);
 		return nstcp_put_int(p, optval, optlen, len);
+	case NSTCP_MAX_CONNS:
+	case NSTCP_CPS:
+	case NSTCP_PER_SOURCE:
+		return nstcp_limit_get(sk, optname, optval, optlen, len);
 	default:
 		return -ENOPROTOOPT;
 	}

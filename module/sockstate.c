@@ -7,7 +7,8 @@
  * stays free for sockmap and other kernel users.  A socket that never
  * touches SOL_NSTCP options or listen() has no state.  An accepted socket
  * carries only a tagged pointer to the member that took it, so accept()
- * allocates nothing.
+ * allocates nothing, unless it is charged per source: its state then keeps
+ * the source it was charged to.
  *
  * The state is written under lock_sock() and freed at release, when no
  * other call on the socket can run: readers in socket calls need no more.
@@ -71,15 +72,32 @@ struct nstcp_sk *nstcp_sk_alloc(struct sock *sk)
 }
 
 /*
- * An accepted socket remembers its member, for the least policy's load
- * (only under that policy: the others need no count of open connections).
+ * An accepted socket charged to its port (limit.c: under the least policy,
+ * for its load, or with a maximum of connections, in all or per source)
+ * remembers its member, which holds the port's limits, until its last
+ * close.  @src: its source's count has it too (srclimit.c), under that
+ * key, which its state keeps: its release drops that row, whatever its
+ * peer is by then.  With no memory for the state, the source's charge is
+ * dropped and the connection counted as let through uncounted.
  */
-void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m)
+void nstcp_sk_set_parent(struct sock *child, struct nstcp_member *m,
+			 const struct nstcp_src_key *src)
 {
-	if (READ_ONCE(m->group->policy) != NSTCP_POLICY_LEAST)
-		return;
+	struct nstcp_sk *ns = src ? nstcp_sk_new() : NULL;
+
+	if (src && !ns) {
+		nstcp_src_release(m->lim, src);
+		atomic_long_inc(&m->lim->src_uncounted);
+	}
 	refcount_inc(&m->ref);
 	atomic_inc(&m->active);
+	if (ns) {
+		ns->parent = m;
+		ns->parent_src = true;
+		ns->parent_key = *src;
+		rcu_assign_pointer(inet_csk(child)->icsk_ulp_data, ns);
+		return;
+	}
 	rcu_assign_pointer(inet_csk(child)->icsk_ulp_data,
 			   (void *)((unsigned long)m | NSTCP_ULP_PARENT));
 }
@@ -125,6 +143,7 @@ static void nstcp_member_free(struct rcu_head *head)
 					      free_rcu);
 
 	percpu_ref_exit(&m->users);
+	nstcp_limits_put(m->lim);
 	kfree(m);
 }
 
@@ -159,7 +178,11 @@ void nstcp_sk_release(struct sock *sk)
 	RCU_INIT_POINTER(inet_csk(sk)->icsk_ulp_data, NULL);
 	release_sock(sk);
 	if (parent) {
+		/* The source it was charged to, not its peer's now. */
+		if (ns && ns->parent_src)
+			nstcp_src_release(parent->lim, &ns->parent_key);
 		atomic_dec(&parent->active);
+		nstcp_limits_uncharge(parent->lim);
 		nstcp_member_put(parent);
 	}
 	if (!ns)

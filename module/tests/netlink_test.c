@@ -83,6 +83,7 @@ static void netlink_listen_keys(struct kunit *test)
 		.keylen = 3, .policy = NSTCP_POLICY_LEAST, .listeners = 4,
 		.migrated = 9, .owner = 1000, .reuseport = false,
 		.v6only = true, .ifindex = 5,
+		.max_conns = 7, .cps = 3, .conns = 2, .lrefused = 11,
 	};
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&v.addr;
 	struct sk_buff *skb;
@@ -111,6 +112,10 @@ static void netlink_listen_keys(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, tb[NSTCP_A_LISTEN_REUSEPORT]);
 	KUNIT_EXPECT_NOT_NULL(test, tb[NSTCP_A_LISTEN_V6ONLY]);
 	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[NSTCP_A_LISTEN_IFINDEX]), 5U);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[NSTCP_A_LISTEN_MAX_CONNS]), 7U);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[NSTCP_A_LISTEN_CPS]), 3U);
+	KUNIT_EXPECT_EQ(test, nla_get_u32(tb[NSTCP_A_LISTEN_CONNS]), 2U);
+	KUNIT_EXPECT_EQ(test, nla_get_u64(tb[NSTCP_A_LISTEN_LREFUSED]), 11ULL);
 	kfree_skb(skb);
 
 	/* Hidden: only the flag. */

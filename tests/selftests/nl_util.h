@@ -70,6 +70,8 @@ struct proc_listen_row {
 	char policy[16];
 	long listeners, cpu, queued, accepted, stolen, migrated;
 	long owner;		/* the uid every member of the port has */
+	long max_conns, cps, conns, lrefused;	/* the port's limits */
+	long per_source, src_uncounted;
 };
 
 /* ---- raw requests ---- */
@@ -391,6 +393,12 @@ static inline int nl_listen_cb(const struct nlmsghdr *nlh, void *data)
 	base.listeners = nl_uint(tb[NSTCP_A_LISTEN_LISTENERS]);
 	base.migrated = nl_uint(tb[NSTCP_A_LISTEN_MIGRATED]);
 	base.owner = nl_uint(tb[NSTCP_A_LISTEN_OWNER]);
+	base.max_conns = nl_uint(tb[NSTCP_A_LISTEN_MAX_CONNS]);
+	base.cps = nl_uint(tb[NSTCP_A_LISTEN_CPS]);
+	base.conns = nl_uint(tb[NSTCP_A_LISTEN_CONNS]);
+	base.lrefused = nl_uint(tb[NSTCP_A_LISTEN_LREFUSED]);
+	base.per_source = nl_uint(tb[NSTCP_A_LISTEN_PER_SOURCE]);
+	base.src_uncounted = nl_uint(tb[NSTCP_A_LISTEN_SRC_UNCOUNTED]);
 	mnl_attr_for_each(at, nlh, sizeof(struct genlmsghdr)) {
 		struct proc_listen_row *row;
 

@@ -153,6 +153,9 @@ exec = "$nd_helpers/nstcpd_sdecho"
 cpus = 0
 key = abc123
 policy = roundrobin
+max_conns = 50
+per_source = 5
+cps = 100
 CONF
 "$nd_bin" -c "$tmp/good.conf" --check >"$tmp/out" 2>"$tmp/err"
 rc=$?

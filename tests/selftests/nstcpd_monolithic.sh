@@ -5,8 +5,10 @@
 # pinned, each passed a listening socket of the shared port: connections
 # echoed and checksummed, served on their flow's CPU, spread over the
 # copies.  Copies that crash every 3 connections, and one killed: each
-# restarted on its held socket, no connection lost or reset.  SIGTERM
-# stops the copies and closes the port.  Build first: make tools.
+# restarted on its held socket, no connection lost or reset.  max_conns
+# enforced by the kernel on the port the copies accept from (copies that
+# hold their connections), its refusals in the status.  SIGTERM stops the
+# copies and closes the port.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -14,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 nd_begin
 conns=40 bytes=32768 ncpu=$(nproc)
 
-tap_plan 17
+tap_plan 20
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
@@ -29,6 +31,12 @@ listen = 7202
 model = monolithic
 key = crashy
 exec = /usr/bin/env SDECHO_CRASH_AFTER=3 SDECHO_LOG=$tmp/crash.log $nd_helpers/nstcpd_sdecho
+
+[service lim]
+listen = 7203
+model = monolithic
+exec = $nd_helpers/nstcpd_sdecho
+max_conns = 2
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
@@ -68,7 +76,23 @@ tap_ok $? "a killed copy is restarted: pid $old -> $(nd_json "$st" "w('mono')[0]
 out=$(nd_run_client echo $nd_srv_ip 7201 20 $bytes 4)
 tap_ok $(( $? != 0 )) "served after the restart: $out"
 
-pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('crash'))")
+# max_conns 2 over all the copies: of 5 held at once, 2 served, 3 reset.
+out=$(nd_run_client hold $nd_srv_ip 7203 5 2)
+tap_ok $([ "$out" = "conns 5 served 2 refused 3" ]; echo $?) "max_conns 2 across the copies: $out"
+nd_wait_json "$st" "s('lim')['refused'] == 3"
+tap_ok $? "status: lim refused $(nd_json "$st" "s('lim')['refused']") (the kernel's count)"
+# The copies close the held ones on their EOF: none in service then.
+for i in $(seq 50); do
+	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
+	n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" conns) |
+		awk '$1 ~ /:7203$/ { print $2 }' | sort -u)
+	[ "$n" = 0 ] && break
+	sleep 0.1
+done
+out=$(nd_run_client echo $nd_srv_ip 7203 10 $bytes 2)
+tap_ok $([ "$out" = "conns 10 ok 10 bad 0 resets 0 refused 0" ]; echo $?) "held ones closed: two at a time all served: $out"
+
+pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('mono') + w('crash') + w('lim'))")
 nd_stop
 rc=$?
 alive=$(nd_alive $pids)

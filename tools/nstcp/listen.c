@@ -27,6 +27,8 @@ struct port {
 	bool keyed, key_hidden, reuseport, v6only;
 	uint32_t policy, listeners, owner, ifindex;
 	uint64_t migrated;
+	uint32_t max_conns, cps, conns, per_source;
+	uint64_t lrefused, src_uncounted;
 	int ncpu;
 	struct lcpu *cpu;	/* MAX_CPUS */
 };
@@ -77,6 +79,12 @@ static int listen_cb(const struct nlmsghdr *nlh, void *data)
 	p->owner = nl_u32(tb[NSTCP_A_LISTEN_OWNER]);
 	p->ifindex = nl_u32(tb[NSTCP_A_LISTEN_IFINDEX]);
 	p->migrated = nl_u64(tb[NSTCP_A_LISTEN_MIGRATED]);
+	p->max_conns = nl_u32(tb[NSTCP_A_LISTEN_MAX_CONNS]);
+	p->cps = nl_u32(tb[NSTCP_A_LISTEN_CPS]);
+	p->conns = nl_u32(tb[NSTCP_A_LISTEN_CONNS]);
+	p->lrefused = nl_u64(tb[NSTCP_A_LISTEN_LREFUSED]);
+	p->per_source = nl_u32(tb[NSTCP_A_LISTEN_PER_SOURCE]);
+	p->src_uncounted = nl_u64(tb[NSTCP_A_LISTEN_SRC_UNCOUNTED]);
 	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
 		struct lcpu *c;
 
@@ -179,6 +187,13 @@ static struct json_object *port_json(const struct port *p, const struct port *pp
 	else
 		json_object_object_add(o, "migrated",
 				       json_object_new_uint64(p->migrated));
+	json_object_object_add(o, "max_conns", json_object_new_int64(p->max_conns));
+	json_object_object_add(o, "cps", json_object_new_int64(p->cps));
+	json_object_object_add(o, "conns", json_object_new_int64(p->conns));
+	json_object_object_add(o, "lrefused", json_object_new_uint64(p->lrefused));
+	json_object_object_add(o, "per_source", json_object_new_int64(p->per_source));
+	json_object_object_add(o, "src_uncounted",
+			       json_object_new_uint64(p->src_uncounted));
 	cpus = json_object_new_array();
 	for (int i = 0; i < p->ncpu; i++) {
 		const struct lcpu *c = &p->cpu[i], *pc = find_cpu(pp, c->cpu);
@@ -232,6 +247,11 @@ static void port_text(const struct port *p, const struct port *pp, double dt)
 	printf("  %-5s %10llu %12.*f %12.*f  migrated %llu\n", "total",
 	       (unsigned long long)q, dt > 0, acc, dt > 0, st,
 	       (unsigned long long)p->migrated);
+	if (p->max_conns || p->cps || p->per_source || p->lrefused)
+		printf("  limits max_conns %u per_source %u cps %u conns %u lrefused %llu src_uncounted %llu\n",
+		       p->max_conns, p->per_source, p->cps, p->conns,
+		       (unsigned long long)p->lrefused,
+		       (unsigned long long)p->src_uncounted);
 }
 
 static void lreport(const struct lsnap *s, const struct lsnap *prev, double dt)

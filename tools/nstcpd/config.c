@@ -165,22 +165,17 @@ static void service_end(struct parser *p)
 	if (s->model != ND_MODEL_STANDARD && s->model != ND_MODEL_NONE) {
 		static const int std_only[] = { K_STDIO, K_TAKE, K_PER_SOURCE };
 
-		/* per_source: the distributor's fronts count sources too. */
-		for (i = 0; i < (s->model == ND_MODEL_DISTRIBUTOR ? 2 : 3); i++)
+		/*
+		 * per_source: the distributor's fronts count sources too, and
+		 * the kernel for the monolithic model's port.
+		 */
+		for (i = 0; i < (s->model == ND_MODEL_DISTRIBUTOR ||
+				 s->model == ND_MODEL_MONOLITHIC ? 2 : 3); i++)
 			if (p->seen & (1u << std_only[i]))
 				perr(p, p->key_line[std_only[i]],
 				     "\"%s\" is for the standard model (service %s is %s)",
 				     nd_keys[std_only[i]], s->name,
 				     nd_model_name(s->model));
-	}
-	if (s->model == ND_MODEL_MONOLITHIC) {
-		static const int no_mono[] = { K_MAX_CONNS, K_CPS };
-
-		for (i = 0; i < 2; i++)
-			if (p->seen & (1u << no_mono[i]))
-				perr(p, p->key_line[no_mono[i]],
-				     "\"%s\" is not for the monolithic model (its copies accept by themselves)",
-				     nd_keys[no_mono[i]]);
 	}
 	if (s->model == ND_MODEL_DISTRIBUTOR) {
 		static const int no_dist[] = { K_TIMEOUT };

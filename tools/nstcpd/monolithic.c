@@ -5,9 +5,13 @@
  * member of its share key per copy) by the systemd convention.  nstcpd
  * holds the sockets, so a copy that exits is restarted (with backoff) on
  * the same socket and the connections queued meanwhile wait for it or go
- * to the other copies: none is reset.
+ * to the other copies: none is reset.  The service's max_conns,
+ * per_source and cps are the port's limits in the kernel
+ * (NSTCP_MAX_CONNS, NSTCP_PER_SOURCE, NSTCP_CPS), set on every member:
+ * the copies' accept() enforces them.
  */
 #include <arpa/inet.h>
+#include <linux/nstcp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,21 @@
 #include <unistd.h>
 
 #include "nstcpd.h"
+
+/* The port's limits, as configured (0: none), on member @lfd. */
+static int set_limits(const struct nd_service *s, int lfd)
+{
+	int max = s->max_conns, cps = s->cps, ps = s->per_source;
+
+	if (setsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &max, sizeof(max)) ||
+	    setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)) ||
+	    setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps))) {
+		nd_log("service %s: the port's limits: %s", s->name,
+		       strerror(errno));
+		return -1;
+	}
+	return 0;
+}
 
 int nd_monolithic_start(struct nd_service *s)
 {
@@ -34,6 +53,8 @@ int nd_monolithic_start(struct nd_service *s)
 		if (s->copies[i].lfd < 0)
 			goto fail;
 		s->ncopies++;
+		if (set_limits(s, s->copies[i].lfd))
+			goto fail;
 	}
 	/* All members listen before the first copy runs. */
 	for (i = 0; i < n; i++)
@@ -143,13 +164,14 @@ static int words(char *line, char **w, int max)
 }
 
 /*
- * Queued and accepted connections of the port per CPU instance, from
+ * Queued and accepted connections of the port per CPU instance, and the
+ * connections its limits reset (the service's refused), from
  * /proc/net/nstcp_listen (columns found by the header's names).
  */
 void nd_monolithic_proc(struct nd_service *s)
 {
 	int port = ntohs(((struct sockaddr_in *)&s->addr)->sin_port);
-	int ca, cc, cq, cx, n, cpu;
+	int ca, cc, cq, cx, cr, n, cpu;
 	char line[512], hdr[512], want[16], *w[32], *h[32];
 	size_t al, wl;
 	FILE *f;
@@ -164,6 +186,7 @@ void nd_monolithic_proc(struct nd_service *s)
 	cc = column(h, n, "cpu");
 	cq = column(h, n, "queued");
 	cx = column(h, n, "accepted");
+	cr = column(h, n, "lrefused");
 	if (ca < 0 || cc < 0 || cq < 0 || cx < 0)
 		goto out;
 	snprintf(want, sizeof(want), ":%d", port);
@@ -179,6 +202,8 @@ void nd_monolithic_proc(struct nd_service *s)
 			continue;
 		s->cpu[cpu].queued = strtoull(w[cq], NULL, 10);
 		s->cpu[cpu].accepted = strtoull(w[cx], NULL, 10);
+		if (cr >= 0)
+			s->refused = strtoull(w[cr], NULL, 10);
 	}
 out:
 	fclose(f);

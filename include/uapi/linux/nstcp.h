@@ -137,6 +137,30 @@ struct nstcp_take_fd {
 	__s32	ntf_fd;		/* out: the new descriptor */
 };
 
+/*
+ * NSTCP_MAX_CONNS, NSTCP_CPS (int, set and get): on a listening AF_NSTCP
+ * socket, its port's limits, shared by every member: connections in
+ * service at once (accepted, not yet closed, wherever given and taken)
+ * and connections accepted per second; 0 (the default) for none, at most
+ * NSTCP_LIMIT_MAX.  A connection over a limit is reset at accept() and
+ * counted (lrefused in /proc/net/nstcp_listen); the accept goes on to the
+ * next one.  Errors: EINVAL (optlen not sizeof(int), a value out of range,
+ * a socket that is not listening).
+ */
+#define NSTCP_MAX_CONNS		9
+#define NSTCP_CPS		10
+
+/*
+ * NSTCP_PER_SOURCE (int, set and get): as NSTCP_MAX_CONNS, counted per
+ * source: an IPv4 address (a v4-mapped IPv6 one as its IPv4 address) or
+ * an IPv6 /64.  A port counts at most 4096 sources at once; a connection
+ * from another source then is let through uncounted (counted in
+ * src_uncounted), never refused for the table.
+ */
+#define NSTCP_PER_SOURCE	11
+
+#define NSTCP_LIMIT_MAX		1000000
+
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
 	"cpu online sockets closes accepts connects calls hops given taken " \
@@ -147,10 +171,16 @@ struct nstcp_take_fd {
  * instance, after a header.  addr is [address]:port; key is "-" when the
  * port is not shared by a key, "*" to a reader that is neither the port's
  * owner nor CAP_NET_ADMIN.  migrated is the port's total, repeated on each
- * row; owner is the uid every member of the port has.
+ * row; owner is the uid every member of the port has.  max_conns and cps
+ * are the port's limits (0: none), conns its connections in service
+ * (counted while it has a maximum or the least policy), lrefused the
+ * connections reset for its limits, per_source its limit per source,
+ * src_uncounted the connections let through uncounted, its table of
+ * sources full; each is the port's, repeated.
  */
 #define NSTCP_LISTEN_COLUMNS \
-	"addr key policy listeners cpu queued accepted stolen migrated owner"
+	"addr key policy listeners cpu queued accepted stolen migrated owner " \
+	"max_conns cps conns lrefused per_source src_uncounted"
 
 /*
  * Columns of /proc/net/nstcp_tokens, one row per pending hand-off token

@@ -97,6 +97,12 @@ enum nstcp_a_listen {
 	NSTCP_A_LISTEN_V6ONLY,		/* flag */
 	NSTCP_A_LISTEN_IFINDEX,		/* u32: SO_BINDTODEVICE, absent if none */
 	NSTCP_A_LISTEN_CPU,		/* nest of NSTCP_A_LCPU_*, one a CPU */
+	NSTCP_A_LISTEN_MAX_CONNS,	/* u32: NSTCP_MAX_CONNS, 0: none */
+	NSTCP_A_LISTEN_CPS,		/* u32: NSTCP_CPS, 0: none */
+	NSTCP_A_LISTEN_CONNS,		/* u32: connections in service */
+	NSTCP_A_LISTEN_LREFUSED,	/* u64: reset for the limits */
+	NSTCP_A_LISTEN_PER_SOURCE,	/* u32: NSTCP_PER_SOURCE, 0: none */
+	NSTCP_A_LISTEN_SRC_UNCOUNTED,	/* u64: let through, sources table full */
 
 	__NSTCP_A_LISTEN_MAX,
 	NSTCP_A_LISTEN_MAX = __NSTCP_A_LISTEN_MAX - 1
