@@ -23,6 +23,7 @@ struct nstcp_broker {
 	struct sockaddr_storage ans;	/* the last answer */
 	socklen_t ans_len;
 	long long lease_end;		/* ms; 0: no lease */
+	int ok;				/* fd's last answer was OK */
 	unsigned long long asks;
 	char req[NSTCP_BROKER_LINE_MAX];
 };
@@ -56,6 +57,7 @@ static void disconnect(struct nstcp_broker *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
+	h->ok = 0;
 }
 
 /*
@@ -111,7 +113,7 @@ static int parse(struct nstcp_broker *h, const char *reply)
 static int ask(struct nstcp_broker *h, long long end)
 {
 	char reply[NSTCP_BROKER_LINE_MAX + 1];
-	int tries, fresh;
+	int tries, fresh, was_ok = h->ok;
 
 	for (tries = 0; tries < 2; tries++) {
 		if (h->fd >= 0 && broken(h->fd))
@@ -124,13 +126,16 @@ static int ask(struct nstcp_broker *h, long long end)
 		}
 		h->asks++;
 		if (!nstcp_bk_roundtrip(h->fd, h->req, reply, end)) {
-			if (!parse(h, reply))
+			h->ok = !parse(h, reply);
+			if (h->ok)
 				return 0;
 			/*
-			 * NOSERVER on a kept connection: perhaps an old
-			 * broker's stale table (a reload), once more anew.
+			 * NOSERVER on a kept connection that answered OK
+			 * before: perhaps an old broker's stale table (a
+			 * reload), once more anew; not again while no
+			 * server is up (the new connection's answer).
 			 */
-			if (fresh || errno != EHOSTDOWN)
+			if (fresh || errno != EHOSTDOWN || !was_ok)
 				return -1;
 		}
 		disconnect(h);

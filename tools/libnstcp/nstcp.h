@@ -150,8 +150,8 @@ struct nstcp_broker *nstcp_broker_open(const char *broker_addr_port,
  * while its lease runs (the broker's lease_ms; no ask, no message), else
  * the broker's answer to an ask on the kept connection.  A kept connection
  * the broker closed (idle for 5 s, evicted at its cap, draining after a
- * reload) or that answered NOSERVER is made again once, and the ask
- * repeated.  -1 with errno as nstcp_broker_ask(); after a refusal
+ * reload) or that answered NOSERVER after an OK is made again once, and
+ * the ask repeated.  -1 with errno as nstcp_broker_ask(); after a refusal
  * (EBUSY, EHOSTDOWN, ENOENT) the connection is kept, after any other
  * error it is closed and the next call makes a new one.
  */

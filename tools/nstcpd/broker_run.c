@@ -8,9 +8,10 @@
  * malformed request closes its connection, counted.  Single-threaded:
  * poll() over the listening socket and at most BK_CONNS connections, each
  * closed after NSTCP_BROKER_TIMEOUT_MS without a request (counted idle);
- * at the cap, a new connection closes the one idle longest (counted
- * evicted).  Draining, a connection is closed once answered with nothing
- * half received.
+ * at the cap, a new connection closes the one idle longest among those
+ * answered, with nothing half received and idle a second or more
+ * (counted evicted), else waits in the listening queue.  Draining, a
+ * connection is closed once answered with nothing half received.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -357,28 +358,58 @@ static int readable(struct bk *b, struct bk_conn *c)
 	return 0;
 }
 
-/* At the cap: the connection idle longest (the earliest deadline) closed. */
-static void evict(struct bk *b)
-{
-	int i, old = 0;
+/*
+ * At the cap, a connection may be closed for a new one only when it was
+ * answered, holds nothing half received and has been idle BK_EVICT_MS:
+ * never one whose request is unread (closing it would reset its client),
+ * nor one accepted in the same pass.  The one idle longest; -1 if none
+ * may go yet, and in @wait the ms until one may.
+ */
+#define BK_EVICT_MS	1000
+#define BK_ACCEPTS	64	/* accepted a pass, at most */
 
-	for (i = 1; i < b->nconn; i++)
-		if (b->conn[i].deadline < b->conn[old].deadline)
+static int evictable(const struct bk *b, long long now, long long *wait)
+{
+	long long since, best = 0;
+	int i, old = -1;
+
+	for (i = 0; i < b->nconn; i++) {
+		const struct bk_conn *c = &b->conn[i];
+
+		if (!c->served || c->len)
+			continue;
+		since = c->deadline - NSTCP_BROKER_TIMEOUT_MS;
+		if (now - since < BK_EVICT_MS) {
+			if (wait && since + BK_EVICT_MS - now < *wait)
+				*wait = since + BK_EVICT_MS - now;
+			continue;
+		}
+		if (old < 0 || since < best) {
 			old = i;
-	count(&b->cnt->evicted);
-	drop(b, old);
+			best = since;
+		}
+	}
+	return old;
 }
 
 static void accept_all(struct bk *b)
 {
-	for (;;) {
-		int fd = accept4(BK_LFD, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		struct bk_conn *c;
+	int k, old;
 
+	for (k = 0; k < BK_ACCEPTS; k++) {
+		struct bk_conn *c;
+		int fd;
+
+		if (b->nconn == BK_CONNS) {
+			old = evictable(b, now_ms(), NULL);
+			if (old < 0)
+				return;	/* the rest wait in the listening queue */
+			count(&b->cnt->evicted);
+			drop(b, old);
+		}
+		fd = accept4(BK_LFD, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
-		if (b->nconn == BK_CONNS)
-			evict(b);
 		c = &b->conn[b->nconn++];
 		c->fd = fd;
 		c->len = 0;
@@ -454,7 +485,9 @@ static int serve(struct bk *b)
 			pfd[i].events = POLLIN;
 		}
 		lidx = i;
-		pfd[lidx].fd = lfd;
+		/* At the cap, the listening socket only once one may go. */
+		pfd[lidx].fd = b->nconn < BK_CONNS ||
+			       evictable(b, now, &wait) >= 0 ? lfd : -1;
 		pfd[lidx].events = POLLIN;
 		ts.tv_sec = wait / 1000;
 		ts.tv_nsec = wait % 1000 * 1000000;
