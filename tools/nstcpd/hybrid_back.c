@@ -80,7 +80,7 @@ static int idle_worker(const struct nd_service *s, int avoid)
 int nd_hybrid_take_back(struct nd_service *s, long long *next, int *cpu)
 {
 	long long t;
-	int i, k, n = 0;
+	int i, k, r, n = 0;
 
 	for (i = 0; i < s->ncopies; i++) {
 		struct nd_copy *c = &s->copies[i];
@@ -103,13 +103,16 @@ int nd_hybrid_take_back(struct nd_service *s, long long *next, int *cpu)
 					*next = t;
 				continue;
 			}
-			if (nd_hybrid_reclaim(s, i, k, 1))
-				continue;	/* taken meanwhile, or lost */
-			if (!c->stalled) {
+			r = nd_hybrid_reclaim(s, i, k, 1);
+			if (r < 0)
+				continue;	/* taken meanwhile */
+			if (!c->stalled) {	/* it missed its time */
 				c->stalled = 1;
 				*cpu = c->cpu;
 				n++;
 			}
+			if (r > 0)
+				continue;	/* lost at the re-give */
 			s->taken_back++;
 			s->cpu[c->cpu].taken_back++;
 			/* Its new worker's take-back time, maybe one passed. */
