@@ -219,15 +219,21 @@ static void reap_stopped(struct nd_config *cfg)
 	pid_t pid;
 	int i, j;
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+	/*
+	 * One match a child; the loops end there (not by setting i past
+	 * the last service, which the inner loop's test would then read).
+	 */
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
 		for (i = 0; i < cfg->nsvc; i++)
 			for (j = 0; j < cfg->svc[i].nprocs; j++)
 				if (cfg->svc[i].procs[j].pid == pid) {
 					nd_proc_del(&cfg->svc[i],
 						    &cfg->svc[i].procs[j]);
-					j = cfg->svc[i].nprocs;
-					i = cfg->nsvc;
+					goto next;
 				}
+next:
+		;
+	}
 }
 
 /*
