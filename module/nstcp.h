@@ -365,11 +365,13 @@ void nstcp_pollwq_register(struct file *file, struct sock *sk,
 bool nstcp_poll_cpu_active(struct nstcp_lgroup *g, unsigned int cpu);
 void nstcp_poll_cpu_wake(struct nstcp_lgroup *g, unsigned int cpu);
 
-/* sockopt.c */
+/* solnstcp.c */
 int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
 			   unsigned int optlen);
 int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			   char __user *optval, int __user *optlen);
+
+/* sockopt.c */
 bool nstcp_sockopt_replayed(int level, int optname);
 int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 			       sockptr_t optval, unsigned int optlen);
