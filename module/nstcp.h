@@ -382,9 +382,13 @@ void nstcp_sockopt_prot_init(const struct proto *base);
 void nstcp_sockopt_member_prot(struct sock *sk, bool on);
 
 /* family.c */
+extern const struct proto_ops *nstcp_inet6_ops;
 int nstcp_family_init(void);
 void nstcp_family_exit(void);
 struct socket *nstcp_sock_shell(struct sock *sk);
+
+/* streamops.c */
+extern const struct proto_ops nstcp_stream_ops;
 
 /* cgroup4.c: the INET4 cgroup programs on a dual-stack sock. */
 int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len);
