@@ -365,11 +365,13 @@ void nstcp_pollwq_register(struct file *file, struct sock *sk,
 bool nstcp_poll_cpu_active(struct nstcp_lgroup *g, unsigned int cpu);
 void nstcp_poll_cpu_wake(struct nstcp_lgroup *g, unsigned int cpu);
 
-/* sockopt.c */
+/* solnstcp.c */
 int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
 			   unsigned int optlen);
 int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			   char __user *optval, int __user *optlen);
+
+/* sockopt.c */
 bool nstcp_sockopt_replayed(int level, int optname);
 int nstcp_sockopt_set_replayed(struct socket *sock, int level, int optname,
 			       sockptr_t optval, unsigned int optlen);
@@ -380,9 +382,13 @@ void nstcp_sockopt_prot_init(const struct proto *base);
 void nstcp_sockopt_member_prot(struct sock *sk, bool on);
 
 /* family.c */
+extern const struct proto_ops *nstcp_inet6_ops;
 int nstcp_family_init(void);
 void nstcp_family_exit(void);
 struct socket *nstcp_sock_shell(struct sock *sk);
+
+/* streamops.c */
+extern const struct proto_ops nstcp_stream_ops;
 
 /* cgroup4.c: the INET4 cgroup programs on a dual-stack sock. */
 int nstcp_bind_hook4(struct sock *sk, struct sockaddr *uaddr, int len);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: the AF_NSTCP family through in-kernel sockets (family.c): socket
- * creation, address translation on the way in and out, a loopback
- * connection and the counters it moves.
+ * KUnit: the AF_NSTCP family through in-kernel sockets (family.c and
+ * streamops.c): socket creation, address translation on the way in and
+ * out, a loopback connection and the counters it moves.
  */
 #include <kunit/test.h>
 #include <linux/in.h>

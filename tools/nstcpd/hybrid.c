@@ -9,6 +9,9 @@
  * through nstcpd.  A token a worker has not taken by half the hand-off
  * timeout, or when it dies, is taken back and handed to another worker;
  * sooner, after takeback_ms, when another worker is idle (hybrid_back.c).
+ * Here: the workers started, stopped and restarted, their reports read,
+ * the main thread's tick; the hand-off of a token to a worker (the choice,
+ * the send, the tokens waiting, the re-give) is hybrid_give.c's.
  *
  * The hand-off skips nstcpd's main thread: the acceptor pinned on the
  * flow's CPU sends the token to the worker pick() chooses
@@ -54,9 +57,6 @@ void nd_hybrid_unlock(struct nd_service *s)
 	pthread_mutex_unlock(&s->hy_lock);
 }
 
-static void flush_wait(struct nd_service *s);
-static int read_reports(struct nd_service *s, int i, int main_thread);
-
 /*
  * In the main thread, hy_lock not held (it forks): the worker started,
  * then published to the acceptors (its channel, load) under the lock.
@@ -90,7 +90,7 @@ static void start_worker(struct nd_service *s, int i)
 	c->stalled = 0;
 	nd_now(&c->started);
 	s->cpu[c->cpu].pid = p->pid;
-	flush_wait(s);
+	nd_hybrid_flush_wait(s);
 	nd_hybrid_unlock(s);
 	return;
 close:
@@ -125,199 +125,6 @@ int nd_hybrid_start(struct nd_service *s)
 	nd_hybrid_unlock(s);
 	for (i = 0; i < n; i++)
 		start_worker(s, i);
-	return 0;
-}
-
-/*
- * The worker for a flow on @cpu, not @avoid: its own when below busy and
- * not stalled, else the least loaded, the stalled ones last.
- */
-static int pick(struct nd_service *s, int cpu, int avoid)
-{
-	int i, best = -1, best_slow = 0, slow;
-	struct timespec now = { 0 };
-
-	if (s->takeback_ms)
-		nd_now(&now);
-	for (i = 0; i < s->ncopies; i++) {
-		struct nd_copy *c = &s->copies[i];
-
-		if (c->chan < 0 || i == avoid)
-			continue;
-		slow = nd_hybrid_stalled(s, c, &now);
-		if (c->cpu == cpu && c->load < s->busy && !slow)
-			return i;
-		if (best < 0 || slow < best_slow ||
-		    (slow == best_slow &&
-		     (c->load < s->copies[best].load ||
-		      (c->load == s->copies[best].load && c->cpu == cpu)))) {
-			best = i;
-			best_slow = slow;
-		}
-	}
-	return best;
-}
-
-static void drop_token(struct nd_service *s, uint64_t token)
-{
-	int fd = nd_take(s, token);
-
-	if (fd >= 0) {
-		close(fd);
-		s->lost++;
-	}
-}
-
-/*
- * Sends @token to worker @i; 0, or -1 when its channel failed.  @gives:
- * its gives so far; @backs: its early take-backs so far.
- */
-static int send_token(struct nd_service *s, int i, uint64_t token, int cpu,
-		      int gives, int backs)
-{
-	struct nstcp_worker_msg m = {
-		.nwm_type = NSTCP_WMSG_TOKEN, .nwm_cpu = cpu, .nwm_token = token,
-	};
-	struct nd_copy *c = &s->copies[i];
-	struct nd_pending *p;
-
-	if (c->npend == c->pend_cap) {
-		int cap = c->pend_cap ? c->pend_cap * 2 : 16;
-
-		p = realloc(c->pend, cap * sizeof(*p));
-		if (!p)
-			return -1;
-		c->pend = p;
-		c->pend_cap = cap;
-	}
-	if (send(c->chan, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    sizeof(m))
-		return -1;
-	p = &c->pend[c->npend++];
-	p->token = token;
-	p->cpu = cpu;
-	p->gives = gives;
-	p->backs = backs;
-	nd_after_ms(&p->deadline, s->timeout_ms / 2);
-	nd_after_ms(&p->takeback, s->takeback_ms);
-	c->load++;
-	s->cpu[c->cpu].load = c->load;
-	return 0;
-}
-
-/* Keeps @token until a worker is up (all are down or restarting). */
-static void wait_worker(struct nd_service *s, uint64_t token, int cpu,
-			int gives, int backs)
-{
-	struct nd_pending *p;
-
-	if (s->nwait == s->wait_cap) {
-		int cap = s->wait_cap ? s->wait_cap * 2 : 16;
-
-		p = realloc(s->wait, cap * sizeof(*p));
-		if (!p) {
-			drop_token(s, token);
-			return;
-		}
-		s->wait = p;
-		s->wait_cap = cap;
-	}
-	p = &s->wait[s->nwait++];
-	p->token = token;
-	p->cpu = cpu;
-	p->gives = gives;
-	p->backs = backs;
-	nd_after_ms(&p->deadline, s->timeout_ms / 2);
-}
-
-static void give_to(struct nd_service *s, uint64_t token, int cpu, int gives,
-		    int backs, int avoid)
-{
-	int i = pick(s, cpu, avoid);
-
-	if (i < 0 && avoid >= 0)
-		i = pick(s, cpu, -1);
-	if (i < 0 || send_token(s, i, token, cpu, gives, backs))
-		wait_worker(s, token, cpu, gives, backs);
-}
-
-/* Hands the connections waiting for a worker to the workers up. */
-static void flush_wait(struct nd_service *s)
-{
-	int n = s->nwait, k;
-	struct nd_pending *w = s->wait;
-
-	if (!n)
-		return;
-	s->wait = NULL;
-	s->nwait = 0;
-	s->wait_cap = 0;
-	for (k = 0; k < n; k++)
-		give_to(s, w[k].token, w[k].cpu, w[k].gives, w[k].backs, -1);
-	free(w);
-}
-
-/* Connections of @s handed and not done, waiting included; hy_lock held. */
-unsigned int nd_hybrid_load(const struct nd_service *s)
-{
-	unsigned int load = s->nwait;
-	int i;
-
-	for (i = 0; i < s->ncopies; i++)
-		load += s->copies[i].load;
-	return load;
-}
-
-/* The main thread's hand-off of an arrival; hy_lock held. */
-void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
-{
-	give_to(s, token, cpu, gives, 0, -1);
-}
-
-/*
- * Takes back pending connection @k of worker @i and hands it on, as a
- * further give, or (@early, the early take-back) as one more take-back,
- * which does not use up the gives (a worker that failed or died).  0
- * when handed on, 1 when lost (counted), -1 when it was taken meanwhile
- * (its TAKEN report is on the way).
- */
-int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
-{
-	struct nd_copy *c = &s->copies[i];
-	struct nd_pending p = c->pend[k];
-	struct nstcp_give g;
-	socklen_t len = sizeof(g);
-	int fd;
-
-	c->pend[k] = c->pend[--c->npend];
-	if (c->load)
-		c->load--;
-	s->cpu[c->cpu].load = c->load;
-	fd = nd_take(s, p.token);
-	if (fd < 0)
-		return -1;
-	if (early)
-		p.backs++;
-	else
-		p.gives++;
-	if (p.gives > ND_REGIVE_MAX + 1) {
-		close(fd);
-		s->lost++;
-		return 1;
-	}
-	memset(&g, 0, sizeof(g));
-	g.ng_flags = NSTCP_GIVE_UID;
-	g.ng_id = nd_taker_uid(s);
-	g.ng_timeout_ms = s->timeout_ms;
-	if (getsockopt(fd, SOL_NSTCP, NSTCP_GIVE, &g, &len)) {
-		close(fd);
-		s->lost++;
-		return 1;
-	}
-	close(fd);
-	s->regiven++;
-	s->cpu[c->cpu].regiven++;
-	give_to(s, g.ng_token, p.cpu, p.gives, p.backs, i);
 	return 0;
 }
 
@@ -393,7 +200,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 		return 0;
 	}
 	/* A channel that was full may take what waits. */
-	flush_wait(s);
+	nd_hybrid_flush_wait(s);
 	return budget < 0;
 }
 
@@ -425,60 +232,6 @@ void nd_hybrid_reports(struct nd_service *s)
 	for (i = 0; i < s->ncopies; i++)
 		if (s->copies[i].chan >= 0 && s->copies[i].load)
 			read_reports(s, i, 0);
-}
-
-/*
- * In the acceptor pinned on @cpu, the flow's CPU: @token handed on with
- * no hop through the main thread.  To that CPU's worker when it is up
- * and below `busy` (counted direct); else, the workers' reports read, to
- * the one pick() chooses, as the main thread would (the least loaded).
- * Counted given.  0, to pass the arrival to the main thread, when the
- * service has a limit only the main thread judges (per_source, cps), is
- * at max_conns (refused there), has no worker up (the token waits
- * there) or the send failed.
- */
-int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu)
-{
-	int i, own, r = 0, wake = 0;
-	struct timespec now = { 0 };
-
-	if (s->per_source || s->cps || cpu < 0 || cpu >= ND_MAX_CPUS)
-		return 0;
-	if (s->takeback_ms)
-		nd_now(&now);
-	nd_hybrid_lock(s);
-	for (i = 0; i < s->ncopies; i++)
-		if (s->copies[i].cpu == cpu && s->copies[i].chan >= 0 &&
-		    s->copies[i].load < s->busy &&
-		    !nd_hybrid_stalled(s, &s->copies[i], &now))
-			break;
-	own = i < s->ncopies;
-	if (!own || s->max_conns) {
-		nd_hybrid_reports(s);
-		i = pick(s, cpu, -1);
-	}
-	if (i < 0 || (s->max_conns && nd_hybrid_load(s) >= s->max_conns))
-		goto out;
-	if (send_token(s, i, token, cpu, 1, 0))
-		goto out;
-	/*
-	 * Its take-back time before the main thread's next tick: the main
-	 * thread woken (it then ticks by the pending tokens' times; idle, it
-	 * sleeps long).
-	 */
-	wake = nd_hybrid_due(s, &s->copies[i]);
-	s->given++;
-	s->cpu[cpu].given++;
-	if (own && s->copies[i].cpu == cpu) {
-		s->direct++;
-		s->cpu[cpu].direct++;
-	}
-	r = 1;
-out:
-	nd_hybrid_unlock(s);
-	if (wake)
-		nd_arrival_wake();
-	return r;
 }
 
 /* At stop: the channels closed, marked down for the acceptors. */
@@ -549,7 +302,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 		t = nd_ms_until(&s->wait[k].deadline);
 		if (t <= 0) {
 			closed++;
-			drop_token(s, s->wait[k].token);
+			nd_hybrid_drop_token(s, s->wait[k].token);
 			s->wait[k] = s->wait[--s->nwait];
 		} else if (next < 0 || t < next) {
 			next = t;

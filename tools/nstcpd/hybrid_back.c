@@ -3,8 +3,8 @@
  * The hybrid model's early take-back (takeback_ms; Documentation/
  * nstcpd.rst, Hybrid): a token a worker has not taken in takeback_ms
  * goes to an idle worker, and the worker counts as busy (stalled) until
- * it reports again; the rest of the model is hybrid.c, whose lock
- * (hy_lock) every function here runs under.
+ * it reports again; the rest of the model is hybrid.c (with
+ * hybrid_give.c), whose lock (hy_lock) every function here runs under.
  */
 #include <time.h>
 

@@ -3,7 +3,7 @@
  * The hybrid model across a re-exec (reload or restart; Documentation/
  * nstcpd.rst): the connections handed to a worker and not yet taken, and
  * those waiting for one, passed to the new image, which hands them to its
- * own workers.  The rest of the model is hybrid.c.
+ * own workers.  The rest of the model is hybrid.c and hybrid_give.c.
  */
 #include <stdio.h>
 #include <stdlib.h>

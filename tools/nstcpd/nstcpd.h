@@ -8,7 +8,8 @@
  * front processes), hybrid.c and broker.c (with broker_run.c, its
  * brokers; broker_loads.c, its table across a reload; broker.h;
  * hybrid_back.c, the hybrid's early take-back; hybrid_handover.c, its
- * pending tokens across a re-exec) (the
+ * pending tokens across a re-exec; hybrid_give.c, its hand-off to a
+ * worker) (the
  * models), handover.c (the listening sockets
  * across a reload or restart; sdnotify.c; retire.c, the old image's
  * processes; dlimit.c, the distributor's limits), status.c (the status file and
@@ -236,16 +237,20 @@ void nd_arrivals(struct nd_config *cfg);
 void nd_hybrid_lock(struct nd_service *s);
 void nd_hybrid_unlock(struct nd_service *s);
 int nd_hybrid_start(struct nd_service *s);
-int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
 void nd_hybrid_reports(struct nd_service *s);
 void nd_hybrid_stop(struct nd_service *s);
-void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
-unsigned int nd_hybrid_load(const struct nd_service *s);
 int nd_hybrid_read(struct nd_service *s, int slot);
 void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_hybrid_tick(struct nd_service *s);
-int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early);
 void nd_hybrid_reports_of(struct nd_service *s, int i);
+
+/* hybrid_give.c (the hand-off to a worker) */
+int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
+void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
+unsigned int nd_hybrid_load(const struct nd_service *s);
+int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early);
+void nd_hybrid_drop_token(struct nd_service *s, uint64_t token);
+void nd_hybrid_flush_wait(struct nd_service *s);
 
 /* hybrid_back.c (the early take-back), hybrid_handover.c (a re-exec's) */
 int nd_hybrid_stalled(const struct nd_service *s, const struct nd_copy *c,
