@@ -2,7 +2,8 @@
 /*
  * Small helpers the benchmarks share: the monotonic clock, I/O timeouts,
  * pinning, variants measured in turn and nearest-rank percentiles; the
- * whole-buffer send and receive are the tools' (tool_io.h).
+ * whole-buffer send and receive (tool_io.h) and the sysctl reads
+ * (tool_sysctl.h) are the tools'.
  */
 #ifndef NSTCP_BENCH_UTIL_H
 #define NSTCP_BENCH_UTIL_H
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "../../tools/tool_io.h"
+#include "../../tools/tool_sysctl.h"
 
 #define BENCH_IO_TIMEOUT_S	5
 

@@ -151,19 +151,6 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int read_int_file(const char *path, int dflt)
-{
-	FILE *f = fopen(path, "re");
-	int v;
-
-	if (!f)
-		return dflt;
-	if (fscanf(f, "%d", &v) != 1)
-		v = dflt;
-	fclose(f);
-	return v;
-}
-
 static void pin_self(int cpu)
 {
 	cpu_set_t set;
@@ -1011,8 +998,8 @@ int main(int argc, char **argv)
 		if (cli_ns_fd < 0)
 			die(path);
 	}
-	nstcp_fam = read_int_file("/proc/sys/net/nstcp/family", AF_NSTCP);
-	steal_dflt = read_int_file("/proc/sys/net/nstcp/accept_steal", -1);
+	nstcp_fam = tool_nstcp_family();
+	steal_dflt = tool_read_int("/proc/sys/net/nstcp/accept_steal", -1);
 
 	printf("# crr_bench: new connection per transaction: connect, %d-byte request, %d-byte reply, close\n",
 	       o.req, o.rep);

@@ -447,19 +447,6 @@ static bool read_hops(unsigned long long *calls, unsigned long long *hops)
 	return ccol >= 0 && hcol >= 0;
 }
 
-static int read_int(const char *path, int dflt)
-{
-	FILE *f = fopen(path, "re");
-	int v = dflt;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = dflt;
-		fclose(f);
-	}
-	return v;
-}
-
 /* ---- driver ---- */
 
 struct result {
@@ -731,7 +718,7 @@ int main(int argc, char **argv)
 			cpus[ncpus++] = i;
 	if (!o.threads)
 		o.threads = ncpus;
-	fams[1] = nstcp_fam = read_int("/proc/sys/net/nstcp/family", AF_NSTCP);
+	fams[1] = nstcp_fam = tool_nstcp_family();
 	nfams = o.inet6 ? 3 : 2;
 	have_proc = read_hops(&c0, &h0);
 
@@ -740,7 +727,7 @@ int main(int argc, char **argv)
 	       o.rounds, o.slices);
 	if (!have_proc)
 		printf("(no /proc/net/nstcp: hop counters not shown)\n");
-	else if (!read_int("/proc/sys/net/nstcp/hop_accounting", 1))
+	else if (!tool_read_int("/proc/sys/net/nstcp/hop_accounting", 1))
 		printf("(net.nstcp.hop_accounting is 0: calls and hops are not counted)\n");
 	fflush(stdout);
 
