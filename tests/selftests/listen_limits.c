@@ -326,11 +326,7 @@ static void test_per_source_mapped(void)
 	FAM_OK(c[0] >= 0 && c[1] >= 0 &&
 	       lst_wait_queued(port, 2, FAM_TIMEOUT_MS) == 2,
 	       "a dual-stack port, per_source 1: an IPv4 and a v4-mapped IPv6 client");
-	a[0] = lst_try_accept(lfd);
-	errno = 0;
-	a[1] = lst_try_accept(lfd);
-	FAM_OK(is_peer(a[0], c[0]) && a[1] < 0 && errno == EAGAIN &&
-	       was_reset(c[1]) && lim_refused(port) == 1,
+	FAM_OK(lim_second_reset(lfd, port, c, a) && lim_refused(port) == 1,
 	       "... one source: the second reset");
 	close_all(a, 2);
 	close_all(c, 2);
