@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Small helpers the benchmarks share: the monotonic clock, I/O timeouts,
- * pinning, variants measured in turn and nearest-rank percentiles; the
+ * Small helpers the benchmarks share: the end on a failed call, the
+ * monotonic clock, I/O timeouts, pinning, variants measured in turn and
+ * nearest-rank percentiles; the
  * whole-buffer send and receive (tool_io.h) and the sysctl reads
  * (tool_sysctl.h) are the tools'.
  */
@@ -14,6 +15,9 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -22,6 +26,14 @@
 #include "../../tools/tool_sysctl.h"
 
 #define BENCH_IO_TIMEOUT_S	5
+
+/* A call failed: "PROGRAM: WHAT: the errno's text" on stderr, exit 1. */
+static inline __attribute__((noreturn)) void bench_die(const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+		strerror(errno));
+	exit(1);
+}
 
 static inline int64_t bench_now_ns(void)
 {

@@ -89,12 +89,6 @@ struct result {
 
 static struct result res[W_MAX][SC_MAX][MB_NVAR];
 
-static __attribute__((noreturn)) void die(const char *what)
-{
-	fprintf(stderr, "models_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* The address variant @v's connection goes to; false if none. */
 static bool target(struct client *c, int v, struct sockaddr_storage *ss,
 		   socklen_t *len)
@@ -122,7 +116,7 @@ static void *client_main(void *p)
 	int exchanges = r.workload == W_KA ? MB_KA_EXCHANGES : 1;
 
 	if (cli_ns_fd >= 0 && setns(cli_ns_fd, CLONE_NEWNET))
-		die("setns (client network namespace)");
+		bench_die("setns (client network namespace)");
 	for (;;) {
 		int64_t t0 = bench_now_ns(), t1;
 		int v = bench_target_variant(&r.s, t0), fd = -1, i;
@@ -136,7 +130,7 @@ static void *client_main(void *p)
 			goto err;
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
-			die("socket");
+			bench_die("socket");
 		bench_set_timeouts(fd);
 		if (connect(fd, (struct sockaddr *)&ss, len))
 			goto err;
@@ -152,7 +146,7 @@ static void *client_main(void *p)
 			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
 			c->lat[v] = realloc(c->lat[v], c->cap[v] * sizeof(*c->lat[v]));
 			if (!c->lat[v])
-				die("realloc");
+				bench_die("realloc");
 		}
 		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
 		c->half[v][(t1 - r.s.t0) / r.s.slice_ns / r.s.nv % 2]++;
@@ -215,7 +209,7 @@ static void run_round(int w, int sc)
 	for (i = 0; i < o.clients; i++) {
 		r.cl[i].seed = i * 7919 + 1;
 		if (pthread_create(&r.cl[i].th, NULL, client_main, &r.cl[i]))
-			die("pthread_create");
+			bench_die("pthread_create");
 	}
 	for (i = 0; i < o.clients; i++)
 		pthread_join(r.cl[i].th, NULL);
@@ -232,7 +226,7 @@ static void run_round(int w, int sc)
 			n += r.cl[i].n[v];
 		all = malloc((n + 1) * sizeof(*all));
 		if (!all)
-			die("malloc");
+			bench_die("malloc");
 		for (i = 0, n = 0; i < o.clients; i++) {
 			memcpy(all + n, r.cl[i].lat[v], r.cl[i].n[v] * sizeof(*all));
 			n += r.cl[i].n[v];
@@ -380,7 +374,7 @@ int main(int argc, char **argv)
 			 "/run/netns/%s", o.cli_netns);
 		cli_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (cli_ns_fd < 0)
-			die(path);
+			bench_die(path);
 	}
 	printf("# models_bench: %d client threads%s%s, to %s; slices of %.2f s (%.2f s not measured),\n"
 	       "# %.1f s of slices per variant, workload and scenario; variants in turn, order rotating;\n"
