@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Small helpers the benchmarks share: the end on a failed call, the
- * monotonic clock, I/O timeouts, pinning, variants measured in turn and
- * nearest-rank percentiles; the
+ * monotonic clock, I/O timeouts, pinning, a list of names as a mask,
+ * variants measured in turn and nearest-rank percentiles; the
  * whole-buffer send and receive (tool_io.h) and the sysctl reads
  * (tool_sysctl.h) are the tools'.
  */
@@ -69,6 +69,38 @@ static inline void bench_set_timeouts(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * The mask of the comma-separated names in @arg: bit i for names[i] of
+ * @n (or alias[i], when @alias is given).  An unknown name ends the
+ * program with a message and exit status 2.
+ */
+static inline unsigned int bench_parse_list(const char *arg,
+					    const char *const *names, int n,
+					    const char *const *alias)
+{
+	char *copy = strdup(arg), *tok, *save;
+	unsigned int mask = 0;
+	int i;
+
+	if (!copy)
+		bench_die("strdup");
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(tok, names[i]) ||
+			    (alias && !strcmp(tok, alias[i])))
+				break;
+		if (i == n) {
+			fprintf(stderr, "%s: unknown name '%s'\n",
+				program_invocation_short_name, tok);
+			exit(2);
+		}
+		mask |= 1u << i;
+	}
+	free(copy);
+	return mask;
 }
 
 /*

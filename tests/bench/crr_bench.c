@@ -882,31 +882,6 @@ static void usage(FILE *f)
 		"  -h          this help\n");
 }
 
-static unsigned int parse_list(const char *arg, const char *const *names,
-			       int n, const char *const *alias)
-{
-	char *copy = strdup(arg), *tok, *save;
-	unsigned int mask = 0;
-	int i;
-
-	if (!copy)
-		bench_die("strdup");
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n; i++)
-			if (!strcmp(tok, names[i]) ||
-			    (alias && !strcmp(tok, alias[i])))
-				break;
-		if (i == n) {
-			fprintf(stderr, "crr_bench: unknown name '%s'\n", tok);
-			exit(2);
-		}
-		mask |= 1u << i;
-	}
-	free(copy);
-	return mask;
-}
-
 static double parse_num(const char *arg, double lo, double hi)
 {
 	char *end;
@@ -951,11 +926,11 @@ int main(int argc, char **argv)
 		case 'R': o.rep = parse_num(optarg, 1, MAX_MSG); break;
 		case 'p': o.port = parse_num(optarg, 1024, 60000); break;
 		case 'V':
-			o.variants = parse_list(optarg, v_short, V_MAX, v_alias);
+			o.variants = bench_parse_list(optarg, v_short, V_MAX, v_alias);
 			break;
 		case 'S':
-			o.scenarios = parse_list(optarg, sc_name, SC_MAX,
-						 sc_alias);
+			o.scenarios = bench_parse_list(optarg, sc_name, SC_MAX,
+						       sc_alias);
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

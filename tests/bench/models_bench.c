@@ -302,25 +302,6 @@ static void print_results(int w, int sc)
 	fflush(stdout);
 }
 
-static unsigned int parse_list(const char *arg, const char *const *names, int n)
-{
-	char *copy = strdup(arg), *tok, *save;
-	unsigned int mask = 0;
-	int i;
-
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n && strcmp(tok, names[i]); i++)
-			;
-		if (i == n) {
-			fprintf(stderr, "models_bench: unknown name '%s'\n", tok);
-			exit(2);
-		}
-		mask |= 1u << i;
-	}
-	free(copy);
-	return mask;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -353,9 +334,9 @@ int main(int argc, char **argv)
 		case 'g': o.guard = atof(optarg); break;
 		case 't': o.clients = atoi(optarg); break;
 		case 's': o.stall_cpu = atoi(optarg); break;
-		case 'P': o.pairs = parse_list(optarg, mb_pair_name, MB_PAIRS); break;
-		case 'W': o.workloads = parse_list(optarg, w_name, W_MAX); break;
-		case 'S': o.scenarios = parse_list(optarg, sc_name, SC_MAX); break;
+		case 'P': o.pairs = bench_parse_list(optarg, mb_pair_name, MB_PAIRS, NULL); break;
+		case 'W': o.workloads = bench_parse_list(optarg, w_name, W_MAX, NULL); break;
+		case 'S': o.scenarios = bench_parse_list(optarg, sc_name, SC_MAX, NULL); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
