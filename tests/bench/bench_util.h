@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Small helpers the benchmarks share: the end on a failed call, the
- * monotonic clock, I/O timeouts, pinning, a list of names as a mask,
- * variants measured in turn and nearest-rank percentiles; the
+ * monotonic clock, I/O timeouts, the CPUs we may use and pinning, a list
+ * of names as a mask, variants measured in turn and nearest-rank
+ * percentiles; the
  * whole-buffer send and receive (tool_io.h) and the sysctl reads
  * (tool_sysctl.h) are the tools'.
  */
@@ -61,6 +62,17 @@ static inline int bench_pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+/* The CPUs of @set in ascending order into cpus[0..max-1]; how many. */
+static inline int bench_cpu_list(const cpu_set_t *set, int *cpus, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CPU_SETSIZE && n < max; i++)
+		if (CPU_ISSET(i, set))
+			cpus[n++] = i;
+	return n;
 }
 
 static inline void bench_set_timeouts(int fd)

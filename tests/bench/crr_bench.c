@@ -147,11 +147,7 @@ static int cli_ns_fd = -1;
 
 static void pin_self(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	errno = bench_pin(cpu);
 	if (errno)
 		bench_die("pthread_setaffinity_np");
 }
@@ -906,7 +902,7 @@ int main(int argc, char **argv)
 						    "inet6" };
 	static const char *const sc_alias[SC_MAX] = { "bal", "imb" };
 	cpu_set_t allowed;
-	int opt, i, round, sc, port;
+	int opt, round, sc, port;
 
 	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:n:PWs:q:R:p:V:S:h")) != -1) {
 		switch (opt) {
@@ -947,9 +943,7 @@ int main(int argc, char **argv)
 
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
 		bench_die("sched_getaffinity");
-	for (i = 0; i < CPU_SETSIZE && ncpus < MAX_CPUS; i++)
-		if (CPU_ISSET(i, &allowed))
-			cpus[ncpus++] = i;
+	ncpus = bench_cpu_list(&allowed, cpus, MAX_CPUS);
 	if (ncpus < 2) {
 		fprintf(stderr, "crr_bench: needs at least 2 CPUs\n");
 		return 2;

@@ -654,7 +654,7 @@ int main(int argc, char **argv)
 	const char *unit;
 	char desc[64];
 	double t0, lo, hi;
-	int opt, r, sc, k, i;
+	int opt, r, sc, k;
 	bool have_proc;
 
 	while ((opt = getopt(argc, argv, "r:k:n:m:s:b:w:t:p:S:6h")) != -1) {
@@ -707,9 +707,7 @@ int main(int argc, char **argv)
 
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
 		bench_die("sched_getaffinity");
-	for (i = 0; i < CPU_SETSIZE && ncpus < MAX_THREADS; i++)
-		if (CPU_ISSET(i, &allowed))
-			cpus[ncpus++] = i;
+	ncpus = bench_cpu_list(&allowed, cpus, MAX_THREADS);
 	if (!o.threads)
 		o.threads = ncpus;
 	fams[1] = nstcp_fam = tool_nstcp_family();
