@@ -2,8 +2,8 @@
 /*
  * Small helpers the benchmarks share: the end on a failed call, the
  * monotonic clock, I/O timeouts, the CPUs we may use and pinning, a list
- * of names as a mask, variants measured in turn and nearest-rank
- * percentiles; the
+ * of names as a mask, variants measured in turn, latency samples and
+ * nearest-rank percentiles; the
  * whole-buffer send and receive (tool_io.h) and the sysctl reads
  * (tool_sysctl.h) are the tools'.
  */
@@ -154,6 +154,22 @@ static inline int bench_measured_variant(const struct bench_slices *s,
 	if (i >= s->nslices || (t - s->t0) % s->slice_ns < s->guard_ns)
 		return -1;
 	return bench_slice_variant(s, i);
+}
+
+/*
+ * Appends the sample @us to the array *lat of *n samples, grown (doubled,
+ * from 4096) when its *cap is reached; the program ends if it cannot be.
+ */
+static inline void bench_lat_add(uint32_t **lat, size_t *n, size_t *cap,
+				 uint32_t us)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 4096;
+		*lat = realloc(*lat, *cap * sizeof(**lat));
+		if (!*lat)
+			bench_die("realloc");
+	}
+	(*lat)[(*n)++] = us;
 }
 
 static inline int bench_cmp_u32(const void *a, const void *b)

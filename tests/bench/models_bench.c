@@ -142,13 +142,8 @@ static void *client_main(void *p)
 		close(fd);
 		if (bench_measured_variant(&r.s, t1) != v)
 			continue;
-		if (c->n[v] == c->cap[v]) {
-			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
-			c->lat[v] = realloc(c->lat[v], c->cap[v] * sizeof(*c->lat[v]));
-			if (!c->lat[v])
-				bench_die("realloc");
-		}
-		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
+		bench_lat_add(&c->lat[v], &c->n[v], &c->cap[v],
+			      (t1 - t0) / 1000);
 		c->half[v][(t1 - r.s.t0) / r.s.slice_ns / r.s.nv % 2]++;
 		continue;
 err:
