@@ -30,7 +30,7 @@ tools: $(TOOL_BINS) tools/out/libnstcp-run.so tools/out/nstcp-run tools/out/nstc
 	$(MAKE) -C tests/selftests TOP=$(CURDIR)
 	$(MAKE) -C tests/bench TOP=$(CURDIR)
 
-tools/out/%: tools/%.c include/uapi/linux/nstcp.h
+tools/out/%: tools/%.c $(wildcard tools/tool_*.h) include/uapi/linux/nstcp.h
 	@mkdir -p tools/out
 	$(CC) $(TOOLS_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 

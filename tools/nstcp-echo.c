@@ -37,6 +37,7 @@
 
 #include "tool_addr.h"
 #include "tool_io.h"
+#include "tool_sysctl.h"
 
 #define MAX_CONNS	64
 
@@ -68,20 +69,6 @@ static void usage(FILE *f)
 		"\n"
 		"It prints \"listening on ADDR:PORT\" once ready.\n",
 		prog);
-}
-
-/* The AF_NSTCP family number: the module's sysctl, else the default. */
-static int nstcp_family(void)
-{
-	FILE *f = fopen("/proc/sys/net/nstcp/family", "re");
-	int fam = AF_NSTCP;
-
-	if (f) {
-		if (fscanf(f, "%d", &fam) != 1)
-			fam = AF_NSTCP;
-		fclose(f);
-	}
-	return fam;
 }
 
 static int parse_addr(const char *text, unsigned int port,
@@ -431,7 +418,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	lfd = socket(nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(tool_nstcp_family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0) {
 		fprintf(stderr, "%s: socket(AF_NSTCP): %s%s\n", prog,
 			strerror(errno), errno == EAFNOSUPPORT ?

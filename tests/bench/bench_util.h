@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Small helpers the benchmarks share: the monotonic clock, I/O timeouts,
- * pinning, variants measured in turn and nearest-rank percentiles; the
- * whole-buffer send and receive are the tools' (tool_io.h).
+ * Small helpers the benchmarks share: the end on a failed call, the
+ * monotonic clock, I/O timeouts, the CPUs we may use and pinning, a list
+ * of names as a mask, variants measured in turn, latency samples and
+ * nearest-rank percentiles; the
+ * whole-buffer send and receive (tool_io.h) and the sysctl reads
+ * (tool_sysctl.h) are the tools'.
  */
 #ifndef NSTCP_BENCH_UTIL_H
 #define NSTCP_BENCH_UTIL_H
@@ -13,13 +16,25 @@
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include "../../tools/tool_io.h"
+#include "../../tools/tool_sysctl.h"
 
 #define BENCH_IO_TIMEOUT_S	5
+
+/* A call failed: "PROGRAM: WHAT: the errno's text" on stderr, exit 1. */
+static inline __attribute__((noreturn)) void bench_die(const char *what)
+{
+	fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what,
+		strerror(errno));
+	exit(1);
+}
 
 static inline int64_t bench_now_ns(void)
 {
@@ -49,12 +64,55 @@ static inline int bench_pin(int cpu)
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* The CPUs of @set in ascending order into cpus[0..max-1]; how many. */
+static inline int bench_cpu_list(const cpu_set_t *set, int *cpus, int max)
+{
+	int i, n = 0;
+
+	for (i = 0; i < CPU_SETSIZE && n < max; i++)
+		if (CPU_ISSET(i, set))
+			cpus[n++] = i;
+	return n;
+}
+
 static inline void bench_set_timeouts(int fd)
 {
 	struct timeval tv = { .tv_sec = BENCH_IO_TIMEOUT_S };
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * The mask of the comma-separated names in @arg: bit i for names[i] of
+ * @n (or alias[i], when @alias is given).  An unknown name ends the
+ * program with a message and exit status 2.
+ */
+static inline unsigned int bench_parse_list(const char *arg,
+					    const char *const *names, int n,
+					    const char *const *alias)
+{
+	char *copy = strdup(arg), *tok, *save;
+	unsigned int mask = 0;
+	int i;
+
+	if (!copy)
+		bench_die("strdup");
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(tok, names[i]) ||
+			    (alias && !strcmp(tok, alias[i])))
+				break;
+		if (i == n) {
+			fprintf(stderr, "%s: unknown name '%s'\n",
+				program_invocation_short_name, tok);
+			exit(2);
+		}
+		mask |= 1u << i;
+	}
+	free(copy);
+	return mask;
 }
 
 /*
@@ -96,6 +154,22 @@ static inline int bench_measured_variant(const struct bench_slices *s,
 	if (i >= s->nslices || (t - s->t0) % s->slice_ns < s->guard_ns)
 		return -1;
 	return bench_slice_variant(s, i);
+}
+
+/*
+ * Appends the sample @us to the array *lat of *n samples, grown (doubled,
+ * from 4096) when its *cap is reached; the program ends if it cannot be.
+ */
+static inline void bench_lat_add(uint32_t **lat, size_t *n, size_t *cap,
+				 uint32_t us)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 4096;
+		*lat = realloc(*lat, *cap * sizeof(**lat));
+		if (!*lat)
+			bench_die("realloc");
+	}
+	(*lat)[(*n)++] = us;
 }
 
 static inline int bench_cmp_u32(const void *a, const void *b)

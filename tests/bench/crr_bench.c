@@ -145,34 +145,11 @@ static int ncpus, cpus[MAX_CPUS];
 static int nworkers;	/* workers per variant, on cpus[0..nworkers-1] */
 static int cli_ns_fd = -1;
 
-static void die(const char *what)
-{
-	fprintf(stderr, "crr_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static int read_int_file(const char *path, int dflt)
-{
-	FILE *f = fopen(path, "re");
-	int v;
-
-	if (!f)
-		return dflt;
-	if (fscanf(f, "%d", &v) != 1)
-		v = dflt;
-	fclose(f);
-	return v;
-}
-
 static void pin_self(int cpu)
 {
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	errno = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	errno = bench_pin(cpu);
 	if (errno)
-		die("pthread_setaffinity_np");
+		bench_die("pthread_setaffinity_np");
 }
 
 static void set_steal(int val)
@@ -182,7 +159,7 @@ static void set_steal(int val)
 	if (val < 0)
 		return;
 	if (!f || fprintf(f, "%d\n", val) < 0 || fclose(f))
-		die("net.nstcp.accept_steal");
+		bench_die("net.nstcp.accept_steal");
 }
 
 /* Every net.nstcp sysctl of the namespace, as NAME=VALUE words. */
@@ -256,7 +233,7 @@ static void *client_main(void *p)
 	char req[MAX_MSG], rep[MAX_MSG];
 
 	if (cli_ns_fd >= 0 && setns(cli_ns_fd, CLONE_NEWNET))
-		die("setns (client network namespace)");
+		bench_die("setns (client network namespace)");
 	if (o.pin_clients)
 		pin_self(cpus[c->idx % ncpus]);
 	memset(req, 'q', o.req);
@@ -268,7 +245,7 @@ static void *client_main(void *p)
 			break;
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
-			die("socket (client)");
+			bench_die("socket (client)");
 		bench_set_timeouts(fd);
 		t0 = bench_now_ns();
 		if (connect(fd, (struct sockaddr *)&r.srv[v],
@@ -283,14 +260,8 @@ static void *client_main(void *p)
 		close(fd);
 		if (bench_measured_variant(&r.s, t1) != v)
 			continue;
-		if (c->n[v] == c->cap[v]) {
-			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
-			c->lat[v] = realloc(c->lat[v], c->cap[v] *
-					    sizeof(*c->lat[v]));
-			if (!c->lat[v])
-				die("realloc");
-		}
-		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
+		bench_lat_add(&c->lat[v], &c->n[v], &c->cap[v],
+			      (t1 - t0) / 1000);
 	}
 	return NULL;
 }
@@ -371,27 +342,28 @@ static int open_listener(int variant, int cpu, const struct sockaddr_in *sa)
 
 	fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		die(ns ? "socket(AF_NSTCP) (is nstcp.ko loaded?)" : "socket");
+		bench_die(ns ? "socket(AF_NSTCP) (is nstcp.ko loaded?)" :
+			  "socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
-		die("SO_REUSEADDR");
+		bench_die("SO_REUSEADDR");
 	if (ns && setsockopt(fd, SOL_NSTCP, NSTCP_POLICY, &pol, sizeof(pol)))
-		die("NSTCP_POLICY");
+		bench_die("NSTCP_POLICY");
 	if (PER_CPU(variant) &&
 	    (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	     setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu))))
-		die("SO_REUSEPORT, SO_INCOMING_CPU");
+		bench_die("SO_REUSEPORT, SO_INCOMING_CPU");
 	if (variant == V_B6) {
 		/* ::ffff:a.b.c.d */
 		sin6.sin6_addr.s6_addr[10] = 0xff;
 		sin6.sin6_addr.s6_addr[11] = 0xff;
 		memcpy(&sin6.sin6_addr.s6_addr[12], &sa->sin_addr, 4);
 		if (bind(fd, (const struct sockaddr *)&sin6, sizeof(sin6)))
-			die("bind");
+			bench_die("bind");
 	} else if (bind(fd, (const struct sockaddr *)sa, sizeof(*sa))) {
-		die("bind");
+		bench_die("bind");
 	}
 	if (listen(fd, 1024))
-		die("listen");
+		bench_die("listen");
 	return fd;
 }
 
@@ -511,13 +483,13 @@ static void run_round(int round, int sc, int *port)
 			W->cpu = cpus[w];
 			W->lfd = r.lfd[v][PER_CPU(v) ? w : 0];
 			if (pthread_create(&W->th, NULL, worker_main, W))
-				die("pthread_create");
+				bench_die("pthread_create");
 		}
 	}
 	for (i = 0; i < o.clients; i++) {
 		r.cl[i].idx = i;
 		if (pthread_create(&r.cl[i].th, NULL, client_main, &r.cl[i]))
-			die("pthread_create");
+			bench_die("pthread_create");
 	}
 	for (k = 0; k < r.s.nv; k++)
 		if (IS_NSTCP(r.s.vlist[k]))
@@ -569,7 +541,7 @@ static void run_round(int round, int sc, int *port)
 		}
 		R->lat = malloc((R->nlat + 1) * sizeof(*R->lat));
 		if (!R->lat)
-			die("malloc");
+			bench_die("malloc");
 		for (i = 0, n = 0; i < o.clients; i++) {
 			memcpy(R->lat + n, r.cl[i].lat[v],
 			       r.cl[i].n[v] * sizeof(*R->lat));
@@ -651,7 +623,7 @@ static struct agg aggregate(int sc, int v)
 		n += res[i][sc][v].nlat;
 	all = malloc((n + 1) * sizeof(*all));
 	if (!all)
-		die("malloc");
+		bench_die("malloc");
 	for (i = 0; i < o.rounds; i++) {
 		struct result *R = &res[i][sc][v];
 
@@ -900,31 +872,6 @@ static void usage(FILE *f)
 		"  -h          this help\n");
 }
 
-static unsigned int parse_list(const char *arg, const char *const *names,
-			       int n, const char *const *alias)
-{
-	char *copy = strdup(arg), *tok, *save;
-	unsigned int mask = 0;
-	int i;
-
-	if (!copy)
-		die("strdup");
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n; i++)
-			if (!strcmp(tok, names[i]) ||
-			    (alias && !strcmp(tok, alias[i])))
-				break;
-		if (i == n) {
-			fprintf(stderr, "crr_bench: unknown name '%s'\n", tok);
-			exit(2);
-		}
-		mask |= 1u << i;
-	}
-	free(copy);
-	return mask;
-}
-
 static double parse_num(const char *arg, double lo, double hi)
 {
 	char *end;
@@ -949,7 +896,7 @@ int main(int argc, char **argv)
 						    "inet6" };
 	static const char *const sc_alias[SC_MAX] = { "bal", "imb" };
 	cpu_set_t allowed;
-	int opt, i, round, sc, port;
+	int opt, round, sc, port;
 
 	while ((opt = getopt(argc, argv, "a:C:d:l:g:w:r:t:n:PWs:q:R:p:V:S:h")) != -1) {
 		switch (opt) {
@@ -969,11 +916,11 @@ int main(int argc, char **argv)
 		case 'R': o.rep = parse_num(optarg, 1, MAX_MSG); break;
 		case 'p': o.port = parse_num(optarg, 1024, 60000); break;
 		case 'V':
-			o.variants = parse_list(optarg, v_short, V_MAX, v_alias);
+			o.variants = bench_parse_list(optarg, v_short, V_MAX, v_alias);
 			break;
 		case 'S':
-			o.scenarios = parse_list(optarg, sc_name, SC_MAX,
-						 sc_alias);
+			o.scenarios = bench_parse_list(optarg, sc_name, SC_MAX,
+						       sc_alias);
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -989,10 +936,8 @@ int main(int argc, char **argv)
 	}
 
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		die("sched_getaffinity");
-	for (i = 0; i < CPU_SETSIZE && ncpus < MAX_CPUS; i++)
-		if (CPU_ISSET(i, &allowed))
-			cpus[ncpus++] = i;
+		bench_die("sched_getaffinity");
+	ncpus = bench_cpu_list(&allowed, cpus, MAX_CPUS);
 	if (ncpus < 2) {
 		fprintf(stderr, "crr_bench: needs at least 2 CPUs\n");
 		return 2;
@@ -1009,10 +954,10 @@ int main(int argc, char **argv)
 				 o.cli_netns);
 		cli_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (cli_ns_fd < 0)
-			die(path);
+			bench_die(path);
 	}
-	nstcp_fam = read_int_file("/proc/sys/net/nstcp/family", AF_NSTCP);
-	steal_dflt = read_int_file("/proc/sys/net/nstcp/accept_steal", -1);
+	nstcp_fam = tool_nstcp_family();
+	steal_dflt = tool_read_int("/proc/sys/net/nstcp/accept_steal", -1);
 
 	printf("# crr_bench: new connection per transaction: connect, %d-byte request, %d-byte reply, close\n",
 	       o.req, o.rep);

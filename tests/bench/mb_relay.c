@@ -31,12 +31,6 @@ static struct relay rl[MAX_RELAYS];
 static struct sockaddr_un be_addr[MAX_BE];
 static int nbe, be_active[MAX_BE];
 
-static __attribute__((noreturn)) void die(const char *what)
-{
-	fprintf(stderr, "mb_relay: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static void relay_end(struct relay *r)
 {
 	close(r->fd[0]);
@@ -77,7 +71,7 @@ int main(int argc, char **argv)
 	shm = mb_map(argv[1]);
 	var = atoi(argv[2]);
 	if (!mb_addr(argv[3], &sa))
-		die("ADDR:PORT");
+		bench_die("ADDR:PORT");
 	for (nbe = 0; nbe < argc - 4; nbe++) {
 		be_addr[nbe].sun_family = AF_UNIX;
 		snprintf(be_addr[nbe].sun_path, sizeof(be_addr[nbe].sun_path),
@@ -88,12 +82,12 @@ int main(int argc, char **argv)
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1024))
-		die(argv[3]);
+		bench_die(argv[3]);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	ev.events = EPOLLIN;
 	ev.data.u64 = UINT64_MAX;
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev))
-		die("epoll");
+		bench_die("epoll");
 	for (;;) {
 		n = epoll_wait(ep, evs, 64, -1);
 		for (i = 0; i < n; i++) {
@@ -132,7 +126,7 @@ int main(int argc, char **argv)
 					ev.events = EPOLLIN;
 					ev.data.u64 = (uint64_t)slot << 1 | side;
 					if (epoll_ctl(ep, EPOLL_CTL_ADD, r->fd[side], &ev))
-						die("epoll_ctl");
+						bench_die("epoll_ctl");
 				}
 				continue;
 			}

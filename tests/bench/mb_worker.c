@@ -42,28 +42,22 @@ static struct mb_shm *shm;
 static int var;
 static atomic_int busy;
 
-static __attribute__((noreturn)) void die(const char *what)
-{
-	fprintf(stderr, "mb_worker: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static int inet_listener(const char *addr_port, int cpu, bool reuseport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	int fd, one = 1;
 
 	if (!mb_addr(addr_port, &sa))
-		die("ADDR:PORT");
+		bench_die("ADDR:PORT");
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
-		die("socket");
+		bench_die("socket");
 	if (reuseport &&
 	    (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
 	     setsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &cpu, sizeof(cpu))))
-		die("SO_REUSEPORT, SO_INCOMING_CPU");
+		bench_die("SO_REUSEPORT, SO_INCOMING_CPU");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1024))
-		die(addr_port);
+		bench_die(addr_port);
 	return fd;
 }
 
@@ -101,13 +95,13 @@ static int accept_loop(int argc, char **argv)
 		}
 	}
 	if (cpu >= 0 && (errno = bench_pin(cpu)))
-		die("pin");
+		bench_die("pin");
 	if (inet)
 		lfd = inet_listener(inet, cpu, reuseport);
 	else if (nstcp_listen_fds(1) != 1)
-		die("LISTEN_FDS");
+		bench_die("LISTEN_FDS");
 	if (report && pthread_create(&th, NULL, reporter, NULL))
-		die("pthread_create");
+		bench_die("pthread_create");
 	for (;;) {
 		atomic_store(&busy, 1);
 		mb_stall(shm);
@@ -116,7 +110,7 @@ static int accept_loop(int argc, char **argv)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		atomic_store(&busy, 1);
 		mb_serve(shm, var, fd);
@@ -135,7 +129,7 @@ static int inetd(char **argv, const char *self, const char *shm_path)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		switch (fork()) {
 		case -1:
@@ -187,22 +181,22 @@ static int master(char **argv)
 	atomic_int *load;
 
 	if (n < 1 || n > MB_MAXCPU)
-		die("N");
+		bench_die("N");
 	load = mmap(NULL, MB_MAXCPU * sizeof(*load), PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (load == MAP_FAILED)
-		die("mmap");
+		bench_die("mmap");
 	for (i = 0; i < n; i++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-			die("socketpair");
+			bench_die("socketpair");
 		switch (fork()) {
 		case -1:
-			die("fork");
+			bench_die("fork");
 		case 0:
 			close(lfd);
 			close(sv[0]);
 			if ((errno = bench_pin(i)))
-				die("pin");
+				bench_die("pin");
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			master_worker(sv[1], &load[i]);
 		}
@@ -227,7 +221,7 @@ static int master(char **argv)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			die("accept");
+			bench_die("accept");
 		}
 		getsockopt(fd, SOL_SOCKET, SO_INCOMING_CPU, &rcpu, &len);
 		w = rcpu >= 0 && rcpu < n ? rcpu : 0;

@@ -89,12 +89,6 @@ struct result {
 
 static struct result res[W_MAX][SC_MAX][MB_NVAR];
 
-static __attribute__((noreturn)) void die(const char *what)
-{
-	fprintf(stderr, "models_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 /* The address variant @v's connection goes to; false if none. */
 static bool target(struct client *c, int v, struct sockaddr_storage *ss,
 		   socklen_t *len)
@@ -122,7 +116,7 @@ static void *client_main(void *p)
 	int exchanges = r.workload == W_KA ? MB_KA_EXCHANGES : 1;
 
 	if (cli_ns_fd >= 0 && setns(cli_ns_fd, CLONE_NEWNET))
-		die("setns (client network namespace)");
+		bench_die("setns (client network namespace)");
 	for (;;) {
 		int64_t t0 = bench_now_ns(), t1;
 		int v = bench_target_variant(&r.s, t0), fd = -1, i;
@@ -136,7 +130,7 @@ static void *client_main(void *p)
 			goto err;
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
-			die("socket");
+			bench_die("socket");
 		bench_set_timeouts(fd);
 		if (connect(fd, (struct sockaddr *)&ss, len))
 			goto err;
@@ -148,13 +142,8 @@ static void *client_main(void *p)
 		close(fd);
 		if (bench_measured_variant(&r.s, t1) != v)
 			continue;
-		if (c->n[v] == c->cap[v]) {
-			c->cap[v] = c->cap[v] ? 2 * c->cap[v] : 4096;
-			c->lat[v] = realloc(c->lat[v], c->cap[v] * sizeof(*c->lat[v]));
-			if (!c->lat[v])
-				die("realloc");
-		}
-		c->lat[v][c->n[v]++] = (t1 - t0) / 1000;
+		bench_lat_add(&c->lat[v], &c->n[v], &c->cap[v],
+			      (t1 - t0) / 1000);
 		c->half[v][(t1 - r.s.t0) / r.s.slice_ns / r.s.nv % 2]++;
 		continue;
 err:
@@ -215,7 +204,7 @@ static void run_round(int w, int sc)
 	for (i = 0; i < o.clients; i++) {
 		r.cl[i].seed = i * 7919 + 1;
 		if (pthread_create(&r.cl[i].th, NULL, client_main, &r.cl[i]))
-			die("pthread_create");
+			bench_die("pthread_create");
 	}
 	for (i = 0; i < o.clients; i++)
 		pthread_join(r.cl[i].th, NULL);
@@ -232,7 +221,7 @@ static void run_round(int w, int sc)
 			n += r.cl[i].n[v];
 		all = malloc((n + 1) * sizeof(*all));
 		if (!all)
-			die("malloc");
+			bench_die("malloc");
 		for (i = 0, n = 0; i < o.clients; i++) {
 			memcpy(all + n, r.cl[i].lat[v], r.cl[i].n[v] * sizeof(*all));
 			n += r.cl[i].n[v];
@@ -308,25 +297,6 @@ static void print_results(int w, int sc)
 	fflush(stdout);
 }
 
-static unsigned int parse_list(const char *arg, const char *const *names, int n)
-{
-	char *copy = strdup(arg), *tok, *save;
-	unsigned int mask = 0;
-	int i;
-
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n && strcmp(tok, names[i]); i++)
-			;
-		if (i == n) {
-			fprintf(stderr, "models_bench: unknown name '%s'\n", tok);
-			exit(2);
-		}
-		mask |= 1u << i;
-	}
-	free(copy);
-	return mask;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -359,9 +329,9 @@ int main(int argc, char **argv)
 		case 'g': o.guard = atof(optarg); break;
 		case 't': o.clients = atoi(optarg); break;
 		case 's': o.stall_cpu = atoi(optarg); break;
-		case 'P': o.pairs = parse_list(optarg, mb_pair_name, MB_PAIRS); break;
-		case 'W': o.workloads = parse_list(optarg, w_name, W_MAX); break;
-		case 'S': o.scenarios = parse_list(optarg, sc_name, SC_MAX); break;
+		case 'P': o.pairs = bench_parse_list(optarg, mb_pair_name, MB_PAIRS, NULL); break;
+		case 'W': o.workloads = bench_parse_list(optarg, w_name, W_MAX, NULL); break;
+		case 'S': o.scenarios = bench_parse_list(optarg, sc_name, SC_MAX, NULL); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -380,7 +350,7 @@ int main(int argc, char **argv)
 			 "/run/netns/%s", o.cli_netns);
 		cli_ns_fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (cli_ns_fd < 0)
-			die(path);
+			bench_die(path);
 	}
 	printf("# models_bench: %d client threads%s%s, to %s; slices of %.2f s (%.2f s not measured),\n"
 	       "# %.1f s of slices per variant, workload and scenario; variants in turn, order rotating;\n"

@@ -94,12 +94,6 @@ static int nfams = 2;
 static int nstcp_fam = AF_NSTCP;
 static int cpus[MAX_THREADS], ncpus;
 
-static void die(const char *what)
-{
-	fprintf(stderr, "stream_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -113,7 +107,7 @@ static double now(void)
 static void send_all(int fd, const char *buf, size_t len)
 {
 	if (!tool_send_all(fd, buf, len))
-		die("send");
+		bench_die("send");
 }
 
 /* Read exactly @len bytes; false on EOF before the first byte. */
@@ -127,10 +121,10 @@ static bool recv_all(int fd, char *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			die("recv");
+			bench_die("recv");
 		if (n == 0) {
 			if (got)
-				die("recv: short message at EOF");
+				bench_die("recv: short message at EOF");
 			return false;
 		}
 		got += n;
@@ -159,26 +153,26 @@ static void make_pairs(int fam, int n, int *cli, int *srv, bool nodelay)
 	}
 	lfd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
-		die(fam == AF_INET ? "socket(AF_INET)" :
-		    "socket(AF_NSTCP) (is nstcp.ko loaded?)");
+		bench_die(fam == AF_INET ? "socket(AF_INET)" :
+			  "socket(AF_NSTCP) (is nstcp.ko loaded?)");
 	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, n + 1) ||
 	    getsockname(lfd, (struct sockaddr *)&ss, &len))
-		die("listen");
+		bench_die("listen");
 	for (i = 0; i < n; i++) {
 		cli[i] = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (cli[i] < 0)
-			die("socket");
+			bench_die("socket");
 		if (connect(cli[i], (struct sockaddr *)&ss, len))
-			die("connect");
+			bench_die("connect");
 		srv[i] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (srv[i] < 0)
-			die("accept");
+			bench_die("accept");
 		if (nodelay &&
 		    (setsockopt(cli[i], IPPROTO_TCP, TCP_NODELAY, &one,
 				sizeof(one)) ||
 		     setsockopt(srv[i], IPPROTO_TCP, TCP_NODELAY, &one,
 				sizeof(one))))
-			die("TCP_NODELAY");
+			bench_die("TCP_NODELAY");
 	}
 	close(lfd);
 }
@@ -191,7 +185,7 @@ static void pin_all(void)
 	errno = pthread_setaffinity_np(pthread_self(), sizeof(allowed),
 				       &allowed);
 	if (errno)
-		die("pthread_setaffinity_np");
+		bench_die("pthread_setaffinity_np");
 }
 
 static void pin(int cpu)
@@ -200,7 +194,7 @@ static void pin(int cpu)
 		return;
 	errno = bench_pin(cpu);
 	if (errno)
-		die("pthread_setaffinity_np");
+		bench_die("pthread_setaffinity_np");
 }
 
 /* ---- sessions: open connections of one family, with their peers ---- */
@@ -243,12 +237,12 @@ static void *bulk_receiver(void *p)
 	ssize_t n;
 
 	if (!buf)
-		die("malloc");
+		bench_die("malloc");
 	while ((n = recv(a->fd, buf, rsize, 0)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			die("bulk recv");
+			bench_die("bulk recv");
 		}
 		got += n;
 		if (got > bulk_slice_bytes) {
@@ -281,7 +275,7 @@ static void session_open(struct session *s, int fam, int sc)
 							      cpus[1 % ncpus];
 		if (pthread_create(&s->th[i], NULL, sc == SC_BULK ?
 				   bulk_receiver : rr_server, &s->peer[i]))
-			die("pthread_create");
+			bench_die("pthread_create");
 	}
 }
 
@@ -309,7 +303,7 @@ static void rr_rounds(int fd, long n)
 	for (i = 0; i < n; i++) {
 		send_all(fd, buf, o.msg);
 		if (!recv_all(fd, buf, o.msg))
-			die("rr: server closed");
+			bench_die("rr: server closed");
 	}
 }
 
@@ -345,7 +339,7 @@ static void mt_start(void)
 	for (i = 0; i < o.threads; i++) {
 		mt.idx[i] = i;
 		if (pthread_create(&mt.th[i], NULL, mt_client, &mt.idx[i]))
-			die("pthread_create");
+			bench_die("pthread_create");
 	}
 }
 
@@ -370,7 +364,7 @@ static void bulk_send(int fd, long long bytes)
 	if (!buf) {
 		buf = malloc(wsize);
 		if (!buf)
-			die("malloc");
+			bench_die("malloc");
 		memset(buf, 'b', wsize);
 	}
 	while (bytes > 0) {
@@ -380,7 +374,7 @@ static void bulk_send(int fd, long long bytes)
 		bytes -= n;
 	}
 	if (!recv_all(fd, &ack, 1))
-		die("bulk: receiver closed");
+		bench_die("bulk: receiver closed");
 }
 
 /*
@@ -445,19 +439,6 @@ static bool read_hops(unsigned long long *calls, unsigned long long *hops)
 	}
 	fclose(f);
 	return ccol >= 0 && hcol >= 0;
-}
-
-static int read_int(const char *path, int dflt)
-{
-	FILE *f = fopen(path, "re");
-	int v = dflt;
-
-	if (f) {
-		if (fscanf(f, "%d", &v) != 1)
-			v = dflt;
-		fclose(f);
-	}
-	return v;
 }
 
 /* ---- driver ---- */
@@ -673,7 +654,7 @@ int main(int argc, char **argv)
 	const char *unit;
 	char desc[64];
 	double t0, lo, hi;
-	int opt, r, sc, k, i;
+	int opt, r, sc, k;
 	bool have_proc;
 
 	while ((opt = getopt(argc, argv, "r:k:n:m:s:b:w:t:p:S:6h")) != -1) {
@@ -725,13 +706,11 @@ int main(int argc, char **argv)
 	}
 
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
-		die("sched_getaffinity");
-	for (i = 0; i < CPU_SETSIZE && ncpus < MAX_THREADS; i++)
-		if (CPU_ISSET(i, &allowed))
-			cpus[ncpus++] = i;
+		bench_die("sched_getaffinity");
+	ncpus = bench_cpu_list(&allowed, cpus, MAX_THREADS);
 	if (!o.threads)
 		o.threads = ncpus;
-	fams[1] = nstcp_fam = read_int("/proc/sys/net/nstcp/family", AF_NSTCP);
+	fams[1] = nstcp_fam = tool_nstcp_family();
 	nfams = o.inet6 ? 3 : 2;
 	have_proc = read_hops(&c0, &h0);
 
@@ -740,7 +719,7 @@ int main(int argc, char **argv)
 	       o.rounds, o.slices);
 	if (!have_proc)
 		printf("(no /proc/net/nstcp: hop counters not shown)\n");
-	else if (!read_int("/proc/sys/net/nstcp/hop_accounting", 1))
+	else if (!tool_read_int("/proc/sys/net/nstcp/hop_accounting", 1))
 		printf("(net.nstcp.hop_accounting is 0: calls and hops are not counted)\n");
 	fflush(stdout);
 

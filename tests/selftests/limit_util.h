@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers of the port limit selftests (listen_limits, listen_limits_life):
- * a port's limit row over netlink, clients from a given source, and what
- * a client of a refused connection reads.
+ * a port's limit row over netlink, clients from a given source, what a
+ * client of a refused connection reads, and the per_source 1 cases of two
+ * clients from two sources and from one.
  */
 #ifndef NSTCP_LIMIT_UTIL_H
 #define NSTCP_LIMIT_UTIL_H
@@ -102,6 +103,37 @@ static inline int connect_from(const char *src, const char *ip, int port)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Clients of lfd's port from 127.0.0.1 (c[0]) and 127.0.0.2 (c[1]): whether,
+ * once both are queued, each is accepted (a[0], a[1]) and served by its
+ * own.  The caller closes a[] and c[].
+ */
+static inline int lim_two_sources(int lfd, int port, int *c, int *a)
+{
+	c[0] = connect_from("127.0.0.1", LST_IP, port);
+	c[1] = connect_from("127.0.0.2", LST_IP, port);
+	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
+	a[0] = lst_try_accept(lfd);
+	a[1] = lst_try_accept(lfd);
+	return is_peer(a[0], c[0]) && is_peer(a[1], c[1]);
+}
+
+/*
+ * Clients c[0] then c[1] of lfd's port (per_source 1), both counted to one
+ * source: whether, once both are queued, the first is accepted (into a[0])
+ * and served while the second is reset, the non-blocking accept after it
+ * (a[1]) ending in EAGAIN.  The caller closes a[] and c[].
+ */
+static inline int lim_second_reset(int lfd, int port, const int *c, int *a)
+{
+	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
+	a[0] = lst_try_accept(lfd);
+	errno = 0;
+	a[1] = lst_try_accept(lfd);
+	return is_peer(a[0], c[0]) && a[1] < 0 && errno == EAGAIN &&
+	       was_reset(c[1]);
 }
 
 #endif

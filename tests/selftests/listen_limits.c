@@ -326,11 +326,7 @@ static void test_per_source_mapped(void)
 	FAM_OK(c[0] >= 0 && c[1] >= 0 &&
 	       lst_wait_queued(port, 2, FAM_TIMEOUT_MS) == 2,
 	       "a dual-stack port, per_source 1: an IPv4 and a v4-mapped IPv6 client");
-	a[0] = lst_try_accept(lfd);
-	errno = 0;
-	a[1] = lst_try_accept(lfd);
-	FAM_OK(is_peer(a[0], c[0]) && a[1] < 0 && errno == EAGAIN &&
-	       was_reset(c[1]) && lim_refused(port) == 1,
+	FAM_OK(lim_second_reset(lfd, port, c, a) && lim_refused(port) == 1,
 	       "... one source: the second reset");
 	close_all(a, 2);
 	close_all(c, 2);
@@ -401,13 +397,7 @@ static void test_per_source_reconnect(void)
 	FAM_OK(olfd >= 0 && !fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1),
 	       "per_source 1, and an AF_INET listener on 127.0.0.2");
 	d = fam_addr("127.0.0.2", olfd >= 0 ? fam_local_port(olfd) : 1);
-	c[0] = connect_from("127.0.0.1", LST_IP, port);
-	c[1] = connect_from("127.0.0.2", LST_IP, port);
-	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
-	a[0] = lst_try_accept(lfd);
-	a[1] = lst_try_accept(lfd);
-	FAM_OK(is_peer(a[0], c[0]) && is_peer(a[1], c[1]) &&
-	       lim_conns(port) == 2,
+	FAM_OK(lim_two_sources(lfd, port, c, a) && lim_conns(port) == 2,
 	       "127.0.0.1 and 127.0.0.2 each served, conns %ld",
 	       lim_conns(port));
 	errno = 0;

@@ -114,13 +114,8 @@ static void test_outlive_port(void)
 	FAM_OK(!fam_setint(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, 2) &&
 	       !fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1),
 	       "max_conns 2, per_source 1");
-	c[0] = connect_from("127.0.0.1", LST_IP, port);
-	c[1] = connect_from("127.0.0.2", LST_IP, port);
-	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
-	a[0] = lst_try_accept(lfd);
-	a[1] = lst_try_accept(lfd);
-	FAM_OK(is_peer(a[0], c[0]) && is_peer(a[1], c[1]) &&
-	       lim_conns(port) == 2 && !ho_give_pid(a[1], getpid(), 5000, &token),
+	FAM_OK(lim_two_sources(lfd, port, c, a) && lim_conns(port) == 2 &&
+	       !ho_give_pid(a[1], getpid(), 5000, &token),
 	       "two charged (conns %ld), 127.0.0.2's given", lim_conns(port));
 	fam_close(&a[1]);
 	close(lfd);
@@ -148,12 +143,7 @@ static void test_outlive_port(void)
 	FAM_OK(!fam_setint(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, 1), "per_source 1 on it");
 	c[2] = connect_from("127.0.0.1", LST_IP, port);
 	c[3] = connect_from("127.0.0.1", LST_IP, port);
-	lst_wait_queued(port, 2, FAM_TIMEOUT_MS);
-	a[2] = lst_try_accept(lfd);
-	errno = 0;
-	a[3] = lst_try_accept(lfd);
-	FAM_OK(is_peer(a[2], c[2]) && a[3] < 0 && errno == EAGAIN &&
-	       was_reset(c[3]) && lim_conns(port) == 1,
+	FAM_OK(lim_second_reset(lfd, port, &c[2], &a[2]) && lim_conns(port) == 1,
 	       "... counted afresh: one served, the second from 127.0.0.1 reset");
 	close_all(a, 4);
 	close_all(c, 4);

@@ -18,13 +18,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-conns=40 bytes=32768 ncpu=$(nproc)
+nd_model_begin 30
 sdecho=$nd_helpers/nstcpd_sdecho
-
-tap_plan 30
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
 # A back end that answers and closes at once (LISTEN_FDS=1 on fd 3).
 cat >"$tmp/closer.py" <<'PY'
@@ -94,9 +89,7 @@ tap_ok $bad "a front process per CPU pinned there: $(nd_json "$st" "[(x['cpu'], 
 mode=$(stat -c %a "$tmp/dist.0.sock" 2>&1)
 tap_ok $(( bad != 0 )) "each back end pinned, passed its socket by LISTEN_FDS=1"
 tap_ok $([ "$mode" = 600 ]; echo $?) "the back ends' AF_UNIX sockets are root's only: mode $mode"
-ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
-members=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
-	awk '$1 ~ /:7401$/ { print $2 }' | sort -u)
+members=$(nd_port_values 7401 listeners)
 tap_ok $([ "$members" = "$ncpu" ]; echo $?) "the port has $ncpu listening members, one per front: $members"
 
 out=$(nd_run_client echo $nd_srv_ip 7401 $conns $bytes 4)
@@ -104,8 +97,8 @@ tap_ok $(( $? != 0 )) "echo through the fronts, half-close passed on: $out"
 nd_wait_json "$st" "s('dist')['served'] == $conns and s('dist')['relaying'] == 0"
 r=$(nd_json "$st" "(s('dist')['given'], s('dist')['served'], s('dist')['refused'], s('dist')['dropped'])")
 tap_ok $([ "$r" = "($conns, $conns, 0, 0)" ]; echo $?) "status: accepted, served, refused, aborted $r"
-lines=$(wc -l <"$tmp/dist.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/dist.log" | wc -l)
-tap_ok $(( lines != conns || full != conns )) "the back ends saw each connection with all $bytes bytes ($full of $lines)"
+r=$(nd_logged_full "$tmp/dist.log")
+tap_ok $? "the back ends saw each connection with all $bytes bytes ($r)"
 r=$(nd_json "$st" "[b['served'] for b in s('dist')['backends']]")
 tap_ok $(nd_json "$st" "0 if min(b['served'] for b in s('dist')['backends']) >= $conns // 4 else 1") \
 	"least loaded: both back ends served (each at least $((conns / 4))): $r"

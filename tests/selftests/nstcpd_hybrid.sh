@@ -14,13 +14,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-conns=40 bytes=32768 ncpu=$(nproc)
+nd_model_begin 19
 worker=$nd_helpers/nstcpd_worker
-
-tap_plan 19
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
 cat >"$tmp/nstcpd.conf" <<CONF
 [service hyb]
@@ -51,8 +46,8 @@ tap_ok $(( $? != 0 )) "echo through the workers: $out"
 nd_wait_json "$st" "s('hyb')['served'] == $conns"
 r=$(nd_json "$st" "(s('hyb')['given'], s('hyb')['taken'], s('hyb')['served'], s('hyb')['lost'])")
 tap_ok $([ "$r" = "($conns, $conns, $conns, 0)" ]; echo $?) "status: given, taken, served, lost $r"
-lines=$(wc -l <"$tmp/hyb.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/hyb.log" | wc -l)
-tap_ok $(( lines != conns || full != conns )) "each connection logged with all $bytes bytes ($full of $lines)"
+r=$(nd_logged_full "$tmp/hyb.log")
+tap_ok $? "each connection logged with all $bytes bytes ($r)"
 # A flow handed to another CPU's worker (its own busy) follows the take
 # once RFS moves it, which waits for the old CPU's backlog to drain past
 # the flow (handoff.rst): a short exchange may end first.  At least 3/4.

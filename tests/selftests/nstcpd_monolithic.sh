@@ -13,12 +13,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-conns=40 bytes=32768 ncpu=$(nproc)
-
-tap_plan 20
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
+nd_model_begin 20
 
 cat >"$tmp/nstcpd.conf" <<CONF
 [service mono]
@@ -46,16 +41,14 @@ tap_ok $? "a copy per CPU of each service running: $(nd_json "$st" "[x['pid'] fo
 # Each copy pinned on its CPU, passed fd 3 by LISTEN_FDS.
 bad=$(nd_check_pinned mono "LISTEN_PID=\$pid" LISTEN_FDS=1)
 tap_ok $bad "each copy pinned on its CPU with LISTEN_PID (its pid) and LISTEN_FDS=1"
-ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
-n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
-	awk '$1 ~ /:7201$/ { print $2 }' | sort -u)
+n=$(nd_port_values 7201 listeners)
 tap_ok $([ "$n" = "$ncpu" ]; echo $?) "the port has $ncpu listening members (key nd7201): $n"
 
 out=$(nd_run_client echo $nd_srv_ip 7201 $conns $bytes 4)
 tap_ok $(( $? != 0 )) "echo through the copies: $out"
 sleep 0.5
-lines=$(wc -l <"$tmp/mono.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/mono.log" | wc -l)
-tap_ok $(( lines != conns || full != conns )) "each connection logged with all $bytes bytes ($full of $lines)"
+r=$(nd_logged_full "$tmp/mono.log")
+tap_ok $? "each connection logged with all $bytes bytes ($r)"
 local_n=$(awk '$1 == $2' "$tmp/mono.log" | wc -l)
 cpus=$(awk '{ print $1 }' "$tmp/mono.log" | sort -u | wc -l)
 tap_ok $(( local_n * 4 < conns * 3 )) "served on the CPU processing the flow: $local_n of $conns (at least 3/4)"
@@ -83,9 +76,7 @@ nd_wait_json "$st" "s('lim')['refused'] == 3"
 tap_ok $? "status: lim refused $(nd_json "$st" "s('lim')['refused']") (the kernel's count)"
 # The copies close the held ones on their EOF: none in service then.
 for i in $(seq 50); do
-	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
-	n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" conns) |
-		awk '$1 ~ /:7203$/ { print $2 }' | sort -u)
+	n=$(nd_port_values 7203 conns)
 	[ "$n" = 0 ] && break
 	sleep 0.1
 done

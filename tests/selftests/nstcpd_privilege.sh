@@ -13,13 +13,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-bytes=32768 ncpu=$(nproc)
+nd_model_begin 15
 ids='exec = /bin/sh -c "id -u; id -g; id -G; grep ^CapEff: /proc/self/status"'
-
-tap_plan 15
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
 
 cat >"$tmp/nstcpd.conf" <<CONF
 [service nobody]

@@ -14,12 +14,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_begin
-conns=40 bytes=32768
-
-tap_plan 25
-nd_pair_setup
-tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $(nproc) CPUs and RFS"
+nd_model_begin 25
 
 cat >"$tmp/nstcpd.conf" <<CONF
 [service cat]
@@ -85,8 +80,8 @@ out=$(nd_run_client echo $nd_srv_ip 7102 $conns $bytes 4)
 tap_ok $(( $? != 0 )) "socket-activated server (LISTEN_FDS=1): $out"
 nd_wait_json "$st" "s('sd')['served'] == $conns"
 tap_ok $? "status: sd served $(nd_json "$st" "s('sd')['served']") of $conns"
-lines=$(wc -l <"$tmp/sd.log") full=$(awk -v b=$bytes '$3 == b' "$tmp/sd.log" | wc -l)
-tap_ok $(( lines != conns || full != conns )) "each server logged its connection with all $bytes bytes ($full of $lines)"
+r=$(nd_logged_full "$tmp/sd.log")
+tap_ok $? "each server logged its connection with all $bytes bytes ($r)"
 local_n=$(awk '$1 == $2' "$tmp/sd.log" | wc -l)
 cpus=$(awk '{ print $1 }' "$tmp/sd.log" | sort -u | wc -l)
 tap_ok $(( local_n != conns )) "served on the CPU processing the flow (SO_INCOMING_CPU): $local_n of $conns"

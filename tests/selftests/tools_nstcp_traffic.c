@@ -45,25 +45,13 @@
 
 #include "tap.h"
 #include "proc_util.h"
+#include "../../tools/tool_sysctl.h"
 
 /* The counters a run predicts, in the order of the instance counters. */
 static const char *const names[] = {
 	"sockets", "closes", "accepts", "connects", "calls",
 };
 #define NCOUNT ((int)(sizeof(names) / sizeof(names[0])))
-
-static int family(void)
-{
-	FILE *f = fopen("/proc/sys/net/nstcp/family", "re");
-	int fam = AF_NSTCP;
-
-	if (f) {
-		if (fscanf(f, "%d", &fam) != 1)
-			fam = AF_NSTCP;
-		fclose(f);
-	}
-	return fam;
-}
 
 static void die(const char *what)
 {
@@ -86,7 +74,7 @@ static void traffic(long conns, long rounds, long want[NCOUNT])
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
-	int lfd, cfd, afd, fam = family();
+	int lfd, cfd, afd, fam = tool_nstcp_family();
 	long i, r;
 	char c;
 
@@ -293,7 +281,6 @@ static int listen_main(int argc, char **argv)
 	socklen_t len = sizeof(L.sin);
 	cpu_set_t allowed;
 	char line[128];
-	FILE *f;
 
 	if (conns < 0 || queued < 0 || (argc != 4 && argc != 7)) {
 		fprintf(stderr, "usage: tools_nstcp_traffic listen CONNS QUEUED [KEY POLICY MEMBERS]\n");
@@ -315,14 +302,8 @@ static int listen_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	L.fam = family();
-	f = fopen("/proc/sys/net/nstcp/accept_steal", "re");
-	L.steal = 1;
-	if (f) {
-		if (fscanf(f, "%d", &L.steal) != 1)
-			L.steal = 1;
-		fclose(f);
-	}
+	L.fam = tool_nstcp_family();
+	L.steal = tool_read_int("/proc/sys/net/nstcp/accept_steal", 1);
 	if (sched_getaffinity(0, sizeof(allowed), &allowed))
 		die("sched_getaffinity");
 	for (i = 0; i < CPU_SETSIZE && L.ncpus < MAX_CPU; i++)
@@ -418,6 +399,6 @@ int main(int argc, char **argv)
 	tap_ok(hops_after >= hops_before &&
 	       hops_after - hops_before <= after[4] - before[4],
 	       "traffic on 127.0.0.1 with family %d: hops grow by at most the calls (%ld <= %ld)",
-	       family(), hops_after - hops_before, after[4] - before[4]);
+	       tool_nstcp_family(), hops_after - hops_before, after[4] - before[4]);
 	return tap_done();
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * For the socket-activated echo servers of the nstcpd tests
- * (nstcpd_sdecho, nstcpd_bkserver): the echo of one connection, a line
- * appended to a log file, and the accept loop with a thread a connection.
+ * (nstcpd_sdecho, nstcpd_bkserver, nstcpd_drain): the echo of one
+ * connection, a line appended to a log file, and the accept loop with a
+ * thread a connection.
  */
 #ifndef NSTCP_SELFTEST_ECHO_UTIL_H
 #define NSTCP_SELFTEST_ECHO_UTIL_H

@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "echo_util.h"
+
 static volatile sig_atomic_t stopping;
 static int active;
 static unsigned long served;
@@ -32,22 +34,8 @@ static void on_term(int sig)
 static void *serve(void *arg)
 {
 	int fd = (int)(long)arg;
-	char buf[16384];
-	ssize_t n;
 
-	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		char *p = buf;
-
-		while (n > 0) {
-			ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-			if (w <= 0)
-				goto out;
-			p += w;
-			n -= w;
-		}
-	}
-out:
+	echo_conn(fd);
 	close(fd);
 	pthread_mutex_lock(&lock);
 	served++;

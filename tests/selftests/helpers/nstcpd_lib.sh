@@ -177,3 +177,33 @@ nd_check_pinned() {
 	done
 	echo $bad
 }
+
+# nd_model_begin PLAN: the model tests' opening: nd_begin, $ncpu, $conns
+# (40) and $bytes (32768 a connection), the TAP plan of PLAN tests and the
+# namespace pair (its TAP line).
+nd_model_begin() {
+	nd_begin
+	conns=40 bytes=32768 ncpu=$(nproc)
+	tap_plan "$1"
+	nd_pair_setup
+	tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
+}
+
+# nd_port_values PORT COLUMN: the distinct values of COLUMN (listeners,
+# conns, ...) over port PORT's rows of /proc/net/nstcp_listen in $nd_srv.
+nd_port_values() {
+	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
+	paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" "$2") |
+		awk -v port=":$1" 'substr($1, length($1) - length(port) + 1) == port { print $2 }' |
+		sort -u
+}
+
+# nd_logged_full LOG: "FULL of LINES": how many of the connections the
+# echo servers logged in LOG (a line each, the count of bytes third) had
+# all $bytes bytes; returns 0 when both are $conns.
+nd_logged_full() {
+	local lines full
+	lines=$(wc -l <"$1") full=$(awk -v b="$bytes" '$3 == b' "$1" | wc -l)
+	echo "$full of $lines"
+	[ "$lines" -eq "$conns" ] && [ "$full" -eq "$conns" ]
+}
