@@ -265,7 +265,7 @@ cat >"$tmp/bad.conf" <<CONF
 listen = 7400
 model = broker
 exec = /bin/true
-max_conns = 5
+max_conns = 1000001
 
 [service b2]
 listen = 7401
@@ -286,7 +286,7 @@ rc=$?
 echo "$out" | sed 's/^/# /'
 want=(
 	"1: service b1: the broker model needs \"servers\""
-	"5: \"max_conns\" is not for the broker model"
+	"5: max_conns: \"1000001\" is not 0 to 1000000"
 	"11: servers: ports 7399 to 7402 include port 7400 of service b1"
 	"13: expire_ms: \"2\" is not 10 to 600000"
 	"19: \"servers\" is for the broker model"

@@ -10,6 +10,10 @@
  * starts them (broker.h).  nstcpd supervises both: a broker or a server
  * that exits is restarted with backoff on its held socket; a server's slot
  * is cleared when it exits, so no broker sends clients to it meanwhile.
+ * The service's max_conns, per_source and cps are set on each server's
+ * socket as the kernel's limits of its port, as the monolithic model sets
+ * them (nd_port_limits): each server has its own; the service's refused
+ * is the sum of the servers' ports' lrefused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -151,7 +155,8 @@ int nd_broker_start(struct nd_service *s)
 	nd_broker_adopt(s, bk);
 	s->copies = calloc(n, sizeof(*s->copies));
 	bk->restarts = calloc(n, sizeof(*bk->restarts));
-	if (!s->copies || !bk->restarts)
+	bk->refused = calloc(nservers, sizeof(*bk->refused));
+	if (!s->copies || !bk->restarts || !bk->refused)
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct nd_copy *k = &s->copies[i];
@@ -168,6 +173,9 @@ int nd_broker_start(struct nd_service *s)
 		if (k->lfd < 0)
 			return -1;	/* nd_services_stop closes those made */
 		s->ncopies++;
+		/* A server's port: its limits (new values after a reload). */
+		if (i >= bk->nbrokers && nd_port_limits(s, k->lfd))
+			return -1;
 		/* Everything listens before the first process runs. */
 		k->restart_at.tv_sec = 1;
 	}
@@ -372,12 +380,41 @@ void nd_broker_json(struct nd_service *s, json_object *o, json_object *ws)
 			add_u64(w, "reports", nd_bk_ld(&sl->reports));
 			add_u64(w, "chosen", nd_bk_ld(&sl->chosen));
 			add_u64(w, "leases", nd_bk_live(sl, nowms, bk->lease_ms));
+			add_u64(w, "refused", bk->refused[i - bk->nbrokers]);
 			json_object_array_add(ws, w);
 		}
 	}
 	for (j = 0; j < (int)ND_BK_NCOUNT; j++)
 		add_u64(o, names[j], sum[j]);
 	add_u64(o, "lease_ms", bk->lease_ms);
+}
+
+static void bk_row(void *arg, const struct nd_listen_row *r)
+{
+	struct nd_bk *bk = arg;
+
+	if (r->lrefused >= 0 && r->port >= (int)bk->base_port &&
+	    r->port < (int)bk->base_port + bk->nslots)
+		bk->refused[r->port - bk->base_port] = r->lrefused;
+}
+
+/*
+ * The connections the servers' ports' limits reset: each server's its
+ * port's lrefused (on every row of the port), the service's refused their
+ * sum, from /proc/net/nstcp_listen as the monolithic model reads it.
+ */
+void nd_broker_proc(struct nd_service *s)
+{
+	struct nd_bk *bk = s->bk;
+	unsigned long long sum = 0;
+	int i;
+
+	if (!bk || !bk->refused)
+		return;
+	nd_listen_rows(bk_row, bk);
+	for (i = 0; i < bk->nslots; i++)
+		sum += bk->refused[i];
+	s->refused = sum;
 }
 
 void nd_broker_stop(struct nd_service *s)
@@ -391,6 +428,7 @@ void nd_broker_stop(struct nd_service *s)
 	if (bk->memfd >= 0)
 		close(bk->memfd);
 	free(bk->restarts);
+	free(bk->refused);
 	free(bk);
 	s->bk = NULL;
 }

@@ -79,6 +79,7 @@ struct nd_bk {
 	struct nd_bk_count *count;	/* then m's nbrokers counters */
 	char broker_env[96];	/* NSTCP_BROKER=ADDR:PORT */
 	unsigned long long *restarts;	/* per copy */
+	unsigned long long *refused;	/* per server: its port's lrefused */
 };
 
 static inline unsigned long long nd_bk_ld(const uint64_t *v)

@@ -99,12 +99,12 @@ const char *nd_policy_name(int policy)
  * The broker model's keys, checked when a block ends: "servers" needed,
  * its ports (one per worker) within 65535 and apart from the listening
  * ports; "servers", "expire_ms" and "lease_ms" for this model only.
+ * max_conns, per_source and cps are each server's port's limits.
  */
 static void broker_check(struct parser *p)
 {
 	const struct nd_service *s = p->cur;
 	int broker = s->model == ND_MODEL_BROKER, i, n, base, lp;
-	static const int no_broker[] = { K_MAX_CONNS, K_CPS };
 
 	if (!broker) {
 		for (i = K_SERVERS; i <= K_EXPIRE; i++)
@@ -116,11 +116,6 @@ static void broker_check(struct parser *p)
 			     nd_keys[K_LEASE]);
 		return;
 	}
-	for (i = 0; i < 2; i++)
-		if (p->seen & (1u << no_broker[i]))
-			perr(p, p->key_line[no_broker[i]],
-			     "\"%s\" is not for the broker model (clients connect to the servers directly)",
-			     nd_keys[no_broker[i]]);
 	if (!(p->seen & (1u << K_SERVERS))) {
 		perr(p, s->line, "service %s: the broker model needs \"servers\"",
 		     s->name);
@@ -167,10 +162,12 @@ static void service_end(struct parser *p)
 
 		/*
 		 * per_source: the distributor's fronts count sources too, and
-		 * the kernel for the monolithic model's port.
+		 * the kernel for the monolithic model's port and the broker
+		 * model's servers' ports.
 		 */
 		for (i = 0; i < (s->model == ND_MODEL_DISTRIBUTOR ||
-				 s->model == ND_MODEL_MONOLITHIC ? 2 : 3); i++)
+				 s->model == ND_MODEL_MONOLITHIC ||
+				 s->model == ND_MODEL_BROKER ? 2 : 3); i++)
 			if (p->seen & (1u << std_only[i]))
 				perr(p, p->key_line[std_only[i]],
 				     "\"%s\" is for the standard model (service %s is %s)",

@@ -8,7 +8,9 @@
  * to the other copies: none is reset.  The service's max_conns,
  * per_source and cps are the port's limits in the kernel
  * (NSTCP_MAX_CONNS, NSTCP_PER_SOURCE, NSTCP_CPS), set on every member:
- * the copies' accept() enforces them.
+ * the copies' accept() enforces them.  The broker model sets them the
+ * same way on each server's port (nd_port_limits) and reads their counts
+ * from /proc as this model does (nd_listen_rows).
  */
 #include <arpa/inet.h>
 #include <linux/nstcp.h>
@@ -21,16 +23,24 @@
 
 #include "nstcpd.h"
 
-/* The port's limits, as configured (0: none), on member @lfd. */
-static int set_limits(const struct nd_service *s, int lfd)
+/*
+ * The port's limits, as configured (0: none, which also clears a limit
+ * an inherited socket had), on listening socket @lfd: a monolithic
+ * member, or a broker's server.  A failure (ENOPROTOOPT from a module
+ * without them, EINVAL) is logged and fails the service's start; errno
+ * is setsockopt()'s.
+ */
+int nd_port_limits(const struct nd_service *s, int lfd)
 {
-	int max = s->max_conns, cps = s->cps, ps = s->per_source;
+	int max = s->max_conns, cps = s->cps, ps = s->per_source, err;
 
 	if (setsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &max, sizeof(max)) ||
 	    setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)) ||
 	    setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps))) {
+		err = errno;
 		nd_log("service %s: the port's limits: %s", s->name,
-		       strerror(errno));
+		       strerror(err));
+		errno = err;
 		return -1;
 	}
 	return 0;
@@ -53,7 +63,7 @@ int nd_monolithic_start(struct nd_service *s)
 		if (s->copies[i].lfd < 0)
 			goto fail;
 		s->ncopies++;
-		if (set_limits(s, s->copies[i].lfd))
+		if (nd_port_limits(s, s->copies[i].lfd))
 			goto fail;
 	}
 	/* All members listen before the first copy runs. */
@@ -164,16 +174,17 @@ static int words(char *line, char **w, int max)
 }
 
 /*
- * Queued and accepted connections of the port per CPU instance, and the
- * connections its limits reset (the service's refused), from
- * /proc/net/nstcp_listen (columns found by the header's names).
+ * Calls @fn for each row of /proc/net/nstcp_listen (a port's CPU
+ * instance; columns found by the header's names): its port (the digits
+ * after the address's last ':'), CPU, queued and accepted counts, and the
+ * port's lrefused (-1 without the column).
  */
-void nd_monolithic_proc(struct nd_service *s)
+void nd_listen_rows(void (*fn)(void *arg, const struct nd_listen_row *r),
+		    void *arg)
 {
-	int port = ntohs(((struct sockaddr_in *)&s->addr)->sin_port);
-	int ca, cc, cq, cx, cr, n, cpu;
-	char line[512], hdr[512], want[16], *w[32], *h[32];
-	size_t al, wl;
+	int ca, cc, cq, cx, cr, n;
+	char line[512], hdr[512], *w[32], *h[32], *colon, *end;
+	struct nd_listen_row r;
 	FILE *f;
 
 	f = fopen("/proc/net/nstcp_listen", "re");
@@ -189,22 +200,44 @@ void nd_monolithic_proc(struct nd_service *s)
 	cr = column(h, n, "lrefused");
 	if (ca < 0 || cc < 0 || cq < 0 || cx < 0)
 		goto out;
-	snprintf(want, sizeof(want), ":%d", port);
-	wl = strlen(want);
 	while (fgets(line, sizeof(line), f)) {
 		if (words(line, w, 32) != n)
 			continue;
-		al = strlen(w[ca]);
-		if (al < wl || strcmp(w[ca] + al - wl, want))
+		colon = strrchr(w[ca], ':');
+		if (!colon)
 			continue;
-		cpu = atoi(w[cc]);
-		if (cpu < 0 || cpu >= ND_MAX_CPUS)
+		r.port = strtol(colon + 1, &end, 10);
+		if (*end || end == colon + 1 || r.port < 1 || r.port > 65535)
 			continue;
-		s->cpu[cpu].queued = strtoull(w[cq], NULL, 10);
-		s->cpu[cpu].accepted = strtoull(w[cx], NULL, 10);
-		if (cr >= 0)
-			s->refused = strtoull(w[cr], NULL, 10);
+		r.cpu = atoi(w[cc]);
+		r.queued = strtoull(w[cq], NULL, 10);
+		r.accepted = strtoull(w[cx], NULL, 10);
+		r.lrefused = cr >= 0 ? (long long)strtoull(w[cr], NULL, 10) : -1;
+		fn(arg, &r);
 	}
 out:
 	fclose(f);
+}
+
+static void mono_row(void *arg, const struct nd_listen_row *r)
+{
+	struct nd_service *s = arg;
+
+	if (r->port != ntohs(((struct sockaddr_in *)&s->addr)->sin_port) ||
+	    r->cpu < 0 || r->cpu >= ND_MAX_CPUS)
+		return;
+	s->cpu[r->cpu].queued = r->queued;
+	s->cpu[r->cpu].accepted = r->accepted;
+	if (r->lrefused >= 0)
+		s->refused = r->lrefused;
+}
+
+/*
+ * Queued and accepted connections of the port per CPU instance, and the
+ * connections its limits reset (the service's refused), from
+ * /proc/net/nstcp_listen.
+ */
+void nd_monolithic_proc(struct nd_service *s)
+{
+	nd_listen_rows(mono_row, s);
 }

@@ -216,11 +216,19 @@ void nd_standard_arrival(struct nd_service *s, uint64_t token, int cpu,
 void nd_standard_exited(struct nd_service *s, struct nd_proc *p, int status);
 void nd_standard_reports(struct nd_config *cfg);
 
-/* monolithic.c */
+/* monolithic.c (nd_port_limits and nd_listen_rows: the broker's too) */
+struct nd_listen_row {		/* one of /proc/net/nstcp_listen */
+	int port, cpu;
+	unsigned long long queued, accepted;
+	long long lrefused;	/* the port's; -1: no such column */
+};
 int nd_monolithic_start(struct nd_service *s);
 void nd_monolithic_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_monolithic_tick(struct nd_service *s);
 void nd_monolithic_proc(struct nd_service *s);
+int nd_port_limits(const struct nd_service *s, int lfd);
+void nd_listen_rows(void (*fn)(void *arg, const struct nd_listen_row *r),
+		    void *arg);
 
 /* acceptor.c */
 extern int nd_arrival_pipe;
@@ -268,6 +276,7 @@ long long nd_broker_tick(struct nd_service *s);
 void nd_broker_json(struct nd_service *s, struct json_object *o,
 		    struct json_object *ws);
 void nd_broker_stop(struct nd_service *s);
+void nd_broker_proc(struct nd_service *s);
 char *nd_broker_loads(const struct nd_config *cfg);
 void nd_broker_handover_load(long fdmax);
 int nd_broker_main(int argc, char **argv);

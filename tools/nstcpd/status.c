@@ -49,6 +49,11 @@ static json_object *service_json(struct nd_service *s)
 	}
 	if (s->model == ND_MODEL_DISTRIBUTOR)
 		nd_distributor_totals(s);
+	/* The kernel's counts, refused among them, before they are written. */
+	if (s->model == ND_MODEL_MONOLITHIC)
+		nd_monolithic_proc(s);
+	if (s->model == ND_MODEL_BROKER)
+		nd_broker_proc(s);
 	json_object_object_add(o, "name", json_object_new_string(s->name));
 	json_object_object_add(o, "model",
 			       json_object_new_string(nd_model_name(s->model)));
@@ -71,8 +76,6 @@ static json_object *service_json(struct nd_service *s)
 		add_u64(o, "direct", s->direct);
 		add_u64(o, "taken_back", s->taken_back);
 	}
-	if (s->model == ND_MODEL_MONOLITHIC)
-		nd_monolithic_proc(s);
 	if (s->model == ND_MODEL_DISTRIBUTOR)
 		nd_distributor_json(s, o, ws);
 	if (s->model == ND_MODEL_BROKER)
@@ -242,17 +245,19 @@ static void print_broker(json_object *s)
 		       get_u64(w, "malformed"), get_u64(w, "restarts"),
 		       get_u64(w, "leased"), get_u64(w, "evicted"));
 	}
-	printf("  %4s %8s %6s %6s %8s %7s %8s %8s %6s\n", "cpu", "server", "port",
-	       "load", "capacity", "age_ms", "chosen", "restarts", "leases");
+	printf("  %4s %8s %6s %6s %8s %7s %8s %8s %6s %8s\n", "cpu", "server",
+	       "port", "load", "capacity", "age_ms", "chosen", "restarts",
+	       "leases", "refused");
 	for (j = 0; json_object_object_get_ex(s, "workers", &a) &&
 	     j < json_object_array_length(a); j++) {
 		json_object *w = json_object_array_get_idx(a, j);
 
-		printf("  %4llu %8llu %6llu %6llu %8llu %7lld %8llu %8llu %6llu\n",
+		printf("  %4llu %8llu %6llu %6llu %8llu %7lld %8llu %8llu %6llu %8llu\n",
 		       get_u64(w, "cpu"), get_u64(w, "pid"), get_u64(w, "port"),
 		       get_u64(w, "load"), get_u64(w, "capacity"),
 		       (long long)get_u64(w, "age_ms"), get_u64(w, "chosen"),
-		       get_u64(w, "restarts"), get_u64(w, "leases"));
+		       get_u64(w, "restarts"), get_u64(w, "leases"),
+		       get_u64(w, "refused"));
 	}
 }
 
