@@ -28,7 +28,8 @@
  * an inherited socket had), on listening socket @lfd: a monolithic
  * member, or a broker's server.  A failure (ENOPROTOOPT from a module
  * without them, EINVAL) is logged and fails the service's start; errno
- * is setsockopt()'s.
+ * is setsockopt()'s.  A module without them is no failure when none is
+ * configured.
  */
 int nd_port_limits(const struct nd_service *s, int lfd)
 {
@@ -38,6 +39,8 @@ int nd_port_limits(const struct nd_service *s, int lfd)
 	    setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)) ||
 	    setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps))) {
 		err = errno;
+		if (err == ENOPROTOOPT && !max && !cps && !ps)
+			return 0;
 		nd_log("service %s: the port's limits: %s", s->name,
 		       strerror(err));
 		errno = err;
