@@ -264,9 +264,15 @@ static void nstcp_arrival(struct nstcp_lgroup *g, unsigned int cpu)
 	if (nstcp_qlen(q) <= 1)
 		WRITE_ONCE(q->steal_at, jiffies + delay);
 	polled = nstcp_poll_cpu_active(g, cpu);
+	/*
+	 * Anybody's at once: an offline CPU's, with no delay, with nobody
+	 * to claim it on @cpu, or behind one already past its delay (the
+	 * timer would tell everybody at the next tick).
+	 */
 	if (!nstcp_inst_online(g, cpu) ||
 	    (READ_ONCE(nn->accept_steal) &&
-	     (!delay || (!polled && !nstcp_owner_active(q, delay))))) {
+	     (!delay || (!polled && !nstcp_owner_active(q, delay)) ||
+	      !time_before(jiffies, READ_ONCE(q->steal_at))))) {
 		nstcp_wake_all(g, cpu);
 		return;
 	}
