@@ -34,19 +34,23 @@
 int nd_port_limits(const struct nd_service *s, int lfd)
 {
 	int max = s->max_conns, cps = s->cps, ps = s->per_source, err;
+	const char *what = NULL;
 
-	if (setsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &max, sizeof(max)) ||
-	    setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)) ||
-	    setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps))) {
-		err = errno;
-		if (err == ENOPROTOOPT && !max && !cps && !ps)
-			return 0;
-		nd_log("service %s: the port's limits: %s", s->name,
-		       strerror(err));
-		errno = err;
-		return -1;
-	}
-	return 0;
+	if (setsockopt(lfd, SOL_NSTCP, NSTCP_MAX_CONNS, &max, sizeof(max)))
+		what = "max_conns";
+	else if (setsockopt(lfd, SOL_NSTCP, NSTCP_PER_SOURCE, &ps, sizeof(ps)))
+		what = "per_source";
+	else if (setsockopt(lfd, SOL_NSTCP, NSTCP_CPS, &cps, sizeof(cps)))
+		what = "cps";
+	if (!what)
+		return 0;
+	err = errno;
+	if (err == ENOPROTOOPT && !max && !cps && !ps)
+		return 0;
+	nd_log("service %s: the port's limits (%s): %s", s->name, what,
+	       strerror(err));
+	errno = err;
+	return -1;
 }
 
 int nd_monolithic_start(struct nd_service *s)
