@@ -79,9 +79,7 @@ for c in $(seq 0 $((ncpu - 1))); do
 	aff=$(awk '/^Cpus_allowed_list/ { print $2 }' /proc/"$pid"/status)
 	[ "$aff" = "$c" ] || { bad=$((bad + 1)); echo "# broker $pid of CPU $c: affinity $aff"; }
 done
-ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
-n=$(paste <(nstcp_proc_col "$tmp/listen" addr) <(nstcp_proc_col "$tmp/listen" listeners) |
-	awk '$1 ~ /:7300$/ { print $2 }' | sort -u)
+n=$(nd_port_values 7300 listeners)
 tap_ok $(( bad != 0 || n != ncpu )) "each broker pinned on its CPU; port 7300 has $n listening members"
 nobody=$(id -u nobody) bad=0
 for pid in $(nd_json "$st" "' '.join(str(x['pid']) for x in s('bk')['brokers'] + w('bk'))"); do

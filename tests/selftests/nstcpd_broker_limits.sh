@@ -48,14 +48,10 @@ PY
 }
 
 # lims PORT: "max_conns per_source cps" of PORT in /proc/net/nstcp_listen
-# (one line per distinct value over its CPU rows).
+# (the port's values: each column's distinct values over its CPU rows).
 lims() {
-	ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
-	paste <(nstcp_proc_col "$tmp/listen" addr) \
-		<(nstcp_proc_col "$tmp/listen" max_conns) \
-		<(nstcp_proc_col "$tmp/listen" per_source) \
-		<(nstcp_proc_col "$tmp/listen" cps) |
-		awk -v p=":$1\$" '$1 ~ p { print $2, $3, $4 }' | sort -u
+	echo $(nd_port_values "$1" max_conns) $(nd_port_values "$1" per_source) \
+		$(nd_port_values "$1" cps)
 }
 
 # idle PORT...: waits up to 10 s for no connection in service on the ports.
@@ -63,11 +59,8 @@ idle() {
 	local i p n
 	for i in $(seq 100); do
 		n=0
-		ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >"$tmp/listen"
 		for p in "$@"; do
-			n=$((n + $(paste <(nstcp_proc_col "$tmp/listen" addr) \
-				<(nstcp_proc_col "$tmp/listen" conns) |
-				awk -v p=":$p\$" '$1 ~ p { c = $2 } END { print c + 0 }')))
+			n=$((n + $(nd_port_values "$p" conns | tail -1) + 0))
 		done
 		[ $n = 0 ] && return 0
 		sleep 0.1
