@@ -88,6 +88,7 @@ static void start_worker(struct nd_service *s, int i)
 	c->pid = p->pid;
 	c->load = 0;
 	c->stalled = 0;
+	c->took = 0;
 	nd_now(&c->started);
 	s->cpu[c->cpu].pid = p->pid;
 	nd_hybrid_flush_wait(s);
@@ -171,6 +172,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 				c->pend[k] = c->pend[--c->npend];
 			else
 				w->load = ++c->load;
+			c->took = 1;
 			s->taken++;
 			w->taken++;
 			if (m.nwm_cpu == m.nwm_home || m.nwm_home < 0)
@@ -180,7 +182,7 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 			/* Taken back already (ENOENT); or refused: hand it on. */
 			k = find_pending(c, m.nwm_token);
 			if (k >= 0)
-				nd_hybrid_reclaim(s, i, k, 0);
+				nd_hybrid_reclaim(s, i, k, ND_RECLAIM_REGIVE);
 			break;
 		case NSTCP_WMSG_DONE:
 			if (c->load > (unsigned int)c->npend)
@@ -266,8 +268,14 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	}
 	c->pid = 0;
 	s->cpu[c->cpu].pid = 0;
+	/*
+	 * A worker that took connections and exited did not have these; one
+	 * that never took any (a program that fails at start) uses up their
+	 * re-gives, or they would go round the workers until they restart.
+	 */
 	while (c->npend)
-		nd_hybrid_reclaim(s, i, c->npend - 1, 0);
+		nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
+				  ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE);
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;
@@ -316,7 +324,7 @@ long long nd_hybrid_tick(struct nd_service *s)
 			if (t <= 0) {
 				late++;
 				late_cpu = c->cpu;
-				nd_hybrid_reclaim(s, i, k, 0);
+				nd_hybrid_reclaim(s, i, k, ND_RECLAIM_REGIVE);
 				continue;
 			}
 			if (next < 0 || t < next)

@@ -166,13 +166,17 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 }
 
 /*
- * Takes back pending connection @k of worker @i and hands it on, as a
- * further give, or (@early, the early take-back) as one more take-back,
- * which does not use up the gives (a worker that failed or died).  0
- * when handed on, 1 when lost (counted), -1 when it was taken meanwhile
- * (its TAKEN report is on the way).
+ * Takes back pending connection @k of worker @i and hands it on.  @why:
+ * a re-give uses up one of the connection's ND_REGIVE_MAX (a worker that
+ * failed the take or stalled past half the timeout); an early take-back
+ * counts against ND_TAKEBACK_MAX instead; a token its exited worker never
+ * took (nstcpd's take succeeds, so the worker did not have it: nothing
+ * of the connection can have made it exit), when that worker had taken
+ * others, uses up neither: a worker that exits right after its last
+ * report is the least loaded one and may be chosen again and again.  0 when handed on, 1 when lost (counted),
+ * -1 when it was taken meanwhile (its TAKEN report is on the way).
  */
-int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
+int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why)
 {
 	struct nd_copy *c = &s->copies[i];
 	struct nd_pending p = c->pend[k];
@@ -187,9 +191,9 @@ int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early)
 	fd = nd_take(s, p.token);
 	if (fd < 0)
 		return -1;
-	if (early)
+	if (why == ND_RECLAIM_EARLY)
 		p.backs++;
-	else
+	else if (why == ND_RECLAIM_REGIVE)
 		p.gives++;
 	if (p.gives > ND_REGIVE_MAX + 1) {
 		close(fd);

@@ -90,6 +90,7 @@ struct nd_copy {
 	struct nd_pending *pend;
 	int npend, pend_cap;
 	int stalled;			/* hybrid: taken back from, no report since */
+	int took;			/* hybrid: took a connection since it started */
 	pid_t pid;
 	unsigned int backoff_ms;
 	struct timespec restart_at;	/* 0: not waiting */
@@ -256,7 +257,13 @@ void nd_hybrid_reports_of(struct nd_service *s, int i);
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);
-int nd_hybrid_reclaim(struct nd_service *s, int i, int k, int early);
+/* Why a pending token is taken back (nd_hybrid_reclaim). */
+enum nd_reclaim {
+	ND_RECLAIM_REGIVE,	/* its worker failed the take or stalled: a re-give */
+	ND_RECLAIM_EARLY,	/* not taken by takeback_ms: an early take-back */
+	ND_RECLAIM_EXITED,	/* its worker exited without taking it */
+};
+int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why);
 void nd_hybrid_drop_token(struct nd_service *s, uint64_t token);
 void nd_hybrid_flush_wait(struct nd_service *s);
 
