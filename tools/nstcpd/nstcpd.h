@@ -6,7 +6,8 @@
  * start: environment, privileges, exec), acceptor.c (the accepting
  * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
  * front processes), hybrid.c and broker.c (with broker_run.c, its
- * brokers; broker_loads.c, its table across a reload; broker.h;
+ * brokers, and broker_ask.c, their answers; broker_loads.c, its table
+ * across a reload; broker.h;
  * hybrid_back.c, the hybrid's early take-back; hybrid_handover.c, its
  * pending tokens across a re-exec; hybrid_give.c, its hand-off to a
  * worker) (the
@@ -276,7 +277,7 @@ size_t nd_hybrid_given(struct nd_service *s, char *buf, size_t cap,
 		       size_t len);
 void nd_hybrid_adopt(struct nd_config *cfg, const char *words);
 
-/* broker.c, broker_loads.c, broker_run.c (broker.h) */
+/* broker.c, broker_loads.c, broker_run.c, broker_ask.c (broker.h) */
 int nd_broker_start(struct nd_service *s);
 void nd_broker_exited(struct nd_service *s, struct nd_proc *p, int status);
 long long nd_broker_tick(struct nd_service *s);
