@@ -274,8 +274,9 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	 * re-gives, or they would go round the workers until they restart.
 	 */
 	while (c->npend)
-		nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
-				  ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE);
+		if (nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
+				      ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE) < 0)
+			s->dropped++;	/* taken, unreported: gone with it */
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;

@@ -8,6 +8,7 @@
  * their reports and the main thread's tick are hybrid.c's, whose lock
  * (hy_lock) every function here runs under or takes.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +50,17 @@ static int pick(struct nd_service *s, int cpu, int avoid)
 	return best;
 }
 
+/*
+ * Closes waiting @token (no worker up in time): lost, whether nstcpd's
+ * take gets it (closed here) or not (the kernel resets it at its expiry).
+ */
 void nd_hybrid_drop_token(struct nd_service *s, uint64_t token)
 {
 	int fd = nd_take(s, token);
 
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
-		s->lost++;
-	}
+	s->lost++;
 }
 
 /*
@@ -174,7 +178,10 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
  * of the connection can have made it exit), when that worker had taken
  * others, uses up neither: a worker that exits right after its last
  * report is the least loaded one and may be chosen again and again.  0 when handed on, 1 when lost (counted),
- * -1 when it was taken meanwhile (its TAKEN report is on the way).
+ * -1 when it was taken meanwhile (ENOENT: its TAKEN report is on the way,
+ * or, its worker gone, the connection went with it).  When nstcpd cannot
+ * take it for another reason (descriptors, memory), its give still
+ * stands: the token is sent on as it is.
  */
 int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why)
 {
@@ -189,6 +196,10 @@ int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why)
 		c->load--;
 	s->cpu[c->cpu].load = c->load;
 	fd = nd_take(s, p.token);
+	if (fd < 0 && errno != ENOENT) {
+		give_to(s, p.token, p.cpu, p.gives, p.backs, i);
+		return 0;
+	}
 	if (fd < 0)
 		return -1;
 	if (why == ND_RECLAIM_EARLY)
