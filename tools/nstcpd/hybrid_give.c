@@ -172,16 +172,18 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 /*
  * Takes back pending connection @k of worker @i and hands it on.  @why:
  * a re-give uses up one of the connection's ND_REGIVE_MAX (a worker that
- * failed the take or stalled past half the timeout); an early take-back
- * counts against ND_TAKEBACK_MAX instead; a token its exited worker never
- * took (nstcpd's take succeeds, so the worker did not have it: nothing
- * of the connection can have made it exit), when that worker had taken
- * others, uses up neither: a worker that exits right after its last
- * report is the least loaded one and may be chosen again and again.  0 when handed on, 1 when lost (counted),
- * -1 when it was taken meanwhile (ENOENT: its TAKEN report is on the way,
- * or, its worker gone, the connection went with it).  When nstcpd cannot
- * take it for another reason (descriptors, memory), its give still
- * stands: the token is sent on as it is.
+ * failed the take or stalled past half the timeout).  An early take-back
+ * is none, nor is a token its exited worker never took (nstcpd's take
+ * succeeds, so the worker did not have it) when that worker had taken
+ * others: a worker that exits right after its last report is the least
+ * loaded one and may be chosen again and again.  Both count as hand-ons
+ * (backs), of which a connection gets at most ND_TAKEBACK_MAX plus twice
+ * the workers (early take-backs stop at ND_TAKEBACK_MAX), lest one go
+ * round exiting workers without end.  0 when handed on, 1 when lost
+ * (counted), -1 when it was taken meanwhile (ENOENT: its TAKEN report is
+ * on the way, or, its worker gone, the connection went with it).  When
+ * nstcpd cannot take it for another reason (descriptors, memory), its
+ * give still stands: the token is sent on as it is.
  */
 int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why)
 {
@@ -202,11 +204,12 @@ int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why)
 	}
 	if (fd < 0)
 		return -1;
-	if (why == ND_RECLAIM_EARLY)
-		p.backs++;
-	else if (why == ND_RECLAIM_REGIVE)
+	if (why == ND_RECLAIM_REGIVE)
 		p.gives++;
-	if (p.gives > ND_REGIVE_MAX + 1) {
+	else
+		p.backs++;
+	if (p.gives > ND_REGIVE_MAX + 1 ||
+	    p.backs > ND_TAKEBACK_MAX + 2 * s->ncopies) {
 		close(fd);
 		s->lost++;
 		return 1;

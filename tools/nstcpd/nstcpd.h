@@ -74,7 +74,7 @@ struct nd_pending {
 	uint64_t token;
 	int cpu;			/* the flow's */
 	int gives;
-	int backs;			/* early take-backs (takeback_ms) */
+	int backs;			/* early take-backs, exited workers' */
 	struct timespec deadline;	/* taken back then, given to another */
 	struct timespec takeback;	/* then to an idle worker (takeback_ms) */
 };
