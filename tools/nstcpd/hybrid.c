@@ -274,9 +274,8 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	 * re-gives, or they would go round the workers until they restart.
 	 */
 	while (c->npend)
-		if (nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
-				      ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE) < 0)
-			s->dropped++;	/* taken, unreported: gone with it */
+		nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
+				  ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE);
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;
