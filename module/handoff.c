@@ -35,8 +35,6 @@
 
 #include "nstcp.h"
 
-static void nstcp_rfs_point(struct sock *sk, int cpu);
-
 /*
  * The CPU a named taker will take on, when it can run on one only (a
  * worker pinned there), else -1: its thread group leader's affinity (a
@@ -46,7 +44,7 @@ static void nstcp_rfs_point(struct sock *sk, int cpu);
  * processing to a CPU it could not use (another user's pinned task, a
  * CPU its cpuset leaves out).
  */
-static int nstcp_taker_cpu(const struct net *net, struct pid *taker)
+int nstcp_taker_cpu(const struct net *net, struct pid *taker)
 {
 	struct task_struct *task;
 	bool same = false;
@@ -195,7 +193,7 @@ void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
  * (the kernel's helper writes the calling CPU); until the take the flow's
  * packets stay on their own CPU instead, or go to a pinned taker's.
  */
-static void nstcp_rfs_point(struct sock *sk, int cpu)
+void nstcp_rfs_point(struct sock *sk, int cpu)
 {
 #ifdef CONFIG_RPS
 	struct rps_sock_flow_table *tab;
