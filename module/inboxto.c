@@ -6,6 +6,10 @@
  * connection is accepted into a bare socket, taken off it and queued,
  * and the worker's accept() grafts it onto the socket it makes.
  *
+ * The bare socket, empty again once the connection left it, is kept on
+ * the listener for its next NSTCP_ACCEPT_TO (one; concurrent callers make
+ * their own), and released with the listener.
+ *
  * A slot of the inbox is reserved before the accept, so a full inbox
  * costs the listener nothing; a failed accept gives the slot back.  An
  * inbox that closes meanwhile wakes a dispatcher blocked on it (its
@@ -35,12 +39,28 @@ static bool nstcp_accept_to_allowed(const struct net *net,
 	       ns_capable(net->user_ns, CAP_NET_ADMIN);
 }
 
+/* A bare socket to accept into: the one @ns keeps, or a new one. */
+static struct socket *nstcp_shell_get(struct nstcp_sk *ns)
+{
+	struct socket *shell = xchg(&ns->shell, NULL);
+
+	return shell ?: nstcp_sock_shell(NULL);
+}
+
+/* Empty @shell back to @ns, unless it keeps another already. */
+static void nstcp_shell_put(struct nstcp_sk *ns, struct socket *shell)
+{
+	if (cmpxchg(&ns->shell, NULL, shell))
+		sock_release(shell);
+}
+
 /*
  * The accepted connection leaves @shell, which no one saw, for the
  * inbox's queue: as a given socket's close leaves its connection (it
  * counts as the socket's close: accept() counted it made).
  */
-static struct sock *nstcp_accept_to_detach(struct socket *shell)
+static struct sock *nstcp_accept_to_detach(struct nstcp_sk *ns,
+					   struct socket *shell)
 {
 	struct sock *sk = shell->sk;
 
@@ -53,7 +73,7 @@ static struct sock *nstcp_accept_to_detach(struct socket *shell)
 	release_sock(sk);
 	shell->sk = NULL;
 	shell->state = SS_UNCONNECTED;
-	sock_release(shell);
+	nstcp_shell_put(ns, shell);
 	return sk;
 }
 
@@ -67,18 +87,21 @@ static struct sock *nstcp_accept_to_take(struct socket *sock,
 					 struct nstcp_accept_to *arg)
 {
 	struct nstcp_net *nn = nstcp_pernet(sock_net(sock->sk));
-	struct socket *shell;
+	struct nstcp_sk *ns = nstcp_sk_get(sock->sk);
 	int flags = 0, err, len, home, cpu;
+	struct socket *shell;
 	struct sock *sk;
 
-	shell = nstcp_sock_shell(NULL);
+	if (!ns)
+		return ERR_PTR(-EINVAL);
+	shell = nstcp_shell_get(ns);
 	if (!shell)
 		return ERR_PTR(-ENOMEM);
 	if (sock->file && (sock->file->f_flags & O_NONBLOCK))
 		flags = O_NONBLOCK;
 	err = nstcp_listen_accept(sock, shell, flags, false, &ib->closed);
 	if (err) {
-		sock_release(shell);
+		nstcp_shell_put(ns, shell);
 		return ERR_PTR(err);
 	}
 	sk = shell->sk;
@@ -101,7 +124,7 @@ static struct sock *nstcp_accept_to_take(struct socket *sock,
 	cpu = nstcp_taker_cpu(sock_net(sk), ib->pid);
 	nstcp_rfs_point(sk, cpu >= 0 ? cpu : arg->nto_cpu);
 
-	nstcp_accept_to_detach(shell);
+	nstcp_accept_to_detach(ns, shell);
 	nstcp_stat_inc_cpu(nn, home, NSTCP_STAT_CLOSES);
 	return sk;
 }

@@ -304,6 +304,7 @@ struct nstcp_sk {
 	int			lc_ifindex;	/* ... its device */
 	struct nstcp_pollwq	*pollwq;	/* per-CPU poll heads, see pollwq.c */
 	struct nstcp_inbox	*inbox;		/* a worker's inbox, inbox.c */
+	struct socket		*shell;		/* a listener's, NSTCP_ACCEPT_TO's */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);

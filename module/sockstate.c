@@ -190,6 +190,8 @@ void nstcp_sk_release(struct sock *sk)
 		return;
 	if (ns->inbox)
 		nstcp_inbox_close(ns->inbox);
+	if (ns->shell)
+		sock_release(ns->shell);
 	nstcp_sockopt_free(ns);
 	/* eventpoll_release() took every epoll entry off the heads. */
 	nstcp_pollwq_free(ns->pollwq);
