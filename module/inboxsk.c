@@ -25,7 +25,6 @@
 
 #include "nstcp.h"
 #include "inbox.h"
-#include "steer.h"
 
 struct nstcp_inbox *nstcp_inbox_of(const struct sock *sk)
 {
@@ -111,7 +110,6 @@ static void nstcp_inbox_graft(struct socket *sock, struct socket *newsock,
 	release_sock(sk);
 	nstcp_stat_inc(nn, NSTCP_STAT_TAKEN);
 	nstcp_rehome(nn, sk);
-	nstcp_steer_learn_sk(sk);
 	home = READ_ONCE(sk->sk_incoming_cpu);
 	if (home < 0 || home >= nr_cpu_ids)
 		home = raw_smp_processor_id();
