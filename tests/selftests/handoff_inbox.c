@@ -140,6 +140,7 @@ static void case_full(void)
 	FAM_OK(afd >= 0 && talks(fd[2], afd),
 	       "... and the listener still has it: accept() there talks to the third");
 	fam_close(&afd);
+	rc = 0;
 	for (i = 0; i < 2; i++) {
 		afd = fam_accept(ib, NULL);
 		rc |= afd < 0 || !talks(fd[i], afd);
