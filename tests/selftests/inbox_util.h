@@ -66,34 +66,64 @@ struct ib_row {
 	unsigned int owner, backlog;
 };
 
+/* The index of column name in header line hdr, or -1. */
+static inline int ib_col(const char *hdr, const char *name)
+{
+	char buf[256], *tok, *save;
+	int i = 0;
+
+	snprintf(buf, sizeof(buf), "%s", hdr);
+	for (tok = strtok_r(buf, " \n", &save); tok;
+	     tok = strtok_r(NULL, " \n", &save), i++)
+		if (!strcmp(tok, name))
+			return i;
+	return -1;
+}
+
 /*
  * The row of inbox id (0: the "total" row) in the calling thread's
- * namespace; 0 or -1.
+ * namespace, its columns found by the header's names; 0 or -1.
  */
 static inline int ib_proc(uint64_t id, struct ib_row *r)
 {
-	char line[256], key[32], o[16], b[16];
-	FILE *f = fopen("/proc/net/nstcp_inbox", "r");
-	int found = -1;
+	static const char *const names[] = { "id", "owner", "backlog", "queued",
+					     "given", "accepted", "dropped" };
+	char hdr[256], line[256], key[32], *tok, *save, *f[16];
+	FILE *fp = fopen("/proc/net/nstcp_inbox", "r");
+	int col[7], found = -1, n;
+	unsigned int i;
 
-	if (!f)
+	if (!fp)
 		return -1;
+	if (!fgets(hdr, sizeof(hdr), fp))
+		goto out;
+	for (i = 0; i < 7; i++)
+		if ((col[i] = ib_col(hdr, names[i])) < 0)
+			goto out;
 	if (id)
 		snprintf(key, sizeof(key), "%" PRIx64, id);
 	else
 		snprintf(key, sizeof(key), "total");
-	while (fgets(line, sizeof(line), f)) {
-		char name[32];
-
-		if (sscanf(line, "%31s %15s %15s %ld %ld %ld %ld", name, o, b,
-			   &r->queued, &r->given, &r->accepted,
-			   &r->dropped) != 7 || strcmp(name, key))
+	while (fgets(line, sizeof(line), fp)) {
+		n = 0;
+		for (tok = strtok_r(line, " \n", &save); tok && n < 16;
+		     tok = strtok_r(NULL, " \n", &save))
+			f[n++] = tok;
+		for (i = 0; i < 7; i++)
+			if (col[i] >= n)
+				break;
+		if (i < 7 || strcmp(f[col[0]], key))
 			continue;
-		r->owner = strtoul(o, NULL, 10);
-		r->backlog = strtoul(b, NULL, 10);
+		r->owner = strtoul(f[col[1]], NULL, 10);
+		r->backlog = strtoul(f[col[2]], NULL, 10);
+		r->queued = strtol(f[col[3]], NULL, 10);
+		r->given = strtol(f[col[4]], NULL, 10);
+		r->accepted = strtol(f[col[5]], NULL, 10);
+		r->dropped = strtol(f[col[6]], NULL, 10);
 		found = 0;
 	}
-	fclose(f);
+out:
+	fclose(fp);
 	return found;
 }
 

@@ -14,7 +14,8 @@ insmod "$NSTCP_KO"
 tap_ok $? "insmod nstcp.ko"
 r=$("$helper" 3)
 tap_ok "$([ "$r" = "queued 3" ]; echo $?)" "a process exited with 3 queued on its inbox ($r)"
-row=$(awk '$1 == "total" { print $5, $6, $7, $4 }' /proc/net/nstcp_inbox)
+row=$(for c in given accepted dropped queued; do
+	nstcp_proc_col /proc/net/nstcp_inbox "$c" id total; done | paste -sd' ')
 tap_ok "$([ "$row" = "3 0 3 0" ]; echo $?)" "counted given 3, dropped 3, none queued ($row)"
 r=$(unshare -n sh -c "ip link set lo up && '$helper' 4")
 tap_ok "$([ "$r" = "queued 4" ]; echo $?)" "... and one in a namespace that went with it ($r)"
