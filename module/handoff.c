@@ -34,6 +34,7 @@
 #include <net/tcp.h>
 
 #include "nstcp.h"
+#include "inbox.h"
 
 /*
  * The CPU a named taker will take on, when it can run on one only (a
@@ -117,6 +118,9 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 	t->timeout = msecs_to_jiffies(ms);
 
 	lock_sock(sk);
+	err = -EINVAL;		/* an inbox is its maker's, never a connection */
+	if (nstcp_inbox_of(sk))
+		goto out_unlock;
 	err = -ENOTCONN;
 	if (!((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
 		goto out_unlock;

@@ -53,6 +53,9 @@ int nstcp_inbox_set(struct socket *sock, sockptr_t optval,
 		return -ENOMEM;
 
 	lock_sock(sk);
+	err = -EINVAL;
+	if (nstcp_inbox_of(sk))
+		goto out;
 	err = -EISCONN;
 	if (sock->state != SS_UNCONNECTED || sk->sk_state != TCP_CLOSE)
 		goto out;
@@ -66,6 +69,11 @@ int nstcp_inbox_set(struct socket *sock, sockptr_t optval,
 	ib->sk = sk;
 	nstcp_inbox_insert(nstcp_pernet(sock_net(sk)), ib);
 	WRITE_ONCE(ns->inbox, ib);
+	/*
+	 * Not SS_UNCONNECTED: inet's connect(), Fast Open and listen() say
+	 * EINVAL under the socket's lock, whatever a racing thread checked.
+	 */
+	sock->state = SS_DISCONNECTING;
 	release_sock(sk);
 	return 0;
 

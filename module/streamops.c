@@ -377,6 +377,10 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	err = nstcp_sk_check(sk);
 	if (err)
 		return err;
+	/* An inbox connects to nothing: a Fast Open connect() as connect(). */
+	if ((msg->msg_name || (msg->msg_flags & MSG_FASTOPEN)) &&
+	    nstcp_inbox_of(sk))
+		return -EINVAL;
 	nstcp_count_call(sk);
 	if (!msg->msg_name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);

@@ -7,8 +7,8 @@
  * inbox (ENOBUFS, the connection left on the listener), unknown ids and
  * another namespace's (ENOENT), another uid (EPERM), an inbox closed
  * under a blocked dispatcher (ENOENT) and with connections queued (reset,
- * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, bad sizes and
- * pointers, and the counts' balance.
+ * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, and the counts'
+ * balance.  Bad input and what an inbox must refuse: handoff_inbox_bad.c.
  */
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -16,7 +16,7 @@
 
 #include "inbox_util.h"
 
-#define NCASES 64
+#define NCASES 43
 
 static int lfd, port;
 
@@ -385,84 +385,6 @@ static void case_nonblock_epoll(void)
 	fam_close(&ib);
 }
 
-static void case_bad(void)
-{
-	int s = fam_socket(AF_NSTCP, 0), v, ib = ib_make(1), t;
-	struct nstcp_inbox_info info;
-	struct nstcp_accept_to at = { 0 };
-	struct fam_addr a = fam_addr(LST_IP, 0);
-	socklen_t len;
-	void *bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-			 -1, 0);
-
-	v = 0;
-	TAP_ERRNO(setsockopt(s, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EINVAL,
-		  "backlog 0: EINVAL");
-	v = NSTCP_INBOX_MAX + 1;
-	TAP_ERRNO(setsockopt(s, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EINVAL,
-		  "backlog over NSTCP_INBOX_MAX: EINVAL");
-	v = 1;
-	TAP_ERRNO(setsockopt(s, SOL_NSTCP, NSTCP_INBOX, &v, 2), EINVAL,
-		  "optlen 2: EINVAL");
-	TAP_ERRNO(setsockopt(s, SOL_NSTCP, NSTCP_INBOX, bad, sizeof(v)), EFAULT,
-		  "a bad pointer: EFAULT");
-	TAP_ERRNO(setsockopt(ib, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EINVAL,
-		  "an inbox twice: EINVAL");
-	TAP_ERRNO(setsockopt(lfd, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EISCONN,
-		  "on a listener: EISCONN");
-	t = fam_socket(AF_NSTCP, 0);
-	bind(t, &a.sa, a.len);
-	TAP_ERRNO(setsockopt(t, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EINVAL,
-		  "on a bound socket: EINVAL");
-	close(t);
-	t = client();
-	TAP_ERRNO(setsockopt(t, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EISCONN,
-		  "on a connected socket: EISCONN");
-	v = fam_accept(lfd, NULL);
-	if (v >= 0)
-		close(v);
-	close(t);
-
-	FAM_OK(ib_info(s, &info) == EINVAL, "NSTCP_INBOX get, not an inbox: EINVAL");
-	len = sizeof(info) - 1;
-	TAP_ERRNO(getsockopt(ib, SOL_NSTCP, NSTCP_INBOX, &info, &len), EINVAL,
-		  "NSTCP_INBOX get, optlen short: EINVAL");
-	len = sizeof(info);
-	TAP_ERRNO(getsockopt(ib, SOL_NSTCP, NSTCP_INBOX, bad, &len), EFAULT,
-		  "NSTCP_INBOX get, a bad pointer: EFAULT");
-
-	at.nto_inbox = ib_id(ib);
-	len = sizeof(at) - 1;
-	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len), EINVAL,
-		  "NSTCP_ACCEPT_TO, optlen short: EINVAL");
-	len = sizeof(at);
-	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, bad, &len), EFAULT,
-		  "NSTCP_ACCEPT_TO, a bad pointer: EFAULT");
-	at.nto_reserved = 1;
-	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len), EINVAL,
-		  "NSTCP_ACCEPT_TO, reserved set: EINVAL");
-	FAM_OK(ib_accept_to(s, ib_id(ib), NULL) == EINVAL,
-	       "NSTCP_ACCEPT_TO on a socket that does not listen: EINVAL");
-	FAM_OK(ib_accept_to(ib, ib_id(ib), NULL) == EINVAL,
-	       "NSTCP_ACCEPT_TO on an inbox: EINVAL");
-
-	TAP_ERRNO(listen(ib, 8), EINVAL, "listen() on an inbox: EINVAL");
-	TAP_ERRNO(bind(ib, &a.sa, a.len), EINVAL, "bind() on an inbox: EINVAL");
-	TAP_ERRNO(setsockopt(ib, SOL_NSTCP, NSTCP_SHARE_KEY, "k", 1), EINVAL,
-		  "NSTCP_SHARE_KEY on an inbox: EINVAL");
-	{
-		struct nstcp_accept_token tok = { .nat_give.ng_flags = NSTCP_GIVE_UID };
-
-		len = sizeof(tok);
-		TAP_ERRNO(getsockopt(ib, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &tok, &len),
-			  EINVAL, "NSTCP_ACCEPT_TOKEN on an inbox: EINVAL");
-	}
-	FAM_OK(ib_balanced(ib_id(ib)) && ib_balanced(0), "the rows balance");
-	munmap(bad, 4096);
-	close(s);
-	close(ib);
-}
-
 int main(void)
 {
 	lst_private_netns();
@@ -484,7 +406,6 @@ int main(void)
 	case_close_queued();
 	case_shutdown();
 	case_nonblock_epoll();
-	case_bad();
 	close(lfd);
 	return fam_finish();
 }
