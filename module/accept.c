@@ -443,6 +443,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	/* Whatever it finds, an acceptor runs on this CPU. */
 	nstcp_acceptor_here(m->group, raw_smp_processor_id());
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
+	w.cpu = -1;			/* not slept yet */
 	for (;;) {
 		err = -ENOENT;
 		if (stop && READ_ONCE(*stop))
@@ -490,6 +491,9 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	}
 	if (!err)
 		nstcp_acceptor_here(m->group, raw_smp_processor_id());
+	/* Woken for a connection it leaves (its inbox closed): pass it on. */
+	else if (err == -ENOENT && w.cpu >= 0 && nstcp_acceptable(m, w.cpu))
+		nstcp_notify(m, w.cpu, true);
 	percpu_ref_put(&m->users);
 	return err;
 }

@@ -210,8 +210,8 @@ static void nstcp_inbox_wake(struct nstcp_inbox *ib, bool all)
 		if (all)
 			wake_up_interruptible_all(&wq->wait);
 		else
-			wake_up_interruptible_sync_poll(&wq->wait,
-							EPOLLIN | EPOLLRDNORM);
+			wake_up_interruptible_poll(&wq->wait,
+						   EPOLLIN | EPOLLRDNORM);
 	}
 	rcu_read_unlock();
 }

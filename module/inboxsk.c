@@ -30,7 +30,8 @@ struct nstcp_inbox *nstcp_inbox_of(const struct sock *sk)
 {
 	struct nstcp_sk *ns = nstcp_sk_get(sk);
 
-	return ns ? READ_ONCE(ns->inbox) : NULL;
+	/* Pairs with nstcp_inbox_set()'s release: the inbox's fields set. */
+	return ns ? smp_load_acquire(&ns->inbox) : NULL;
 }
 
 /* setsockopt(NSTCP_INBOX): a fresh socket becomes an inbox. */
@@ -68,7 +69,7 @@ int nstcp_inbox_set(struct socket *sock, sockptr_t optval,
 		goto out;
 	ib->sk = sk;
 	nstcp_inbox_insert(nstcp_pernet(sock_net(sk)), ib);
-	WRITE_ONCE(ns->inbox, ib);
+	smp_store_release(&ns->inbox, ib);	/* its fields first */
 	/*
 	 * Not SS_UNCONNECTED: inet's connect(), Fast Open and listen() say
 	 * EINVAL under the socket's lock, whatever a racing thread checked.
