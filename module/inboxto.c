@@ -150,9 +150,8 @@ int nstcp_accept_to(struct socket *sock, char __user *optval,
 		return -EFAULT;
 	if (arg.nto_reserved || !nstcp_member(sock->sk))
 		return -EINVAL;
-	/* Writable: checked while a failure still costs nothing. */
-	if (put_user((int)sizeof(arg), optlen) ||
-	    copy_to_user(uarg, &arg, sizeof(arg)))
+	/* Writable: checked while a failure costs nothing; optlen as it was. */
+	if (put_user(len, optlen) || copy_to_user(uarg, &arg, sizeof(arg)))
 		return -EFAULT;
 	ib = nstcp_inbox_lookup(nn, arg.nto_inbox);
 	if (!ib)
@@ -179,9 +178,13 @@ int nstcp_accept_to(struct socket *sock, char __user *optval,
 	}
 	nstcp_stat_inc(nn, NSTCP_STAT_GIVEN);
 	nstcp_inbox_put(ib);
-	/* Queued: a fault now loses nothing but the reply. */
-	if (copy_to_user(uarg, &arg, sizeof(arg)))
-		return -EFAULT;
+	/*
+	 * Queued: 0, as an error says the connection stayed on the listener.
+	 * A buffer unmapped since the check loses the reply alone.
+	 */
+	if (put_user((int)sizeof(arg), optlen) ||
+	    copy_to_user(uarg, &arg, sizeof(arg)))
+		net_dbg_ratelimited("nstcp: NSTCP_ACCEPT_TO queued, its reply lost\n");
 	return 0;
 
 out:

@@ -3,14 +3,17 @@
  * Selftest: bad input to inboxes and NSTCP_ACCEPT_TO (Documentation/inbox.rst),
  * and what an inbox refuses to become: connected by sendto() with an
  * address, by MSG_FASTOPEN or by TCP_FASTOPEN_CONNECT and connect(), given
- * with NSTCP_GIVE.
+ * with NSTCP_GIVE.  After all of it the inbox still takes a connection.
+ * NSTCP_ACCEPT_TO's failures leave optlen as it was, and a reply buffer
+ * that cannot be written (a read-only page) fails before anything is taken:
+ * the connection is still on the listener.
  */
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 
 #include "inbox_util.h"
 
-#define NCASES 28
+#define NCASES 37
 
 static int lfd, port;
 
@@ -18,6 +21,16 @@ static int lfd, port;
 static int client(void)
 {
 	return fam_connect(AF_NSTCP, LST_IP, port);
+}
+
+/* Whether fd and afd talk both ways (one byte each). */
+static int talks(int fd, int afd)
+{
+	char c = 0;
+
+	return send(fd, "a", 1, 0) == 1 && recv(afd, &c, 1, 0) == 1 &&
+	       c == 'a' && send(afd, "b", 1, 0) == 1 &&
+	       recv(fd, &c, 1, 0) == 1 && c == 'b';
 }
 
 static void case_input(void)
@@ -120,6 +133,53 @@ static void case_refuse(int ib)
 	       "NSTCP_GIVE of an inbox: EINVAL");
 }
 
+/*
+ * A reply buffer on a read-only page: EFAULT before anything is taken,
+ * optlen as it was; failures leave optlen alone; the connection stays on
+ * the listener and goes to the inbox at the next NSTCP_ACCEPT_TO.
+ */
+static void case_efault_kept(int ib)
+{
+	uint64_t id = ib_id(ib);
+	struct nstcp_accept_to at = { .nto_inbox = id }, *ro;
+	socklen_t len = sizeof(at) + 8;
+	int fd = client(), afd;
+	struct ib_row r0, r;
+
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ro == MAP_FAILED)
+		ro = NULL;
+	if (ro) {
+		*ro = at;
+		mprotect(ro, 4096, PROT_READ);
+	}
+	FAM_OK(!ib_proc(id, &r0), "the inbox's row read");
+	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, ro, &len), EFAULT,
+		  "NSTCP_ACCEPT_TO, a read-only reply: EFAULT");
+	FAM_OK(len == sizeof(at) + 8, "... optlen unchanged (%u)", len);
+	FAM_OK(!ib_proc(id, &r) && r.given == r0.given && !r.queued,
+	       "... nothing given to the inbox");
+	at.nto_inbox = ~id;
+	TAP_ERRNO(getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len), ENOENT,
+		  "NSTCP_ACCEPT_TO, an unknown id: ENOENT");
+	FAM_OK(len == sizeof(at) + 8, "... optlen unchanged (%u)", len);
+	at.nto_inbox = id;
+	FAM_OK(!getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len) &&
+	       len == sizeof(at), "the next NSTCP_ACCEPT_TO queues it, optlen set");
+	afd = fam_accept(ib, NULL);
+	FAM_OK(afd >= 0 && talks(fd, afd),
+	       "the connection the fault left on the listener talks from the inbox");
+	FAM_OK(!ib_proc(id, &r) && r.given == r0.given + 1 &&
+	       r.accepted == r0.accepted + 1 && !r.queued && ib_balanced(id) &&
+	       ib_balanced(0), "given %ld accepted %ld: the rows balance",
+	       r.given, r.accepted);
+	fam_close(&afd);
+	fam_close(&fd);
+	if (ro)
+		munmap(ro, 4096);
+}
+
 int main(void)
 {
 	int ib;
@@ -136,6 +196,7 @@ int main(void)
 	ib = ib_make(4);
 	FAM_OK(ib >= 0, "an inbox");
 	case_refuse(ib);
+	case_efault_kept(ib);
 	fam_close(&ib);
 	close(lfd);
 	return fam_finish();
