@@ -256,6 +256,9 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 	husk->detached = true;
 
 	lock_sock(fsk);
+	err = -EINVAL;		/* an inbox takes nothing: not SS_UNCONNECTED */
+	if (nstcp_inbox_of(fsk))
+		goto out;
 	err = -EISCONN;
 	if (sock->state != SS_UNCONNECTED || fsk->sk_state != TCP_CLOSE)
 		goto out;

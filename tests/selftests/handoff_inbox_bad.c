@@ -13,7 +13,7 @@
 
 #include "inbox_util.h"
 
-#define NCASES 37
+#define NCASES 38
 
 static int lfd, port;
 
@@ -131,6 +131,9 @@ static void case_refuse(int ib)
 		  "... a send() after it: EPIPE, nothing connected");
 	FAM_OK(ho_give(ib, NSTCP_GIVE_UID, getuid(), 1000, &token) == EINVAL,
 	       "NSTCP_GIVE of an inbox: EINVAL");
+	token = 1;
+	TAP_ERRNO(setsockopt(ib, SOL_NSTCP, NSTCP_TAKE, &token, sizeof(token)),
+		  EINVAL, "NSTCP_TAKE onto an inbox: EINVAL");
 }
 
 /*
