@@ -91,14 +91,18 @@ static struct nstcp_inbox *nstcp_inbox_find(struct nstcp_net *nn, u64 id)
 	return NULL;
 }
 
-/* Into @nn's table under a new id: unguessable, never 0, unique there. */
-void nstcp_inbox_insert(struct nstcp_net *nn, struct nstcp_inbox *ib)
+/*
+ * Into @nn's table under a new id, drawn from @gen until it is neither 0
+ * nor taken there (KUnit's @gen forces both).
+ */
+void nstcp_inbox_insert_gen(struct nstcp_net *nn, struct nstcp_inbox *ib,
+			    u64 (*gen)(void *arg), void *arg)
 {
 	u64 id;
 
 	spin_lock(&nn->ib_lock);
 	do {
-		id = get_random_u64();
+		id = gen(arg);
 	} while (!id || nstcp_inbox_find(nn, id));
 	ib->id = id;
 	ib->nn = nn;
@@ -106,6 +110,18 @@ void nstcp_inbox_insert(struct nstcp_net *nn, struct nstcp_inbox *ib)
 	hash_add(nn->ib_hash, &ib->node, id);
 	WRITE_ONCE(nn->ninboxes, nn->ninboxes + 1);
 	spin_unlock(&nn->ib_lock);
+}
+EXPORT_SYMBOL_IF_KUNIT(nstcp_inbox_insert_gen);
+
+static u64 nstcp_inbox_random_id(void *arg)
+{
+	return get_random_u64();
+}
+
+/* Into @nn's table under a new id: unguessable, never 0, unique there. */
+void nstcp_inbox_insert(struct nstcp_net *nn, struct nstcp_inbox *ib)
+{
+	nstcp_inbox_insert_gen(nn, ib, nstcp_inbox_random_id, NULL);
 }
 EXPORT_SYMBOL_IF_KUNIT(nstcp_inbox_insert);
 

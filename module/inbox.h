@@ -65,6 +65,8 @@ void nstcp_inboxes_exit(struct nstcp_net *nn);
 struct nstcp_inbox *nstcp_inbox_alloc(unsigned int backlog);
 void nstcp_inbox_put(struct nstcp_inbox *ib);
 void nstcp_inbox_insert(struct nstcp_net *nn, struct nstcp_inbox *ib);
+void nstcp_inbox_insert_gen(struct nstcp_net *nn, struct nstcp_inbox *ib,
+			    u64 (*gen)(void *arg), void *arg);
 void nstcp_inbox_unhash(struct nstcp_inbox *ib);
 struct nstcp_inbox *nstcp_inbox_lookup(struct nstcp_net *nn, u64 id);
 int nstcp_inbox_reserve(struct nstcp_inbox *ib, struct nstcp_inbox_resv *r);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit: AF_NSTCP inboxes (inbox.c): the id table (unique, never 0,
- * lookups by id only, gone once unhashed), slot reservation (full,
- * released, a closed inbox), queue order across the ring's wrap, and the
- * counts (given == accepted + dropped + queued), a closed inbox's queue
- * drained as dropped.  The queued "socks" are never dereferenced.
+ * KUnit: AF_NSTCP inboxes (inbox.c): the id table (unique, never 0, drawn
+ * again on 0 or a collision, lookups by id only, gone once unhashed), slot
+ * reservation (full, released, a closed inbox), queue order across the
+ * ring's wrap, and the counts (given == accepted + dropped + queued), a
+ * closed inbox's queue drained as dropped.  The queued "socks" are never
+ * dereferenced.
  */
 #include <kunit/test.h>
 #include <linux/slab.h>
@@ -80,6 +81,44 @@ static void inbox_table(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nn->ninboxes, 0U);
 	KUNIT_EXPECT_NULL(test, nstcp_inbox_alloc(0));
 	KUNIT_EXPECT_NULL(test, nstcp_inbox_alloc(NSTCP_INBOX_MAX + 1));
+}
+
+/* Ids in turn from a list: what get_random_u64() would rarely give. */
+struct inbox_ids {
+	const u64 *v;
+	unsigned int n, calls;
+};
+
+static u64 inbox_next_id(void *arg)
+{
+	struct inbox_ids *ids = arg;
+
+	return ids->v[min(ids->calls++, ids->n - 1)];
+}
+
+/* An id of 0 or one taken is drawn again, until a free one comes. */
+static void inbox_id_collision(struct kunit *test)
+{
+	struct nstcp_net *nn = test->priv;
+	struct nstcp_inbox *a = inbox_new(test, 1), *b, *f;
+	u64 v[] = { 0, a->id, 0, a->id, a->id + 1 };
+	struct inbox_ids ids = { .v = v, .n = ARRAY_SIZE(v) };
+
+	if (!v[4])		/* a->id was ~0: its successor is 0 */
+		v[4] = 1;
+	b = nstcp_inbox_alloc(1);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	nstcp_inbox_insert_gen(nn, b, inbox_next_id, &ids);
+	KUNIT_EXPECT_EQ(test, ids.calls, 5U);
+	KUNIT_EXPECT_EQ(test, b->id, v[4]);
+	KUNIT_EXPECT_NE(test, b->id, a->id);
+	f = nstcp_inbox_lookup(nn, a->id);
+	KUNIT_EXPECT_PTR_EQ(test, f, a);
+	if (f)
+		nstcp_inbox_put(f);
+	KUNIT_EXPECT_EQ(test, nn->ninboxes, 2U);
+	inbox_gone(a);
+	inbox_gone(b);
 }
 
 static void inbox_reserve_full(struct kunit *test)
@@ -170,6 +209,7 @@ static void inbox_closed(struct kunit *test)
 
 static struct kunit_case inbox_cases[] = {
 	KUNIT_CASE(inbox_table),
+	KUNIT_CASE(inbox_id_collision),
 	KUNIT_CASE(inbox_reserve_full),
 	KUNIT_CASE(inbox_order),
 	KUNIT_CASE(inbox_closed),
