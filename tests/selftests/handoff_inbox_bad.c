@@ -6,14 +6,15 @@
  * with NSTCP_GIVE.  After all of it the inbox still takes a connection.
  * NSTCP_ACCEPT_TO's failures leave optlen as it was, and a reply buffer
  * that cannot be written (a read-only page) fails before anything is taken:
- * the connection is still on the listener.
+ * the connection is still on the listener.  A listener's SO_RCVTIMEO
+ * ends NSTCP_ACCEPT_TO with EAGAIN, its inbox slot given back.
  */
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 
 #include "inbox_util.h"
 
-#define NCASES 38
+#define NCASES 42
 
 static int lfd, port;
 
@@ -183,6 +184,38 @@ static void case_efault_kept(int ib)
 		munmap(ro, 4096);
 }
 
+/*
+ * SO_RCVTIMEO on the listener: NSTCP_ACCEPT_TO with nothing to take ends
+ * with EAGAIN and gives its slot back (an inbox of 1 takes the next one).
+ */
+static void case_timeout(void)
+{
+	struct timeval tv = { .tv_usec = 100000 }, zero = { 0 };
+	int ib = ib_make(1), fd, afd, rc;
+	uint64_t id = ib_id(ib);
+	long long t0 = lst_now_ms(), ms;
+	struct ib_row r;
+
+	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	rc = ib_accept_to(lfd, id, NULL);
+	ms = lst_now_ms() - t0;
+	FAM_OK(rc == EAGAIN && ms >= 90 && ms < 5000,
+	       "NSTCP_ACCEPT_TO, nothing queued, SO_RCVTIMEO 100 ms: EAGAIN (%s, %lld ms)",
+	       strerror(rc), ms);
+	FAM_OK(!ib_proc(id, &r) && !r.given && !r.queued, "... nothing given");
+	fd = client();
+	rc = ib_accept_to(lfd, id, NULL);
+	FAM_OK(!rc, "the slot given back: the next one queued on the inbox of 1 (%s)",
+	       strerror(rc));
+	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof(zero));
+	afd = fam_accept(ib, NULL);
+	FAM_OK(afd >= 0 && talks(fd, afd) && ib_balanced(id),
+	       "... accepted from the inbox, talks; the row balances");
+	fam_close(&afd);
+	fam_close(&fd);
+	fam_close(&ib);
+}
+
 int main(void)
 {
 	int ib;
@@ -201,6 +234,7 @@ int main(void)
 	case_refuse(ib);
 	case_efault_kept(ib);
 	fam_close(&ib);
+	case_timeout();
 	close(lfd);
 	return fam_finish();
 }
