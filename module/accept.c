@@ -420,8 +420,9 @@ static long nstcp_timeo_left(long timeo, unsigned long since)
 	return spent < timeo ? timeo - spent : 0;
 }
 
+/* @stop: when it turns true (its setter wakes us), -ENOENT; or NULL. */
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
-			int flags, bool kern)
+			int flags, bool kern, const bool *stop)
 {
 	struct sock *sk = sock->sk;
 	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
@@ -442,7 +443,11 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	/* Whatever it finds, an acceptor runs on this CPU. */
 	nstcp_acceptor_here(m->group, raw_smp_processor_id());
 	init_wait_entry(&w.wait, 0);	/* autoremove_wake_function */
+	w.cpu = -1;			/* not slept yet */
 	for (;;) {
+		err = -ENOENT;
+		if (stop && READ_ONCE(*stop))
+			break;
 		err = nstcp_try_accept(m, newsock, kern);
 		if (err == NSTCP_ACCEPT_AGAIN) {
 			/* Refused: the next one, up to a batch of them. */
@@ -469,7 +474,7 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 					  TASK_INTERRUPTIBLE);
 		atomic_inc(&m->group->q[w.cpu].waiting);
 		if (!READ_ONCE(m->dead) && !nstcp_acceptable(m, w.cpu) &&
-		    !signal_pending(current))
+		    !signal_pending(current) && !(stop && READ_ONCE(*stop)))
 			timeo = schedule_timeout(timeo);
 		atomic_dec(&m->group->q[w.cpu].waiting);
 		finish_wait(&m->acceptq, &w.wait);
@@ -486,6 +491,9 @@ int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 	}
 	if (!err)
 		nstcp_acceptor_here(m->group, raw_smp_processor_id());
+	/* Woken for a connection it leaves (its inbox closed): pass it on. */
+	else if (err == -ENOENT && w.cpu >= 0 && nstcp_acceptable(m, w.cpu))
+		nstcp_notify(m, w.cpu, true);
 	percpu_ref_put(&m->users);
 	return err;
 }

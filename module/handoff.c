@@ -34,8 +34,7 @@
 #include <net/tcp.h>
 
 #include "nstcp.h"
-
-static void nstcp_rfs_point(struct sock *sk, int cpu);
+#include "inbox.h"
 
 /*
  * The CPU a named taker will take on, when it can run on one only (a
@@ -46,7 +45,7 @@ static void nstcp_rfs_point(struct sock *sk, int cpu);
  * processing to a CPU it could not use (another user's pinned task, a
  * CPU its cpuset leaves out).
  */
-static int nstcp_taker_cpu(const struct net *net, struct pid *taker)
+int nstcp_taker_cpu(const struct net *net, struct pid *taker)
 {
 	struct task_struct *task;
 	bool same = false;
@@ -119,6 +118,9 @@ static int nstcp_give_sock(struct socket *sock, struct nstcp_give *g,
 	t->timeout = msecs_to_jiffies(ms);
 
 	lock_sock(sk);
+	err = -EINVAL;		/* an inbox is its maker's, never a connection */
+	if (nstcp_inbox_of(sk))
+		goto out_unlock;
 	err = -ENOTCONN;
 	if (!((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
 		goto out_unlock;
@@ -195,7 +197,7 @@ void nstcp_rehome(struct nstcp_net *nn, struct sock *sk)
  * (the kernel's helper writes the calling CPU); until the take the flow's
  * packets stay on their own CPU instead, or go to a pinned taker's.
  */
-static void nstcp_rfs_point(struct sock *sk, int cpu)
+void nstcp_rfs_point(struct sock *sk, int cpu)
 {
 #ifdef CONFIG_RPS
 	struct rps_sock_flow_table *tab;
@@ -254,6 +256,9 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen)
 	husk->detached = true;
 
 	lock_sock(fsk);
+	err = -EINVAL;		/* an inbox takes nothing: not SS_UNCONNECTED */
+	if (nstcp_inbox_of(fsk))
+		goto out;
 	err = -EISCONN;
 	if (sock->state != SS_UNCONNECTED || fsk->sk_state != TCP_CLOSE)
 		goto out;

@@ -163,6 +163,10 @@ int nstcp_listen(struct socket *sock, int backlog)
 		err = PTR_ERR(ns);
 		goto out_unlock;
 	}
+	/* Made an inbox since streamops.c looked: never a listener. */
+	err = -EINVAL;
+	if (ns->inbox)
+		goto out_unlock;
 	if (ns->member) {		/* a new backlog */
 		err = nstcp_relisten(ns->member->group, backlog);
 		goto out_unlock;

@@ -14,6 +14,7 @@
 
 #include "nstcp.h"
 #include "steer.h"
+#include "inbox.h"
 
 unsigned int nstcp_net_id __read_mostly;
 EXPORT_SYMBOL_IF_KUNIT(nstcp_net_id);
@@ -46,6 +47,7 @@ static int __net_init nstcp_net_init(struct net *net)
 	mutex_init(&nn->lg_lock);
 	INIT_LIST_HEAD(&nn->lgroups);
 	nstcp_tokens_init(nn);
+	nstcp_inboxes_init(nn);
 	nstcp_qmap_net_init(nn);
 	err = -ENOMEM;
 	if (!proc_create_net_single("nstcp_listen", 0444, net->proc_net,
@@ -54,8 +56,13 @@ static int __net_init nstcp_net_init(struct net *net)
 	if (!proc_create_net_single("nstcp_tokens", 0444, net->proc_net,
 				    nstcp_tokens_show, NULL))
 		goto err_tokens;
+	if (!proc_create_net_single("nstcp_inbox", 0444, net->proc_net,
+				    nstcp_inbox_show, NULL))
+		goto err_inbox;
 	return 0;
 
+err_inbox:
+	remove_proc_entry("nstcp_tokens", net->proc_net);
 err_tokens:
 	remove_proc_entry("nstcp_listen", net->proc_net);
 err_listen:
@@ -71,9 +78,11 @@ static void __net_exit nstcp_net_exit(struct net *net)
 {
 	struct nstcp_net *nn = nstcp_pernet(net);
 
+	remove_proc_entry("nstcp_inbox", net->proc_net);
 	remove_proc_entry("nstcp_tokens", net->proc_net);
 	remove_proc_entry("nstcp_listen", net->proc_net);
 	nstcp_tokens_exit(nn);
+	nstcp_inboxes_exit(nn);
 	nstcp_qmap_net_exit(nn);
 	nstcp_proc_exit(net);
 	nstcp_sysctl_exit(nn);

@@ -79,6 +79,12 @@ struct nstcp_net {
 	struct list_head		qmaps;		/* queue maps, netlink.c */
 	unsigned int			qmap_gen;	/* qmaps changed, dumps */
 	int				local_connect;	/* 0 or 1 */
+	spinlock_t			ib_lock;	/* ib_hash, ninboxes */
+	DECLARE_HASHTABLE(ib_hash, 6);			/* inboxes, inbox.c */
+	unsigned int			ninboxes;
+	atomic_long_t			ib_given;	/* all inboxes', ever */
+	atomic_long_t			ib_accepted;
+	atomic_long_t			ib_dropped;
 };
 
 extern unsigned int nstcp_net_id;
@@ -144,6 +150,7 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
  */
 struct nstcp_lgroup;
 struct nstcp_pollwq;
+struct nstcp_inbox;
 
 /* limit.c: a port's limits, see there; held by its group and members. */
 struct nstcp_cps_window {
@@ -296,6 +303,8 @@ struct nstcp_sk {
 	int			lc_cpu;		/* ... the CPU it was made for */
 	int			lc_ifindex;	/* ... its device */
 	struct nstcp_pollwq	*pollwq;	/* per-CPU poll heads, see pollwq.c */
+	struct nstcp_inbox	*inbox;		/* a worker's inbox, inbox.c */
+	struct socket		*shell;		/* a listener's, NSTCP_ACCEPT_TO's */
 };
 
 extern void (*nstcp_def_readable)(struct sock *sk);
@@ -344,7 +353,7 @@ void nstcp_steal_timeout(struct timer_list *t);
 void nstcp_notify(struct nstcp_member *m, int cpu, bool any);
 void nstcp_wake_all(struct nstcp_lgroup *g, int cpu);
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
-			int flags, bool kern);
+			int flags, bool kern, const bool *stop);
 struct poll_table_struct;
 __poll_t nstcp_listen_poll(struct file *file, struct socket *sock,
 			   struct poll_table_struct *wait);
@@ -457,6 +466,8 @@ int nstcp_take(struct socket *sock, sockptr_t optval, unsigned int optlen);
 bool nstcp_handoff_release(struct socket *sock);
 void nstcp_graft(struct sock *sk, struct socket *parent);
 void nstcp_rehome(struct nstcp_net *nn, struct sock *sk);
+void nstcp_rfs_point(struct sock *sk, int cpu);
+int nstcp_taker_cpu(const struct net *net, struct pid *taker);
 /* takefd.c: a take into a new descriptor */
 int nstcp_take_fd(struct socket *sock, char __user *optval,
 		  int __user *optlen);

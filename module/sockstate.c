@@ -19,6 +19,7 @@
 #include <kunit/visibility.h>
 
 #include "nstcp.h"
+#include "inbox.h"
 
 #define NSTCP_ULP_PARENT	1UL	/* the slot holds an accepted socket's member */
 
@@ -187,6 +188,10 @@ void nstcp_sk_release(struct sock *sk)
 	}
 	if (!ns)
 		return;
+	if (ns->inbox)
+		nstcp_inbox_close(ns->inbox);
+	if (ns->shell)
+		sock_release(ns->shell);
 	nstcp_sockopt_free(ns);
 	/* eventpoll_release() took every epoll entry off the heads. */
 	nstcp_pollwq_free(ns->pollwq);

@@ -168,6 +168,8 @@ int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			info.nsi_flags |= NSTCP_INFO_GIVEN;
 		if (ns && READ_ONCE(ns->detached))
 			info.nsi_flags |= NSTCP_INFO_DETACHED;
+		if (ns && READ_ONCE(ns->inbox))
+			info.nsi_flags |= NSTCP_INFO_INBOX;
 		len = min_t(int, len, sizeof(info));
 		if (put_user(len, optlen) || copy_to_user(optval, &info, len))
 			return -EFAULT;

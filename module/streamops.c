@@ -16,6 +16,7 @@
 
 #include "nstcp.h"
 #include "steer.h"
+#include "inbox.h"
 
 static const struct proto_ops *nstcp_base(const struct sock *sk)
 {
@@ -78,6 +79,8 @@ static int nstcp_bind(struct socket *sock, struct sockaddr *uaddr, int len)
 	err = nstcp_sk_check(sock->sk);
 	if (err)
 		return err;
+	if (nstcp_inbox_of(sock->sk))
+		return -EINVAL;	/* an inbox has no address */
 	err = nstcp_bind_hook4(sock->sk, uaddr, len);
 	if (err)
 		return err;
@@ -106,6 +109,8 @@ static int nstcp_connect(struct socket *sock, struct sockaddr *uaddr,
 	err = nstcp_sk_check(sk);
 	if (err)
 		return err;
+	if (nstcp_inbox_of(sk))
+		return -EINVAL;
 	/* A listener reads TCP_LISTEN under its lock: inet says EISCONN. */
 	nstcp_count_call(sk);
 	/* AF_UNSPEC disconnects: on a listener, as inet, it stops listening. */
@@ -141,8 +146,11 @@ static int nstcp_accept(struct socket *sock, struct socket *newsock,
 	err = nstcp_sk_check(sock->sk);
 	if (err)
 		return err;
+	if (nstcp_inbox_of(sock->sk))
+		return nstcp_inbox_accept(sock, newsock, arg->flags);
 	if (nstcp_member(sock->sk))
-		err = nstcp_listen_accept(sock, newsock, arg->flags, arg->kern);
+		err = nstcp_listen_accept(sock, newsock, arg->flags, arg->kern,
+					  NULL);
 	else
 		err = compat_ops_accept(nstcp_base(sock->sk), sock, newsock,
 					arg);
@@ -184,6 +192,8 @@ static __poll_t nstcp_poll(struct file *file, struct socket *sock,
 	}
 	if (nstcp_member(sock->sk))
 		return nstcp_listen_poll(file, sock, wait);
+	if (nstcp_inbox_of(sock->sk))
+		return nstcp_inbox_poll(file, sock, wait);
 	return nstcp_base(sock->sk)->poll(file, sock, wait);
 }
 
@@ -227,6 +237,8 @@ static int nstcp_listen_op(struct socket *sock, int backlog)
 
 	if (err)
 		return err;
+	if (nstcp_inbox_of(sock->sk))
+		return -EINVAL;
 	/* Not a stream socket's state for listen(): let inet say so. */
 	if (sock->state != SS_UNCONNECTED)
 		return nstcp_base(sock->sk)->listen(sock, backlog);
@@ -240,6 +252,8 @@ static int nstcp_shutdown(struct socket *sock, int how)
 
 	if (err)
 		return err;
+	if (nstcp_inbox_of(sk))
+		return nstcp_inbox_shutdown(sock, how);
 	if (nstcp_member(sk)) {
 		/* As inet: SHUT_RD stops listening; the socket stays bound. */
 		if (how < SHUT_RD || how > SHUT_RDWR)
@@ -265,6 +279,11 @@ static int nstcp_setsockopt(struct socket *sock, int level, int optname,
 		return err;
 	if (level == SOL_NSTCP && optname == NSTCP_TAKE)
 		return nstcp_take(sock, optval, optlen);
+	if (level == SOL_NSTCP && optname == NSTCP_INBOX)
+		return nstcp_inbox_set(sock, optval, optlen);
+	/* An inbox's SOL_NSTCP options are a listener's or a connection's. */
+	if (level == SOL_NSTCP && nstcp_inbox_of(sock->sk))
+		return -EINVAL;
 	if (level == SOL_NSTCP)
 		return nstcp_setsockopt_nstcp(sock->sk, optname, optval,
 					      optlen);
@@ -306,9 +325,16 @@ static int nstcp_getsockopt(struct socket *sock, int level, int optname,
 		if (err)
 			return err;
 	}
+	if (level == SOL_NSTCP && optname == NSTCP_ACCEPT_TOKEN &&
+	    nstcp_inbox_of(sock->sk))
+		return -EINVAL;
 	if (level == SOL_NSTCP &&
 	    (optname == NSTCP_GIVE || optname == NSTCP_ACCEPT_TOKEN))
 		return nstcp_handoff_getsockopt(sock, optname, optval, optlen);
+	if (level == SOL_NSTCP && optname == NSTCP_ACCEPT_TO)
+		return nstcp_accept_to(sock, optval, optlen);
+	if (level == SOL_NSTCP && optname == NSTCP_INBOX)
+		return nstcp_inbox_get(sock->sk, optval, optlen);
 	if (level == SOL_NSTCP && optname == NSTCP_TAKE_FD)
 		return nstcp_take_fd(sock, optval, optlen);
 	if (level == SOL_NSTCP)
@@ -351,6 +377,10 @@ static int nstcp_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	err = nstcp_sk_check(sk);
 	if (err)
 		return err;
+	/* An inbox connects to nothing: a Fast Open connect() as connect(). */
+	if ((msg->msg_name || (msg->msg_flags & MSG_FASTOPEN)) &&
+	    nstcp_inbox_of(sk))
+		return -EINVAL;
 	nstcp_count_call(sk);
 	if (!msg->msg_name)
 		return nstcp_base(sk)->sendmsg(sock, msg, size);

@@ -8,6 +8,8 @@
  *   b   AF_INET, SCM_RIGHTS, RFS on
  *   c   AF_NSTCP give/take (RFS on)
  *   d   AF_NSTCP split accept (RFS on)
+ *   e   AF_NSTCP inboxes: NSTCP_ACCEPT_TO onto the worker's inbox, which
+ *       accept()s it (RFS on)
  *
  * Printed per variant: hand-off latency p50/p99 (from the dispatcher's
  * accept() call, or split accept's, with a connection queued, to the
@@ -22,12 +24,13 @@
  *         message sent and its descriptor closed: accept, send, close (a,
  *         b); accept, give, close, send (c: closed before the token goes,
  *         the taker need not leave a husk to a giver still holding it);
- *         the split accept and the send (d)
+ *         the split accept and the send (d); NSTCP_ACCEPT_TO (e)
  *   give  the same from after the accept (d: as disp, one call does both)
  *   take  the worker, its channel already readable (polled first), from
  *         the receive of the message to the connection on a descriptor of
  *         its own: recvmsg() with SCM_RIGHTS (a, b), or recv() of the
- *         token and NSTCP_TAKE_FD through a socket kept for it (c, d)
+ *         token and NSTCP_TAKE_FD through a socket kept for it (c, d),
+ *         or accept() on its inbox (e, polled first)
  *   cost  disp + take, and its ratio to b's
  *
  * Then the same steps once more without the wait, the other processes and
@@ -128,7 +131,48 @@ struct dstats {
 	uint32_t give_ns[MAXLAT];	/* the same from after the accept */
 };
 
+/* e: each worker's inbox, and when each connection queued on it came. */
+#define RING	1024
+
+struct eshared {
+	uint64_t inbox[NW];
+	uint64_t t0[NW][RING];
+};
+
 static struct dstats *dsh;	/* shared with the dispatcher process */
+static struct eshared *esh;	/* shared with the workers and dispatcher */
+
+/* e: an inbox for the calling worker, its id published; -1 if not. */
+static int make_inbox(uint64_t *id)
+{
+	struct nstcp_inbox_info info;
+	socklen_t len = sizeof(info);
+	int fd = socket(AF_NSTCP, SOCK_STREAM, 0), backlog = 256;
+
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_NSTCP, NSTCP_INBOX, &backlog, sizeof(backlog)) ||
+	    getsockopt(fd, SOL_NSTCP, NSTCP_INBOX, &info, &len)) {
+		perror("handoff_bench: inbox");
+		return -1;
+	}
+	*id = info.nii_id;
+	return fd;
+}
+
+/*
+ * e: the next connection queued on inbox ibx (readable first: the clock
+ * starts at the accept), -1 if none, -2 when ch says stop.
+ */
+static int inbox_next(int ibx, int ch, uint64_t *t_in)
+{
+	struct pollfd p[2] = { { .fd = ibx, .events = POLLIN },
+			       { .fd = ch, .events = POLLIN } };
+
+	if (poll(p, 2, -1) < 1 || !(p[0].revents & POLLIN))
+		return -2;
+	*t_in = now_ns();
+	return accept(ibx, NULL, NULL);
+}
 
 /* Serve one connection's exchanges; count its recv calls and local ones. */
 static void serve(int fd, int cpu, struct wstats *ws)
@@ -167,11 +211,19 @@ static int worker(char v, int cpu, int ch, int out)
 {
 	static struct wstats ws;
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	int fd, via = -1, scm = v == 'a' || v == 'b';
+	int fd, via = -1, scm = v == 'a' || v == 'b', w = cpu - 1;
+	unsigned long k = 0;
 	struct msg m;
 
 	pin(cpu);
-	if (!scm) {
+	if (v == 'e') {
+		uint64_t id;
+
+		via = make_inbox(&id);
+		if (via < 0)
+			return 1;
+		__atomic_store_n(&esh->inbox[w], id, __ATOMIC_RELEASE);
+	} else if (!scm) {
 		/* The takes go through it: made once, as a listener is. */
 		via = socket(AF_NSTCP, SOCK_STREAM, 0);
 		if (via < 0) {
@@ -188,6 +240,14 @@ static int worker(char v, int cpu, int ch, int out)
 		struct cmsghdr *cm;
 		uint64_t t_in;
 
+		if (v == 'e') {
+			fd = inbox_next(via, ch, &t_in);
+			if (fd == -2)
+				break;
+			if (fd >= 0)
+				m.t0 = esh->t0[w][k++ % RING];
+			goto got;
+		}
 		/* Readable first: the clock starts at the receive. */
 		if (poll(&p, 1, -1) != 1)
 			break;
@@ -204,6 +264,7 @@ static int worker(char v, int cpu, int ch, int out)
 				break;
 			fd = take_fd(via, m.token);
 		}
+got:
 		if (fd < 0)
 			continue;
 		if (ws.n < (long)(sizeof(ws.lat_ns) / sizeof(ws.lat_ns[0]))) {
@@ -256,6 +317,20 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 		perror("handoff_bench: listen");
 		return 1;
 	}
+	unsigned long seq[NW] = { 0 };
+	uint64_t ibid[NW] = { 0 };
+
+	for (int i = 0; v == 'e' && i < NW; i++) {
+		for (int t = 0; t < 2000 && !ibid[i]; t++) {
+			ibid[i] = __atomic_load_n(&esh->inbox[i], __ATOMIC_ACQUIRE);
+			if (!ibid[i])
+				usleep(1000);
+		}
+		if (!ibid[i]) {
+			fprintf(stderr, "handoff_bench: worker %d has no inbox\n", i);
+			return 1;
+		}
+	}
 	while (!stop) {
 		struct msg m = { 0 };
 		struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
@@ -270,6 +345,23 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 			continue;
 		}
 		m.t0 = t_acc = now_ns();
+		if (v == 'e') {
+			struct nstcp_accept_to at = { .nto_inbox = ibid[w] };
+			socklen_t len = sizeof(at);
+
+			esh->t0[w][seq[w] % RING] = m.t0;
+			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len)) {
+				rr--;
+				continue;
+			}
+			seq[w]++;
+			t_end = now_ns();
+			if (dsh->n < MAXLAT) {
+				dsh->give_ns[dsh->n] = t_end - t_acc;
+				dsh->cost_ns[dsh->n++] = t_end - m.t0;
+			}
+			continue;
+		}
 		if (v == 'd') {
 			struct nstcp_accept_token at = { 0 };
 			socklen_t len = sizeof(at);
@@ -358,6 +450,8 @@ static int cmp32(const void *x, const void *y)
 }
 
 /* The dispatcher's steps on a connection queued on l, into channel ch. */
+static uint64_t q_inbox;	/* e: the quiet run's inbox */
+
 static int q_dispatch(char v, int l, int ch)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
@@ -367,6 +461,12 @@ static int q_dispatch(char v, int l, int ch)
 	socklen_t len;
 	int fd = -1;
 
+	if (v == 'e') {
+		struct nstcp_accept_to at = { .nto_inbox = q_inbox };
+
+		len = sizeof(at);
+		return getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len);
+	}
 	if (v == 'd') {
 		struct nstcp_accept_token at = { 0 };
 
@@ -412,6 +512,8 @@ static int q_take(char v, int ch, int via)
 	struct cmsghdr *cm;
 	int fd = -1;
 
+	if (v == 'e')
+		return accept(via, NULL, NULL);
 	if (v != 'b') {
 		if (recv(ch, &m, sizeof(m), 0) != sizeof(m))
 			return -1;
@@ -433,7 +535,7 @@ static void quiet(const char *vars)
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons(PORT + 1) };
 	double d, t, qb = 0;
-	int l, c, fd, ch[2], via, i, one = 1;
+	int l, c, fd, ch[2], via, ibx, i, one = 1;
 	struct pollfd p;
 	const char *name;
 	uint64_t t0, t1;
@@ -442,6 +544,7 @@ static void quiet(const char *vars)
 	pin(1);
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	via = socket(AF_NSTCP, SOCK_STREAM, 0);
+	ibx = strchr(vars, 'e') ? make_inbox(&q_inbox) : -1;
 	if (via < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ch)) {
 		perror("handoff_bench: quiet");
 		return;
@@ -469,11 +572,12 @@ static void quiet(const char *vars)
 				break;
 			t1 = now_ns();
 			dn[i] = t1 - t0;
-			p = (struct pollfd){ .fd = ch[1], .events = POLLIN };
+			p = (struct pollfd){ .fd = v == 'e' ? ibx : ch[1],
+					     .events = POLLIN };
 			if (poll(&p, 1, 5000) != 1)
 				break;
 			t0 = now_ns();
-			fd = q_take(v, ch[1], via);
+			fd = q_take(v, ch[1], v == 'e' ? ibx : via);
 			t1 = now_ns();
 			if (fd < 0)
 				break;
@@ -494,7 +598,8 @@ static void quiet(const char *vars)
 		if (v == 'b')
 			qb = d + t;
 		name = v == 'b' ? "AF_INET+SCM_RIGHTS" :
-		       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
+		       v == 'c' ? "AF_NSTCP give/take" :
+		       v == 'd' ? "AF_NSTCP split accept" : "AF_NSTCP inbox";
 		printf("q%c %-26s %45s%8.1f %8s %8.1f %8.1f %6.2f\n", v, name, "",
 		       d, "-", t, d + t, qb > 0 ? (d + t) / qb : 0);
 		bench_row("handoff_quiet", name, "disp_us", d);
@@ -504,6 +609,8 @@ static void quiet(const char *vars)
 			bench_row("handoff_quiet", name, "cost_ratio_b", (d + t) / qb);
 	}
 	close(via);
+	if (ibx >= 0)
+		close(ibx);
 	close(ch[0]);
 	close(ch[1]);
 }
@@ -525,6 +632,7 @@ static void run(char v)
 
 	rfs(v != 'a');
 	dsh->n = 0;
+	memset(esh, 0, sizeof(*esh));
 	if (pipe(cout))
 		exit(1);
 	for (i = 0; i < NW; i++) {
@@ -608,7 +716,8 @@ static void run(char v)
 	ratio = cost_b > 0 ? cost / cost_b : 0;
 	name = v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
 	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
-	       v == 'c' ? "AF_NSTCP give/take" : "AF_NSTCP split accept";
+	       v == 'c' ? "AF_NSTCP give/take" :
+	       v == 'd' ? "AF_NSTCP split accept" : "AF_NSTCP inbox";
 	p50 = all.n ? lat[all.n / 2] / 1000.0 : 0;
 	p99 = all.n ? lat[all.n * 99 / 100] / 1000.0 : 0;
 	local = all.calls ? 100.0 * all.local / all.calls : 0;
@@ -631,7 +740,7 @@ static void run(char v)
 
 int main(int argc, char **argv)
 {
-	const char *vars = "abcd";
+	const char *vars = "abcde";
 	int o;
 
 	while ((o = getopt(argc, argv, "a:C:D:d:t:V:S:")) != -1) {
@@ -644,7 +753,7 @@ int main(int argc, char **argv)
 		case 'V': vars = optarg; break;
 		case 'S': flow_entries = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcd]\n",
+			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcde]\n",
 				argv[0]);
 			return 2;
 		}
@@ -655,7 +764,9 @@ int main(int argc, char **argv)
 	}
 	dsh = mmap(NULL, sizeof(*dsh), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (dsh == MAP_FAILED) {
+	esh = mmap(NULL, sizeof(*esh), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (dsh == MAP_FAILED || esh == MAP_FAILED) {
 		perror("handoff_bench: mmap");
 		return 1;
 	}

@@ -67,6 +67,7 @@ struct nstcp_info {
 #define NSTCP_INFO_V6ONLY	0x2
 #define NSTCP_INFO_GIVEN	0x4	/* given, not yet taken: reserved */
 #define NSTCP_INFO_DETACHED	0x8	/* given and taken: the giver's husk */
+#define NSTCP_INFO_INBOX	0x10	/* a worker's inbox (NSTCP_INBOX) */
 
 /*
  * Hand-off (Documentation/handoff.rst): a connection moves to a named
@@ -160,6 +161,58 @@ struct nstcp_take_fd {
 #define NSTCP_PER_SOURCE	11
 
 #define NSTCP_LIMIT_MAX		1000000
+
+/*
+ * Inboxes (Documentation/inbox.rst): a dispatcher queues a connection
+ * straight onto a worker's inbox, which accept()s it as from a listener.
+ *
+ * NSTCP_INBOX (int backlog, set; struct nstcp_inbox_info, get): make a
+ * fresh AF_NSTCP socket an inbox of at most backlog connections
+ * (1..NSTCP_INBOX_MAX), or read its id, backlog and queue.  Set errors:
+ * EINVAL (optlen, backlog, a bound socket, one with SOL_NSTCP state or
+ * an inbox already), EISCONN (connected or listening).  Get errors:
+ * EINVAL (optlen short, not an inbox), EFAULT.
+ *
+ * NSTCP_ACCEPT_TO (struct nstcp_accept_to, get: in and out): on a
+ * listening socket, accept a connection without a descriptor and queue it
+ * on inbox nto_inbox, of the caller's euid (or any, with CAP_NET_ADMIN in
+ * the listener's namespace).  A slot is reserved first: a full inbox is
+ * ENOBUFS and leaves the connection on the listener.  Blocking as
+ * accept(2) on the listener (its O_NONBLOCK, SO_RCVTIMEO).  Errors:
+ * EINVAL (optlen, reserved field, not listening, an inbox), ENOENT (no
+ * such inbox in the listener's namespace, or closed meanwhile), EPERM,
+ * ENOBUFS, EAGAIN, EINTR, EFAULT (the connection queued all the same if
+ * only the reply could not be written).
+ */
+#define NSTCP_INBOX		12
+#define NSTCP_ACCEPT_TO		13
+
+#define NSTCP_INBOX_MAX		4096
+
+struct nstcp_inbox_info {
+	__u64	nii_id;		/* never 0 */
+	__u32	nii_backlog;
+	__u32	nii_queued;	/* connections waiting for accept() */
+};
+
+struct nstcp_accept_to {
+	__u64	nto_inbox;	/* in: the inbox's id */
+	__u32	nto_reserved;	/* in: 0 */
+	__s32	nto_cpu;	/* out: the flow's CPU, -1 if unknown */
+	__u32	nto_addrlen;	/* out: length of nto_peer */
+	__u32	nto_pad;	/* out: 0 */
+	struct __kernel_sockaddr_storage nto_peer; /* out: the peer's address */
+};
+
+/*
+ * Columns of /proc/net/nstcp_inbox, one row per inbox of the namespace,
+ * then a row "total" (backlog and owner "-") with the namespace's counts
+ * since it was made, closed inboxes included.  id is hexadecimal, "*" to
+ * a reader that is neither the owner nor CAP_NET_ADMIN.  given ==
+ * accepted + dropped + queued on each row.
+ */
+#define NSTCP_INBOX_COLUMNS \
+	"id owner backlog queued given accepted dropped"
 
 /* Columns of /proc/net/nstcp, one row per CPU instance, after a header. */
 #define NSTCP_PROC_COLUMNS \
