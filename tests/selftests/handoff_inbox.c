@@ -20,22 +20,6 @@
 
 static int lfd, port;
 
-/* Connect a client; the listener holds the connection. */
-static int client(void)
-{
-	return fam_connect(AF_NSTCP, LST_IP, port);
-}
-
-/* Whether fd and afd talk both ways (one byte each). */
-static int talks(int fd, int afd)
-{
-	char c = 0;
-
-	return send(fd, "a", 1, 0) == 1 && recv(afd, &c, 1, 0) == 1 &&
-	       c == 'a' && send(afd, "b", 1, 0) == 1 &&
-	       recv(fd, &c, 1, 0) == 1 && c == 'b';
-}
-
 static void case_basic(void)
 {
 	struct nstcp_inbox_info info;
@@ -50,7 +34,7 @@ static void case_basic(void)
 	       "NSTCP_INBOX: an inbox of 8, id set, nothing queued");
 	id = info.nii_id;
 	FAM_OK(ho_info_flags(ib) & NSTCP_INFO_INBOX, "NSTCP_INFO says inbox");
-	fd = client();
+	fd = ib_client(port);
 	rc = ib_accept_to(lfd, id, &at);
 	FAM_OK(!rc && at.nto_addrlen == sizeof(struct sockaddr_in) &&
 	       fam_addr_is((struct sockaddr *)&at.nto_peer, at.nto_addrlen,
@@ -64,7 +48,7 @@ static void case_basic(void)
 	FAM_OK(afd >= 0 && fam_addr_is(&peer.sa, peer.len, LST_IP,
 				       fam_local_port(fd)),
 	       "accept() on the inbox: a new descriptor, the peer's address");
-	FAM_OK(afd >= 0 && talks(fd, afd) && !(ho_info_flags(afd) & NSTCP_INFO_INBOX),
+	FAM_OK(afd >= 0 && ib_talks(fd, afd) && !(ho_info_flags(afd) & NSTCP_INFO_INBOX),
 	       "the accepted socket talks both ways, is no inbox");
 	FAM_OK(!ib_info(ib, &info) && !info.nii_queued && !fam_wait(ib, POLLIN, 0),
 	       "nothing queued after, no POLLIN");
@@ -79,7 +63,7 @@ static void case_basic(void)
 /* 1 MiB each way: the peer sends from before the dispatch on. */
 static void case_mib(void)
 {
-	int ib = ib_make(4), fd = client(), afd = -1, rc;
+	int ib = ib_make(4), fd = ib_client(port), afd = -1, rc;
 	uint64_t h = FAM_SUM_INIT;
 	struct ho_peer ps = { .fd = fd, .cpu = 0 }, pr = { .fd = fd, .cpu = 0 };
 
@@ -109,7 +93,7 @@ static void case_order(void)
 	struct fam_addr peer;
 
 	for (i = 0; i < 5; i++) {
-		fd[i] = client();
+		fd[i] = ib_client(port);
 		queued += !ib_accept_to(lfd, ib_id(ib), NULL);
 	}
 	for (i = 0; i < 5; i++) {
@@ -131,19 +115,19 @@ static void case_full(void)
 	uint64_t id = ib_id(ib);
 
 	for (i = 0; i < 3; i++)
-		fd[i] = client();
+		fd[i] = ib_client(port);
 	rc |= ib_accept_to(lfd, id, NULL) | ib_accept_to(lfd, id, NULL);
 	FAM_OK(!rc, "two queued on an inbox of 2");
 	rc = ib_accept_to(lfd, id, NULL);
 	FAM_OK(rc == ENOBUFS, "a third: ENOBUFS (%s)", strerror(rc));
 	afd = fam_accept(lfd, NULL);
-	FAM_OK(afd >= 0 && talks(fd[2], afd),
+	FAM_OK(afd >= 0 && ib_talks(fd[2], afd),
 	       "... and the listener still has it: accept() there talks to the third");
 	fam_close(&afd);
 	rc = 0;
 	for (i = 0; i < 2; i++) {
 		afd = fam_accept(ib, NULL);
-		rc |= afd < 0 || !talks(fd[i], afd);
+		rc |= afd < 0 || !ib_talks(fd[i], afd);
 		fam_close(&afd);
 	}
 	FAM_OK(!rc, "the two queued accepted from the inbox");
@@ -155,7 +139,7 @@ static void case_full(void)
 
 static void case_bad_id(void)
 {
-	int ib = ib_make(1), fd = client(), afd;
+	int ib = ib_make(1), fd = ib_client(port), afd;
 	uint64_t id = ib_id(ib);
 
 	FAM_OK(ib_accept_to(lfd, 0, NULL) == ENOENT, "id 0: ENOENT");
@@ -163,7 +147,7 @@ static void case_bad_id(void)
 	close(ib);
 	FAM_OK(ib_accept_to(lfd, id, NULL) == ENOENT, "a closed inbox's id: ENOENT");
 	afd = fam_accept(lfd, NULL);
-	FAM_OK(afd >= 0 && talks(fd, afd), "... none took the connection");
+	FAM_OK(afd >= 0 && ib_talks(fd, afd), "... none took the connection");
 	fam_close(&afd);
 	fam_close(&fd);
 }
@@ -215,7 +199,7 @@ static void child_done(pid_t pid, int p[2], int q[2])
 
 static void case_netns_uid(void)
 {
-	int p[2], q[2], fd = client(), afd, ib = ib_make(2), rc;
+	int p[2], q[2], fd = ib_client(port), afd, ib = ib_make(2), rc;
 	uint64_t id;
 	pid_t pid;
 
@@ -232,7 +216,7 @@ static void case_netns_uid(void)
 	fam_close(&fd);
 
 	/* Unprivileged, another uid: the dispatcher is a child. */
-	fd = client();
+	fd = ib_client(port);
 	pid = fork();
 	if (pid == 0) {
 		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
@@ -243,7 +227,7 @@ static void case_netns_uid(void)
 	FAM_OK(rc == EPERM, "a dispatcher of another uid without CAP_NET_ADMIN: EPERM (%d)",
 	       rc);
 	afd = fam_accept(lfd, NULL);
-	FAM_OK(afd >= 0 && talks(fd, afd), "... the connection stayed on the listener");
+	FAM_OK(afd >= 0 && ib_talks(fd, afd), "... the connection stayed on the listener");
 	fam_close(&afd);
 	fam_close(&fd);
 	fam_close(&ib);
@@ -293,9 +277,9 @@ static void case_close_blocked(void)
 	FAM_OK(b.rc == ENOENT && b.ms < 2000,
 	       "the inbox closed under a blocked dispatcher: woken, ENOENT (%s, %lld ms)",
 	       strerror(b.rc), b.ms);
-	fd = client();
+	fd = ib_client(port);
 	afd = fam_accept(lfd, NULL);
-	FAM_OK(afd >= 0 && talks(fd, afd), "... the listener is as it was");
+	FAM_OK(afd >= 0 && ib_talks(fd, afd), "... the listener is as it was");
 	fam_close(&afd);
 	fam_close(&fd);
 }
@@ -309,7 +293,7 @@ static void case_close_queued(void)
 
 	ib_proc(0, &t0);
 	for (i = 0; i < 2; i++) {
-		fd[i] = client();
+		fd[i] = ib_client(port);
 		ib_accept_to(lfd, id, NULL);
 	}
 	FAM_OK(!ib_proc(id, &t1) && t1.queued == 2 && ib_balanced(id) &&
@@ -331,7 +315,7 @@ static void case_close_queued(void)
 
 static void case_shutdown(void)
 {
-	int ib = ib_make(4), fd = client(), afd;
+	int ib = ib_make(4), fd = ib_client(port), afd;
 	struct blocked b;
 
 	FAM_OK(!ib_accept_to(lfd, ib_id(ib), NULL), "one queued before the shutdown");
@@ -371,7 +355,7 @@ static void case_nonblock_epoll(void)
 	ep = epoll_create1(0);
 	epoll_ctl(ep, EPOLL_CTL_ADD, ib, &ev);
 	FAM_OK(epoll_wait(ep, &ev, 1, 0) == 0, "epoll: nothing yet");
-	fd = client();
+	fd = ib_client(port);
 	FAM_OK(!ib_accept_to(lfd, id, NULL),
 	       "... the slot came back each time: one queued on the inbox of 1");
 	n = epoll_wait(ep, &ev, 1, FAM_TIMEOUT_MS);

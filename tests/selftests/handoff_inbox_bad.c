@@ -18,22 +18,6 @@
 
 static int lfd, port;
 
-/* Connect a client; the listener holds the connection. */
-static int client(void)
-{
-	return fam_connect(AF_NSTCP, LST_IP, port);
-}
-
-/* Whether fd and afd talk both ways (one byte each). */
-static int talks(int fd, int afd)
-{
-	char c = 0;
-
-	return send(fd, "a", 1, 0) == 1 && recv(afd, &c, 1, 0) == 1 &&
-	       c == 'a' && send(afd, "b", 1, 0) == 1 &&
-	       recv(fd, &c, 1, 0) == 1 && c == 'b';
-}
-
 static void case_input(void)
 {
 	int s = fam_socket(AF_NSTCP, 0), v, ib = ib_make(1), t;
@@ -64,7 +48,7 @@ static void case_input(void)
 	TAP_ERRNO(setsockopt(t, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EINVAL,
 		  "on a bound socket: EINVAL");
 	close(t);
-	t = client();
+	t = ib_client(port);
 	TAP_ERRNO(setsockopt(t, SOL_NSTCP, NSTCP_INBOX, &v, sizeof(v)), EISCONN,
 		  "on a connected socket: EISCONN");
 	v = fam_accept(lfd, NULL);
@@ -147,7 +131,7 @@ static void case_efault_kept(int ib)
 	uint64_t id = ib_id(ib);
 	struct nstcp_accept_to at = { .nto_inbox = id }, *ro;
 	socklen_t len = sizeof(at) + 8;
-	int fd = client(), afd;
+	int fd = ib_client(port), afd;
 	struct ib_row r0, r;
 
 	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
@@ -172,7 +156,7 @@ static void case_efault_kept(int ib)
 	FAM_OK(!getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len) &&
 	       len == sizeof(at), "the next NSTCP_ACCEPT_TO queues it, optlen set");
 	afd = fam_accept(ib, NULL);
-	FAM_OK(afd >= 0 && talks(fd, afd),
+	FAM_OK(afd >= 0 && ib_talks(fd, afd),
 	       "the connection the fault left on the listener talks from the inbox");
 	FAM_OK(!ib_proc(id, &r) && r.given == r0.given + 1 &&
 	       r.accepted == r0.accepted + 1 && !r.queued && ib_balanced(id) &&
@@ -203,13 +187,13 @@ static void case_timeout(void)
 	       "NSTCP_ACCEPT_TO, nothing queued, SO_RCVTIMEO 100 ms: EAGAIN (%s, %lld ms)",
 	       strerror(rc), ms);
 	FAM_OK(!ib_proc(id, &r) && !r.given && !r.queued, "... nothing given");
-	fd = client();
+	fd = ib_client(port);
 	rc = ib_accept_to(lfd, id, NULL);
 	FAM_OK(!rc, "the slot given back: the next one queued on the inbox of 1 (%s)",
 	       strerror(rc));
 	setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof(zero));
 	afd = fam_accept(ib, NULL);
-	FAM_OK(afd >= 0 && talks(fd, afd) && ib_balanced(id),
+	FAM_OK(afd >= 0 && ib_talks(fd, afd) && ib_balanced(id),
 	       "... accepted from the inbox, talks; the row balances");
 	fam_close(&afd);
 	fam_close(&fd);

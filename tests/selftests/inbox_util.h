@@ -10,6 +10,22 @@
 
 #include "handoff_util.h"
 
+/* A client of the listener on @port (LST_IP); the listener holds it. */
+static inline int ib_client(int port)
+{
+	return fam_connect(AF_NSTCP, LST_IP, port);
+}
+
+/* Whether @fd and @afd talk both ways (one byte each). */
+static inline int ib_talks(int fd, int afd)
+{
+	char c = 0;
+
+	return send(fd, "a", 1, 0) == 1 && recv(afd, &c, 1, 0) == 1 &&
+	       c == 'a' && send(afd, "b", 1, 0) == 1 &&
+	       recv(fd, &c, 1, 0) == 1 && c == 'b';
+}
+
 /* An AF_NSTCP socket made an inbox of backlog; -1 with errno set. */
 static inline int ib_make(int backlog)
 {
