@@ -275,7 +275,7 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	 */
 	while (c->npend)
 		nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
-				  ND_RECLAIM_EXITED : ND_RECLAIM_REGIVE);
+				  ND_RECLAIM_HANDON : ND_RECLAIM_REGIVE);
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;

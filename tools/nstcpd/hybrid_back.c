@@ -103,7 +103,7 @@ int nd_hybrid_take_back(struct nd_service *s, long long *next, int *cpu)
 					*next = t;
 				continue;
 			}
-			r = nd_hybrid_reclaim(s, i, k, ND_RECLAIM_EARLY);
+			r = nd_hybrid_reclaim(s, i, k, ND_RECLAIM_HANDON);
 			if (r < 0)
 				continue;	/* taken meanwhile */
 			if (!c->stalled) {	/* it missed its time */

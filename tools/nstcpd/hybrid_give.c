@@ -172,12 +172,12 @@ void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives)
 /*
  * Takes back pending connection @k of worker @i and hands it on.  @why:
  * a re-give uses up one of the connection's ND_REGIVE_MAX (a worker that
- * failed the take or stalled past half the timeout).  An early take-back
- * is none, nor is a token its exited worker never took (nstcpd's take
- * succeeds, so the worker did not have it) when that worker had taken
- * others: a worker that exits right after its last report is the least
- * loaded one and may be chosen again and again.  Both count as hand-ons
- * (backs), of which a connection gets at most ND_TAKEBACK_MAX plus twice
+ * failed the take or stalled past half the timeout).  A hand-on does not:
+ * an early take-back, or a token its exited worker never took (nstcpd's
+ * take succeeds, so the worker did not have it) when that worker had
+ * taken others: a worker that exits right after its last report is the
+ * least loaded one and may be chosen again and again.  Hand-ons count in
+ * backs, of which a connection gets at most ND_TAKEBACK_MAX plus twice
  * the workers (early take-backs stop at ND_TAKEBACK_MAX), lest one go
  * round exiting workers without end.  0 when handed on, 1 when lost
  * (counted), -1 when it was taken meanwhile (ENOENT: its TAKEN report is

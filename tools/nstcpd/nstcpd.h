@@ -258,11 +258,10 @@ void nd_hybrid_reports_of(struct nd_service *s, int i);
 int nd_hybrid_direct(struct nd_service *s, uint64_t token, int cpu);
 void nd_hybrid_give(struct nd_service *s, uint64_t token, int cpu, int gives);
 unsigned int nd_hybrid_load(const struct nd_service *s);
-/* Why a pending token is taken back (nd_hybrid_reclaim). */
+/* How a pending token taken back counts (nd_hybrid_reclaim). */
 enum nd_reclaim {
-	ND_RECLAIM_REGIVE,	/* its worker failed the take or stalled: a re-give */
-	ND_RECLAIM_EARLY,	/* not taken by takeback_ms: an early take-back */
-	ND_RECLAIM_EXITED,	/* its worker exited without taking it */
+	ND_RECLAIM_REGIVE,	/* its worker failed the take or stalled */
+	ND_RECLAIM_HANDON,	/* an early take-back; an exited worker's untaken */
 };
 int nd_hybrid_reclaim(struct nd_service *s, int i, int k, enum nd_reclaim why);
 void nd_hybrid_drop_token(struct nd_service *s, uint64_t token);
