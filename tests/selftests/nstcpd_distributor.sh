@@ -172,7 +172,10 @@ set -- $out
 # 12 connects in well under 2 s: at most 3 in each second they span.
 tap_ok $(( $4 < 3 || $4 > 6 || $6 != 12 - $4 || r != $6 )) "cps = 3: $out; status refused $r"
 nd_wait_json "$st" "s('lim')['relaying'] == 0 and s('src')['relaying'] == 0"
-out=$(nd_run_client echo $nd_srv_ip 7404 8 $bytes 4)
+# One at a time: a client's connection ends for it before the front has
+# seen the back end's close and counted it out, so 4 at a time against
+# max_conns = 4 could meet a count of 5 (the next one refused) by design.
+out=$(nd_run_client echo $nd_srv_ip 7404 8 $bytes 1)
 tap_ok $(( $? != 0 )) "max_conns: the count back to 0 once they ended, served again: $out"
 
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + w('dist') + w('small') + w('closer'))")
