@@ -284,7 +284,8 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	 * re-gives, or they would go round the workers until they restart.
 	 */
 	while (c->npend) {
-		/* Taken (ENOENT), its reports all read: it died before its
+		/*
+		 * Taken (ENOENT), its reports all read: it died before its
 		 * TAKEN report, and the connection went with it.
 		 */
 		if (nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
