@@ -7,7 +7,8 @@
 # serves it on its own CPU.  Data checksummed; served where the flow is
 # processed; a worker that never takes (its connections handed to others
 # at half the timeout); workers crashing every 3 connections (restarted,
-# nothing lost); workers exiting after each connection (a worker exiting
+# nothing lost nor dropped: each connection counted once, served); workers
+# exiting after each connection (the same, and a worker exiting
 # right after its report looks idle and is sent the next connections: one
 # connection may go to several such workers in turn, never closed for
 # it; nstcpd before this case lost 6 and 8 of 40); SIGTERM.  The acceptor on the flow's CPU hands a token
@@ -17,7 +18,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_model_begin 21
+nd_model_begin 23
 worker=$nd_helpers/nstcpd_worker
 
 cat >"$tmp/nstcpd.conf" <<CONF
@@ -94,6 +95,12 @@ out=$(nd_run_client echo $nd_srv_ip 7303 $conns $bytes 4)
 tap_ok $(( $? != 0 )) "workers crashing every 3 connections: $out"
 nd_wait_json "$st" "s('crash')['restarts'] >= 10 and s('crash')['lost'] == 0"
 tap_ok $? "status: restarts $(nd_json "$st" "s('crash')['restarts']") (at least 10), lost $(nd_json "$st" "s('crash')['lost']")"
+# Each connection counted once: a worker aborts after its DONE report,
+# often with a token of nstcpd's unread (its channel then reads
+# ECONNRESET once before its last reports): none dropped, none lost.
+nd_wait_json "$st" "s('crash')['served'] == $conns"
+r=$(nd_json "$st" "(s('crash')['given'], s('crash')['served'], s('crash')['taken'], s('crash')['dropped'], s('crash')['lost'], sum(x['load'] for x in w('crash')))")
+tap_ok $([ "$r" = "($conns, $conns, $conns, 0, 0, 0)" ]; echo $?) "status: given, served, taken, dropped, lost, load $r"
 
 # Its restart delays double (0, 0.2, 0.4, ... s) and a token waits
 # timeout_ms / 2 (10 s) for a worker up: only the hand-on may lose one.
@@ -104,6 +111,9 @@ rc=$?
 r=$(nd_json "$st" "s('crash1')['lost']")
 [ "$r" = 0 ] || rc=1
 tap_ok $rc "status: restarts $(nd_json "$st" "s('crash1')['restarts']") (at least 20), lost $r, re-given $(nd_json "$st" "s('crash1')['regiven']")"
+nd_wait_json "$st" "s('crash1')['served'] == 24"
+r=$(nd_json "$st" "(s('crash1')['given'], s('crash1')['served'], s('crash1')['taken'], s('crash1')['dropped'], s('crash1')['lost'], sum(x['load'] for x in w('crash1')))")
+tap_ok $([ "$r" = "(24, 24, 24, 0, 0, 0)" ]; echo $?) "status: given, served, taken, dropped, lost, load $r"
 
 pids=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('hyb') + w('stall') + w('crash') + w('crash1'))")
 nd_stop

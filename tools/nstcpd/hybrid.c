@@ -156,10 +156,19 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 	int k, budget = ND_HYBRID_BATCH;
 	ssize_t n = -1;
 
-	while (budget-- > 0 &&
-	       (n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT)) == sizeof(m)) {
+	while (budget-- > 0) {
 		struct nd_cpu *w = &s->cpu[c->cpu];
 
+		n = recv(c->chan, &m, sizeof(m), MSG_DONTWAIT);
+		/*
+		 * ECONNRESET: the worker exited with tokens of ours unread.
+		 * The error is reported once, before its last reports, still
+		 * queued here: those are read next, then the end (0).
+		 */
+		if (n < 0 && errno == ECONNRESET)
+			continue;
+		if (n != sizeof(m))
+			break;
 		c->stalled = 0;		/* alive again */
 		switch (m.nwm_type) {
 		case NSTCP_WMSG_TAKEN:
@@ -195,7 +204,8 @@ static int read_reports(struct nd_service *s, int i, int main_thread)
 	}
 	if (!main_thread)
 		return budget < 0;
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR &&
+		       errno != ECONNRESET)) {
 		/* The worker is gone; SIGCHLD does the rest. */
 		close(c->chan);
 		c->chan = -1;
@@ -273,9 +283,15 @@ void nd_hybrid_exited(struct nd_service *s, struct nd_proc *p, int status)
 	 * that never took any (a program that fails at start) uses up their
 	 * re-gives, or they would go round the workers until they restart.
 	 */
-	while (c->npend)
-		nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
-				  ND_RECLAIM_HANDON : ND_RECLAIM_REGIVE);
+	while (c->npend) {
+		/*
+		 * Taken (ENOENT), its reports all read: it died before its
+		 * TAKEN report, and the connection went with it.
+		 */
+		if (nd_hybrid_reclaim(s, i, c->npend - 1, c->took ?
+				      ND_RECLAIM_HANDON : ND_RECLAIM_REGIVE) < 0)
+			s->dropped++;
+	}
 	/* What it had taken and not finished went with it. */
 	s->dropped += c->load;
 	c->load = 0;
