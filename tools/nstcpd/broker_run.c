@@ -177,6 +177,8 @@ static int serve(struct bk *b)
 		if (drain && lfd >= 0) {
 			close(lfd);
 			lfd = -1;
+			/* From now on a connection of ours reaches a new broker. */
+			b->draining = 1;
 			/* What arrived meanwhile is answered first. */
 			for (i = b->nconn - 1; i >= 0; i--)
 				if (readable(b, &b->conn[i]))
