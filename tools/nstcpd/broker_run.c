@@ -151,7 +151,9 @@ static void on_drain(int sig)
  * received is closed (at once, or after its next answer): a client
  * keeping it (the handle) reconnects, to a new broker, instead of being
  * answered from this image's table until drain_timeout.  One not yet
- * answered (a v1 client's, its ASK on the way) gets its answer first.
+ * answered (a v1 client's, its ASK on the way) gets its answer first:
+ * the new image's brokers', asked on a connection of its own
+ * (broker_relay.c), this table's when they give none.
  * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
  */
 static int serve(struct bk *b)
