@@ -14,7 +14,9 @@
 # SIGHUP: no failed ask (the draining broker closes its connection, it
 # reconnects to a new one).  A slow client holding an old
 # broker when the reload comes (its request half sent) still gets its
-# answer; with drain_timeout = 1 it is cut instead, counted drain_expired.
+# answer, also once none of the old image's reports is fresh (the draining
+# broker asks the new image's brokers); with drain_timeout = 1 it is cut
+# instead, counted drain_expired.
 # Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,13 +26,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 # User-space timings (5 s idle brokers, the reports' period and expiry)
 # under KASAN and TCG: skipped on the debug kernel, as nstcpd_broker.
 if [ "${NSTCP_KERNEL:-}" = debug ]; then
-	tap_plan 19
-	for i in $(seq 19); do echo "ok $i - nstcpd_reload_broker # SKIP debug kernel (timings)"; done
+	tap_plan 22
+	for i in $(seq 22); do echo "ok $i - nstcpd_reload_broker # SKIP debug kernel (timings)"; done
 	exit 0
 fi
-nd_reload_begin 1 19
+nd_reload_begin 1 22
 
-# conf DRAIN_TIMEOUT
+# conf DRAIN_TIMEOUT [EXPIRE_MS]
 conf() {
 	cat <<CONF
 [service bk]
@@ -39,6 +41,7 @@ model = broker
 servers = *:7311
 workers = 2
 drain_timeout = $1
+expire_ms = ${2:-3000}
 exec = /usr/bin/env BKSERVER_PERIOD_MS=200 BKSERVER_FIRST_MS=700 $nd_helpers/nstcpd_bkserver
 CONF
 }
@@ -91,6 +94,41 @@ counters() {
 	nd_wait_json "$st" "d['retiring'] == 0"
 	nd_json "$st" "(d['drained'], d['drain_expired'], d['retire_killed'])"
 }
+# wait_held EXPR PIDS: waits (4 s at most: the slow client's bound) for the
+# status to say EXPR with one of PIDS alive, one process polling every
+# 50 ms (a python start per step took most of the 4 s on a loaded
+# machine, and the client sent its rest meanwhile); prints "HELD RETIRING"
+# of one moment: the status read first, then the processes (one alive
+# then was not yet reaped when the status was written).
+wait_held() {
+	python3 - "$st" "$1" "$2" <<'PY'
+import json, os, sys, time
+st, cond, old = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3].split()]
+def alive(p):
+    try:
+        os.kill(p, 0)
+        return True
+    except OSError:
+        return False
+end = time.monotonic() + 4
+while True:
+    held, r, ok = -1, -1, False
+    try:
+        d = json.load(open(st))
+        def s(n):
+            return [x for x in d["services"] if x["name"] == n][0]
+        def w(n):
+            return s(n)["workers"]
+        ok, r = eval(cond), d["retiring"]
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    held = sum(alive(p) for p in old if p > 1)
+    if (ok and held == 1) or time.monotonic() > end:
+        break
+    time.sleep(0.05)
+print(held, r)
+PY
+}
 # gone PIDS...: 0 once none of them is alive (10 s at most).
 gone() {
 	for i in $(seq 100); do [ "$(nd_alive "$@")" = 0 ] && return 0; sleep 0.1; done
@@ -129,12 +167,7 @@ sleep 1
 slow wait
 tap_ok $? "a slow client: answered once, half of its next ASK sent"
 kill -HUP "$nd_pid"
-for i in $(seq 40); do
-	nd_json "$st" "d['reloads'] == 1 and $up" 2>/dev/null | grep -qx True &&
-		[ "$(nd_alive $old)" = 1 ] && break
-	sleep 0.1
-done
-held=$(nd_alive $old) r=$(nd_json "$st" "d['retiring']")
+read -r held r < <(wait_held "d['reloads'] == 1 and $up" "$old")
 touch "$tmp/go"
 wait $slow_pid
 tap_ok $(( held != 1 || r < 1 )) "SIGHUP: the old brokers drained but the one holding the slow client ($held of $ncpu left, retiring $r)"
@@ -159,15 +192,38 @@ wait $clients
 set -- $(nd_tally "$tmp/fresh")
 tap_ok $(( $1 < 20 || $2 != $1 || $3 || $4 || $5 || $6 )) "clients over it all: conns $1 ok $2 bad $3 resets $4 refused $5 askfail $6"
 
+# (d) The old table expired (the case (a) meets on a slow machine): with
+# expire_ms = 1000, the slow client's rest is sent once the old servers
+# are gone (their reports stop at SIGTERM) and 1.2 s more, when none of
+# the old image's reports is fresh: the draining broker answers a server
+# of the new image's (it asks the new brokers), not NOSERVER.  (Its 4 s
+# bound, under 5 s idle, may send it earlier on a slow machine: then
+# answered from the old table, still fresh.)
+conf 30 1000 >"$tmp/nstcpd.conf"
+kill -HUP "$nd_pid"
+nd_wait_json "$st" "d['reloads'] == 2 and $up and d['retiring'] == 0"
+tap_ok $? "SIGHUP: reloads 2, expire_ms = 1000"
+old=$(nd_json "$st" "$brokers") oldsrv=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('bk'))")
+slow wait
+kill -HUP "$nd_pid"
+nd_wait_json "$st" "d['reloads'] == 3 and $up" && gone $oldsrv
+r=$?
+sleep 1.2
+touch "$tmp/go"
+wait $slow_pid
+tap_ok $r "SIGHUP: reloads 3, the old servers gone"
+grep -qx "$ok_answer | $ok_answer" "$tmp/slow"
+tap_ok $? "the old image's reports expired, the draining broker answers the new image's server: $(cat "$tmp/slow")"
+
 # (c) drain_timeout = 1: the slow client outlives it, cut and counted.
 conf 1 >"$tmp/nstcpd.conf"
 kill -HUP "$nd_pid"
-nd_wait_json "$st" "d['reloads'] == 2 and $up and d['retiring'] == 0"
-tap_ok $? "SIGHUP: reloads 2, drain_timeout = 1"
+nd_wait_json "$st" "d['reloads'] == 4 and $up and d['retiring'] == 0"
+tap_ok $? "SIGHUP: reloads 4, drain_timeout = 1"
 expired=$(nd_json "$st" "d['drain_expired']")
 slow cut
 kill -HUP "$nd_pid"
-nd_wait_json "$st" "d['reloads'] == 3 and d['drain_expired'] == $expired + 1 and d['retiring'] == 0"
+nd_wait_json "$st" "d['reloads'] == 5 and d['drain_expired'] == $expired + 1 and d['retiring'] == 0"
 tap_ok $? "the broker holding it past drain_timeout: SIGTERM, drain_expired $expired -> $(nd_json "$st" "d['drain_expired']")"
 wait $slow_pid
 grep -qx "$ok_answer | EOF" "$tmp/slow"

@@ -168,6 +168,14 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 		count(&b->cnt->unknown);
 		return reply(c, v, "UNKNOWN");
 	}
+	/*
+	 * Draining: the new image's answer (broker_relay.c), a server of the
+	 * new configuration, whose reports this table no longer gets.
+	 */
+	if (!nd_bk_relay(b, c, v, name, text, sizeof(text))) {
+		count(&b->cnt->answered);
+		return reply(c, v, text);
+	}
 	i = choose(b, &fresh);
 	if (i < 0) {
 		count(fresh ? &b->cnt->full : &b->cnt->noserver);

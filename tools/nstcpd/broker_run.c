@@ -151,7 +151,9 @@ static void on_drain(int sig)
  * received is closed (at once, or after its next answer): a client
  * keeping it (the handle) reconnects, to a new broker, instead of being
  * answered from this image's table until drain_timeout.  One not yet
- * answered (a v1 client's, its ASK on the way) gets its answer first.
+ * answered (a v1 client's, its ASK on the way) gets its answer first:
+ * the new image's brokers', asked on a connection of its own
+ * (broker_relay.c), this table's when they give none.
  * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
  */
 static int serve(struct bk *b)
@@ -177,6 +179,8 @@ static int serve(struct bk *b)
 		if (drain && lfd >= 0) {
 			close(lfd);
 			lfd = -1;
+			/* From now on a connection of ours reaches a new broker. */
+			b->draining = 1;
 			/* What arrived meanwhile is answered first. */
 			for (i = b->nconn - 1; i >= 0; i--)
 				if (readable(b, &b->conn[i]))

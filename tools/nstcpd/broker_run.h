@@ -29,6 +29,8 @@ struct bk {
 	unsigned int next;		/* where the next ASK starts looking */
 	struct bk_conn conn[BK_CONNS];
 	int nconn;
+	int draining;			/* SIGUSR1 taken, listener closed */
+	long long relay_after;		/* no relay before (now_ms()) */
 };
 
 static inline long long now_ms(void)
@@ -48,5 +50,13 @@ static inline void count(uint64_t *c)
 int nd_bk_number(const char *s, unsigned int *v);
 /* One request line (no '\n'): 0 answered, -1 malformed or not sent. */
 int nd_bk_request(struct bk *b, struct bk_conn *c, char *line);
+
+/*
+ * Draining: @name's ASK (version @v) asked of the new image's brokers on
+ * the address @c reached; their OK answer's text (after the magic) in
+ * @text: 0, else -1 (not draining, unreachable, FULL, NOSERVER).
+ */
+int nd_bk_relay(struct bk *b, struct bk_conn *c, int v, const char *name,
+		char *text, size_t len);
 
 #endif
