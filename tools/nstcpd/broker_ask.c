@@ -154,13 +154,25 @@ static void lease(struct nd_bk_slot *sl, long long now, unsigned int ms)
 					      __ATOMIC_RELAXED));
 }
 
+/* The address this broker answers @c's client with, as text. */
+static int own_host(struct bk *b, struct bk_conn *c, char *host, size_t len)
+{
+	struct sockaddr_storage ss = b->m->addr;
+	const void *a;
+
+	if (b->m->wildcard && end_addr(c->fd, 0, &ss))
+		return -1;
+	a = ss.ss_family == AF_INET ?
+		(const void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		(const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+	return inet_ntop(ss.ss_family, a, host, len) ? 0 : -1;
+}
+
 static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 {
 	struct nd_bk_shm *m = b->m;
-	struct sockaddr_storage ss;
 	char host[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 32];
 	unsigned int ms = v == 2 ? lease_ms(m) : 0;
-	const void *a;
 	int i, fresh;
 
 	count(&b->cnt->asked);
@@ -168,15 +180,20 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 		count(&b->cnt->unknown);
 		return reply(c, v, "UNKNOWN");
 	}
+	if (own_host(b, c, host, sizeof(host)))
+		return -1;
+	i = choose(b, &fresh);
 	/*
-	 * Draining: the new image's answer (broker_relay.c), a server of the
-	 * new configuration, whose reports this table no longer gets.
+	 * Draining with no fresh report left (the old servers stopped
+	 * reporting): the new image's answer for the same address
+	 * (broker_relay.c), once a connection, rather than NOSERVER.
 	 */
-	if (!nd_bk_relay(b, c, v, name, text, sizeof(text))) {
+	if (i < 0 && !fresh && !c->relayed &&
+	    !nd_bk_relay(b, c, v, name, host, text, sizeof(text))) {
+		c->relayed = 1;
 		count(&b->cnt->answered);
 		return reply(c, v, text);
 	}
-	i = choose(b, &fresh);
 	if (i < 0) {
 		count(fresh ? &b->cnt->full : &b->cnt->noserver);
 		return reply(c, v, fresh ? "FULL" : "NOSERVER");
@@ -193,14 +210,6 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 				   __ATOMIC_RELAXED);
 	}
 	count(&m->slot[i].chosen);
-	ss = m->addr;
-	if (m->wildcard && end_addr(c->fd, 0, &ss))
-		return -1;
-	a = ss.ss_family == AF_INET ?
-		(const void *)&((struct sockaddr_in *)&ss)->sin_addr :
-		(const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (!inet_ntop(ss.ss_family, a, host, sizeof(host)))
-		return -1;
 	if (v == 2)
 		snprintf(text, sizeof(text), "OK %s %u %u", host,
 			 m->base_port + i, ms);

@@ -6,12 +6,16 @@
  * servers report to the new image's brokers, each to the new table.  Its
  * entries all expire after expire_ms, and a client still holding a
  * draining broker would then be told NOSERVER while the new servers
- * serve.  The draining broker has closed its descriptor of the listening
- * socket, so a connection of its own to the address its client reached
- * is accepted by a new broker only: it asks there and answers what the
- * new image answers, a server of the new configuration with its load
- * counted in the new table.  See Documentation/nstcpd.rst, "Reload and
- * restart".
+ * serve.  So once no report of its table is fresh, the draining broker
+ * (its own descriptor of the listening socket closed) connects to the
+ * address its client reached, where the port's listeners now are the new
+ * image's brokers (or, in the moment of the drain, another old broker's,
+ * answering from the same old table), asks there and answers what they
+ * answer: a server of the new configuration, its load counted in the new
+ * table.  Once per client connection, within BK_RELAY_MS, and only an OK
+ * naming the address this broker answers with: whoever listens on the
+ * port, its answer can send a client to no other host.  See
+ * Documentation/nstcpd.rst, "Reload and restart".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,14 +26,16 @@
 
 #include "broker_run.h"
 
-#define BK_RELAY_MS	300	/* the whole exchange */
+#define BK_RELAY_MS	1000	/* the whole exchange */
 #define BK_RELAY_PAUSE_MS	1000	/* no relay for as long after a failed one */
 
 /*
- * "OK ADDR PORT" (version 1) or "OK ADDR PORT LEASE_MS" (version 2), the
- * only answers taken from the new image: 0, else -1.
+ * "OK ADDR PORT" (version 1) or "OK ADDR PORT LEASE_MS" (version 2) with
+ * ADDR @host, the only answers taken from the new image: 0, else -1.
+ * Whoever listens on the port now answers; the address pinned to this
+ * broker's own, a stranger's answer can name no other host.
  */
-static int ok_answer(const char *text, int v)
+static int ok_answer(const char *text, int v, const char *host)
 {
 	char copy[NSTCP_BROKER_LINE_MAX], *w[5], *save, *p;
 	unsigned char a[sizeof(struct in6_addr)];
@@ -45,7 +51,7 @@ static int ok_answer(const char *text, int v)
 	for (p = strtok_r(copy, " ", &save); p && n < 5;
 	     p = strtok_r(NULL, " ", &save))
 		w[n++] = p;
-	if (n != (v == 2 ? 4 : 3) || strcmp(w[0], "OK") ||
+	if (n != (v == 2 ? 4 : 3) || strcmp(w[0], "OK") || strcmp(w[1], host) ||
 	    (inet_pton(AF_INET, w[1], a) != 1 &&
 	     inet_pton(AF_INET6, w[1], a) != 1) ||
 	    nd_bk_number(w[2], &port) || !port || port > 65535)
@@ -57,7 +63,7 @@ static int ok_answer(const char *text, int v)
 }
 
 int nd_bk_relay(struct bk *b, struct bk_conn *c, int v, const char *name,
-		char *text, size_t len)
+		const char *host, char *text, size_t len)
 {
 	char req[NSTCP_BROKER_LINE_MAX], line[NSTCP_BROKER_LINE_MAX];
 	const char *magic = v == 2 ? NSTCP_BROKER_MAGIC2 : NSTCP_BROKER_MAGIC;
@@ -80,7 +86,7 @@ int nd_bk_relay(struct bk *b, struct bk_conn *c, int v, const char *name,
 	    !strncmp(line, magic, ml) && line[ml] == ' ') {
 		const char *t = line + ml + 1;
 
-		if (!ok_answer(t, v) && strlen(t) < len) {
+		if (!ok_answer(t, v, host) && strlen(t) < len) {
 			strcpy(text, t);
 			r = 0;
 		}

@@ -131,6 +131,7 @@ static void accept_all(struct bk *b)
 		c->fd = fd;
 		c->len = 0;
 		c->served = 0;
+		c->relayed = 0;
 		c->deadline = now_ms() + NSTCP_BROKER_TIMEOUT_MS;
 	}
 }
@@ -152,8 +153,8 @@ static void on_drain(int sig)
  * keeping it (the handle) reconnects, to a new broker, instead of being
  * answered from this image's table until drain_timeout.  One not yet
  * answered (a v1 client's, its ASK on the way) gets its answer first:
- * the new image's brokers', asked on a connection of its own
- * (broker_relay.c), this table's when they give none.
+ * this table's, or once none of its reports is fresh the new image's
+ * brokers', asked on a connection of its own (broker_relay.c).
  * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
  */
 static int serve(struct bk *b)

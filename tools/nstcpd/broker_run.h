@@ -19,6 +19,7 @@ struct bk_conn {
 	int fd;
 	size_t len;
 	int served;		/* answered at least once */
+	int relayed;		/* an ASK relayed (broker_relay.c) */
 	long long deadline;
 	char buf[NSTCP_BROKER_LINE_MAX];
 };
@@ -54,9 +55,10 @@ int nd_bk_request(struct bk *b, struct bk_conn *c, char *line);
 /*
  * Draining: @name's ASK (version @v) asked of the new image's brokers on
  * the address @c reached; their OK answer's text (after the magic) in
- * @text: 0, else -1 (not draining, unreachable, FULL, NOSERVER).
+ * @text when it names @host, the address this broker answers with: 0,
+ * else -1 (not draining, unreachable, FULL, NOSERVER, another address).
  */
 int nd_bk_relay(struct bk *b, struct bk_conn *c, int v, const char *name,
-		char *text, size_t len);
+		const char *host, char *text, size_t len);
 
 #endif
