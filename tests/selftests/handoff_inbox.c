@@ -7,8 +7,11 @@
  * inbox (ENOBUFS, the connection left on the listener), unknown ids and
  * another namespace's (ENOENT), another uid (EPERM), an inbox closed
  * under a blocked dispatcher (ENOENT) and with connections queued (reset,
- * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, and the counts'
- * balance.  Bad input and what an inbox must refuse: handoff_inbox_bad.c.
+ * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, the counts'
+ * balance, and the instance counters of a hand-off: NSTCP_ACCEPT_TO an
+ * accept and a given, the worker's accept() taken and rehomed (RFS's table
+ * on) or unsteered (off), a dropped connection neither.  Bad input, what
+ * an inbox must refuse, signals, closed ids, ids: handoff_inbox_bad.c.
  */
 #include <fcntl.h>
 #include <sys/epoll.h>

@@ -7,7 +7,11 @@
  * NSTCP_ACCEPT_TO's failures leave optlen as it was, and a reply buffer
  * that cannot be written (a read-only page) fails before anything is taken:
  * the connection is still on the listener.  A listener's SO_RCVTIMEO
- * ends NSTCP_ACCEPT_TO with EAGAIN, its inbox slot given back.
+ * ends NSTCP_ACCEPT_TO with EAGAIN, its inbox slot given back.  A signal
+ * to a blocked accept() on an inbox does what it does on an AF_INET
+ * listener (EINTR; SA_RESTART: restarted; with SO_RCVTIMEO: EINTR).  A
+ * closed or shut inbox's id: ENOENT, nothing counted, the dispatcher keeps
+ * the connection.  Ids: never 0, distinct, no bit fixed, "*" to others.
  */
 #include <netinet/tcp.h>
 #include <sys/mman.h>
