@@ -91,9 +91,10 @@ static void rehome_one(int rfs, const char *what)
 	FAM_OK(!b.rc && ib_delta(&c1, &c2, 0, 0, 1, rfs, !rfs),
 	       "%s: the worker's accept() counted taken and %s once", what,
 	       rfs ? "rehomed" : "unsteered");
+	errno = 0;
 	FAM_OK((fam_wait(fd, POLLIN, FAM_TIMEOUT_MS) & POLLIN) &&
-	       recv(fd, &c, 1, 0) == 0,
-	       "%s: ... it was this peer's: the worker's close reached it", what);
+	       recv(fd, &c, 1, 0) < 0 && errno == ECONNRESET,
+	       "%s: ... it was this peer's: closed with its byte unread, reset", what);
 	fam_close(&fd);
 	fam_close(&ib);
 }
