@@ -98,6 +98,13 @@ static void intr_one(int fd, uint64_t id, int iport, int restart, int timeo,
 		       "%s%s: EINTR (%s, %lld ms after the signal)", what,
 		       timeo ? ", SO_RCVTIMEO and SA_RESTART" : "", strerror(b.rc),
 		       b.end - t);
+	/* A connection fed to a call that had already returned: not the next's. */
+	while (fam_wait(fd, POLLIN, cfd >= 0 && b.rc ? 1000 : 0) & POLLIN) {
+		in = accept(fd, NULL, NULL);
+		if (in < 0)
+			break;
+		close(in);
+	}
 	fam_close(&cfd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &zero, sizeof(zero));
 }
