@@ -56,7 +56,7 @@ static int ib_delta(const struct ib_counts *c0, const struct ib_counts *c1,
 	    c1->taken - c0->taken == t && c1->rehomed - c0->rehomed == r &&
 	    c1->unsteered - c0->unsteered == u)
 		return 1;
-	tap_diag("counted accepts +%ld given +%ld taken +%ld rehomed +%ld unsteered +%ld, want +%ld +%ld +%ld +%ld +%ld",
+	tap_diag("accepts given taken rehomed unsteered: +%ld +%ld +%ld +%ld +%ld; want +%ld +%ld +%ld +%ld +%ld",
 		 c1->accepts - c0->accepts, c1->given - c0->given,
 		 c1->taken - c0->taken, c1->rehomed - c0->rehomed,
 		 c1->unsteered - c0->unsteered, a, g, t, r, u);

@@ -50,7 +50,7 @@ static void intr_feed(uint64_t id, int iport, int *cfd)
 	if (id) {
 		*cfd = ib_client(port);
 		if (ib_accept_to(lfd, id, NULL))
-			tap_diag("intr_feed: NSTCP_ACCEPT_TO failed");
+			tap_diag("%s: NSTCP_ACCEPT_TO failed", __func__);
 	} else {
 		*cfd = fam_connect(AF_INET, LST_IP, iport);
 	}
@@ -179,8 +179,8 @@ static void case_closed_id(void)
 		enoent += getsockopt(lfd, SOL_NSTCP, NSTCP_ACCEPT_TO, &at, &len) &&
 			  errno == ENOENT && len == sizeof(at) + 8;
 	}
-	FAM_OK(enoent == 100, "NSTCP_ACCEPT_TO to the closed inbox: ENOENT, optlen kept (%d of 100)",
-	       enoent);
+	FAM_OK(enoent == 100,
+	       "NSTCP_ACCEPT_TO to the closed inbox: ENOENT, optlen kept (%d of 100)", enoent);
 	rows1 = ib_proc_count("total");
 	FAM_OK(!ib_proc(0, &t1) && rows0 == 1 && rows1 == 1 &&
 	       t1.given == t0.given && t1.dropped == t0.dropped && !t1.queued &&
