@@ -7,8 +7,11 @@
  * inbox (ENOBUFS, the connection left on the listener), unknown ids and
  * another namespace's (ENOENT), another uid (EPERM), an inbox closed
  * under a blocked dispatcher (ENOENT) and with connections queued (reset,
- * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, and the counts'
- * balance.  Bad input and what an inbox must refuse: handoff_inbox_bad.c.
+ * counted dropped), shutdown(SHUT_RD), O_NONBLOCK, epoll, the counts'
+ * balance, and the instance counters of a hand-off: NSTCP_ACCEPT_TO an
+ * accept and a given, the worker's accept() taken and rehomed (RFS's table
+ * on) or unsteered (off), a dropped connection neither.  Bad input, what
+ * an inbox must refuse, signals, closed ids, ids: handoff_inbox_bad.c.
  */
 #include <fcntl.h>
 #include <sys/epoll.h>
@@ -16,9 +19,111 @@
 
 #include "inbox_util.h"
 
-#define NCASES 43
+#define NCASES 50
 
-static int lfd, port;
+static int lfd, port, ncpu;
+/* net.core.rps_sock_flow_entries, opened before the namespace was left */
+static int rfs_fd = -1;
+static char rfs_old[32];
+
+/* RFS's global table on (1) or off (0); 0 or -1. */
+static int rfs_set(int on)
+{
+	const char *v = on ? "4096" : "0";
+
+	return rfs_fd >= 0 && pwrite(rfs_fd, v, strlen(v), 0) == (ssize_t)strlen(v) ?
+	       0 : -1;
+}
+
+struct ib_counts {
+	long accepts, given, taken, rehomed, unsteered;
+};
+
+static void ib_counts(struct ib_counts *c)
+{
+	c->accepts = ho_stat(PROC_ACCEPTS);
+	c->given = ho_stat(PROC_GIVEN);
+	c->taken = ho_stat(PROC_TAKEN);
+	c->rehomed = ho_stat(PROC_REHOMED);
+	c->unsteered = ho_stat(PROC_UNSTEERED);
+}
+
+/* Whether c1 - c0 is the deltas given, in the order of struct ib_counts. */
+static int ib_delta(const struct ib_counts *c0, const struct ib_counts *c1,
+		    long a, long g, long t, long r, long u)
+{
+	if (c1->accepts - c0->accepts == a && c1->given - c0->given == g &&
+	    c1->taken - c0->taken == t && c1->rehomed - c0->rehomed == r &&
+	    c1->unsteered - c0->unsteered == u)
+		return 1;
+	tap_diag("accepts given taken rehomed unsteered: +%ld +%ld +%ld +%ld +%ld; want +%ld +%ld +%ld +%ld +%ld",
+		 c1->accepts - c0->accepts, c1->given - c0->given,
+		 c1->taken - c0->taken, c1->rehomed - c0->rehomed,
+		 c1->unsteered - c0->unsteered, a, g, t, r, u);
+	return 0;
+}
+
+/*
+ * One connection queued and accept()ed by a worker on CPU 1 (this thread
+ * moved there), its
+ * flow having carried a byte (RFS knows its hash): the dispatcher's
+ * NSTCP_ACCEPT_TO counted an accept and a given, nothing re-homed; the
+ * worker's accept() taken and (RFS on) rehomed or (off) unsteered.
+ */
+static void rehome_one(int rfs, const char *what)
+{
+	int ib = ib_make(1), fd = ib_client(port), rc;
+	struct ib_counts c0, c1, c2;
+	struct blocked b = { .fd = ib };
+	char c = 0;
+
+	rc = send(fd, "r", 1, 0) != 1;
+	ib_counts(&c0);
+	rc = rc ?: ib_accept_to(lfd, ib_id(ib), NULL);
+	ib_counts(&c1);
+	FAM_OK(!rc && ib_delta(&c0, &c1, 1, 1, 0, 0, 0),
+	       "%s: NSTCP_ACCEPT_TO counted an accept and a given, not re-homed (%s)",
+	       what, strerror(rc));
+	lst_pin(1 % ncpu);
+	block_accept(&b);	/* it is queued: returns at once */
+	lst_pin(0);
+	ib_counts(&c2);
+	FAM_OK(!b.rc && ib_delta(&c1, &c2, 0, 0, 1, rfs, !rfs),
+	       "%s: the worker's accept() counted taken and %s once", what,
+	       rfs ? "rehomed" : "unsteered");
+	errno = 0;
+	FAM_OK((fam_wait(fd, POLLIN, FAM_TIMEOUT_MS) & POLLIN) &&
+	       recv(fd, &c, 1, 0) < 0 && errno == ECONNRESET,
+	       "%s: ... it was this peer's: closed with its byte unread, reset", what);
+	fam_close(&fd);
+	fam_close(&ib);
+}
+
+/* The re-home counter: with RFS's table on, then off, then as it was. */
+static void case_rehome(void)
+{
+	int ib = ib_make(1), fd;
+	struct ib_counts c0, c1;
+
+	if (rfs_set(1))
+		tap_diag("RFS not settable (%s): counted unsteered instead",
+			 strerror(errno));
+	rehome_one(rfs_fd >= 0, "RFS on");
+	if (rfs_set(0))
+		tap_diag("RFS not settable (%s)", strerror(errno));
+	rehome_one(0, "RFS off");
+	if (rfs_fd >= 0 && pwrite(rfs_fd, rfs_old, strlen(rfs_old), 0) < 0)
+		tap_diag("rps_sock_flow_entries not put back: %s", strerror(errno));
+	/* Queued, never accepted: reset at the close, neither taken nor re-homed. */
+	fd = ib_client(port);
+	ib_accept_to(lfd, ib_id(ib), NULL);
+	ib_counts(&c0);
+	fam_close(&ib);
+	ib_counts(&c1);
+	FAM_OK(ib_delta(&c0, &c1, 0, 0, 0, 0, 0),
+	       "a connection dropped by the inbox's close: not taken, not re-homed");
+	fam_close(&fd);
+}
 
 static void case_basic(void)
 {
@@ -233,37 +338,6 @@ static void case_netns_uid(void)
 	fam_close(&ib);
 }
 
-struct blocked {
-	pthread_t th;
-	int fd;		/* the listener, or the inbox */
-	uint64_t id;
-	int rc;
-	long long ms;
-};
-
-static void *block_accept_to(void *arg)
-{
-	struct blocked *b = arg;
-	long long t = lst_now_ms();
-
-	b->rc = ib_accept_to(b->fd, b->id, NULL);
-	b->ms = lst_now_ms() - t;
-	return NULL;
-}
-
-static void *block_accept(void *arg)
-{
-	struct blocked *b = arg;
-	long long t = lst_now_ms();
-	int fd = accept(b->fd, NULL, NULL);
-
-	b->rc = fd < 0 ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	b->ms = lst_now_ms() - t;
-	return NULL;
-}
-
 static void case_close_blocked(void)
 {
 	int ib = ib_make(1), fd, afd;
@@ -371,6 +445,11 @@ static void case_nonblock_epoll(void)
 
 int main(void)
 {
+	/* RFS's table is global: its sysctl is the initial namespace's. */
+	rfs_fd = open("/proc/sys/net/core/rps_sock_flow_entries", O_RDWR);
+	if (rfs_fd >= 0 && read(rfs_fd, rfs_old, sizeof(rfs_old) - 1) <= 0)
+		fam_close(&rfs_fd);
+	ncpu = lst_ncpus();
 	lst_private_netns();
 	/* One CPU's listener queue: connections come out in order. */
 	lst_pin(0);
@@ -390,6 +469,7 @@ int main(void)
 	case_close_queued();
 	case_shutdown();
 	case_nonblock_epoll();
-	close(lfd);
+	case_rehome();
+	close(lfd);	/* rfs_fd stays: it was open at fam_start() */
 	return fam_finish();
 }

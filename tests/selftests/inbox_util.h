@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of the inbox selftests (handoff_inbox.c, helpers/inbox_queued.c):
- * an inbox made and read, NSTCP_ACCEPT_TO, /proc/net/nstcp_inbox's rows.
+ * Helpers of the inbox selftests (handoff_inbox.c, handoff_inbox_bad.c,
+ * helpers/inbox_queued.c): an inbox made and read, NSTCP_ACCEPT_TO,
+ * /proc/net/nstcp_inbox's rows, a thread blocked in accept() or
+ * NSTCP_ACCEPT_TO.
  */
 #ifndef NSTCP_SELFTEST_INBOX_UTIL_H
 #define NSTCP_SELFTEST_INBOX_UTIL_H
 
 #include <inttypes.h>
+#include <sys/syscall.h>
 
 #include "handoff_util.h"
 
@@ -149,6 +152,140 @@ static inline int ib_balanced(uint64_t id)
 	struct ib_row r;
 
 	return !ib_proc(id, &r) && r.given == r.accepted + r.dropped + r.queued;
+}
+
+/*
+ * The rows of /proc/net/nstcp_inbox whose first column is key (an id in
+ * hex, "*", "total"); -1 if unreadable.
+ */
+static inline int ib_proc_count(const char *key)
+{
+	FILE *fp = fopen("/proc/net/nstcp_inbox", "r");
+	char line[256], *tok, *save;
+	int n = 0;
+
+	if (!fp)
+		return -1;
+	if (!fgets(line, sizeof(line), fp))
+		n = -1;
+	while (n >= 0 && fgets(line, sizeof(line), fp)) {
+		tok = strtok_r(line, " \n", &save);
+		n += tok && !strcmp(tok, key);
+	}
+	fclose(fp);
+	return n;
+}
+
+static inline int ib_proc_has(uint64_t id)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "%" PRIx64, id);
+	return ib_proc_count(key);
+}
+
+/*
+ * A thread blocked in accept() (fd an inbox or a listener) or in
+ * NSTCP_ACCEPT_TO (fd the listener, to inbox id).
+ */
+struct blocked {
+	pthread_t th;
+	int fd;
+	uint64_t id;
+	int rc;		/* 0 or the errno */
+	long long ms;	/* the call's time */
+	long long end;	/* lst_now_ms() at its return */
+	int tid, done;	/* __atomic */
+};
+
+static inline void ib_block_end(struct blocked *b, int rc, long long t)
+{
+	b->rc = rc;
+	b->end = lst_now_ms();
+	b->ms = b->end - t;
+	__atomic_store_n(&b->done, 1, __ATOMIC_RELEASE);
+}
+
+static inline void *block_accept_to(void *arg)
+{
+	struct blocked *b = arg;
+	long long t = lst_now_ms();
+
+	__atomic_store_n(&b->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	ib_block_end(b, ib_accept_to(b->fd, b->id, NULL), t);
+	return NULL;
+}
+
+static inline void *block_accept(void *arg)
+{
+	struct blocked *b = arg;
+	long long t = lst_now_ms();
+	int fd;
+
+	__atomic_store_n(&b->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	fd = accept(b->fd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	ib_block_end(b, fd < 0 ? errno : 0, t);
+	return NULL;
+}
+
+static inline int ib_block_done(struct blocked *b)
+{
+	return __atomic_load_n(&b->done, __ATOMIC_ACQUIRE);
+}
+
+/* Whether b's call returned within ms. */
+static inline int ib_block_wait(struct blocked *b, int ms)
+{
+	long long end = lst_now_ms() + ms;
+
+	while (!ib_block_done(b) && lst_now_ms() < end)
+		lst_sleep_ms(5);
+	return ib_block_done(b);
+}
+
+/*
+ * Whether b's thread sleeps in accept() within ms: its
+ * /proc/self/task/TID/syscall names accept or accept4 only while it is
+ * blocked in it ("running" otherwise).  Without that file (no
+ * CONFIG_HAVE_ARCH_TRACEHOOK): 300 ms, then whether it has not returned.
+ */
+static inline int ib_in_accept(struct blocked *b, int ms)
+{
+	long long end = lst_now_ms() + ms;
+	char path[64], buf[64];
+	int tid, fd;
+	ssize_t n;
+	long nr;
+
+	do {
+		tid = __atomic_load_n(&b->tid, __ATOMIC_ACQUIRE);
+		if (ib_block_done(b))
+			return 0;
+		if (!tid) {
+			lst_sleep_ms(5);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+		fd = open(path, O_RDONLY);
+		if (fd < 0) {
+			lst_sleep_ms(300);
+			return !ib_block_done(b);
+		}
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		nr = n > 0 && buf[0] >= '0' && buf[0] <= '9' ? strtol(buf, NULL, 10) : -1;
+#ifdef SYS_accept
+		if (nr == SYS_accept)
+			return 1;
+#endif
+		if (nr == SYS_accept4)
+			return 1;
+		lst_sleep_ms(5);
+	} while (lst_now_ms() < end);
+	return 0;
 }
 
 #endif
