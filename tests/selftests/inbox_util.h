@@ -100,14 +100,16 @@ static inline int ib_col(const char *hdr, const char *name)
 }
 
 /*
- * The row of inbox id (0: the "total" row) in the calling thread's
- * namespace, its columns found by the header's names; 0 or -1.
+ * The rows of /proc/net/nstcp_inbox (the calling thread's namespace)
+ * whose id column is key (an id in hex, "*", "total"), their columns
+ * found by the header's names; the last one in r when r is not NULL.
+ * How many; -1 if unreadable.
  */
-static inline int ib_proc(uint64_t id, struct ib_row *r)
+static inline int ib_scan(const char *key, struct ib_row *r)
 {
 	static const char *const names[] = { "id", "owner", "backlog", "queued",
 					     "given", "accepted", "dropped" };
-	char hdr[256], line[256], key[32], *tok, *save, *f[16];
+	char hdr[256], line[256], *tok, *save, *f[16];
 	FILE *fp = fopen("/proc/net/nstcp_inbox", "r");
 	int col[7], found = -1, n;
 	unsigned int i;
@@ -119,10 +121,7 @@ static inline int ib_proc(uint64_t id, struct ib_row *r)
 	for (i = 0; i < 7; i++)
 		if ((col[i] = ib_col(hdr, names[i])) < 0)
 			goto out;
-	if (id)
-		snprintf(key, sizeof(key), "%" PRIx64, id);
-	else
-		snprintf(key, sizeof(key), "total");
+	found = 0;
 	while (fgets(line, sizeof(line), fp)) {
 		n = 0;
 		for (tok = strtok_r(line, " \n", &save); tok && n < 16;
@@ -133,17 +132,31 @@ static inline int ib_proc(uint64_t id, struct ib_row *r)
 				break;
 		if (i < 7 || strcmp(f[col[0]], key))
 			continue;
+		found++;
+		if (!r)
+			continue;
 		r->owner = strtoul(f[col[1]], NULL, 10);
 		r->backlog = strtoul(f[col[2]], NULL, 10);
 		r->queued = strtol(f[col[3]], NULL, 10);
 		r->given = strtol(f[col[4]], NULL, 10);
 		r->accepted = strtol(f[col[5]], NULL, 10);
 		r->dropped = strtol(f[col[6]], NULL, 10);
-		found = 0;
 	}
 out:
 	fclose(fp);
 	return found;
+}
+
+/* The row of inbox id (0: the "total" row); 0 or -1. */
+static inline int ib_proc(uint64_t id, struct ib_row *r)
+{
+	char key[32];
+
+	if (id)
+		snprintf(key, sizeof(key), "%" PRIx64, id);
+	else
+		snprintf(key, sizeof(key), "total");
+	return ib_scan(key, r) > 0 ? 0 : -1;
 }
 
 /* given == accepted + dropped + queued on the row (id 0: the total). */
@@ -154,26 +167,10 @@ static inline int ib_balanced(uint64_t id)
 	return !ib_proc(id, &r) && r.given == r.accepted + r.dropped + r.queued;
 }
 
-/*
- * The rows of /proc/net/nstcp_inbox whose first column is key (an id in
- * hex, "*", "total"); -1 if unreadable.
- */
+/* The rows whose id column is key (ib_scan()); -1 if unreadable. */
 static inline int ib_proc_count(const char *key)
 {
-	FILE *fp = fopen("/proc/net/nstcp_inbox", "r");
-	char line[256], *tok, *save;
-	int n = 0;
-
-	if (!fp)
-		return -1;
-	if (!fgets(line, sizeof(line), fp))
-		n = -1;
-	while (n >= 0 && fgets(line, sizeof(line), fp)) {
-		tok = strtok_r(line, " \n", &save);
-		n += tok && !strcmp(tok, key);
-	}
-	fclose(fp);
-	return n;
+	return ib_scan(key, NULL);
 }
 
 static inline int ib_proc_has(uint64_t id)
