@@ -180,8 +180,6 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 		count(&b->cnt->unknown);
 		return reply(c, v, "UNKNOWN");
 	}
-	if (own_host(b, c, host, sizeof(host)))
-		return -1;
 	i = choose(b, &fresh);
 	/*
 	 * Draining with no fresh report left (the old servers stopped
@@ -189,6 +187,7 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 	 * (broker_relay.c), once a connection, rather than NOSERVER.
 	 */
 	if (i < 0 && !fresh && !c->relayed &&
+	    !own_host(b, c, host, sizeof(host)) &&
 	    !nd_bk_relay(b, c, v, name, host, text, sizeof(text))) {
 		c->relayed = 1;
 		count(&b->cnt->answered);
@@ -210,6 +209,8 @@ static int ask(struct bk *b, struct bk_conn *c, int v, const char *name)
 				   __ATOMIC_RELAXED);
 	}
 	count(&m->slot[i].chosen);
+	if (own_host(b, c, host, sizeof(host)))
+		return -1;
 	if (v == 2)
 		snprintf(text, sizeof(text), "OK %s %u %u", host,
 			 m->base_port + i, ms);

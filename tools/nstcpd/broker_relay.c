@@ -17,7 +17,6 @@
  * port, its answer can send a client to no other host.  See
  * Documentation/nstcpd.rst, "Reload and restart".
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +37,6 @@
 static int ok_answer(const char *text, int v, const char *host)
 {
 	char copy[NSTCP_BROKER_LINE_MAX], *w[5], *save, *p;
-	unsigned char a[sizeof(struct in6_addr)];
 	unsigned int port, lease;
 	int n = 0;
 
@@ -52,8 +50,6 @@ static int ok_answer(const char *text, int v, const char *host)
 	     p = strtok_r(NULL, " ", &save))
 		w[n++] = p;
 	if (n != (v == 2 ? 4 : 3) || strcmp(w[0], "OK") || strcmp(w[1], host) ||
-	    (inet_pton(AF_INET, w[1], a) != 1 &&
-	     inet_pton(AF_INET6, w[1], a) != 1) ||
 	    nd_bk_number(w[2], &port) || !port || port > 65535)
 		return -1;
 	if (v == 2 && (nd_bk_number(w[3], &lease) ||
