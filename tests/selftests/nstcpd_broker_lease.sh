@@ -250,7 +250,7 @@ rm -f "$tmp"/load.*
 # its server until the next report: the servers fill up).
 e0=$(nd_json "$st" "s('bk0')['evicted']") nb=$(nd_json "$st" "len(s('bk0')['brokers'])")
 ip netns exec "$nd_cli" python3 - "$nd_srv_ip" 7620 $((512 * nb)) >"$tmp/cap" 2>&1 <<'PY'
-import resource, socket, sys, time
+import resource, select, socket, sys, time
 addr, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 resource.setrlimit(resource.RLIMIT_NOFILE, (n + 256, n + 256))
 ASK = b"NSTCPB/2 ASK -\n"
@@ -268,21 +268,33 @@ def answered(s, timeout):
         return False
 
 def keep(conns):
-    """An ASK on each at once, then the answers: those answered kept."""
+    """An ASK on each at once, then the answers: those answered kept.
+    The wait ends 3 s after the last answer (the brokers answer what
+    they accepted, the rest waits in the listening queue), 60 s at most:
+    a slow machine answers later, not fewer."""
     global gaveup
     for s in conns:
         try:
             s.sendall(ASK)
         except OSError:
             pass
-    kept, end = [], time.monotonic() + 4
-    for s in conns:
-        a = answered(s, max(0.01, end - time.monotonic()))
-        if a:
-            kept.append(s)
-        else:
-            gaveup += a is None
-            s.close()
+    left = {s.fileno(): s for s in conns}
+    p = select.poll()
+    for fd in left:
+        p.register(fd, select.POLLIN)
+    kept, quiet, end = [], time.monotonic() + 3, time.monotonic() + 60
+    while left and time.monotonic() < min(quiet, end):
+        for fd, _ in p.poll(200):
+            s = left.pop(fd)
+            p.unregister(fd)
+            if answered(s, 0.01):
+                kept.append(s)
+                quiet = time.monotonic() + 3
+            else:
+                s.close()
+    for s in left.values():
+        gaveup += 1
+        s.close()
     return kept
 
 conns = [socket.create_connection((addr, port), timeout=5) for _ in range(n)]
