@@ -47,34 +47,52 @@ struct nd_dist {
 	char (*num)[2][24];		/* per front: INDEX, BUFFER */
 };
 
-/* Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock, root's only. */
+/*
+ * Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock, root's only.
+ * It listens at NAME.I.new first and is renamed over NAME.I.sock: at a
+ * reload the old image's fronts, which accept until the new image's are
+ * started, find at that path the old back end's socket or this one, both
+ * listening, never no socket (a connection a front cannot pass on to a
+ * back end is closed: its client sees it refused).
+ */
 static int backend_socket(struct nd_dist *d, int i, const char *dir)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	char *path = d->path[i];
 	struct stat st;
-	int fd;
+	int fd, err, bound = 0;
 
 	if (snprintf(path, sizeof(d->path[i]), "%s/%s.%d.sock", dir,
-		     d->s->name, i) >= (int)sizeof(d->path[i])) {
+		     d->s->name, i) >= (int)sizeof(d->path[i]) ||
+	    snprintf(un.sun_path, sizeof(un.sun_path), "%s/%s.%d.new", dir,
+		     d->s->name, i) >= (int)sizeof(un.sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
-		unlink(path);
-	memcpy(un.sun_path, path, sizeof(un.sun_path));
+	/* Only a socket is replaced (anything else: the port is not ours). */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if (!lstat(un.sun_path, &st) && S_ISSOCK(st.st_mode))
+		unlink(un.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&un, sizeof(un)) ||
-	    chmod(path, 0600) || listen(fd, 4096)) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
+	if (bind(fd, (struct sockaddr *)&un, sizeof(un)))
+		goto fail;
+	bound = 1;
+	if (chmod(un.sun_path, 0600) || listen(fd, 4096) ||
+	    rename(un.sun_path, path))
+		goto fail;
 	return fd;
+fail:
+	err = errno;
+	if (bound)
+		unlink(un.sun_path);
+	close(fd);
+	errno = err;
+	return -1;
 }
 
 /* The arguments of front @i, built once: they do not change. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "distributor.h"
@@ -254,6 +255,34 @@ abort:
 }
 
 /*
+ * A connection closed unrelayed because back end @back could not be
+ * connected (@err), logged: at most a line a second, with the number of
+ * those not logged since.
+ */
+static void tell_unconnected(struct front *f, int back, int err)
+{
+	static unsigned long long untold;
+	static time_t last = -1;
+	struct timespec now;
+	char more[64];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == last) {
+		untold++;
+		return;
+	}
+	more[0] = 0;
+	if (untold)
+		snprintf(more, sizeof(more), " (and %llu more since the last line)",
+			 untold);
+	/* One write: the other fronts log to the same file. */
+	fprintf(stderr, "nstcpd[%s]: front %d: back end %d (%s): connect: %s: connection closed%s\n",
+		f->name, f->index, back, f->path[back], strerror(err), more);
+	last = now.tv_sec;
+	untold = 0;
+}
+
+/*
  * A connection accepted by front @f, from @peer: within the limits
  * (dlimit.c), connect its back end, relay; else closed, counted refused.
  */
@@ -285,9 +314,12 @@ static void relay_start(struct front *f, int ep, int cfd,
 	r->dir[1].buf = malloc(f->buf);
 	r->fd[1] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s", f->path[r->back]);
-	if (!r->dir[0].buf || !r->dir[1].buf || r->fd[1] < 0 ||
-	    connect(r->fd[1], (struct sockaddr *)&un, sizeof(un)))
+	if (!r->dir[0].buf || !r->dir[1].buf || r->fd[1] < 0)
 		goto unpick;
+	if (connect(r->fd[1], (struct sockaddr *)&un, sizeof(un))) {
+		tell_unconnected(f, r->back, errno);
+		goto unpick;
+	}
 	ADD(f->c->active, 1);
 	f->nrelay++;
 	for (side = 0; side < 2; side++) {

@@ -22,6 +22,10 @@
  *	opens CONNS connections at once and holds them SECONDS: those the
  *	server closes (EOF or reset) within the time are refused, the
  *	others served.  Prints "conns N served N refused N".
+ * A connection counted refused or reset (long: its connect only) is also
+ * told on stderr: when (UTC), which, and why (the connect's error, the
+ * server's end of stream before a byte came back and before all was
+ * sent, or a reset).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,12 +81,32 @@ static int dial(void)
 static int io_timeout_ms = 20000;
 
 /*
+ * A connection counted refused or reset, told on stderr (the selftests
+ * show it as a comment): which it was, when (UTC, to the millisecond, to
+ * be matched with the server's log), @what and @err (an errno or 0).
+ */
+static void tell(unsigned int seed, const char *kind, const char *what,
+		 int err)
+{
+	struct timespec now;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	fprintf(stderr, "nstcpd_client: %02d:%02d:%02d.%03ld port %d connection %u %s: %s%s%s\n",
+		tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000,
+		ntohs(dst.sin_port), seed, kind, what, err ? ": " : "",
+		err ? strerror(err) : "");
+}
+
+/*
  * One echoed connection, to the server the broker answers when asking:
  * 0 ok, 1 bad data, 2 reset, 3 refused, 4 the ask failed.
  */
 static int one(unsigned int seed, size_t bytes)
 {
 	unsigned char *out = malloc(bytes), in[16384];
+	unsigned int seed0 = seed;
 	uint64_t hs = 0xcbf29ce484222325ULL, hr = hs;
 	size_t sent = 0, got = 0, i;
 	int fd, r = 1, wr_shut = 0;
@@ -104,8 +128,11 @@ static int one(unsigned int seed, size_t bytes)
 	}
 	fd = broker ? dial_to((struct sockaddr *)&ss, sl) : dial();
 	if (fd < 0) {
+		int err = errno;
+
 		free(out);
-		return errno == ECONNRESET ? 2 : 3;
+		tell(seed0, err == ECONNRESET ? "reset" : "refused", "connect", err);
+		return err == ECONNRESET ? 2 : 3;
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -121,12 +148,20 @@ static int one(unsigned int seed, size_t bytes)
 				continue;
 			if (n < 0) {
 				r = errno == ECONNRESET ? 2 : 1;
+				if (r == 2)
+					tell(seed0, "reset", got ? "in the echo" :
+					     "before a byte came back", errno);
 				break;
 			}
 			if (n == 0) {
 				r = got == bytes && hr == hs ? 0 : 1;
-				if (!got && sent < bytes)
+				if (!got && sent < bytes) {
 					r = 3;
+					snprintf((char *)in, sizeof(in),
+						 "closed by the server before a byte, %zu of %zu bytes sent",
+						 sent, bytes);
+					tell(seed0, "refused", (char *)in, 0);
+				}
 				break;
 			}
 			hr = fnv(hr, in, n);
@@ -138,6 +173,8 @@ static int one(unsigned int seed, size_t bytes)
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (n < 0 && errno != EAGAIN) {
 				r = errno == ECONNRESET ? 2 : 1;
+				if (r == 2)
+					tell(seed0, "reset", "sending", errno);
 				break;
 			}
 			if (n > 0)
@@ -185,8 +222,11 @@ static int one_long(unsigned int seed, int seconds, long *exchanges)
 	char c;
 
 	fd = dial();
-	if (fd < 0)
-		return errno == ECONNRESET ? 2 : 3;
+	if (fd < 0) {
+		r = errno;
+		tell(seed, r == ECONNRESET ? "reset" : "refused", "connect", r);
+		return r == ECONNRESET ? 2 : 3;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += seconds;
 	do {
