@@ -141,8 +141,8 @@ int nstcp_pick_turn(unsigned int (*load)(const void *ctx, unsigned int i),
 		    bool least);
 
 /*
- * Per-CPU listening (lgroup.c, listen.c, turn.c, accept.c, sockopt.c,
- * sockstate.c).
+ * Per-CPU listening (lgroup.c, listen.c, turn.c, accept.c, arrival.c,
+ * sockopt.c, sockstate.c).
  *
  * A listening port is a listen group: one kernel TCP listener per possible
  * CPU (its queue), and the AF_NSTCP listening sockets that share the port
@@ -347,11 +347,13 @@ struct nstcp_member *nstcp_turn(struct nstcp_lgroup *g, bool advance);
 struct nstcp_member *nstcp_give(struct nstcp_lgroup *g);
 void nstcp_hand_on(struct nstcp_lgroup *g, int credits, bool count);
 
-/* accept.c */
+/* arrival.c */
 void nstcp_lq_data_ready(struct sock *sk);
 void nstcp_steal_timeout(struct timer_list *t);
 void nstcp_notify(struct nstcp_member *m, int cpu, bool any);
 void nstcp_wake_all(struct nstcp_lgroup *g, int cpu);
+
+/* accept.c */
 int nstcp_listen_accept(struct socket *sock, struct socket *newsock,
 			int flags, bool kern, const bool *stop);
 struct poll_table_struct;
