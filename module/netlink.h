@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * AF_NSTCP generic netlink family: what netlink.c and nlfill.c share
- * (and the KUnit suite tests).
+ * AF_NSTCP generic netlink family: what netlink.c, nlhandoff.c and
+ * nlfill.c share (and the KUnit suite tests).
  */
 #ifndef _NSTCP_NETLINK_H
 #define _NSTCP_NETLINK_H
@@ -76,6 +76,11 @@ extern struct genl_family nstcp_genl_family;
 struct netlink_callback;
 void *nstcp_nl_put_dump(struct sk_buff *skb, struct netlink_callback *cb,
 			u8 cmd);
+
+/* nlhandoff.c */
+int nstcp_nl_handoff_dump_start(struct netlink_callback *cb);
+int nstcp_nl_handoff_dump_done(struct netlink_callback *cb);
+int nstcp_nl_handoff_dump(struct sk_buff *skb, struct netlink_callback *cb);
 
 /* qmap.c */
 struct genl_info;
