@@ -173,13 +173,6 @@ void nstcp_sk_release(struct sock *sk)
 	struct nstcp_member *parent = nstcp_sk_parent(sk);
 	struct nstcp_sk *ns;
 
-	/*
-	 * Nothing of ours on it (a connection accepted from an uncharged
-	 * port, a client socket): no port to leave, no state to drop, so no
-	 * socket lock either; no other call can set the slot meanwhile.
-	 */
-	if (nstcp_sk_fresh(sk))
-		return;
 	lock_sock(sk);
 	nstcp_listen_leave(sk);
 	ns = nstcp_sk_get(sk);
