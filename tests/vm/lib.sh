@@ -187,23 +187,29 @@ vm_nic_host_cmd() {
 	printf '%s\n' "$!" >"$1/nic.pid"
 }
 
+# vm_nic_host_stop RUNDIR: kills the host command's session and shows its
+# last output; safe to call twice, never fails.
+vm_nic_host_stop() {
+	local pid
+	pid=$(cat "$1/nic.pid" 2>/dev/null || true)
+	[ -n "$pid" ] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null || true
+	sleep 0.2
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	rm -f "$1/nic.pid"
+	if [ -s "$1/nic-host.log" ]; then
+		vm_log "host command's last output:"
+		tail -n 20 "$1/nic-host.log" | sed 's/^/  host| /' >&2 || true
+	fi
+}
+
 # vm_nic_down RUNDIR: kills the host command's session and whatever still
 # runs in the namespace, shows the command's last output and removes the
 # tap and the namespace; safe to call twice, never fails (an EXIT trap).
 vm_nic_down() {
 	local ns pid
-	pid=$(cat "$1/nic.pid" 2>/dev/null || true)
 	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
-	if [ -n "$pid" ]; then
-		kill -TERM -- "-$pid" 2>/dev/null || true
-		sleep 0.2
-		kill -KILL -- "-$pid" 2>/dev/null || true
-		rm -f "$1/nic.pid"
-		if [ -s "$1/nic-host.log" ]; then
-			vm_log "host command's last output:"
-			tail -n 20 "$1/nic-host.log" | sed 's/^/  host| /' >&2 || true
-		fi
-	fi
+	vm_nic_host_stop "$1"
 	[ -n "$ns" ] || return 0
 	for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
 		kill -KILL "$pid" 2>/dev/null || true
