@@ -39,11 +39,11 @@ handle() {
 }
 asked() { nd_json "$st" "s('$1')['asked']"; }
 
-tap_plan 25
+tap_plan 26
 # Its timings (5 s idle closes, 5 s leases, report expiry) do not fit the
 # debug kernel under TCG; nstcpd is user space only (as nstcpd_broker).
 if [ "${NSTCP_KERNEL:-}" = debug ]; then
-	for i in $(seq 25); do echo "ok $i - nstcpd_broker_lease # SKIP debug kernel (timings)"; done
+	for i in $(seq 26); do echo "ok $i - nstcpd_broker_lease # SKIP debug kernel (timings)"; done
 	exit 0
 fi
 nd_pair_setup
@@ -323,6 +323,15 @@ held=${1//[^0-9]/} ms=${2//[^0-9]/} gaveup=${3//[^0-9]/}
 e1=$(nd_json "$st" "s('bk0')['evicted']")
 tap_ok $(( ${ms:-99999} > 3500 || ${held:-0} < 200 * nb || e1 - e0 < 3 - ${gaveup:-3} )) \
 	"$((512 * nb)) connections on $nb brokers of 256: still asking $held, a new one answered in ${ms:-?} ms at worst of 3; evicted $e0 -> $e1 (at least 3 less ${gaveup:-?} given up)"
+# Each round's keep() asks on every connection kept: those answered are
+# those the brokers hold then, at their cap (BK_CONNS, 256 a broker; 8 a
+# broker below it for the ones evicted or given up on meanwhile), neither
+# fewer (a cap too low) nor more (none).
+counts=$(sed -n 's/^# held \[\(.*\)\] gave up.*/\1/p' "$tmp/cap" | tr -d ,)
+set -- $counts
+bad=$(( $# != 4 ))
+for c in "${@:2}"; do (( c < 248 * nb || c > 256 * nb )) && bad=1; done
+tap_ok $bad "the rounds' keep() held at the cap: ${*:2} (each in $((248 * nb))..$((256 * nb)), $nb brokers of 256; first ${1-none})"
 
 # A burst of one-ask clients, more than the brokers' caps at once: none
 # is reset (a connection whose request is unread is never closed for a

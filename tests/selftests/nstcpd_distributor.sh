@@ -13,12 +13,17 @@
 # fronts no CPU (no EPOLLHUP spin) and the relay ends with the client;
 # status counters;
 # limits (max_conns, per_source, cps) enforced by the fronts, counted
-# refused; SIGTERM removes the back ends' sockets.  Build first: make tools.
+# refused; a back end's socket gone: the connections closed unrelayed all
+# told in the fronts' log within about a second (a line a second, the rest
+# counted); the back ends' socket directory refused when group- or
+# other-writable, a symbolic link or another uid's, and each socket 0600
+# the instant it is bound, even under umask 0; SIGTERM removes the back
+# ends' sockets.  Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-nd_model_begin 30
+nd_model_begin 36
 sdecho=$nd_helpers/nstcpd_sdecho
 
 # A back end that answers and closes at once (LISTEN_FDS=1 on fd 3).
@@ -69,6 +74,12 @@ listen = 7406
 model = distributor
 workers = 1
 cps = 3
+exec = $sdecho
+
+[service gone]
+listen = 7407
+model = distributor
+workers = 1
 exec = $sdecho
 CONF
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
@@ -178,13 +189,69 @@ nd_wait_json "$st" "s('lim')['relaying'] == 0 and s('src')['relaying'] == 0"
 out=$(nd_run_client echo $nd_srv_ip 7404 8 $bytes 1)
 tap_ok $(( $? != 0 )) "max_conns: the count back to 0 once they ended, served again: $out"
 
-pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + w('dist') + w('small') + w('closer'))")
+# A back end whose socket is gone: each connection closed unrelayed
+# (refused); each front logs one a second, with the count of the others
+# in a line of its own once the second is over, not at its next event:
+# every one told within about a second of the last, with none after.
+nd_wait_json "$st" "all(b['pid'] > 0 for b in s('gone')['backends'])"
+rm -f "$tmp/gone.0.sock"
+out=$(nd_run_client hold $nd_srv_ip 7407 16 1)
+told() {
+	awk '/^nstcpd\[gone\]: front [0-9]+: back end 0 .*connection closed/ { n++ }
+	     /^nstcpd\[gone\]: front / && match($0, /\(and [0-9]+ more since/) {
+		n += substr($0, RSTART + 5, RLENGTH - 16) }
+	     /^nstcpd\[gone\]: front [0-9]+: [0-9]+ more closed unrelayed/ { n += $4 }
+	     END { print n + 0 }' "$tmp/nstcpd.log"
+}
+t0=$(date +%s%N)
+for i in $(seq 25); do [ "$(told)" -ge 16 ] && break; sleep 0.2; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 )) n=$(told)
+r=$(nd_json "$st" "s('gone')['refused']")
+grep "^nstcpd\[gone\]" "$tmp/nstcpd.log" | sed 's/^/# /'
+tap_ok $(( n != 16 || r != 16 || ms > 2500 )) "a back end's socket gone: $out; refused $r, all told in the log $ms ms after the client's second (at most 2500): $n of 16"
+
+# The back ends' socket directory (the status file's) must be a directory
+# of nstcpd's uid or root, writable by its owner only: else nstcpd refuses
+# to start, saying why, nothing bound there.
+cat >"$tmp/dir.conf" <<CONF
+[service d]
+listen = 7410
+model = distributor
+workers = 1
+exec = $sdecho
+CONF
+# dir_refused DIR WHAT: nstcpd with its status file in DIR refuses it.
+dir_refused() {
+	local rc why left
+	ip netns exec "$nd_srv" timeout 10 "$nd_bin" -f -c "$tmp/dir.conf" -s "$1/status.json" 2>"$tmp/dir.log"
+	rc=$?
+	why=$(grep -m1 "socket directory $1 refused" "$tmp/dir.log")
+	left=$(find -L "$1" -name 'd.0.*' | wc -l)
+	[ -n "$why" ] || sed 's/^/# nstcpd: /' "$tmp/dir.log"
+	tap_ok $(( rc != 1 || left != 0 )) "socket directory $2 refused: exit $rc, sockets left $left: ${why:-no refusal logged}"
+}
+mkdir -m 775 "$tmp/gw" && chmod 775 "$tmp/gw"
+dir_refused "$tmp/gw" "writable by its group (0775)"
+mkdir "$tmp/ow" && chmod 1777 "$tmp/ow"
+dir_refused "$tmp/ow" "writable by others, sticky (1777, as /tmp)"
+mkdir -m 755 "$tmp/real" && ln -s real "$tmp/link"
+dir_refused "$tmp/link" "a symbolic link to a good one"
+mkdir -m 755 "$tmp/other" && chown 4242 "$tmp/other"
+dir_refused "$tmp/other" "of another uid (4242)"
+# Under umask 0, the socket's mode the instant its bind returns (nstcpd
+# stopped there by ptrace, before it could chmod it, then killed).
+mkdir -m 700 "$tmp/ok"
+out=$(umask 0; ip netns exec "$nd_srv" timeout 20 "$nd_helpers/nstcpd_bindmode" \
+	"$nd_bin" -f -c "$tmp/dir.conf" -s "$tmp/ok/status.json" 2>"$tmp/dir.log")
+tap_ok $([ "$out" = "$tmp/ok/d.0.new 600" ]; echo $?) "umask 0: a back end's socket is 0600 from its bind: ${out:-nothing bound}"
+
+pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + s('gone')['backends'] + w('dist') + w('small') + w('closer') + w('gone'))")
 nd_stop
 rc=$?
 alive=$(nd_alive $pids)
 socks=$(find "$tmp" -name '*.sock' | wc -l)
 tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
-nd_listening 7401 || nd_listening 7402 || nd_listening 7403 || nd_listening 7404
+nd_listening 7401 || nd_listening 7402 || nd_listening 7403 || nd_listening 7404 || nd_listening 7410
 tap_ok $(( $? == 0 )) "the ports are closed"
 nd_finish
 tap_done

@@ -48,19 +48,61 @@ struct nd_dist {
 };
 
 /*
- * Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock, root's only.
- * It listens at NAME.I.new first and is renamed over NAME.I.sock: at a
- * reload the old image's fronts, which accept until the new image's are
- * started, find at that path the old back end's socket or this one, both
- * listening, never no socket (a connection a front cannot pass on to a
- * back end is closed: its client sees it refused).
+ * The back ends' socket directory @dir, opened: a directory, not a
+ * symbolic link, owned by nstcpd's effective uid or root and writable by
+ * its owner only, so that nobody else can put a link or another file under
+ * a socket's name between its bind and its rename (/tmp is refused).  The
+ * refusal is logged with the rule; -1 with errno set.
  */
-static int backend_socket(struct nd_dist *d, int i, const char *dir)
+static int socket_dir(struct nd_service *s, const char *dir)
+{
+	uid_t me = geteuid();
+	struct stat st;
+	int dfd;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			nd_log("service %s: socket directory %s refused: a symbolic link or not a directory: it must be a directory of uid %u or root, writable by its owner only",
+			       s->name, dir, (unsigned int)me);
+		return -1;
+	}
+	if (fstat(dfd, &st) || !S_ISDIR(st.st_mode)) {
+		close(dfd);
+		errno = ENOTDIR;
+		return -1;
+	}
+	if ((st.st_uid != me && st.st_uid != 0) || (st.st_mode & 022)) {
+		nd_log("service %s: socket directory %s refused: owned by uid %u, mode %04o: it must be a directory of uid %u or root, writable by its owner only",
+		       s->name, dir, (unsigned int)st.st_uid,
+		       (unsigned int)(st.st_mode & 07777), (unsigned int)me);
+		close(dfd);
+		errno = EPERM;
+		return -1;
+	}
+	return dfd;
+}
+
+/*
+ * Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock (@dfd, the
+ * directory socket_dir() checked), root's only: made 0600 by its bind
+ * (umask 0177), never open to others for an instant.  The umask is the
+ * process's: nstcpd has no other thread yet (the services start before
+ * the acceptor threads, and a reload or restart starts a new image), so
+ * nothing else creates a file meanwhile.  It listens at NAME.I.new first
+ * and is renamed over NAME.I.sock: at a reload the old image's fronts,
+ * which accept until the new image's are started, find at that path the
+ * old back end's socket or this one, both listening, never no socket (a
+ * connection a front cannot pass on to a back end is closed: its client
+ * sees it refused).
+ */
+static int backend_socket(struct nd_dist *d, int i, const char *dir, int dfd)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
-	char *path = d->path[i];
-	struct stat st;
-	int fd, err, bound = 0;
+	char *path = d->path[i], name[2][128];
+	struct stat st, now;
+	int fd, err, r;
+	mode_t mask;
 
 	if (snprintf(path, sizeof(d->path[i]), "%s/%s.%d.sock", dir,
 		     d->s->name, i) >= (int)sizeof(d->path[i]) ||
@@ -69,27 +111,41 @@ static int backend_socket(struct nd_dist *d, int i, const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	snprintf(name[0], sizeof(name[0]), "%s.%d.new", d->s->name, i);
+	snprintf(name[1], sizeof(name[1]), "%s.%d.sock", d->s->name, i);
 	/* Only a socket is replaced (anything else: the port is not ours). */
-	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode)) {
+	if (!fstatat(dfd, name[1], &st, AT_SYMLINK_NOFOLLOW) &&
+	    !S_ISSOCK(st.st_mode)) {
 		errno = EADDRINUSE;
 		return -1;
 	}
-	if (!lstat(un.sun_path, &st) && S_ISSOCK(st.st_mode))
-		unlink(un.sun_path);
+	if (!fstatat(dfd, name[0], &st, AT_SYMLINK_NOFOLLOW) &&
+	    S_ISSOCK(st.st_mode))
+		unlinkat(dfd, name[0], 0);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&un, sizeof(un)))
+	mask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&un, sizeof(un));
+	err = errno;
+	umask(mask);
+	if (r) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	/* Bound by its path: still in the directory checked? */
+	if (fstat(dfd, &st) || lstat(dir, &now) || st.st_dev != now.st_dev ||
+	    st.st_ino != now.st_ino) {
+		errno = ESTALE;
 		goto fail;
-	bound = 1;
-	if (chmod(un.sun_path, 0600) || listen(fd, 4096) ||
-	    rename(un.sun_path, path))
+	}
+	if (listen(fd, 4096) || renameat(dfd, name[0], dfd, name[1]))
 		goto fail;
 	return fd;
 fail:
 	err = errno;
-	if (bound)
-		unlink(un.sun_path);
+	unlinkat(dfd, name[0], 0);
 	close(fd);
 	errno = err;
 	return -1;
@@ -160,7 +216,7 @@ later:
 /* Starts @s: the counters, its back ends (sockets in @rundir), its fronts. */
 int nd_distributor_start(struct nd_service *s, const char *rundir)
 {
-	int n = s->workers ? s->workers : s->ncpus, i, c;
+	int n = s->workers ? s->workers : s->ncpus, i, c, dfd;
 	struct nd_dist *d;
 	size_t size;
 	void *base;
@@ -194,17 +250,25 @@ int nd_distributor_start(struct nd_service *s, const char *rundir)
 		return -1;
 	if (mkdir(rundir, 0755) && errno != EEXIST)
 		return -1;
+	dfd = socket_dir(s, rundir);
+	if (dfd < 0)
+		return -1;
 	for (i = 0, c = 0; i < n; i++, c++) {
 		while (!CPU_ISSET(c % CPU_SETSIZE, &s->cpus))
 			c++;
 		s->copies[i].cpu = c % CPU_SETSIZE;
 		s->copies[i].chan = -1;
-		s->copies[i].lfd = backend_socket(d, i, rundir);
+		s->copies[i].lfd = backend_socket(d, i, rundir, dfd);
 		if (s->copies[i].lfd < 0)
-			return -1;
+			break;
 		s->ncopies++;
 		s->copies[i].restart_at.tv_sec = 1;
 	}
+	c = errno;
+	close(dfd);
+	errno = c;
+	if (i < n)
+		return -1;
 	for (c = 0; c < CPU_SETSIZE && c < ND_MAX_CPUS; c++) {
 		struct nd_copy *f;
 

@@ -81,6 +81,12 @@ void nd_dlimit_release(struct nd_dshm *m, unsigned int front,
 void nd_dlimit_front_gone(struct nd_dshm *m, unsigned int front,
 			  unsigned long long active);
 
+/* relay_log.c: a front's log of the connections closed unrelayed. */
+void nd_unrel_init(const char *name, int index);
+void nd_unrel_tell(int back, const char *path, int err);
+long long nd_unrel_wait(void);
+void nd_unrel_flush(int now);
+
 /* relay.c: `nstcpd front ...`, a front process's main. */
 int nd_front_main(int argc, char **argv);
 

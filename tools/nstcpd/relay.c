@@ -52,13 +52,13 @@ struct front {
 	sigset_t waitmask;		/* SIGUSR1 let in while waiting only */
 };
 
-/* SIGUSR1: drain (a new nstcpd image took over the port). */
-static int draining;
+/* SIGUSR1: drain (a new nstcpd image took over the port); SIGTERM: end. */
+static int draining, ending;
 
 static void on_drain(int sig)
 {
-	(void)sig;
-	__atomic_store_n(&draining, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(sig == SIGTERM ? &ending : &draining, 1,
+			 __ATOMIC_RELAXED);
 }
 
 struct relay {
@@ -255,34 +255,6 @@ abort:
 }
 
 /*
- * A connection closed unrelayed because back end @back could not be
- * connected (@err), logged: at most a line a second, with the number of
- * those not logged since.
- */
-static void tell_unconnected(struct front *f, int back, int err)
-{
-	static unsigned long long untold;
-	static time_t last = -1;
-	struct timespec now;
-	char more[64];
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec == last) {
-		untold++;
-		return;
-	}
-	more[0] = 0;
-	if (untold)
-		snprintf(more, sizeof(more), " (and %llu more since the last line)",
-			 untold);
-	/* One write: the other fronts log to the same file. */
-	fprintf(stderr, "nstcpd[%s]: front %d: back end %d (%s): connect: %s: connection closed%s\n",
-		f->name, f->index, back, f->path[back], strerror(err), more);
-	last = now.tv_sec;
-	untold = 0;
-}
-
-/*
  * A connection accepted by front @f, from @peer: within the limits
  * (dlimit.c), connect its back end, relay; else closed, counted refused.
  */
@@ -317,7 +289,7 @@ static void relay_start(struct front *f, int ep, int cfd,
 	if (!r->dir[0].buf || !r->dir[1].buf || r->fd[1] < 0)
 		goto unpick;
 	if (connect(r->fd[1], (struct sockaddr *)&un, sizeof(un))) {
-		tell_unconnected(f, r->back, errno);
+		nd_unrel_tell(r->back, f->path[r->back], errno);
 		goto unpick;
 	}
 	ADD(f->c->active, 1);
@@ -409,6 +381,7 @@ static void run(struct front *f)
 {
 	struct epoll_event ev[64];
 	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
+	long long wait, log;
 
 	if (ep < 0) {
 		fprintf(stderr, "nstcpd[%s]: front %d: epoll: %s\n", f->name,
@@ -435,11 +408,24 @@ static void run(struct front *f)
 			f->lfd = -1;
 			f->stopped = 1;
 		}
-		if (drain && !f->nrelay)
+		if (__atomic_load_n(&ending, __ATOMIC_RELAXED)) {
+			/* SIGTERM's own end, after the log's last line. */
+			nd_unrel_flush(1);
+			signal(SIGTERM, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &f->waitmask, NULL);
+			raise(SIGTERM);
+		}
+		if (drain && !f->nrelay) {
+			nd_unrel_flush(1);
 			exit(0);
+		}
 		/* Paused: try again on a relay's end or in 100 ms. */
-		n = epoll_pwait(ep, ev, 64, f->accepting || f->stopped ? -1 : 100,
-				&f->waitmask);
+		wait = f->accepting || f->stopped ? -1 : 100;
+		log = nd_unrel_wait();
+		if (log >= 0 && (wait < 0 || log < wait))
+			wait = log;
+		n = epoll_pwait(ep, ev, 64, (int)wait, &f->waitmask);
+		nd_unrel_flush(0);
 		for (i = 0; i < n; i++) {
 			struct endp *e = ev[i].data.ptr;
 
@@ -506,18 +492,22 @@ int nd_front_main(int argc, char **argv)
 	}
 	f.c = &f.v.front[f.index];
 	f.maxrelay = relay_cap();
+	nd_unrel_init(f.name, f.index);
 	signal(SIGPIPE, SIG_IGN);
 	/*
-	 * SIGUSR1 blocked but in epoll_pwait (no SA_RESTART: it returns
-	 * EINTR), so that the flag is seen before the loop sleeps again.
+	 * SIGUSR1 and SIGTERM blocked but in epoll_pwait (no SA_RESTART: it
+	 * returns EINTR), so that the flag is seen before the loop sleeps.
 	 */
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_drain;
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
+	sigaddset(&usr1, SIGTERM);
 	sigprocmask(SIG_BLOCK, &usr1, &f.waitmask);
 	sigdelset(&f.waitmask, SIGUSR1);
+	sigdelset(&f.waitmask, SIGTERM);
 	run(&f);
 	return 0;
 }
