@@ -241,8 +241,10 @@ dir_refused "$tmp/other" "of another uid (4242)"
 # Under umask 0, the socket's mode the instant its bind returns (nstcpd
 # stopped there by ptrace, before it could chmod it, then killed).  The
 # helper reads x86_64's registers only: elsewhere it says "unsupported"
-# (exit 77) and the case is skipped.
-mkdir -m 700 "$tmp/ok"
+# (exit 77) and the case is skipped.  The directory 0300, searchable but
+# not readable: nstcpd opens it O_PATH and binds through it
+# (/proc/self/fd/N/d.0.new, the path printed with the directory resolved).
+mkdir -m 300 "$tmp/ok"
 out=$(umask 0; ip netns exec "$nd_srv" timeout 20 "$nd_helpers/nstcpd_bindmode" \
 	"$nd_bin" -f -c "$tmp/dir.conf" -s "$tmp/ok/status.json" 2>"$tmp/dir.log")
 rc=$?
@@ -251,7 +253,7 @@ if [ $rc -eq 77 ] && [ "$out" = unsupported ]; then
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n - $desc # SKIP nstcpd_bindmode is x86_64 only"
 else
-	tap_ok $([ "$out" = "$tmp/ok/d.0.new 600" ]; echo $?) "$desc: ${out:-nothing bound}"
+	tap_ok $([ "$out" = "$(realpath "$tmp/ok")/d.0.new 600" ]; echo $?) "$desc: ${out:-nothing bound}"
 fi
 
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + s('gone')['backends'] + w('dist') + w('small') + w('closer') + w('gone'))")
