@@ -220,24 +220,29 @@ model = distributor
 workers = 1
 exec = $sdecho
 CONF
-# dir_refused DIR WHAT: nstcpd with its status file in DIR refuses it.
+# dir_refused DIR WHAT WHY: nstcpd with its status file in DIR refuses it:
+# exit 1, nothing bound there, and the refusal logged, naming DIR, saying
+# WHY and the rule (an exit 1 for another reason is a failure).
+me=$(id -u)
+rule="it must be a directory of uid $me or root, writable by its owner only"
 dir_refused() {
 	local rc why left
 	ip netns exec "$nd_srv" timeout 10 "$nd_bin" -f -c "$tmp/dir.conf" -s "$1/status.json" 2>"$tmp/dir.log"
 	rc=$?
-	why=$(grep -m1 "socket directory $1 refused" "$tmp/dir.log")
+	why=$(grep -F -m1 "socket directory $1 refused: $3: $rule" "$tmp/dir.log")
 	left=$(find -L "$1" -name 'd.0.*' | wc -l)
 	[ -n "$why" ] || sed 's/^/# nstcpd: /' "$tmp/dir.log"
-	tap_ok $(( rc != 1 || left != 0 )) "socket directory $2 refused: exit $rc, sockets left $left: ${why:-no refusal logged}"
+	tap_ok $(( rc != 1 || left != 0 || ${#why} == 0 )) \
+		"socket directory $2 refused: exit $rc, sockets left $left: ${why:-no refusal logged (wanted: $3: $rule)}"
 }
 mkdir -m 775 "$tmp/gw" && chmod 775 "$tmp/gw"
-dir_refused "$tmp/gw" "writable by its group (0775)"
+dir_refused "$tmp/gw" "writable by its group (0775)" "owned by uid $me, mode 0775"
 mkdir "$tmp/ow" && chmod 1777 "$tmp/ow"
-dir_refused "$tmp/ow" "writable by others, sticky (1777, as /tmp)"
+dir_refused "$tmp/ow" "writable by others, sticky (1777, as /tmp)" "owned by uid $me, mode 1777"
 mkdir -m 755 "$tmp/real" && ln -s real "$tmp/link"
-dir_refused "$tmp/link" "a symbolic link to a good one"
+dir_refused "$tmp/link" "a symbolic link to a good one" "a symbolic link or not a directory"
 mkdir -m 755 "$tmp/other" && chown 4242 "$tmp/other"
-dir_refused "$tmp/other" "of another uid (4242)"
+dir_refused "$tmp/other" "of another uid (4242)" "owned by uid 4242, mode 0755"
 # Under umask 0, the socket's mode the instant its bind returns (nstcpd
 # stopped there by ptrace, before it could chmod it, then killed).  The
 # helper reads x86_64's registers only: elsewhere it says "unsupported"
