@@ -220,30 +220,46 @@ model = distributor
 workers = 1
 exec = $sdecho
 CONF
-# dir_refused DIR WHAT: nstcpd with its status file in DIR refuses it.
+# dir_refused DIR WHAT WHY: nstcpd with its status file in DIR refuses it:
+# exit 1, nothing bound there, and the refusal logged, naming DIR, saying
+# WHY and the rule (an exit 1 for another reason is a failure).
+me=$(id -u)
+rule="it must be a directory of uid $me or root, writable by its owner only"
 dir_refused() {
 	local rc why left
 	ip netns exec "$nd_srv" timeout 10 "$nd_bin" -f -c "$tmp/dir.conf" -s "$1/status.json" 2>"$tmp/dir.log"
 	rc=$?
-	why=$(grep -m1 "socket directory $1 refused" "$tmp/dir.log")
+	why=$(grep -F -m1 "socket directory $1 refused: $3: $rule" "$tmp/dir.log")
 	left=$(find -L "$1" -name 'd.0.*' | wc -l)
 	[ -n "$why" ] || sed 's/^/# nstcpd: /' "$tmp/dir.log"
-	tap_ok $(( rc != 1 || left != 0 )) "socket directory $2 refused: exit $rc, sockets left $left: ${why:-no refusal logged}"
+	tap_ok $(( rc != 1 || left != 0 || ${#why} == 0 )) \
+		"socket directory $2 refused: exit $rc, sockets left $left: ${why:-no refusal logged (wanted: $3: $rule)}"
 }
 mkdir -m 775 "$tmp/gw" && chmod 775 "$tmp/gw"
-dir_refused "$tmp/gw" "writable by its group (0775)"
+dir_refused "$tmp/gw" "writable by its group (0775)" "owned by uid $me, mode 0775"
 mkdir "$tmp/ow" && chmod 1777 "$tmp/ow"
-dir_refused "$tmp/ow" "writable by others, sticky (1777, as /tmp)"
+dir_refused "$tmp/ow" "writable by others, sticky (1777, as /tmp)" "owned by uid $me, mode 1777"
 mkdir -m 755 "$tmp/real" && ln -s real "$tmp/link"
-dir_refused "$tmp/link" "a symbolic link to a good one"
+dir_refused "$tmp/link" "a symbolic link to a good one" "a symbolic link or not a directory"
 mkdir -m 755 "$tmp/other" && chown 4242 "$tmp/other"
-dir_refused "$tmp/other" "of another uid (4242)"
+dir_refused "$tmp/other" "of another uid (4242)" "owned by uid 4242, mode 0755"
 # Under umask 0, the socket's mode the instant its bind returns (nstcpd
-# stopped there by ptrace, before it could chmod it, then killed).
-mkdir -m 700 "$tmp/ok"
+# stopped there by ptrace, before it could chmod it, then killed).  The
+# helper reads x86_64's registers only: elsewhere it says "unsupported"
+# (exit 77) and the case is skipped.  The directory 0300, searchable but
+# not readable: nstcpd opens it O_PATH and binds through it
+# (/proc/self/fd/N/d.0.new, the path printed with the directory resolved).
+mkdir -m 300 "$tmp/ok"
 out=$(umask 0; ip netns exec "$nd_srv" timeout 20 "$nd_helpers/nstcpd_bindmode" \
 	"$nd_bin" -f -c "$tmp/dir.conf" -s "$tmp/ok/status.json" 2>"$tmp/dir.log")
-tap_ok $([ "$out" = "$tmp/ok/d.0.new 600" ]; echo $?) "umask 0: a back end's socket is 0600 from its bind: ${out:-nothing bound}"
+rc=$?
+desc="umask 0: a back end's socket is 0600 from its bind"
+if [ $rc -eq 77 ] && [ "$out" = unsupported ]; then
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $desc # SKIP nstcpd_bindmode is x86_64 only"
+else
+	tap_ok $([ "$out" = "$(realpath "$tmp/ok")/d.0.new 600" ]; echo $?) "$desc: ${out:-nothing bound}"
+fi
 
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + s('gone')['backends'] + w('dist') + w('small') + w('closer') + w('gone'))")
 nd_stop
@@ -251,7 +267,16 @@ rc=$?
 alive=$(nd_alive $pids)
 socks=$(find "$tmp" -name '*.sock' | wc -l)
 tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
-nd_listening 7401 || nd_listening 7402 || nd_listening 7403 || nd_listening 7404 || nd_listening 7410
-tap_ok $(( $? == 0 )) "the ports are closed"
+# Every service's port (7401-7407) and the socket directory cases' (7410);
+# the table unreadable is a failure, not no port.
+open=''
+if ip netns exec "$nd_srv" cat /proc/net/nstcp_listen >/dev/null; then
+	for p in 7401 7402 7403 7404 7405 7406 7407 7410; do
+		nd_listening $p && open+=" $p"
+	done
+else
+	open=" (/proc/net/nstcp_listen unreadable)"
+fi
+tap_ok $([ -z "$open" ]; echo $?) "the ports are closed (7401-7407, 7410), open:${open:- none}"
 nd_finish
 tap_done

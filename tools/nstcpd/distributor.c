@@ -48,71 +48,105 @@ struct nd_dist {
 };
 
 /*
- * The back ends' socket directory @dir, opened: a directory, not a
- * symbolic link, owned by nstcpd's effective uid or root and writable by
- * its owner only, so that nobody else can put a link or another file under
- * a socket's name between its bind and its rename (/tmp is refused).  The
- * refusal is logged with the rule; -1 with errno set.
+ * The back ends' socket directory @dir, opened (O_PATH: searching it is
+ * all that is done through it, so a directory of mode 0300 will do): a
+ * directory, not a symbolic link, owned by nstcpd's effective uid or root
+ * and writable by its owner only, so that nobody else can put a link or
+ * another file under a socket's name between its bind and its rename
+ * (/tmp is refused).  The sockets are made through the descriptor
+ * (backend_socket()), so /proc/self/fd/N must be it: without /proc
+ * mounted, the start fails (the fronts need /proc/self/exe anyway).  Any
+ * refusal or failure is logged with the rule; -1 with errno set.
  */
 static int socket_dir(struct nd_service *s, const char *dir)
 {
+	char proc[32], why[160];
 	uid_t me = geteuid();
-	struct stat st;
-	int dfd;
+	struct stat st, pst;
+	int dfd, err;
 
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			nd_log("service %s: socket directory %s refused: a symbolic link or not a directory: it must be a directory of uid %u or root, writable by its owner only",
-			       s->name, dir, (unsigned int)me);
-		return -1;
+		err = errno;
+		if (err == ELOOP || err == ENOTDIR)
+			snprintf(why, sizeof(why), "a symbolic link or not a directory");
+		else
+			snprintf(why, sizeof(why), "cannot be opened: %s", strerror(err));
+		goto refuse;
 	}
-	if (fstat(dfd, &st) || !S_ISDIR(st.st_mode)) {
-		close(dfd);
-		errno = ENOTDIR;
-		return -1;
+	if (fstat(dfd, &st)) {
+		err = errno;
+		snprintf(why, sizeof(why), "fstat: %s", strerror(err));
+		goto refuse;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err = ENOTDIR;
+		snprintf(why, sizeof(why), "a symbolic link or not a directory");
+		goto refuse;
 	}
 	if ((st.st_uid != me && st.st_uid != 0) || (st.st_mode & 022)) {
-		nd_log("service %s: socket directory %s refused: owned by uid %u, mode %04o: it must be a directory of uid %u or root, writable by its owner only",
-		       s->name, dir, (unsigned int)st.st_uid,
-		       (unsigned int)(st.st_mode & 07777), (unsigned int)me);
-		close(dfd);
-		errno = EPERM;
-		return -1;
+		err = EPERM;
+		snprintf(why, sizeof(why), "owned by uid %u, mode %04o",
+			 (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+		goto refuse;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dfd);
+	if (stat(proc, &pst)) {
+		err = errno;
+		snprintf(why, sizeof(why), "%s: %s: nstcpd needs /proc mounted",
+			 proc, strerror(err));
+		goto refuse;
+	}
+	if (pst.st_dev != st.st_dev || pst.st_ino != st.st_ino) {
+		err = ESTALE;
+		snprintf(why, sizeof(why), "%s is another file: nstcpd needs its own /proc mounted",
+			 proc);
+		goto refuse;
 	}
 	return dfd;
+refuse:
+	nd_log("service %s: socket directory %s refused: %s: it must be a directory of uid %u or root, writable by its owner only",
+	       s->name, dir, why, (unsigned int)me);
+	if (dfd >= 0)
+		close(dfd);
+	errno = err;
+	return -1;
 }
 
 /*
- * Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock (@dfd, the
- * directory socket_dir() checked), root's only: made 0600 by its bind
- * (umask 0177), never open to others for an instant.  The umask is the
- * process's: nstcpd has no other thread yet (the services start before
- * the acceptor threads, and a reload or restart starts a new image), so
- * nothing else creates a file meanwhile.  It listens at NAME.I.new first
- * and is renamed over NAME.I.sock: at a reload the old image's fronts,
- * which accept until the new image's are started, find at that path the
- * old back end's socket or this one, both listening, never no socket (a
- * connection a front cannot pass on to a back end is closed: its client
- * sees it refused).
+ * Back end @i's AF_UNIX listening socket, at @dir/NAME.I.sock, root's
+ * only: made 0600 by its bind (umask 0177), never open to others for an
+ * instant.  The umask is the process's: nstcpd has no other thread yet
+ * (the services start before the acceptor threads, and a reload or restart
+ * starts a new image), so nothing else creates a file meanwhile.  It is
+ * bound in @dfd, the directory socket_dir() checked, by its descriptor
+ * (/proc/self/fd/DFD/NAME.I.new): no path is resolved again, so a
+ * directory renamed or replaced at @dir since the check gets nothing.  It
+ * listens at NAME.I.new first and is renamed over NAME.I.sock (in @dfd
+ * too): at a reload the old image's fronts, which accept until the new
+ * image's are started, find at that path the old back end's socket or
+ * this one, both listening, never no socket (a connection a front cannot
+ * pass on to a back end is closed: its client sees it refused).
  */
 static int backend_socket(struct nd_dist *d, int i, const char *dir, int dfd)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	char *path = d->path[i], name[2][128];
-	struct stat st, now;
+	struct stat st;
 	int fd, err, r;
 	mode_t mask;
 
 	if (snprintf(path, sizeof(d->path[i]), "%s/%s.%d.sock", dir,
 		     d->s->name, i) >= (int)sizeof(d->path[i]) ||
-	    snprintf(un.sun_path, sizeof(un.sun_path), "%s/%s.%d.new", dir,
-		     d->s->name, i) >= (int)sizeof(un.sun_path)) {
+	    snprintf(un.sun_path, sizeof(un.sun_path), "/proc/self/fd/%d/%s.%d.new",
+		     dfd, d->s->name, i) >= (int)sizeof(un.sun_path) ||
+	    snprintf(name[0], sizeof(name[0]), "%s.%d.new", d->s->name, i) >=
+		     (int)sizeof(name[0]) ||
+	    snprintf(name[1], sizeof(name[1]), "%s.%d.sock", d->s->name, i) >=
+		     (int)sizeof(name[1])) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	snprintf(name[0], sizeof(name[0]), "%s.%d.new", d->s->name, i);
-	snprintf(name[1], sizeof(name[1]), "%s.%d.sock", d->s->name, i);
 	/* Only a socket is replaced (anything else: the port is not ours). */
 	if (!fstatat(dfd, name[1], &st, AT_SYMLINK_NOFOLLOW) &&
 	    !S_ISSOCK(st.st_mode)) {
@@ -134,21 +168,14 @@ static int backend_socket(struct nd_dist *d, int i, const char *dir, int dfd)
 		errno = err;
 		return -1;
 	}
-	/* Bound by its path: still in the directory checked? */
-	if (fstat(dfd, &st) || lstat(dir, &now) || st.st_dev != now.st_dev ||
-	    st.st_ino != now.st_ino) {
-		errno = ESTALE;
-		goto fail;
+	if (listen(fd, 4096) || renameat(dfd, name[0], dfd, name[1])) {
+		err = errno;
+		unlinkat(dfd, name[0], 0);
+		close(fd);
+		errno = err;
+		return -1;
 	}
-	if (listen(fd, 4096) || renameat(dfd, name[0], dfd, name[1]))
-		goto fail;
 	return fd;
-fail:
-	err = errno;
-	unlinkat(dfd, name[0], 0);
-	close(fd);
-	errno = err;
-	return -1;
 }
 
 /* The arguments of front @i, built once: they do not change. */

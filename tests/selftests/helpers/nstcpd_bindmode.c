@@ -8,9 +8,15 @@
  * runs CMD traced (ptrace, x86_64), stops it at the return of its first
  * successful bind() to an AF_UNIX path, prints "PATH MODE" (the file's
  * permission bits in octal, as lstat() sees them then), kills CMD and
- * exits 0; "none" and exit 1 if CMD ends without such a bind.
+ * exits 0; "none" and exit 1 if CMD ends without such a bind.  PATH is
+ * the file's, its directory resolved in CMD: a bind to
+ * /proc/self/fd/N/NAME (nstcpd's, through a directory's descriptor) or to
+ * a relative path prints the directory's real path and NAME.  Built on
+ * every architecture, it reads the registers of x86_64 only: elsewhere it
+ * prints "unsupported" and exits 77 without running CMD (the test skips).
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef __x86_64__
+int main(void)
+{
+	printf("unsupported\n");
+	return 77;
+}
+#else
 int main(int argc, char **argv)
 {
 	struct sockaddr_un un;
@@ -80,16 +93,28 @@ int main(int argc, char **argv)
 
 			want = 0;
 			if (regs.rax == 0) {
+				char *base, dir[PATH_MAX];
+
 				un.sun_path[sizeof(un.sun_path) - 1] = 0;
-				if (un.sun_path[0] == '/')
+				/* The path as CMD sees it, from here. */
+				if (!strncmp(un.sun_path, "/proc/self/", 11))
+					snprintf(path, sizeof(path), "/proc/%d/%s",
+						 (int)pid, un.sun_path + 11);
+				else if (un.sun_path[0] == '/')
 					snprintf(path, sizeof(path), "%s", un.sun_path);
 				else
 					snprintf(path, sizeof(path), "/proc/%d/cwd/%s",
 						 (int)pid, un.sun_path);
+				/* Its directory's real path, and its name. */
+				base = strrchr(path, '/');
+				*base = 0;
+				if (!realpath(path[0] ? path : "/", dir))
+					snprintf(dir, sizeof(dir), "%s", path);
+				*base++ = '/';
 				if (lstat(path, &st)) {
-					printf("%s lstat:%s\n", un.sun_path, strerror(errno));
+					printf("%s/%s lstat:%s\n", dir, base, strerror(errno));
 				} else {
-					printf("%s %o\n", un.sun_path,
+					printf("%s/%s %o\n", dir, base,
 					       (unsigned int)(st.st_mode & 07777));
 				}
 				kill(pid, SIGKILL);
@@ -102,3 +127,4 @@ int main(int argc, char **argv)
 	printf("none\n");
 	return 1;
 }
+#endif
