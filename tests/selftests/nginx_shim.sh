@@ -274,8 +274,7 @@ PY
 	if [ "${NSTCP_KERNEL:-}" = debug ]; then
 		# KASAN and lockdep make a worker's round trip far longer than
 		# the steal delay: the share says nothing there.
-		_tap_n=$((_tap_n + 1))
-		echo "ok $_tap_n - $desc # SKIP debug kernel"
+		tap_skip "$desc" "debug kernel"
 	else
 		awk -v p="$local_pct" -v m="$min_local_pct" 'BEGIN { exit !(p >= m) }'
 		tap_ok $? "$desc"

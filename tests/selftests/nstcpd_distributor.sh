@@ -255,8 +255,7 @@ out=$(umask 0; ip netns exec "$nd_srv" timeout 20 "$nd_helpers/nstcpd_bindmode" 
 rc=$?
 desc="umask 0: a back end's socket is 0600 from its bind"
 if [ $rc -eq 77 ] && [ "$out" = unsupported ]; then
-	_tap_n=$((_tap_n + 1))
-	echo "ok $_tap_n - $desc # SKIP nstcpd_bindmode is x86_64 only"
+	tap_skip "$desc" "nstcpd_bindmode is x86_64 only"
 else
 	tap_ok $([ "$out" = "$(realpath "$tmp/ok")/d.0.new 600" ]; echo $?) "$desc: ${out:-nothing bound}"
 fi
