@@ -266,14 +266,14 @@ vm_dmesg_known() {
 			known++
 		nb = 0; inblk = 0
 	}
-	/-+\[ cut here \]-+/ { if (inblk) flush(1); inblk = 1; nb = 0; msg = 0; warn = 0; other = 0 }
+	/-+\[ cut here \]-+/ { if (inblk) flush(1); inblk = 1; nb = 0; msg = 0; warn = 0; calls = 0; other = 0 }
 	inblk {
 		buf[++nb] = $0
 		if ($0 ~ /received packet on queue [0-9]+, but number of RX queues is [0-9]+/) msg++
 		else if ($0 ~ /WARNING: .* at net\/core\/dev\.c:[0-9]+ get_rps_cpu/) warn++
 		else if ($0 ~ /Call Trace:/) calls++
 		else if ($0 ~ splat) other++
-		if ($0 ~ /---\[ end trace/) { flush(!(msg == 1 && warn == 1 && calls <= 1 && other == 0)); calls = 0 }
+		if ($0 ~ /---\[ end trace/) flush(!(msg == 1 && warn == 1 && calls <= 1 && other == 0))
 		next
 	}
 	{ print }
