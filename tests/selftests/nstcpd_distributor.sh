@@ -17,8 +17,9 @@
 # told in the fronts' log within about a second (a line a second, the rest
 # counted); the back ends' socket directory refused when group- or
 # other-writable, a symbolic link or another uid's, and each socket 0600
-# the instant it is bound, even under umask 0; SIGTERM removes the back
-# ends' sockets.  Build first: make tools.
+# the instant it is bound, even under umask 0; SIGTERM, under an accept
+# flood, stops every process at once and removes the back ends' sockets.
+# Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -261,11 +262,37 @@ else
 fi
 
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + s('gone')['backends'] + w('dist') + w('small') + w('closer') + w('gone'))")
+# SIGTERM under an accept flood (4 clients connecting and closing without
+# a pause, for at most 30 s): every front acts on it at once, none is
+# still there for nstcpd's SIGKILL 2 s later (a front that accepted until
+# EAGAIN with SIGTERM blocked never saw it).
+ip netns exec "$nd_cli" python3 -c '
+import socket, sys, time, os
+os.setpgrp()
+for _ in range(3):
+    if os.fork() == 0:
+        break
+end = time.time() + 30
+while time.time() < end:
+    s = socket.socket()
+    try:
+        s.connect((sys.argv[1], 7401))
+    except OSError:
+        pass
+    s.close()' $nd_srv_ip &
+flood=$!
+sleep 2
+t0=$(date +%s%N)
 nd_stop
 rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -- -$flood 2>/dev/null
+wait $flood 2>/dev/null
+killed=$(grep -c 'not stopped in 2 s: SIGKILL' "$tmp/nstcpd.log")
 alive=$(nd_alive $pids)
 socks=$(find "$tmp" -name '*.sock' | wc -l)
-tap_ok $(( rc != 0 || alive != 0 || socks != 0 )) "SIGTERM: exit $rc, fronts and back ends left $alive, sockets left $socks"
+grep 'not stopped in 2 s' "$tmp/nstcpd.log" | sed 's/^/# /'
+tap_ok $(( rc != 0 || alive != 0 || socks != 0 || killed != 0 )) "SIGTERM under an accept flood: exit $rc in $ms ms, processes SIGKILLed $killed, fronts and back ends left $alive, sockets left $socks"
 # Every service's port (7401-7407) and the socket directory cases' (7410);
 # the table unreadable is a failure, not no port.
 open=''
