@@ -10,6 +10,11 @@
  *   d   AF_NSTCP split accept (RFS on)
  *   e   AF_NSTCP inboxes: NSTCP_ACCEPT_TO onto the worker's inbox, which
  *       accept()s it (RFS on)
+ *   f   AF_NSTCP split accept given to the worker on the flow's CPU (the
+ *       CPU split accept returns), RPS spreading flows over the workers'
+ *       CPUs 1-3 only, as binding a NIC's queues to them would (RFS on):
+ *       not in turn, but no first request processed on a CPU the
+ *       connection then leaves
  *
  * Printed per variant: hand-off latency p50/p99 (from the dispatcher's
  * accept() call, or split accept's, with a connection queued, to the
@@ -111,6 +116,19 @@ static void rfs(int on)
 	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
 		 srv_dev);
 	put_file(p, on ? "4096" : "0");
+}
+
+/* RPS over the workers' CPUs 1-NW (@workers) or over every CPU. */
+static void rps(int workers)
+{
+	char p[128], m[32];
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_cpus",
+		 srv_dev);
+	snprintf(m, sizeof(m), "%lx",
+		 workers ? ((1ul << NW) - 1) << 1 : (1ul << n) - 1);
+	put_file(p, m);
 }
 
 struct msg {
@@ -362,15 +380,20 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 			}
 			continue;
 		}
-		if (v == 'd') {
+		if (v == 'd' || v == 'f') {
 			struct nstcp_accept_token at = { 0 };
 			socklen_t len = sizeof(at);
 
-			at.nat_give.ng_flags = NSTCP_GIVE_PID;
-			at.nat_give.ng_id = wpid[w];
+			/* f: any worker (one uid); the flow's CPU's takes it. */
+			at.nat_give.ng_flags = v == 'd' ? NSTCP_GIVE_PID : NSTCP_GIVE_UID;
+			at.nat_give.ng_id = v == 'd' ? (uint32_t)wpid[w] : getuid();
 			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 				rr--;
 				continue;
+			}
+			if (v == 'f' && at.nat_cpu >= 1 && at.nat_cpu <= NW) {
+				rr--;
+				w = at.nat_cpu - 1;
 			}
 			m.token = at.nat_give.ng_token;
 		} else {
@@ -552,8 +575,8 @@ static void quiet(const char *vars)
 	printf("# the same steps in one process on CPU 1 over loopback, a connection at a time, medians of %d\n",
 	       QN);
 	for (; (v = *vars); vars++) {
-		if (v == 'a')
-			continue;	/* b's steps */
+		if (v == 'a' || v == 'f')
+			continue;	/* b's steps, d's */
 		l = socket(v == 'b' ? AF_INET : AF_NSTCP, SOCK_STREAM, 0);
 		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
@@ -631,6 +654,7 @@ static void run(char v)
 	const char *name;
 
 	rfs(v != 'a');
+	rps(v == 'f');
 	dsh->n = 0;
 	memset(esh, 0, sizeof(*esh));
 	if (pipe(cout))
@@ -717,7 +741,8 @@ static void run(char v)
 	name = v == 'a' ? "AF_INET+SCM_RIGHTS, RFS off" :
 	       v == 'b' ? "AF_INET+SCM_RIGHTS, RFS on" :
 	       v == 'c' ? "AF_NSTCP give/take" :
-	       v == 'd' ? "AF_NSTCP split accept" : "AF_NSTCP inbox";
+	       v == 'd' ? "AF_NSTCP split accept" :
+	       v == 'e' ? "AF_NSTCP inbox" : "AF_NSTCP split, flow's CPU";
 	p50 = all.n ? lat[all.n / 2] / 1000.0 : 0;
 	p99 = all.n ? lat[all.n * 99 / 100] / 1000.0 : 0;
 	local = all.calls ? 100.0 * all.local / all.calls : 0;
@@ -740,7 +765,7 @@ static void run(char v)
 
 int main(int argc, char **argv)
 {
-	const char *vars = "abcde";
+	const char *vars = "abcdef";
 	int o;
 
 	while ((o = getopt(argc, argv, "a:C:D:d:t:V:S:")) != -1) {
@@ -753,7 +778,7 @@ int main(int argc, char **argv)
 		case 'V': vars = optarg; break;
 		case 'S': flow_entries = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcde]\n",
+			fprintf(stderr, "usage: %s -a ADDR -C NETNS_PATH -D SRVDEV [-d SECS] [-t CLIENTS] [-V abcdef]\n",
 				argv[0]);
 			return 2;
 		}
@@ -776,6 +801,7 @@ int main(int argc, char **argv)
 	for (const char *v = vars; *v; v++)
 		run(*v);
 	rfs(0);
+	rps(0);
 	quiet(vars);
 	return 0;
 }
