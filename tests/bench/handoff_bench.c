@@ -386,7 +386,7 @@ static int dispatcher(char v, int ch[NW], pid_t wpid[NW])
 
 			/* f: any worker (one uid); the flow's CPU's takes it. */
 			at.nat_give.ng_flags = v == 'd' ? NSTCP_GIVE_PID : NSTCP_GIVE_UID;
-			at.nat_give.ng_id = v == 'd' ? (uint32_t)wpid[w] : getuid();
+			at.nat_give.ng_id = v == 'd' ? (uint32_t)wpid[w] : geteuid();
 			if (getsockopt(l, SOL_NSTCP, NSTCP_ACCEPT_TOKEN, &at, &len)) {
 				rr--;
 				continue;

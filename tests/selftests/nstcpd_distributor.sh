@@ -17,8 +17,9 @@
 # told in the fronts' log within about a second (a line a second, the rest
 # counted); the back ends' socket directory refused when group- or
 # other-writable, a symbolic link or another uid's, and each socket 0600
-# the instant it is bound, even under umask 0; SIGTERM, under an accept
-# flood, stops every process at once and removes the back ends' sockets.
+# the instant it is bound, even under umask 0; under an accept flood a
+# front drains at once on SIGUSR1, and SIGTERM stops every process at once
+# and removes the back ends' sockets.
 # Build first: make tools.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -262,10 +263,12 @@ else
 fi
 
 pids=$(nd_json "$st" "' '.join(str(b['pid']) for b in s('dist')['backends'] + s('small')['backends'] + s('closer')['backends'] + s('lim')['backends'] + s('src')['backends'] + s('rate')['backends'] + s('gone')['backends'] + w('dist') + w('small') + w('closer') + w('gone'))")
-# SIGTERM under an accept flood (4 clients connecting and closing without
-# a pause, for at most 30 s): every front acts on it at once, none is
-# still there for nstcpd's SIGKILL 2 s later (a front that accepted until
-# EAGAIN with SIGTERM blocked never saw it).
+# Signals under an accept flood (4 clients connecting and closing without
+# a pause, for at most 30 s), where the fronts' epoll always has events
+# ready and so never lets a blocked signal in by itself: a front told to
+# drain (SIGUSR1, as at a reload) exits within 5 s; then nstcpd's SIGTERM
+# stops every process at once, none still there for its SIGKILL 2 s later.
+before=$(nd_json "$st" "s('dist')['given']")
 ip netns exec "$nd_cli" python3 -c '
 import socket, sys, time, os
 os.setpgrp()
@@ -282,6 +285,17 @@ while time.time() < end:
     s.close()' $nd_srv_ip &
 flood=$!
 sleep 2
+front=$(nd_json "$st" "w('dist')[0]['pid']")
+t0=$(date +%s%N)
+kill -USR1 "$front"
+for i in $(seq 100); do kill -0 "$front" 2>/dev/null || break; sleep 0.1; done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+gone=$(kill -0 "$front" 2>/dev/null && echo no || echo yes)
+nd_wait_json "$st" "s('dist')['given'] > $before + 50"
+flooded=$?
+after=$(nd_json "$st" "s('dist')['given']")
+tap_ok $([ "$gone" = yes ] && [ $ms -le 5000 ] && [ $flooded -eq 0 ]; echo $?) \
+	"SIGUSR1 to a front under an accept flood: drained and gone in $ms ms (at most 5000; gone: $gone), the flood's connections given $before -> $after"
 t0=$(date +%s%N)
 nd_stop
 rc=$?

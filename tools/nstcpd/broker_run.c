@@ -29,6 +29,7 @@
 
 #include "broker_run.h"
 #include "nstcp.h"
+#include "nstcpd.h"
 
 #define BK_LFD		3
 #define BK_SHM		4
@@ -155,7 +156,8 @@ static void on_drain(int sig)
  * answered (a v1 client's, its ASK on the way) gets its answer first:
  * this table's, or once none of its reports is fresh the new image's
  * brokers', asked on a connection of its own (broker_relay.c).
- * SIGUSR1 is let in only while poll waits (no SA_RESTART: EINTR).
+ * SIGUSR1 is let in while poll waits (no SA_RESTART: EINTR), and after a
+ * poll that returned events (nd_let_signals_in).
  */
 static int serve(struct bk *b)
 {
@@ -218,6 +220,8 @@ static int serve(struct bk *b)
 			return 1;
 		if (n <= 0)
 			continue;
+		/* Ready: a pending SIGUSR1 was not let in (a flood of asks). */
+		nd_let_signals_in(&waitmask, &usr1);
 		/* Backwards: drop() moves the last connection into the hole. */
 		for (i = lidx - 1; i >= 0; i--)
 			if (pfd[i].revents && readable(b, &b->conn[i]))

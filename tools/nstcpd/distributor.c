@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The distributor model (a proxy): a front process per configured CPU
- * (relay.c), pinned there, each with its own AF_NSTCP listening socket of
+ * (front.c), pinned there, each with its own AF_NSTCP listening socket of
  * the service's shared port (a member of its share key), so per-CPU
  * listening gives each front the connections its CPU processes.  A front
  * accepts, connects to the least loaded back end over AF_UNIX and relays

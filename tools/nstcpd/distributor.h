@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The distributor's shared counters (distributor.c, relay.c): a memfd that
- * nstcpd and its front processes map.  After the header: the fronts'
- * counters, then per back end whether it is up, its connections in relay
- * and served, then per front and back end the connections in relay (what
- * nstcpd takes off a back end's count when a front dies).
+ * The distributor's shared counters (distributor.c, front.c, relay.c): a
+ * memfd that nstcpd and its front processes map.  After the header: the
+ * fronts' counters, then per back end whether it is up, its connections in
+ * relay and served, then per front and back end the connections in relay
+ * (what nstcpd takes off a back end's count when a front dies).
  */
 #ifndef NSTCPD_DISTRIBUTOR_H
 #define NSTCPD_DISTRIBUTOR_H
@@ -87,7 +87,7 @@ void nd_unrel_tell(int back, const char *path, int err);
 long long nd_unrel_wait(void);
 void nd_unrel_flush(int now);
 
-/* relay.c: `nstcpd front ...`, a front process's main. */
+/* front.c: `nstcpd front ...`, a front process's main. */
 int nd_front_main(int argc, char **argv);
 
 #endif /* NSTCPD_DISTRIBUTOR_H */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The distributor's limits (max_conns, per_source, cps), enforced by its
- * front processes (relay.c) on the state they share with nstcpd
+ * front processes (front.c) on the state they share with nstcpd
  * (distributor.h): the connections in service over all fronts (an atomic
  * count), the second's accepts and the per-source table under a robust
  * process-shared mutex (a front that dies holding it leaves it usable).

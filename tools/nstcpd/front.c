@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "front.h"
+#include "nstcpd.h"
 
 /* SIGUSR1: drain (a new nstcpd image took over the port); SIGTERM: end. */
 static int draining, ending;
@@ -41,15 +42,15 @@ static void arm_accept(struct front *f, int ep, int on)
 }
 
 /*
- * Accepts what waits, at most ACCEPT_BATCH a round (returns 1 when it took
- * that many): the listener stays in the level-triggered epoll set, so under
- * a steady flood the loop comes back to it at once, after letting in a
- * pending signal (let_signals_in).  Only EINVAL (the listener shut down:
- * nstcpd stops) ends accepting; out of descriptors or memory, or at the
- * relay cap, it pauses until a relay ends or the loop's timer fires.
+ * Accepts what waits, at most ACCEPT_BATCH a round: the listener stays in
+ * the level-triggered epoll set, so under a steady flood the loop comes
+ * back to it at once, having looked at its relays and signals.  Only
+ * EINVAL (the listener shut down: nstcpd stops) ends accepting; out of
+ * descriptors or memory, or at the relay cap, it pauses until a relay ends
+ * or the loop's timer fires.
  */
 #define ACCEPT_BATCH 64
-static int accept_all(struct front *f, int ep)
+static void accept_all(struct front *f, int ep)
 {
 	struct sockaddr_storage peer;
 	socklen_t len;
@@ -58,7 +59,7 @@ static int accept_all(struct front *f, int ep)
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		if (f->nrelay >= f->maxrelay) {
 			arm_accept(f, ep, 0);
-			return 0;
+			return;
 		}
 		len = sizeof(peer);
 		memset(&peer, 0, sizeof(peer));
@@ -78,36 +79,18 @@ static int accept_all(struct front *f, int ep)
 			/* Shut down: relay what is left. */
 			arm_accept(f, ep, 0);
 			f->stopped = 1;
-			return 0;
+			return;
 		case EMFILE:
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
 			arm_accept(f, ep, 0);
-			return 0;
+			return;
 		default:
 			/* EAGAIN, or a connection's own error: next event. */
-			return 0;
+			return;
 		}
 	}
-	return 1;
-}
-
-/*
- * epoll_pwait() lets SIGTERM and SIGUSR1 in only when it has to wait: with
- * the listener always ready (an accept flood) it returns events at once
- * and a pending signal stays pending.  After a full batch, one that is
- * pending is let in here (its handler sets the flag the loop reads).
- */
-static void let_signals_in(struct front *f)
-{
-	sigset_t pending, old;
-
-	if (sigpending(&pending) ||
-	    (!sigismember(&pending, SIGTERM) && !sigismember(&pending, SIGUSR1)))
-		return;
-	sigprocmask(SIG_SETMASK, &f->waitmask, &old);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The front's loop: accept, relay. */
@@ -116,7 +99,6 @@ static void run(struct front *f)
 	struct epoll_event ev[64];
 	int ep = epoll_create1(EPOLL_CLOEXEC), n, i;
 	long long wait, log;
-	int full;
 
 	if (ep < 0) {
 		fprintf(stderr, "nstcpd[%s]: front %d: epoll: %s\n", f->name,
@@ -161,12 +143,14 @@ static void run(struct front *f)
 			wait = log;
 		n = epoll_pwait(ep, ev, 64, (int)wait, &f->waitmask);
 		nd_unrel_flush(0);
-		full = 0;
+		/* Ready events: a pending SIGTERM or SIGUSR1 was not let in. */
+		if (n > 0)
+			nd_let_signals_in(&f->waitmask, &f->sigs);
 		for (i = 0; i < n; i++) {
 			struct endp *e = ev[i].data.ptr;
 
 			if (!e) {
-				full = accept_all(f, ep);
+				accept_all(f, ep);
 				continue;
 			}
 			if (!e->r->ended && !nd_relay_io(e->r, e->side, ev[i].events))
@@ -175,8 +159,6 @@ static void run(struct front *f)
 		if (f->dead || n == 0)
 			arm_accept(f, ep, f->nrelay < f->maxrelay);
 		nd_bury(f);
-		if (full)
-			let_signals_in(f);
 	}
 }
 
@@ -243,6 +225,7 @@ int nd_front_main(int argc, char **argv)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigaddset(&usr1, SIGTERM);
+	f.sigs = usr1;
 	sigprocmask(SIG_BLOCK, &usr1, &f.waitmask);
 	sigdelset(&f.waitmask, SIGUSR1);
 	sigdelset(&f.waitmask, SIGTERM);

@@ -36,6 +36,7 @@ struct front {
 	int accepting;			/* listener in the epoll set */
 	int stopped;			/* listener shut down or closed */
 	sigset_t waitmask;		/* SIGUSR1 let in while waiting only */
+	sigset_t sigs;			/* SIGUSR1, SIGTERM: blocked but then */
 };
 
 struct relay {

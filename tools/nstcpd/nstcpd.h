@@ -4,10 +4,10 @@
  * definitions of its files: config.c and config_keys.c (the configuration
  * file), service.c (processes: pin, supervise), spawn.c (a program's
  * start: environment, privileges, exec), acceptor.c (the accepting
- * threads), standard.c, monolithic.c, distributor.c (with relay.c, its
- * front processes), hybrid.c and broker.c (with broker_run.c, its
- * brokers, and broker_ask.c, their answers; broker_loads.c, its table
- * across a reload; broker.h;
+ * threads), standard.c, monolithic.c, distributor.c (with front.c and
+ * relay.c, its front processes), hybrid.c and broker.c (with
+ * broker_run.c, its brokers, and broker_ask.c, their answers;
+ * broker_loads.c, its table across a reload; broker.h;
  * hybrid_back.c, the hybrid's early take-back; hybrid_handover.c, its
  * pending tokens across a re-exec; hybrid_give.c, its hand-off to a
  * worker) (the
@@ -21,6 +21,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -182,6 +183,7 @@ extern int nd_report_wr;		/* read end: take reports */
 void nd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void nd_now(struct timespec *t);
 void nd_after_ms(struct timespec *t, long ms);
+void nd_let_signals_in(const sigset_t *waitmask, const sigset_t *which);
 long long nd_ms_until(const struct timespec *t);
 int nd_pin(int cpu);
 int nd_listen_socket(const struct nd_service *s);

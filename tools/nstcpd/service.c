@@ -38,6 +38,28 @@ void nd_now(struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, t);
 }
 
+/*
+ * A loop that blocks @which but for its poll or epoll_pwait (@waitmask)
+ * sees them only when that call has to wait: one that returns ready events
+ * leaves a pending signal pending, so a process kept busy never runs its
+ * handler.  Called after such a call returned events: a signal of @which
+ * that is pending is let in here (its handler runs before this returns).
+ */
+void nd_let_signals_in(const sigset_t *waitmask, const sigset_t *which)
+{
+	sigset_t pending, old;
+	int sig, any = 0;
+
+	if (sigpending(&pending))
+		return;
+	for (sig = 1; sig < NSIG && !any; sig++)
+		any = sigismember(which, sig) == 1 && sigismember(&pending, sig) == 1;
+	if (!any)
+		return;
+	sigprocmask(SIG_SETMASK, waitmask, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* @t set to @ms milliseconds from now. */
 void nd_after_ms(struct timespec *t, long ms)
 {
