@@ -217,32 +217,3 @@ int eth_indir_set(const char *dev, const uint32_t *table, uint32_t size)
 	free(ind);
 	return err;
 }
-
-/*
- * Before the receive queues go down to @n: the RSS indirection table spread
- * over queues 0..n-1, so that no new packet is steered to a queue about to
- * go, then 50 ms for those on their way there to be received.  A driver
- * that drops a queue with a packet still in it may deliver that packet as
- * from a queue the device no longer has (virtio_net: get_rps_cpu's "but
- * number of RX queues is" warning).  Without a table that can be set, the
- * driver's default is put back: a table naming a queue that goes makes the
- * kernel refuse the new count.  Returns whether the table was narrowed.
- */
-bool eth_indir_narrow(const char *dev, uint32_t n)
-{
-	uint32_t *t, size, i;
-	int err = -EINVAL;
-
-	if (n && !eth_indir_get(dev, &t, &size)) {
-		for (i = 0; i < size; i++)
-			t[i] = i % n;
-		err = eth_indir_set(dev, t, size);
-		free(t);
-	}
-	if (!err) {
-		usleep(50000);
-		return true;
-	}
-	eth_indir_set(dev, NULL, 0);
-	return false;
-}

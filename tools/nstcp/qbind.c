@@ -78,13 +78,13 @@ static void step_channels(struct plan *p, struct qb_out *o)
 		goto out;
 	} else {
 		/*
-		 * Fewer queues: none of those that go is steered to any more,
-		 * and what is on its way there is received, before they go (a
-		 * table naming them would make the kernel refuse the count).
-		 * step_indir sets the even spread after.
+		 * A table set before (by a bind over more CPUs) names queues
+		 * the new count drops, and the kernel refuses the channels
+		 * then: back to the driver's default first (step_indir sets
+		 * the even spread after).
 		 */
 		if (n < have)
-			eth_indir_narrow(p->dev, n);
+			eth_indir_set(p->dev, NULL, 0);
 		err = eth_channels_set(p->dev, &want);
 		snprintf(why, sizeof(why), "%s", strerror(-err));
 		qb_step(o, "channels", d, err ? QB_FAILED : QB_DONE, err ? why : NULL);

@@ -36,8 +36,6 @@ int eth_channels_set(const char *dev, const struct eth_channels *want);
 int eth_indir_get(const char *dev, uint32_t **table, uint32_t *size);
 /* size 0 puts back the driver's default (an even spread). */
 int eth_indir_set(const char *dev, const uint32_t *table, uint32_t size);
-/* Before the receive queues go down to n: the table over 0..n-1 only. */
-bool eth_indir_narrow(const char *dev, uint32_t n);
 
 /* qdev.c: CPU sets as bitmaps; the lists and masks sysfs reads and writes. */
 struct cpuset {

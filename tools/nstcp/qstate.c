@@ -311,13 +311,8 @@ static void restore_ethtool(const char *dev, struct json_object *s,
 		    cur.combined == want.combined) {
 			qb_step(o, "channels", d, QB_UNCHANGED, NULL);
 		} else {
-			/* Fewer receive queues: as queue bind (eth_indir_narrow). */
-			if (!err && want.combined + want.rx < cur.combined + cur.rx) {
-				eth_indir_narrow(dev, want.combined + want.rx);
-				reset = true;
-			} else if (t) {
+			if (t)
 				reset = !eth_indir_set(dev, NULL, 0);
-			}
 			err = err ? err : eth_channels_set(dev, &want);
 			qb_step(o, "channels", d, err ? QB_FAILED : QB_DONE,
 				err ? strerror(-err) : NULL);
