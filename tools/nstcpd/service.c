@@ -48,13 +48,9 @@ void nd_now(struct timespec *t)
 void nd_let_signals_in(const sigset_t *waitmask, const sigset_t *which)
 {
 	sigset_t pending, old;
-	int sig, any = 0;
 
-	if (sigpending(&pending))
-		return;
-	for (sig = 1; sig < NSIG && !any; sig++)
-		any = sigismember(which, sig) == 1 && sigismember(&pending, sig) == 1;
-	if (!any)
+	if (sigpending(&pending) || sigandset(&pending, &pending, which) ||
+	    sigisemptyset(&pending))
 		return;
 	sigprocmask(SIG_SETMASK, waitmask, &old);
 	sigprocmask(SIG_SETMASK, &old, NULL);
