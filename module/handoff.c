@@ -412,13 +412,10 @@ int nstcp_handoff_getsockopt(struct socket *sock, int optname,
 	int len, size, err;
 
 	size = optname == NSTCP_GIVE ? sizeof(struct nstcp_give) : sizeof(at);
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < size)
-		return -EINVAL;
 	memset(&at, 0, sizeof(at));
-	if (copy_from_user(&at, optval, size))
-		return -EFAULT;
+	err = nstcp_getsockopt_in(&at, size, optval, optlen, &len);
+	if (err)
+		return err;
 	if (optname == NSTCP_GIVE)
 		err = nstcp_give_sock(sock, &at.nat_give, NULL);
 	else

@@ -142,12 +142,9 @@ int nstcp_accept_to(struct socket *sock, char __user *optval,
 	struct sock *sk;
 	int len, err;
 
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < (int)sizeof(arg))
-		return -EINVAL;
-	if (copy_from_user(&arg, optval, sizeof(arg)))
-		return -EFAULT;
+	err = nstcp_getsockopt_in(&arg, sizeof(arg), optval, optlen, &len);
+	if (err)
+		return err;
 	if (arg.nto_reserved || !nstcp_member(sock->sk))
 		return -EINVAL;
 	/* Writable: checked while a failure costs nothing; optlen as it was. */

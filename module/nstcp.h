@@ -379,6 +379,8 @@ void nstcp_poll_cpu_wake(struct nstcp_lgroup *g, unsigned int cpu);
 /* solnstcp.c */
 int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
 			   unsigned int optlen);
+int nstcp_getsockopt_in(void *arg, int size, char __user *optval,
+			int __user *optlen, int *len);
 int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			   char __user *optval, int __user *optlen);
 

@@ -266,12 +266,9 @@ int nstcp_take_fd(struct socket *sock, char __user *optval,
 	struct nstcp_token *t;
 	int len, err;
 
-	if (get_user(len, optlen))
-		return -EFAULT;
-	if (len < (int)sizeof(arg))
-		return -EINVAL;
-	if (copy_from_user(&arg, optval, sizeof(arg)))
-		return -EFAULT;
+	err = nstcp_getsockopt_in(&arg, sizeof(arg), optval, optlen, &len);
+	if (err)
+		return err;
 	if (arg.ntf_flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK))
 		return -EINVAL;
 	/*
