@@ -108,6 +108,45 @@ static void put_file(const char *path, const char *val)
 		close(fd);
 }
 
+/* The settings the variants change, as they were, put back at the end. */
+static struct saved {
+	char path[128], val[64];
+	int ok;
+} saved[3];
+
+static void save_file(struct saved *sv, const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : pread(fd, sv->val, sizeof(sv->val) - 1, 0);
+
+	snprintf(sv->path, sizeof(sv->path), "%s", path);
+	sv->ok = n > 0;
+	if (sv->ok)
+		sv->val[n] = '\0';
+	if (fd >= 0)
+		close(fd);
+}
+
+static void save_settings(void)
+{
+	char p[128];
+
+	save_file(&saved[0], flow_entries);
+	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
+		 srv_dev);
+	save_file(&saved[1], p);
+	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_cpus",
+		 srv_dev);
+	save_file(&saved[2], p);
+}
+
+static void restore_settings(void)
+{
+	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++)
+		if (saved[i].ok)
+			put_file(saved[i].path, saved[i].val);
+}
+
 static void rfs(int on)
 {
 	char p[128];
@@ -798,10 +837,10 @@ int main(int argc, char **argv)
 	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
 	       NW, NW, nclients, secs, NX);
 	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s local(%%) disp(us) give(us) take(us) cost(us)  x(b)\n");
+	save_settings();
 	for (const char *v = vars; *v; v++)
 		run(*v);
-	rfs(0);
-	rps(0);
+	restore_settings();
 	quiet(vars);
 	return 0;
 }
