@@ -6,8 +6,9 @@
 # the same paths: a front finding no listening socket there closes the
 # connection it accepted (the client sees it refused, or reset once it
 # sent).  strace holds each of nstcpd's syscalls that make those sockets
-# (unlink, bind, chmod, listen, rename) 300 ms at its exit, as a loaded
-# machine may preempt nstcpd between them; fresh clients (8 KiB echoed
+# (unlink, bind, listen, rename, and chmod in older code) 300 ms at its
+# exit, as a loaded machine may preempt nstcpd between them; fresh
+# clients (8 KiB echoed
 # and checksummed each) run through 4 reloads (2 back ends to 1 and back)
 # and a restart.  Counted by the clients: zero refused, reset or bad.
 # Needs strace (skipped without it).  Build first: make tools.
