@@ -207,10 +207,18 @@ vm_nic_host_stop() {
 # runs in the namespace, shows the command's last output and removes the
 # tap and the namespace; safe to call twice, never fails (an EXIT trap).
 vm_nic_down() {
+	vm_nic_host_stop "$1"
+	vm_nic_reap "$1"
+}
+
+# vm_nic_reap RUNDIR: kills what runs in RUNDIR's namespace and removes its
+# tap and the namespace; never fails.  Also for the run directory of a
+# runner killed by SIGKILL: its host command is found in the namespace, not
+# by the pid in nic.pid, which another process may have by now.
+vm_nic_reap() {
 	local ns pid
 	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
-	vm_nic_host_stop "$1"
-	[ -n "$ns" ] || return 0
+	case "$ns" in nstcp-vm-*) ;; *) return 0 ;; esac
 	for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
 		kill -KILL "$pid" 2>/dev/null || true
 	done
