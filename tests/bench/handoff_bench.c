@@ -110,9 +110,10 @@ static void put_file(const char *path, const char *val)
 
 /* The settings the variants change, as they were, put back at the end. */
 static struct saved {
-	char path[128], val[64];
+	char path[128], val[4096];
 	int ok;
 } saved[3];
+static pid_t main_pid;
 
 static void save_file(struct saved *sv, const char *path)
 {
@@ -120,7 +121,8 @@ static void save_file(struct saved *sv, const char *path)
 	ssize_t n = fd < 0 ? -1 : pread(fd, sv->val, sizeof(sv->val) - 1, 0);
 
 	snprintf(sv->path, sizeof(sv->path), "%s", path);
-	sv->ok = n > 0;
+	/* A value that fills the buffer may be cut: not put back. */
+	sv->ok = n > 0 && n < (ssize_t)sizeof(sv->val) - 1;
 	if (sv->ok)
 		sv->val[n] = '\0';
 	if (fd >= 0)
@@ -145,6 +147,22 @@ static void restore_settings(void)
 	for (size_t i = 0; i < sizeof(saved) / sizeof(saved[0]); i++)
 		if (saved[i].ok)
 			put_file(saved[i].path, saved[i].val);
+}
+
+/* The bench ended early (an error, SIGINT, SIGTERM): settings put back. */
+static void die(void)
+{
+	restore_settings();
+	exit(1);
+}
+
+static void on_stop_main(int sig)
+{
+	/* The children have handlers of their own or none that matter. */
+	if (getpid() == main_pid)
+		restore_settings();
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static void rfs(int on)
@@ -697,10 +715,10 @@ static void run(char v)
 	dsh->n = 0;
 	memset(esh, 0, sizeof(*esh));
 	if (pipe(cout))
-		exit(1);
+		die();
 	for (i = 0; i < NW; i++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) || pipe(wout[i]))
-			exit(1);
+			die();
 		wpid[i] = fork();
 		if (wpid[i] == 0) {
 			/* Not the others' ends: their EOF must not wait for us. */
@@ -837,10 +855,16 @@ int main(int argc, char **argv)
 	printf("# %d workers on CPUs 1-%d, dispatcher on CPU 0, %d clients, %d s, %d exchanges a connection\n",
 	       NW, NW, nclients, secs, NX);
 	printf("#  variant                    handoffs  p50(us)   p99(us)  exch/s local(%%) disp(us) give(us) take(us) cost(us)  x(b)\n");
+	main_pid = getpid();
 	save_settings();
+	signal(SIGINT, on_stop_main);
+	signal(SIGTERM, on_stop_main);
 	for (const char *v = vars; *v; v++)
 		run(*v);
-	restore_settings();
+	/* The q steps on loopback, RFS off as before. */
+	rfs(0);
+	rps(0);
 	quiet(vars);
+	restore_settings();
 	return 0;
 }
