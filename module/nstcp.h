@@ -18,6 +18,7 @@
 #include <linux/socket.h>
 #include <linux/sockptr.h>
 #include <linux/types.h>
+#include <linux/uaccess.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
@@ -379,8 +380,25 @@ void nstcp_poll_cpu_wake(struct nstcp_lgroup *g, unsigned int cpu);
 /* solnstcp.c */
 int nstcp_setsockopt_nstcp(struct sock *sk, int optname, sockptr_t optval,
 			   unsigned int optlen);
-int nstcp_getsockopt_in(void *arg, int size, char __user *optval,
-			int __user *optlen, int *len);
+/*
+ * The in half of an in-and-out getsockopt: the caller's optlen into *@len,
+ * then the first @size bytes of optval into @arg.  -EFAULT, or -EINVAL
+ * when optlen is shorter than @size.  Inline, so that copy_from_user()
+ * still sees the size of the caller's object.
+ */
+static inline int nstcp_getsockopt_in(void *arg, int size,
+				      char __user *optval,
+				      int __user *optlen, int *len)
+{
+	if (get_user(*len, optlen))
+		return -EFAULT;
+	if (*len < size)
+		return -EINVAL;
+	if (copy_from_user(arg, optval, size))
+		return -EFAULT;
+	return 0;
+}
+
 int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			   char __user *optval, int __user *optlen);
 

@@ -137,23 +137,6 @@ static int nstcp_put_int(int val, char __user *optval, int __user *optlen,
 	return 0;
 }
 
-/*
- * The in half of an in-and-out getsockopt: the caller's optlen into *@len,
- * then the first @size bytes of optval into @arg.  -EFAULT, or -EINVAL
- * when optlen is shorter than @size.
- */
-int nstcp_getsockopt_in(void *arg, int size, char __user *optval,
-			int __user *optlen, int *len)
-{
-	if (get_user(*len, optlen))
-		return -EFAULT;
-	if (*len < size)
-		return -EINVAL;
-	if (copy_from_user(arg, optval, size))
-		return -EFAULT;
-	return 0;
-}
-
 int nstcp_getsockopt_nstcp(struct sock *sk, int optname,
 			   char __user *optval, int __user *optlen)
 {
