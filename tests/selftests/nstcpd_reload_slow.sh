@@ -6,7 +6,7 @@
 # the same paths: a front finding no listening socket there closes the
 # connection it accepted (the client sees it refused, or reset once it
 # sent).  strace holds each of nstcpd's syscalls that make those sockets
-# (unlink, bind, listen, rename, and chmod in older code) 300 ms at its
+# (bind, listen, renameat; unlinkat of a stale .new socket) 300 ms at its
 # exit, as a loaded machine may preempt nstcpd between them; fresh
 # clients (8 KiB echoed
 # and checksummed each) run through 4 reloads (2 back ends to 1 and back)
@@ -16,7 +16,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/helpers/nstcpd_lib.sh"
-plan=11
+plan=12
 if ! command -v strace >/dev/null; then
 	tap_plan $plan
 	for i in $(seq $plan); do echo "ok $i - nstcpd_reload_slow # SKIP no strace"; done
@@ -47,7 +47,7 @@ for k in 1 2; do
 	nd_clients_loop "$tmp/fresh.$k" 7311 10 2 &
 done
 sleep 2
-sys=unlink,unlinkat,bind,listen,chmod,fchmodat,rename,renameat,renameat2
+sys=unlinkat,bind,listen,renameat,renameat2
 strace -qq -o "$tmp/strace" -p "$nd_pid" -e trace=$sys \
 	-e inject=$sys:delay_exit=300000 &
 spid=$!
@@ -68,9 +68,13 @@ touch "$tmp/stop"
 wait $(jobs -p | grep -v -e "^$nd_pid$" -e "^$spid$") 2>/dev/null
 kill $spid
 wait $spid 2>/dev/null
-# A line (at least) per back-end socket made: 8 in the 5 new images.
-n=$(grep -c 'dist\.[0-9]*\.[a-z]*".* = 0 (DELAYED)$' "$tmp/strace")
-tap_ok $(( n < 8 )) "strace held nstcpd's syscalls on the back ends' socket paths: $n"
+# The 5 new images made 8 back-end sockets: each bound, listening and
+# renamed over its path with the call held.
+held() { grep -c -E "$1.* = 0 \(DELAYED\)\$" "$tmp/strace"; }
+nb=$(held '^bind\(.*/dist\.[0-9]+\.new"')
+nl=$(held '^listen\(')
+nr=$(held '^renameat2?\(.*"dist\.[0-9]+\.new", .*"dist\.[0-9]+\.sock"')
+tap_ok $(( nb != 8 || nl < 8 || nr != 8 )) "strace held nstcpd's bind ($nb), listen ($nl) and renameat ($nr) of the back ends' 8 sockets"
 cat "$tmp/fresh.1" "$tmp/fresh.2" >"$tmp/fresh"
 set -- $(nd_tally "$tmp/fresh")
 tap_ok $(( $1 < 100 || $2 != $1 || $3 || $4 || $5 )) "fresh clients of 7311 across it all: conns $1 ok $2 bad $3 resets $4 refused $5"
