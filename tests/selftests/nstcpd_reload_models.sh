@@ -28,13 +28,8 @@ dtime=$((hold + 30))
 
 # conf BACKENDS DRAIN_TIMEOUT
 conf() {
+	nd_conf_dist "$1" "$2"
 	cat <<CONF
-[service dist]
-listen = 7311
-model = distributor
-workers = $1
-drain_timeout = $2
-exec = /usr/bin/env DRAIN_LOG=$tmp/dist.log $drain
 
 [service hyb]
 listen = 7312

@@ -26,16 +26,7 @@ nd_reload_begin 4 $plan
 export ND_IO_TIMEOUT_MS=$((20000 * slow))
 
 # conf BACKENDS
-conf() {
-	cat <<CONF
-[service dist]
-listen = 7311
-model = distributor
-workers = $1
-drain_timeout = 60
-exec = /usr/bin/env DRAIN_LOG=$tmp/dist.log $drain
-CONF
-}
+conf() { nd_conf_dist "$1" 60; }
 
 up="all(x['pid'] > 0 for x in w('dist') + s('dist')['backends'])"
 conf 2 >"$tmp/nstcpd.conf"

@@ -150,6 +150,20 @@ nd_reload_begin() {
 	tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs"
 }
 
+# nd_conf_dist BACKENDS DRAIN_TIMEOUT: the reload tests' distributor
+# service, "dist" on 7311 with $drain back ends (after nd_reload_begin),
+# each logging its count to $tmp/dist.log.
+nd_conf_dist() {
+	cat <<CONF
+[service dist]
+listen = 7311
+model = distributor
+workers = $1
+drain_timeout = $2
+exec = /usr/bin/env DRAIN_LOG=$tmp/dist.log $drain
+CONF
+}
+
 # nd_finish: after nd_stop, nstcpd's log as TAP comments, the namespaces
 # deleted (a TAP line).
 nd_finish() {
