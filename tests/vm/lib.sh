@@ -167,8 +167,10 @@ VM_NIC_GUEST=198.18.0.2
 vm_nic_up() {
 	local ns
 	ns=nstcp-vm-$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
-	ip netns add "$ns" || vm_die "cannot create network namespace $ns"
+	# Named first: a runner killed right after the add leaves no
+	# namespace the next run's sweep cannot find.
 	printf '%s\n' "$ns" >"$1/nic.ns"
+	ip netns add "$ns" || vm_die "cannot create network namespace $ns"
 	ip -n "$ns" link set lo up &&
 		ip -n "$ns" tuntap add dev "$VM_NIC_TAP" mode tap multi_queue &&
 		ip -n "$ns" addr add "$VM_NIC_HOST/24" dev "$VM_NIC_TAP" &&
@@ -216,11 +218,17 @@ vm_nic_down() {
 # runner killed by SIGKILL: its host command is found in the namespace, not
 # by the pid in nic.pid, which another process may have by now.
 vm_nic_reap() {
-	local ns pid
+	local ns pid pids i
 	ns=$(cat "$1/nic.ns" 2>/dev/null || true)
 	case "$ns" in nstcp-vm-*) ;; *) return 0 ;; esac
-	for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
-		kill -KILL "$pid" 2>/dev/null || true
+	# Again while processes are left: one may fork meanwhile.
+	for ((i = 0; i < 10; i++)); do
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		[ -n "$pids" ] || break
+		for pid in $pids; do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		sleep 0.1
 	done
 	ip -n "$ns" link del "$VM_NIC_TAP" 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true

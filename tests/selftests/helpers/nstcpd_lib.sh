@@ -151,8 +151,8 @@ nd_reload_begin() {
 }
 
 # nd_conf_dist BACKENDS DRAIN_TIMEOUT: the reload tests' distributor
-# service, "dist" on 7311 with $drain back ends (after nd_reload_begin),
-# each logging its count to $tmp/dist.log.
+# service, "dist" on 7311 with BACKENDS back ends running $drain (after
+# nd_reload_begin), each logging its count to $tmp/dist.log.
 nd_conf_dist() {
 	cat <<CONF
 [service dist]
