@@ -114,6 +114,15 @@ static struct saved {
 	int ok;
 } saved[3];
 static pid_t main_pid;
+/* The running variant's processes, killed if the main process is stopped. */
+static pid_t kids[NW + 1 + 64];
+static volatile sig_atomic_t nkids;
+
+static void kid(pid_t pid)
+{
+	if (pid > 0 && nkids < (int)(sizeof(kids) / sizeof(kids[0])))
+		kids[nkids++] = pid;
+}
 
 static void save_file(struct saved *sv, const char *path)
 {
@@ -159,8 +168,11 @@ static void die(void)
 static void on_stop_main(int sig)
 {
 	/* The children have handlers of their own or none that matter. */
-	if (getpid() == main_pid)
+	if (getpid() == main_pid) {
+		for (int i = 0; i < nkids; i++)
+			kill(kids[i], SIGKILL);
 		restore_settings();
+	}
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -710,6 +722,7 @@ static void run(char v)
 	double p50, p99, local, dcost, gcost, tcost, cost, ratio;
 	const char *name;
 
+	nkids = 0;
 	rfs(v != 'a');
 	rps(v == 'f');
 	dsh->n = 0;
@@ -720,6 +733,7 @@ static void run(char v)
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) || pipe(wout[i]))
 			die();
 		wpid[i] = fork();
+		kid(wpid[i]);
 		if (wpid[i] == 0) {
 			/* Not the others' ends: their EOF must not wait for us. */
 			for (int j = 0; j < i; j++) {
@@ -737,6 +751,7 @@ static void run(char v)
 		ch[i] = sp[0];
 	}
 	dpid = fork();
+	kid(dpid);
 	if (dpid == 0) {
 		for (i = 0; i < NW; i++)
 			close(wout[i][0]);
@@ -746,6 +761,7 @@ static void run(char v)
 	end = now_ns() + secs * 1000000000ull;
 	for (i = 0; i < nclients; i++) {
 		cpid[i] = fork();
+		kid(cpid[i]);
 		if (cpid[i] == 0) {
 			for (int j = 0; j < NW; j++) {
 				close(ch[j]);
