@@ -138,17 +138,20 @@ static void save_file(struct saved *sv, const char *path)
 		close(fd);
 }
 
+/* The path of the server device's receive queue's setting @name. */
+static const char *queue_file(char p[128], const char *name)
+{
+	snprintf(p, 128, "/sys/class/net/%s/queues/rx-0/%s", srv_dev, name);
+	return p;
+}
+
 static void save_settings(void)
 {
 	char p[128];
 
 	save_file(&saved[0], flow_entries);
-	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
-		 srv_dev);
-	save_file(&saved[1], p);
-	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_cpus",
-		 srv_dev);
-	save_file(&saved[2], p);
+	save_file(&saved[1], queue_file(p, "rps_flow_cnt"));
+	save_file(&saved[2], queue_file(p, "rps_cpus"));
 }
 
 static void restore_settings(void)
@@ -182,9 +185,7 @@ static void rfs(int on)
 	char p[128];
 
 	put_file(flow_entries, on ? "4096" : "0");
-	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_flow_cnt",
-		 srv_dev);
-	put_file(p, on ? "4096" : "0");
+	put_file(queue_file(p, "rps_flow_cnt"), on ? "4096" : "0");
 }
 
 /* RPS over the workers' CPUs 1-NW (@workers) or over every CPU. */
@@ -193,11 +194,9 @@ static void rps(int workers)
 	char p[128], m[32];
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	snprintf(p, sizeof(p), "/sys/class/net/%s/queues/rx-0/rps_cpus",
-		 srv_dev);
 	snprintf(m, sizeof(m), "%lx",
 		 workers ? ((1ul << NW) - 1) << 1 : (1ul << n) - 1);
-	put_file(p, m);
+	put_file(queue_file(p, "rps_cpus"), m);
 }
 
 struct msg {
