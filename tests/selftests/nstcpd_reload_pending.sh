@@ -1,0 +1,76 @@
+#!/bin/bash
+# Selftest: a hybrid service reloaded (SIGHUP) with hundreds of
+# connections handed to its workers and not yet taken.  The workers are
+# stopped (SIGSTOP), 200 clients connect at once: nstcpd accepts each
+# (split accept) and gives its token to a worker, where it waits.  The
+# reload re-execs nstcpd: the old image passes the 200 tokens to the new
+# one (NSTCPD_GIVEN, a memfd: no limit on its size), whose own workers
+# take and serve them.  Counted by the clients: all 200 echoed whole, none
+# reset or refused; by the new image's status: served 200, lost 0; by the
+# workers' log: 200 connections with all their bytes.  The old workers,
+# let go (SIGCONT), find their tokens taken (their takes fail) and their
+# channel closed: they exit and serve nothing more.  Build first: make
+# tools.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/helpers/nstcpd_lib.sh"
+nd_reload_begin 4 12
+worker=$nd_helpers/nstcpd_worker
+conns=200 bytes=1024
+export ND_IO_TIMEOUT_MS=$((60000 * slow))
+
+# takeback_ms 0 and a long timeout: the tokens wait for the stopped
+# workers (none taken back, none expired) until the reload.
+cat >"$tmp/nstcpd.conf" <<CONF
+[service hyb]
+listen = 7321
+model = hybrid
+timeout_ms = 120000
+takeback_ms = 0
+exec = /usr/bin/env SDECHO_LOG=$tmp/hyb.log $worker
+CONF
+nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
+up="all(x['pid'] > 0 for x in w('hyb')) and len(w('hyb')) == $ncpu"
+nd_wait_json "$st" "$up"
+tap_ok $? "nstcpd started: a hybrid worker per CPU"
+old=$(nd_json "$st" "' '.join(str(x['pid']) for x in w('hyb'))")
+kill -STOP $old
+
+timeout $((300 * slow)) ip netns exec "$nd_cli" "$nd_client" echo $nd_srv_ip 7321 $conns $bytes $conns >"$tmp/clients" 2>"$tmp/clients.err" &
+cli=$!
+nd_wait_json "$st" "s('hyb')['given'] == $conns and s('hyb')['taken'] == 0"
+tap_ok $? "$conns connections given to the stopped workers, none taken: given $(nd_json "$st" "s('hyb')['given']"), load $(nd_json "$st" "[x['load'] for x in w('hyb')]")"
+
+kill -HUP "$nd_pid"
+nd_wait_json "$st" "d['reloads'] == 1 and $up and not set(str(x['pid']) for x in w('hyb')) & set('$old'.split())"
+tap_ok $? "SIGHUP: reloads $(nd_json "$st" "d['reloads']"), new workers up"
+wait $cli
+rc=$?
+read -r out <"$tmp/clients"
+tap_ok $([ $rc = 0 ] && [ "$out" = "conns $conns ok $conns bad 0 resets 0 refused 0" ]; echo $?) "the clients, all served by the new image: $out"
+[ -s "$tmp/clients.err" ] && sed 's/^/# client: /' "$tmp/clients.err"
+nd_wait_json "$st" "s('hyb')['served'] == $conns"
+r=$(nd_json "$st" "(s('hyb')['served'], s('hyb')['lost'], s('hyb')['dropped'], sum(x['load'] for x in w('hyb')))")
+tap_ok $([ "$r" = "($conns, 0, 0, 0)" ]; echo $?) "the new image's status: served, lost, dropped, load $r"
+r=$(nd_logged_full "$tmp/hyb.log")
+tap_ok $? "the workers logged each connection with all $bytes bytes: $r"
+grep -q "NSTCPD_GIVEN.*ignored\|NSTCPD_GIVEN: .*stay here" "$tmp/nstcpd.log"
+tap_ok $(( $? == 0 )) "no handed-over connection ignored or left behind (log)"
+
+# The old workers let go: their takes fail (taken by the new ones), their
+# channel is closed; they exit, and serve nothing more.
+kill -CONT $old
+for i in $(seq $((100 * slow))); do
+	[ "$(nd_alive $old)" = 0 ] && break
+	sleep 0.1
+done
+tap_ok $(nd_alive $old) "the old workers, let go, exited"
+sleep 0.5
+r=$(wc -l <"$tmp/hyb.log")
+tap_ok $(( r != conns )) "and served nothing more: $r connections logged"
+
+nd_stop
+tap_ok $? "SIGTERM: nstcpd stopped"
+nd_finish
+tap_done
