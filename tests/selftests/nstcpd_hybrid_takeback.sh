@@ -61,21 +61,11 @@ tap_ok $(( rc != 1 || miss != 0 || $(grep -c "^$tmp/bad.conf:[0-9]*: " "$tmp/err
 
 nd_pair_setup
 tap_ok $? "namespaces $nd_srv and $nd_cli, veth with RPS over $ncpu CPUs and RFS"
-cat >"$tmp/nstcpd.conf" <<CONF
-[service tb]
-listen = 7315
-model = hybrid
-timeout_ms = 60000
-takeback_ms = 100
-exec = /usr/bin/env SDECHO_LOG=$tmp/tb.log $worker
-
-[service off]
-listen = 7316
-model = hybrid
-timeout_ms = 60000
-takeback_ms = 0
-exec = /usr/bin/env SDECHO_LOG=$tmp/off.log $worker
-CONF
+{
+	nd_conf_hybrid tb 7315 60000 100
+	echo
+	nd_conf_hybrid off 7316 60000 0
+} >"$tmp/nstcpd.conf"
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 tap_ok $? "nstcpd started, status file written"
 nd_wait_json "$st" "all(x['pid'] > 0 for x in w('tb') + w('off')) and len(w('tb')) == $ncpu"

@@ -22,14 +22,7 @@ export ND_IO_TIMEOUT_MS=$((60000 * slow))
 
 # takeback_ms 0 and a long timeout: the tokens wait for the stopped
 # workers (none taken back, none expired) until the reload.
-cat >"$tmp/nstcpd.conf" <<CONF
-[service hyb]
-listen = 7321
-model = hybrid
-timeout_ms = 120000
-takeback_ms = 0
-exec = /usr/bin/env SDECHO_LOG=$tmp/hyb.log $worker
-CONF
+nd_conf_hybrid hyb 7321 120000 0 >"$tmp/nstcpd.conf"
 nd_start "$tmp/nstcpd.conf" "$st" "$tmp/nstcpd.log"
 up="all(x['pid'] > 0 for x in w('hyb')) and len(w('hyb')) == $ncpu"
 nd_wait_json "$st" "$up"

@@ -164,6 +164,20 @@ exec = /usr/bin/env DRAIN_LOG=$tmp/dist.log $drain
 CONF
 }
 
+# nd_conf_hybrid NAME PORT TIMEOUT_MS TAKEBACK_MS: a hybrid service NAME
+# on PORT whose workers run $worker (helpers/nstcpd_worker), each
+# connection logged to $tmp/NAME.log.
+nd_conf_hybrid() {
+	cat <<CONF
+[service $1]
+listen = $2
+model = hybrid
+timeout_ms = $3
+takeback_ms = $4
+exec = /usr/bin/env SDECHO_LOG=$tmp/$1.log $worker
+CONF
+}
+
 # nd_finish: after nd_stop, nstcpd's log as TAP comments, the namespaces
 # deleted (a TAP line).
 nd_finish() {
